@@ -1,0 +1,30 @@
+"""Docker sandboxes for untrusted code: :class:`Sandbox`, :class:`SandboxPool`, :class:`Limits`, :class:`ExecResult`.
+
+Quick use::
+
+    from selfgym.sandbox import SandboxPool
+    with SandboxPool(size=2) as pool, pool.acquire() as sb:
+        print(sb.run("python3 -c 'print(1 + 1)'").stdout)
+"""
+
+from .engine import docker_client
+from .errors import (
+    DockerDiskFullError,
+    DockerPermissionError,
+    DockerUnavailableError,
+    ImageNotFoundError,
+    SandboxError,
+    SandboxLostError,
+    SandboxStartError,
+)
+from .images import build_image, default_image, image_tag
+from .limits import ExecResult, Limits
+from .pool import SandboxPool
+from .reaper import reap
+from .sandbox import Sandbox
+
+__all__ = [
+    "DockerDiskFullError", "DockerPermissionError", "DockerUnavailableError", "ExecResult", "ImageNotFoundError",
+    "Limits", "Sandbox", "SandboxError", "SandboxLostError", "SandboxPool", "SandboxStartError", "build_image",
+    "default_image", "docker_client", "image_tag", "reap",
+]

@@ -1,0 +1,68 @@
+"""Resource limits of a sandbox, and the result of one command run in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one sandbox container may use. Every field is enforced by the kernel through Docker.
+
+    Attributes:
+        cpus: CPU share in cores (CFS quota), e.g. ``1.0``.
+        memory_mb: RAM in MiB, swap excluded (no swap is granted). tmpfs contents count against it.
+        pids: most processes/threads alive at once in the container (fork bombs hit this).
+        timeout_s: default wall-clock limit of one ``run`` in seconds; the whole process tree is killed.
+        disk_mb: size in MiB of each writable tmpfs (``/work`` and ``/tmp``); the root is read-only.
+        network: ``False`` gives the container no network interface but loopback.
+        read_only_root: mount the image's file system read-only.
+        max_output_bytes: bytes kept of each of stdout and stderr per command (the head, plus the last 4 KiB).
+    """
+
+    cpus: float = 1.0
+    memory_mb: int = 512
+    pids: int = 256
+    timeout_s: float = 10.0
+    disk_mb: int = 128
+    network: bool = False
+    read_only_root: bool = True
+    max_output_bytes: int = 256 * 1024
+
+    def __post_init__(self) -> None:
+        for name in ("cpus", "memory_mb", "pids", "timeout_s", "disk_mb", "max_output_bytes"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"Limits.{name} must be a positive number, got {value!r}")
+        if self.memory_mb < 32:
+            raise ValueError(f"Limits.memory_mb must be at least 32 (the executor needs ~15 MiB), got {self.memory_mb}")
+        if self.pids < 8:
+            raise ValueError(f"Limits.pids must be at least 8, got {self.pids}")
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """The outcome of one command.
+
+    ``exit_code`` follows the shell convention: 128 + N when the process died of signal N (137 for SIGKILL).
+    ``stdout``/``stderr`` are decoded as UTF-8 (invalid bytes replaced) and capped (``truncated`` is then set).
+    ``timed_out``: the wall-clock limit killed the process tree. ``oom_killed``: the kernel's OOM killer killed a
+    process of the command. ``disk_full``: a writable tmpfs was full when the command ended. ``pids_limited``: a
+    fork failed because the container's pids limit was reached (a fork bomb, or too many threads).
+    ``duration_s``: wall-clock seconds measured inside the container.
+    """
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    duration_s: float
+    timed_out: bool = False
+    oom_killed: bool = False
+    truncated: bool = False
+    disk_full: bool = False
+    pids_limited: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the command exited 0 within its limits."""
+        return self.exit_code == 0 and not (self.timed_out or self.oom_killed)

@@ -1,0 +1,234 @@
+"""A pool of warm sandboxes, handed out one at a time and recycled on release."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import docker
+
+from .engine import docker_client
+from .errors import SandboxError
+from .images import default_image
+from .limits import Limits
+from .reaper import reap
+from .sandbox import Sandbox
+
+log = logging.getLogger(__name__)
+
+_LIVE_POOLS: weakref.WeakSet[SandboxPool] = weakref.WeakSet()
+_handlers_lock = threading.Lock()
+_handlers_installed = False
+
+
+@dataclass
+class PoolStats:
+    """Counters of a pool's life: containers started and replaced, commands-free resets, hand-outs."""
+
+    started: int = 0
+    replaced: int = 0
+    acquired: int = 0
+
+
+class SandboxPool:
+    """``size`` warm sandboxes of one image and one set of limits, shared safely between threads.
+
+    ``acquire()`` is a context manager that hands out a sandbox; on release the sandbox is reset (every process
+    killed, scratch directories emptied) and goes back to the pool, or, if it died or cannot be reset, is removed
+    and replaced in the background. Closing the pool (``close()``, the ``with`` block, interpreter exit, or
+    SIGTERM) removes every container. At start the pool reaps containers that crashed selfgym processes left.
+
+    Example::
+
+        with SandboxPool(size=4, limits=Limits(memory_mb=256, timeout_s=5)) as pool:
+            with pool.acquire() as sb:
+                result = sb.run("python3 -c 'print(2 ** 10)'")
+    """
+
+    def __init__(
+        self,
+        image: str | None = None,
+        size: int = 4,
+        limits: Limits | None = None,
+        *,
+        client: docker.DockerClient | None = None,
+        reap_orphans: bool = True,
+    ) -> None:
+        if size < 1:
+            raise ValueError(f"SandboxPool size must be at least 1, got {size}")
+        self.client = client or docker_client()
+        self.image = image or default_image(self.client)
+        self.size = size
+        self.limits = limits or Limits()
+        self.id = uuid.uuid4().hex[:12]
+        self.stats = PoolStats()
+        self._idle: queue.Queue[Sandbox] = queue.Queue()
+        self._members: set[Sandbox] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._replace_error: BaseException | None = None
+        self._replacer = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"selfgym-pool-{self.id}")
+        if reap_orphans:
+            reap(self.client)
+        _LIVE_POOLS.add(self)
+        _install_exit_handlers()
+        try:
+            with ThreadPoolExecutor(max_workers=min(size, 8)) as starter:
+                for sandbox in starter.map(lambda _: self._start_one(), range(size)):
+                    self._idle.put(sandbox)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start_one(self) -> Sandbox:
+        sandbox = Sandbox(self.image, self.limits, client=self.client, labels={"selfgym.pool": self.id})
+        with self._lock:
+            self._members.add(sandbox)
+            self.stats.started += 1
+            if self._closed:  # closed while we were starting: do not leak it
+                self._members.discard(sandbox)
+                sandbox.close()
+                raise SandboxError("The pool was closed.")
+        return sandbox
+
+    def _replace(self) -> None:
+        for attempt in range(3):
+            if self._closed:
+                return
+            try:
+                self._idle.put(self._start_one())
+                with self._lock:
+                    self.stats.replaced += 1
+                    self._replace_error = None
+                return
+            except SandboxError as exc:
+                log.warning("replacing a sandbox failed (attempt %d): %s", attempt + 1, exc)
+                self._replace_error = exc
+                time.sleep(0.5 * 2**attempt)
+
+    def _retire(self, sandbox: Sandbox) -> None:
+        with self._lock:
+            self._members.discard(sandbox)
+        sandbox.close()
+        if not self._closed:
+            self._replacer.submit(self._replace)
+
+    @contextmanager
+    def acquire(self, timeout: float | None = None) -> Iterator[Sandbox]:
+        """Hand out a warm sandbox for the ``with`` block; wait up to ``timeout`` seconds (None: forever)."""
+        sandbox = self._take(timeout)
+        try:
+            yield sandbox
+        finally:
+            self.release(sandbox)
+
+    def _take(self, timeout: float | None) -> Sandbox:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._closed:
+                raise SandboxError("This SandboxPool is closed; create a new one.")
+            wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+            if wait <= 0:
+                raise TimeoutError(
+                    f"No sandbox became free within {timeout} s (pool of {self.size}). Use a larger pool "
+                    "or release sandboxes sooner."
+                )
+            try:
+                sandbox = self._idle.get(timeout=wait)
+            except queue.Empty:
+                if self._replace_error is not None and not self._members:
+                    raise SandboxError(f"The pool has no sandbox left and cannot start one: {self._replace_error}")
+                continue
+            if sandbox.alive:
+                with self._lock:
+                    self.stats.acquired += 1
+                return sandbox
+            self._retire(sandbox)
+
+    def release(self, sandbox: Sandbox) -> None:
+        """Reset ``sandbox`` and return it to the pool (``acquire`` does this for you)."""
+        if self._closed:
+            sandbox.close()
+            return
+        try:
+            if sandbox.alive:
+                sandbox.reset()
+        except SandboxError as exc:
+            log.info("sandbox %s is tainted and will be replaced: %s", sandbox.short_id, exc)
+        if sandbox.alive:
+            self._idle.put(sandbox)
+        else:
+            self._retire(sandbox)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Remove every container of the pool. Idempotent; also runs at exit and on SIGTERM."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            members = list(self._members)
+            self._members.clear()
+        self._replacer.shutdown(wait=True, cancel_futures=True)
+        with self._lock:  # a replacement may have finished while we waited
+            members += list(self._members)
+            self._members.clear()
+        if members:
+            with ThreadPoolExecutor(max_workers=min(len(members), 8)) as closer:
+                list(closer.map(lambda sb: sb.close(), members))
+        _LIVE_POOLS.discard(self)
+
+    def __enter__(self) -> SandboxPool:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SandboxPool(id={self.id}, image={self.image!r}, size={self.size}, closed={self._closed})"
+
+
+def close_all_pools() -> None:
+    """Close every live pool of this process (atexit and SIGTERM call this)."""
+    for pool in list(_LIVE_POOLS):
+        try:
+            pool.close()
+        except Exception as exc:  # at exit, one failing pool must not keep the others' containers alive
+            log.warning("closing %r failed: %s", pool, exc)
+
+
+def _on_sigterm(signum, frame, previous=None) -> None:
+    close_all_pools()
+    if callable(previous):
+        previous(signum, frame)
+        return
+    if previous == signal.SIG_IGN:
+        return
+    signal.signal(signum, signal.SIG_DFL)  # die of SIGTERM as the process would have without us
+    os.kill(os.getpid(), signum)
+
+
+def _install_exit_handlers() -> None:
+    global _handlers_installed
+    with _handlers_lock:
+        if _handlers_installed:
+            return
+        _handlers_installed = True
+        atexit.register(close_all_pools)
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGTERM)
+            signal.signal(signal.SIGTERM, lambda s, f: _on_sigterm(s, f, previous))
