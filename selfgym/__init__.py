@@ -6,11 +6,13 @@ Gymnasium environments for code, shell, math and web tasks run untrusted actions
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .envs import Task
+from .envs import Task, register_envs
 
 try:
     __version__ = version("selfgym")
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0"
+
+register_envs()
 
 __all__ = ["Task", "__version__"]
