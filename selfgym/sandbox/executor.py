@@ -346,9 +346,13 @@ def make_removable(func, path, _exc):
 
 def wipe(directory):
     try:
+        os.chmod(directory, 0o1777)  # sandboxed code may have locked its own scratch dir (chmod 000 /work)
+    except OSError:
+        pass  # not ours (/dev/shm is root's, and already 1777)
+    try:
         entries = os.listdir(directory)
     except OSError:
-        return True
+        return False
     for name in entries:
         path = os.path.join(directory, name)
         if os.path.isdir(path) and not os.path.islink(path):

@@ -1,0 +1,46 @@
+"""Shared fixtures. Tests marked ``docker`` use the real engine and the real sandbox image.
+
+They fail, not skip, when no engine is reachable: CI must have one. Set SELFGYM_SKIP_DOCKER=1 to skip them
+explicitly on a machine without Docker.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from selfgym.sandbox import Limits, Sandbox, build_image, docker_client
+
+# Small limits so that the hostile programs hit them fast.
+TIGHT = Limits(cpus=1.0, memory_mb=128, pids=64, timeout_s=2.0, disk_mb=16, max_output_bytes=64 * 1024)
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("SELFGYM_SKIP_DOCKER") == "1":
+        skip = pytest.mark.skip(reason="SELFGYM_SKIP_DOCKER=1")
+        for item in items:
+            if "docker" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def client():
+    return docker_client()
+
+
+@pytest.fixture(scope="session")
+def sandbox_image(client) -> str:
+    """The sandbox image for the current sources (built if missing; a no-op when up to date)."""
+    return build_image(client, "python")
+
+
+@pytest.fixture
+def sandbox(client, sandbox_image):
+    with Sandbox(sandbox_image, TIGHT, client=client) as sb:
+        yield sb
+
+
+def our_containers(client, **labels: str) -> list:
+    filters = [f"{key}={value}" for key, value in labels.items()] + ["selfgym.sandbox=1"]
+    return client.containers.list(all=True, filters={"label": filters}, ignore_removed=True)

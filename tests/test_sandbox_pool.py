@@ -1,0 +1,177 @@
+"""SandboxPool and Sandbox basics on the real engine: commands, files, recycling, threads, leaks, crashes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conftest import TIGHT, our_containers
+from selfgym.sandbox import Limits, SandboxError, SandboxPool, reap
+
+pytestmark = pytest.mark.docker
+
+
+def test_run_reports_exit_code_output_stdin_cwd_env(sandbox):
+    result = sandbox.run("read x; echo \"$x $GREETING $(pwd)\"; echo oops >&2; exit 3",
+                         stdin="hello\n", env={"GREETING": "bonjour"})
+    assert (result.exit_code, result.stdout, result.stderr) == (3, "hello bonjour /work\n", "oops\n")
+    assert not (result.timed_out or result.oom_killed or result.truncated or result.ok)
+    argv = sandbox.run(["python3", "-c", "import sys; print(sys.argv[1:])", "a b", "$HOME"])
+    assert argv.stdout == "['a b', '$HOME']\n"  # an argv list runs without a shell
+    sandbox.write_files({"sub/dir/x.txt": "in sub"})
+    assert sandbox.run("cat x.txt", cwd="/work/sub/dir").stdout == "in sub"
+    assert sandbox.run(["no-such-program"]).exit_code == 127
+
+
+def test_files_round_trip_and_binary_output_is_decoded_safely(sandbox):
+    blob = bytes(range(256)) * 100
+    sandbox.write_files({"data.bin": blob, "script.py": "print('ok')\n"})
+    assert sandbox.read_file("data.bin") == blob
+    assert sandbox.run("python3 script.py").stdout == "ok\n"
+    junk = sandbox.run("printf '\\xff\\xfe caf\\xc3\\xa9'")
+    assert junk.stdout.endswith(" café")  # invalid bytes become U+FFFD, valid UTF-8 survives
+    with pytest.raises(SandboxError, match="Could not read"):
+        sandbox.read_file("missing.txt")
+
+
+def test_background_processes_die_with_their_command_unless_kept(sandbox):
+    sandbox.run("sleep 300 &")
+    assert sandbox.run("pgrep -c sleep").stdout.strip() == "0"
+    sandbox.run("sleep 300 &", keep_background=True)
+    assert sandbox.run("pgrep -c sleep", keep_background=True).stdout.strip() == "1"
+    sandbox.reset()
+    assert sandbox.run("pgrep -c sleep").stdout.strip() == "0"
+
+
+def test_release_resets_the_sandbox(client, sandbox_image):
+    with SandboxPool(sandbox_image, size=1, limits=TIGHT, client=client) as pool:
+        with pool.acquire() as sb:
+            first = sb.container_id
+            sb.run("echo secret > /work/left.txt; echo t > /tmp/t; chmod 000 /work; sleep 100 &", keep_background=True)
+        with pool.acquire() as sb:
+            assert sb.container_id == first  # recycled, not replaced
+            state = sb.run("ls -A /work /tmp; pgrep -c sleep")
+            assert "left.txt" not in state.stdout and "t\n" not in state.stdout
+            assert state.stdout.strip().endswith("0")
+
+
+def test_dead_container_is_replaced(client, sandbox_image):
+    with SandboxPool(sandbox_image, size=1, limits=TIGHT, client=client) as pool:
+        with pool.acquire() as sb:
+            client.api.kill(sb.container_id)  # the container dies under us
+            result = sb.run("echo hi")
+            assert result.exit_code == 137 and not sb.alive
+            dead = sb.container_id
+        with pool.acquire(timeout=60) as sb:
+            assert sb.container_id != dead
+            assert sb.run("echo back").stdout == "back\n"
+        assert pool.stats.replaced == 1
+
+
+def test_threads_get_distinct_sandboxes_and_acquire_times_out(client, sandbox_image):
+    with SandboxPool(sandbox_image, size=3, limits=TIGHT, client=client) as pool:
+        held: list[str] = []
+        lock = threading.Lock()
+        barrier = threading.Barrier(3)
+
+        def use():
+            with pool.acquire(timeout=30) as sb:
+                with lock:
+                    held.append(sb.container_id)
+                barrier.wait(timeout=30)  # all three hold one at the same moment
+
+        with ThreadPoolExecutor(3) as ex:
+            list(ex.map(lambda _: use(), range(3)))
+        assert len(set(held)) == 3
+        with pool.acquire(), pool.acquire(), pool.acquire():
+            with pytest.raises(TimeoutError, match="No sandbox became free"):
+                with pool.acquire(timeout=0.3):
+                    pass
+    with pytest.raises(SandboxError, match="closed"):
+        with pool.acquire():
+            pass
+    pool.close()  # idempotent
+
+
+def test_500_cycles_leak_no_container(client, sandbox_image):
+    with SandboxPool(sandbox_image, size=2, limits=TIGHT, client=client) as pool:
+        def cycles(n: int) -> int:
+            ok = 0
+            for i in range(n):
+                with pool.acquire() as sb:
+                    ok += sb.run(["python3", "-c", f"print({i} * 2)"]).stdout == f"{i * 2}\n"
+            return ok
+
+        with ThreadPoolExecutor(2) as ex:
+            assert sum(ex.map(cycles, [250, 250])) == 500
+        assert pool.stats.acquired == 500 and pool.stats.started == 2
+        pool_id = pool.id
+    assert our_containers(client, **{"selfgym.pool": pool_id}) == []
+
+
+CRASHING_OWNER = textwrap.dedent("""
+    import sys
+    from selfgym.sandbox import Limits, SandboxPool
+    pool = SandboxPool(sys.argv[1], size=2, limits=Limits(timeout_s=600))
+    with pool.acquire() as sb:
+        print(pool.id, flush=True)
+        sb.run("sleep 600")
+""")
+
+
+def _start_owner(sandbox_image: str) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-c", CRASHING_OWNER, sandbox_image], stdout=subprocess.PIPE, text=True)
+    pool_id = proc.stdout.readline().strip()
+    assert pool_id, "the owner process did not start its pool"
+    time.sleep(0.3)  # let it enter run()
+    return proc, pool_id
+
+
+def test_sigkilled_owner_leaves_nothing_after_a_reap(client, sandbox_image):
+    proc, pool_id = _start_owner(sandbox_image)
+    assert len(our_containers(client, **{"selfgym.pool": pool_id})) == 2
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    reap(client)
+    assert our_containers(client, **{"selfgym.pool": pool_id}) == []
+
+
+def test_sigterm_closes_the_pool(client, sandbox_image):
+    proc, pool_id = _start_owner(sandbox_image)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == -signal.SIGTERM  # still dies of SIGTERM, after cleaning up
+    assert our_containers(client, **{"selfgym.pool": pool_id}) == []
+
+
+def test_reap_spares_living_owners(client, sandbox_image, sandbox):
+    assert reap(client) >= 0
+    assert sandbox.alive and sandbox.run("echo alive").stdout == "alive\n"
+    # A container labelled with a dead owner is removed.
+    orphan = client.containers.create(sandbox_image, ["sleep", "600"], labels={
+        "selfgym.sandbox": "1", "selfgym.owner.host": os.uname().nodename, "selfgym.owner.pid": "999999999",
+        "selfgym.owner.started": "0"}, network_disabled=True)
+    try:
+        assert reap(client) >= 1
+        assert our_containers(client, **{"selfgym.owner.pid": "999999999"}) == []
+    finally:
+        try:
+            orphan.remove(force=True)
+        except Exception:
+            pass
+
+
+def test_limits_validate_with_clear_messages():
+    with pytest.raises(ValueError, match="memory_mb must be a positive number"):
+        Limits(memory_mb=0)
+    with pytest.raises(ValueError, match="pids must be at least 8"):
+        Limits(pids=2)
+    with pytest.raises(ValueError, match="timeout_s"):
+        Limits(timeout_s=-1)
