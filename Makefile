@@ -1,0 +1,19 @@
+# The two commands of README.md: `make demo` and `make test`. Both set up what is missing first.
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test bench clean-sandboxes
+setup:
+	./scripts/setup.sh
+
+demo: setup
+	$(BIN)/selfgym demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python benchmarks/sandbox_bench.py
+
+clean-sandboxes:
+	$(BIN)/selfgym sandbox reap --all

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Sets selfgym up on a Debian machine, installing only what is missing:
+#   1. a virtualenv (.venv) with torch==2.13.0 and selfgym[dev];
+#   2. a reachable Docker engine (as root: apt-get install docker.io and start dockerd when there is none);
+#   3. the sandbox images (`selfgym sandbox build`: pulls python:3.11-slim, or builds a base offline with debootstrap).
+# Safe to run again: every step is skipped when already done.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${SELFGYM_VENV:-$ROOT/.venv}"
+PYTHON="${PYTHON:-python3}"
+DOCKERD_LOG="${SELFGYM_DOCKERD_LOG:-/var/log/selfgym-dockerd.log}"
+
+step() { printf '\033[1;34m==>\033[0m \033[1m%s\033[0m\n' "$*"; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+APT_UPDATED=""
+apt_install() {
+    is_root && command -v apt-get >/dev/null || die "missing: $*. Install them (Debian: sudo apt-get install -y $*) and rerun."
+    [ -n "$APT_UPDATED" ] || { DEBIAN_FRONTEND=noninteractive apt-get update -qq; APT_UPDATED=1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# --- 1. Python -----------------------------------------------------------------------------------------------
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "selfgym needs Python >= 3.11 ($PYTHON is older); set PYTHON=python3.11."
+if [ ! -x "$VENV/bin/python" ]; then
+    step "creating virtualenv $VENV"
+    "$PYTHON" -m venv "$VENV" 2>/dev/null || { apt_install python3-venv; "$PYTHON" -m venv "$VENV"; }
+fi
+PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
+if ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
+    step "installing torch==2.13.0"
+    "${PIP[@]}" torch==2.13.0
+fi
+step "installing selfgym and its dependencies"
+"${PIP[@]}" -e "$ROOT[dev]"
+
+# --- 2. Docker engine ----------------------------------------------------------------------------------------
+engine_up() { "$VENV/bin/python" -c 'import docker; docker.from_env(timeout=5).ping()' >/dev/null 2>&1; }
+if ! engine_up; then
+    if ! command -v dockerd >/dev/null; then
+        step "installing the Docker engine (docker.io)"
+        apt_install docker.io
+    fi
+    is_root || die "no Docker engine is reachable. Start it (sudo systemctl start docker) and add yourself to the docker group (sudo usermod -aG docker \$USER), then rerun."
+    if ! pgrep -x dockerd >/dev/null; then
+        step "starting dockerd (log: $DOCKERD_LOG)"
+        mkdir -p "$(dirname "$DOCKERD_LOG")"
+        nohup dockerd >"$DOCKERD_LOG" 2>&1 &
+    fi
+    for _ in $(seq 60); do engine_up && break; sleep 1; done
+    engine_up || die "dockerd did not come up in 60 s; see $DOCKERD_LOG"
+fi
+
+# --- 3. Sandbox images ---------------------------------------------------------------------------------------
+# Without a registry the base image is made with debootstrap; have it ready when we may install it.
+if is_root && ! command -v debootstrap >/dev/null; then
+    step "installing debootstrap (for the offline image build)"
+    apt_install debootstrap
+fi
+step "building the sandbox images (skipped when up to date)"
+"$VENV/bin/selfgym" sandbox build
+step "ready"
