@@ -30,6 +30,7 @@ def test_infinite_loop_times_out_and_kills_the_whole_tree(sandbox):
     # A detached grandchild (setsid) leaves the process group; the timeout must get it too.
     result = sandbox.run("setsid sleep 1000 & python3 -c 'while True: pass'", timeout_s=1.0)
     assert result.timed_out and not result.ok
+    assert result.exit_code == 137  # SIGKILL
     assert 1.0 <= result.duration_s < 3.0
     assert_usable(sandbox)
 

@@ -252,8 +252,8 @@ def op_run(req):
                 os.killpg(proc.pid, signal.SIGKILL)
             except OSError:
                 pass
+            returncode = proc.wait()  # before kill_everything, whose reaping would hide the signal (exit 0)
             kill_everything()  # the tree may have left the process group (setsid, double fork)
-            returncode = proc.wait()
             drain_deadline = time.monotonic() + DRAIN_AFTER_EXIT_S
             continue
         limit = (drain_deadline if returncode is not None else deadline) - now

@@ -38,6 +38,49 @@ WORK_DIR = "/work"
 SANDBOX_UID = 1000
 
 
+def container_spec(api: docker.APIClient, image: str, limits: Limits, command: list[str],
+                   labels: Mapping[str, str], *, stdin_open: bool = False, auto_remove: bool = True) -> dict:
+    """Keyword arguments of ``APIClient.create_container`` for a sandbox container running ``command``.
+
+    Every container selfgym starts gets these settings: no network (unless ``limits.network``), memory without
+    swap, CPU quota, pids limit, read-only root, size-limited tmpfs ``/work`` and ``/tmp``, uid 1000, no
+    capabilities, ``no-new-privileges``, private IPC, no core dumps.
+    """
+    # uid/gid, not mode: Docker copies the image directory's mode over a tmpfs mounted on it
+    tmpfs_opts = f"rw,nosuid,nodev,exec,size={limits.disk_mb}m,mode=1777,uid={SANDBOX_UID},gid={SANDBOX_UID}"
+    host_config = api.create_host_config(
+        network_mode="bridge" if limits.network else "none",
+        mem_limit=f"{limits.memory_mb}m",
+        memswap_limit=f"{limits.memory_mb}m",  # equal to mem_limit: no swap
+        nano_cpus=int(limits.cpus * 1e9),
+        pids_limit=limits.pids,
+        read_only=limits.read_only_root,
+        tmpfs={WORK_DIR: tmpfs_opts, "/tmp": tmpfs_opts},
+        shm_size="16m",
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        ipc_mode="private",
+        auto_remove=auto_remove,
+        ulimits=[
+            docker.types.Ulimit(name="nofile", soft=4096, hard=4096),
+            docker.types.Ulimit(name="core", soft=0, hard=0),
+        ],
+    )
+    return dict(
+        image=image,
+        command=command,
+        user=f"{SANDBOX_UID}:{SANDBOX_UID}",
+        working_dir=WORK_DIR,
+        environment={"HOME": WORK_DIR, "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8"},
+        labels=dict(labels),
+        stdin_open=stdin_open,
+        tty=False,
+        hostname="sandbox",
+        network_disabled=not limits.network,
+        host_config=host_config,
+    )
+
+
 class _Channel:
     """Length-prefixed JSON over the container's attached stdin/stdout."""
 
@@ -144,42 +187,12 @@ class Sandbox:
         self._alive = True
 
     def _create(self, labels: dict[str, str]) -> str:
-        limits = self.limits
-        # uid/gid, not mode: Docker copies the image directory's mode over a tmpfs mounted on it
-        tmpfs_opts = f"rw,nosuid,nodev,exec,size={limits.disk_mb}m,mode=1777,uid={SANDBOX_UID},gid={SANDBOX_UID}"
-        host_config = self.client.api.create_host_config(
-            network_mode="bridge" if limits.network else "none",
-            mem_limit=f"{limits.memory_mb}m",
-            memswap_limit=f"{limits.memory_mb}m",  # equal to mem_limit: no swap
-            nano_cpus=int(limits.cpus * 1e9),
-            pids_limit=limits.pids,
-            read_only=limits.read_only_root,
-            tmpfs={WORK_DIR: tmpfs_opts, "/tmp": tmpfs_opts},
-            shm_size="16m",
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            ipc_mode="private",
-            auto_remove=True,
-            ulimits=[
-                docker.types.Ulimit(name="nofile", soft=4096, hard=4096),
-                docker.types.Ulimit(name="core", soft=0, hard=0),
-            ],
-        )
+        command = ["python3", "-I", "-c", _BOOTSTRAP, str(len(_EXECUTOR_SOURCE))]
+        # stdin_open with an attach (not detach) makes the SDK set StdinOnce: when our socket closes, the
+        # executor reads EOF and exits, so a crashed host process leaves no running container
+        spec = container_spec(self.client.api, self.image, self.limits, command, labels, stdin_open=True)
         try:
-            created = self.client.api.create_container(
-                self.image,
-                command=["python3", "-I", "-c", _BOOTSTRAP, str(len(_EXECUTOR_SOURCE))],
-                user=f"{SANDBOX_UID}:{SANDBOX_UID}",
-                working_dir=WORK_DIR,
-                environment={"HOME": WORK_DIR, "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8"},
-                labels=labels,
-                stdin_open=True,  # with detach=False the SDK also sets StdinOnce: when our socket closes,
-                # the executor reads EOF and exits, so a crashed host process leaves no running container
-                tty=False,
-                hostname="sandbox",
-                network_disabled=not limits.network,
-                host_config=host_config,
-            )
+            created = self.client.api.create_container(**spec)
         except docker.errors.ImageNotFound:
             raise image_missing(self.image) from None
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
