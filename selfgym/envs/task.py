@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
@@ -38,8 +39,12 @@ class Task:
     def __hash__(self) -> int:
         return hash((self.family, self.id))
 
+    def __reduce__(self):  # pickle/deepcopy (vector envs, multiprocessing): a mappingproxy cannot be pickled
+        return (type(self), (self.id, self.family, self.prompt, self.difficulty, dict(self.data)))
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "data": dict(self.data)}
+        return {"id": self.id, "family": self.family, "prompt": self.prompt, "difficulty": self.difficulty,
+                "data": copy.deepcopy(dict(self.data))}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
