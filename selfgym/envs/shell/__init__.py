@@ -1,0 +1,16 @@
+"""The parts of ``selfgym/Shell-v0``: task specs and the shipped tasks, and the bash session the agent drives."""
+
+from .session import SESSION_SCRIPT, STATE_DIR, clip_middle, describe, run_action
+from .spec import (
+    FAMILY,
+    ShellTaskEntry,
+    ShellTaskSpec,
+    load_task_file,
+    parse_submit,
+    shipped_tasks,
+    spec_of,
+    tasks_from_entries,
+)
+
+__all__ = ["FAMILY", "SESSION_SCRIPT", "STATE_DIR", "ShellTaskEntry", "ShellTaskSpec", "clip_middle", "describe",
+           "load_task_file", "parse_submit", "run_action", "shipped_tasks", "spec_of", "tasks_from_entries"]
