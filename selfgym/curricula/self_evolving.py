@@ -1,0 +1,176 @@
+"""Self-evolving curriculum (WebRL, Qi et al. 2024): new tasks are written from the ones the agent failed, and
+kept only when valid, new, and neither hopeless nor trivial for the current agent."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..envs.task import Task
+from ..io import atomic_write_text
+from .base import Curriculum, task_arm
+
+
+@runtime_checkable
+class TaskWriter(Protocol):
+    """Proposes new tasks from a failed one (WebRL: "same domain, more diverse, similar difficulty")."""
+
+    def propose(self, failed: Task, rng: np.random.Generator, n: int) -> list[Task]: ...
+
+
+class MutationWriter:
+    """For procedural families: ``family.mutate(task, rng)`` when the family has it, else a fresh instance from
+    the failed task's level or the one below (an easier variant, as LADDER does)."""
+
+    def __init__(self, families: Iterable[Any]) -> None:
+        self.families = {family.name: family for family in families}
+
+    def propose(self, failed: Task, rng: np.random.Generator, n: int) -> list[Task]:
+        family = self.families.get(failed.family)
+        if family is None:
+            return []
+        if hasattr(family, "mutate"):
+            return [family.mutate(failed, rng) for _ in range(n)]
+        level = task_arm(failed).level
+        return [family.make(max(0, level - int(rng.integers(2))), rng) for _ in range(n)]
+
+
+Validator = Callable[[Task], "str | None"]  # None when valid, else why not
+Critic = Callable[[Task], float]  # the estimated success probability of the current agent on a task
+
+
+def fingerprint(task: Task) -> str:
+    """Equal for tasks that ask the same thing: the family plus the prompt with case, spacing and punctuation
+    normalised (ids and numbering the writer added do not make a task new)."""
+    text = re.sub(r"[\W_]+", " ", task.prompt.lower()).strip()
+    return hashlib.sha256(f"{task.family}\n{text}".encode()).hexdigest()[:20]
+
+
+class SelfEvolvingCurriculum(Curriculum):
+    """A growing pool of tasks, evolved every ``phase_length`` episodes.
+
+    Playing: pool tasks are drawn in proportion to p(1 - p) of their Beta(1, 1) success estimate (unplayed
+    tasks count as p = 0.5, so new ones get played), with ``explore`` of uniform draws.
+
+    Evolving: for up to ``max_failures`` tasks failed in the phase, each writer proposes ``per_failure`` tasks;
+    a proposal is kept when ``validator`` accepts it, its :func:`fingerprint` is new, and ``critic`` puts the
+    current agent's success in ``band`` (WebRL: 0.05-0.75). The default critic is the agent's observed success
+    on the proposal's family and level (0.5 when never seen). ``stats`` counts every decision.
+    """
+
+    def __init__(self, families, *, seed: int = 0, writers: Sequence[TaskWriter] | None = None,
+                 validator: Validator | None = None, critic: Critic | None = None,
+                 band: tuple[float, float] = (0.05, 0.75), phase_length: int = 50, per_failure: int = 2,
+                 max_failures: int = 10, initial_per_arm: int = 2, explore: float = 0.1,
+                 max_pool: int = 5000) -> None:
+        super().__init__(families, seed=seed)
+        low, high = band
+        if not 0 <= low < high <= 1:
+            raise ValueError(f"band must satisfy 0 <= low < high <= 1, got {band}")
+        self.writers = list(writers) if writers is not None else [MutationWriter(self.families.values())]
+        self.validator, self.critic = validator, critic or self.observed_success
+        self.band, self.phase_length, self.per_failure = (low, high), phase_length, per_failure
+        self.max_failures, self.explore, self.max_pool = max_failures, explore, max_pool
+        self.pool: list[Task] = []
+        self.successes: list[float] = []
+        self.trials: list[float] = []
+        self.seen: set[str] = set()
+        self.index: dict[str, int] = {}
+        self.arm_stats: dict[str, list[float]] = {}  # arm key -> [successes, trials]
+        self.phase_failures: list[Task] = []
+        self.stats: Counter[str] = Counter()
+        self.invalid_reasons: Counter[str] = Counter()
+        for arm in self.arms:
+            for _ in range(initial_per_arm):
+                self._add(self.make(arm))
+
+    def _add(self, task: Task) -> bool:
+        key = fingerprint(task)
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        self.index[f"{task.family}/{task.id}"] = len(self.pool)
+        self.pool.append(task)
+        self.successes.append(0.0)
+        self.trials.append(0.0)
+        return True
+
+    def observed_success(self, task: Task) -> float:
+        successes, trials = self.arm_stats.get(task_arm(task).key, (0.0, 0.0))
+        return (successes + 1) / (trials + 2)
+
+    def next_task(self) -> Task:
+        p = (np.array(self.successes) + 1) / (np.array(self.trials) + 2)
+        weights = p * (1 - p)
+        probs = (1 - self.explore) * weights / weights.sum() + self.explore / len(weights)
+        return self.pool[int(self.rng.choice(len(self.pool), p=probs))]
+
+    def _update(self, task: Task, success: float) -> None:
+        arm = self.arm_stats.setdefault(task_arm(task).key, [0.0, 0.0])
+        arm[0] += success
+        arm[1] += 1
+        i = self.index.get(f"{task.family}/{task.id}")
+        if i is None:  # a task from outside the pool (e.g. an evaluation task): adopt it
+            self._add(task)
+            i = self.index.get(f"{task.family}/{task.id}")
+        if i is not None:
+            self.successes[i] += success
+            self.trials[i] += 1
+        if success < 0.5:
+            self.phase_failures.append(task)
+        if self.episodes % self.phase_length == 0:
+            self.evolve()
+
+    def evolve(self) -> list[Task]:
+        """Write, check and add new tasks from this phase's failures; returns those added."""
+        failures, self.phase_failures = self.phase_failures, []
+        if len(failures) > self.max_failures:
+            picks = self.rng.choice(len(failures), size=self.max_failures, replace=False)
+            failures = [failures[int(i)] for i in sorted(picks)]
+        added = []
+        for failed in failures:
+            for writer in self.writers:
+                for task in writer.propose(failed, self.rng, self.per_failure):
+                    verdict = self._judge(task)
+                    self.stats[verdict] += 1
+                    if verdict == "added" and len(self.pool) < self.max_pool:
+                        self._add(task)
+                        added.append(task)
+        return added
+
+    def _judge(self, task: Task) -> str:
+        self.stats["proposed"] += 1
+        if self.validator is not None and (reason := self.validator(task)) is not None:
+            self.invalid_reasons[reason[:100]] += 1
+            return "rejected_invalid"
+        if fingerprint(task) in self.seen:
+            return "rejected_duplicate"
+        low, high = self.band
+        if not low <= self.critic(task) <= high:
+            return "rejected_band"
+        return "added"
+
+    def _state(self) -> dict[str, Any]:
+        return {"pool": [task.to_dict() for task in self.pool], "successes": self.successes, "trials": self.trials,
+                "arm_stats": self.arm_stats, "phase_failures": [t.to_dict() for t in self.phase_failures],
+                "stats": dict(self.stats), "invalid_reasons": dict(self.invalid_reasons)}
+
+    def _load(self, state: dict[str, Any]) -> None:
+        self.pool, self.successes, self.trials, self.seen, self.index = [], [], [], set(), {}
+        for raw in state["pool"]:
+            self._add(Task.from_dict(raw))
+        self.successes, self.trials = list(state["successes"]), list(state["trials"])
+        self.arm_stats = {k: list(v) for k, v in state["arm_stats"].items()}
+        self.phase_failures = [Task.from_dict(raw) for raw in state["phase_failures"]]
+        self.stats = Counter(state["stats"])
+        self.invalid_reasons = Counter(state["invalid_reasons"])
+
+    def save_pool(self, path: str) -> None:
+        """The task pool as JSONL (one task per line), for reuse as a task source."""
+        atomic_write_text(path, "".join(json.dumps(t.to_dict(), sort_keys=True) + "\n" for t in self.pool))

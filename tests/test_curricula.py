@@ -1,0 +1,169 @@
+"""Each curriculum against a simulated learner: the behaviour it exists for, and exact resume from its state."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from selfgym.curricula import (
+    CURRICULA,
+    FixedFamily,
+    LadderCurriculum,
+    LearnabilityCurriculum,
+    LearningProgressCurriculum,
+    PrioritizedReplayCurriculum,
+    SelfEvolvingCurriculum,
+    SimulatedFamily,
+    SimulatedLearner,
+    UniformCurriculum,
+    fingerprint,
+)
+from selfgym.envs import Task
+
+
+def play(curriculum, learner, episodes, seed=0):
+    rng = np.random.default_rng(seed)
+    tasks = []
+    for _ in range(episodes):
+        task = curriculum.next_task()
+        curriculum.update(task, learner.attempt(task, rng))
+        tasks.append(task)
+    return tasks
+
+
+def test_ladder_climbs_with_a_learner_and_descends_when_hopeless():
+    families = [SimulatedFamily("a", levels=20), SimulatedFamily("b", levels=20)]
+    learner = SimulatedLearner(families)
+    ladder = LadderCurriculum(families, seed=1)
+    history = []
+    for _ in range(10):
+        play(ladder, learner, 80)
+        history.append(ladder.level["a"])
+    assert history[-1] >= 4 and history == sorted(history), history  # climbed, never fell back
+    assert abs(learner.competence["a"] - ladder.level["a"]) < 1.5  # it tracks the learner's frontier
+
+    hopeless = [SimulatedFamily("h", levels=6, learnable=False, fixed_success=0.05)]
+    ladder = LadderCurriculum(hopeless, seed=0, start_level=5)
+    play(ladder, SimulatedLearner(hopeless), 200)
+    assert ladder.level["h"] == 0
+
+
+def test_plr_replays_high_score_tasks_most():
+    # Tasks 0-2 are solved half the time (high learnability score); 3-9 always or never.
+    tasks = [Task(f"t{i}", "fixed", f"task {i}") for i in range(10)]
+    p = {f"t{i}": 0.5 if i < 3 else float(i % 2) for i in range(10)}
+    plr = PrioritizedReplayCurriculum([FixedFamily("fixed", tasks)], seed=0, buffer_size=10)
+    rng = np.random.default_rng(0)
+    picks = Counter()
+    for episode in range(1500):
+        task = plr.next_task()
+        plr.update(task, rng.random() < p[task.id])
+        if episode >= 500:
+            picks[task.id] += 1
+    share = sum(picks[f"t{i}"] for i in range(3)) / 1000
+    assert share > 0.6, picks  # uniform replay would give 0.3
+    keys, probs = plr.replay_probabilities()
+    assert probs.sum() == pytest.approx(1.0)
+
+
+def test_learning_progress_prefers_the_improving_family():
+    families = [SimulatedFamily("improving", levels=1), SimulatedFamily("stuck", levels=1, learnable=False,
+                                                                        fixed_success=0.0)]
+    learner = SimulatedLearner(families, rate=0.03)
+    lp = LearningProgressCurriculum(families, seed=0)
+    picks = Counter(t.family for t in play(lp, learner, 300)[20:])
+    assert picks["improving"] > 2 * picks["stuck"], picks
+    assert lp.progress()[0] > lp.progress()[1]
+
+
+def test_learnability_prefers_arms_solved_half_the_time():
+    families = [SimulatedFamily("half", levels=1, learnable=False, fixed_success=0.5),
+                SimulatedFamily("solved", levels=1, learnable=False, fixed_success=1.0),
+                SimulatedFamily("hopeless", levels=1, learnable=False, fixed_success=0.0)]
+    curriculum = LearnabilityCurriculum(families, seed=0)
+    picks = Counter(t.family for t in play(curriculum, SimulatedLearner(families), 600)[100:])
+    assert picks["half"] > picks["solved"] + picks["hopeless"], picks
+
+
+def test_self_evolving_keeps_valid_new_tasks_in_the_band():
+    families = [SimulatedFamily("a", levels=6), SimulatedFamily("b", levels=6)]
+    learner = SimulatedLearner(families)
+    judged = []
+
+    def critic(task):
+        p = learner.success_probability(task)
+        judged.append((fingerprint(task), p))
+        return p
+
+    class Repeater:  # proposes the same task again: must be rejected as a duplicate
+        def propose(self, failed, rng, n):
+            return [Task(failed.id + "-again", failed.family, failed.prompt.upper() + "!", failed.difficulty,
+                         dict(failed.data))]
+
+    curriculum = SelfEvolvingCurriculum(
+        families, seed=0, critic=critic, writers=[*SelfEvolvingCurriculum(families).writers, Repeater()],
+        validator=lambda task: "too hard for the checker" if task.difficulty > 4 else None, phase_length=25)
+    initial = len(curriculum.pool)
+    play(curriculum, learner, 400)
+    stats = curriculum.stats
+    assert stats["added"] > 10 and len(curriculum.pool) == initial + stats["added"]
+    assert stats["rejected_band"] > 0 and stats["rejected_duplicate"] > 0 and stats["rejected_invalid"] > 0
+    assert curriculum.invalid_reasons["too hard for the checker"] == stats["rejected_invalid"]
+    critic_of = dict(judged)
+    for task in curriculum.pool[initial:]:
+        assert 0.05 <= critic_of[fingerprint(task)] <= 0.75 and task.difficulty <= 4
+    assert len({fingerprint(t) for t in curriculum.pool}) == len(curriculum.pool)
+
+
+def test_self_evolving_saves_its_pool(tmp_path):
+    families = [SimulatedFamily("a", levels=3)]
+    curriculum = SelfEvolvingCurriculum(families, seed=0, phase_length=10)
+    play(curriculum, SimulatedLearner(families), 60)
+    curriculum.save_pool(tmp_path / "pool.jsonl")
+    lines = (tmp_path / "pool.jsonl").read_text().splitlines()
+    assert [Task.from_json(line) for line in lines] == curriculum.pool
+
+
+@pytest.mark.parametrize("name", sorted(CURRICULA))
+def test_state_dict_resumes_exactly(name):
+    def fresh():
+        families = [SimulatedFamily("a", levels=4), SimulatedFamily("b", levels=4)]
+        return CURRICULA[name](families, seed=3)
+
+    def outcome(task):  # deterministic in the task, so both runs see the same outcomes
+        return zlib.crc32(task.id.encode()) % 3 == 0
+
+    def run(curriculum, episodes):
+        ids = []
+        for _ in range(episodes):
+            task = curriculum.next_task()
+            curriculum.update(task, outcome(task))
+            ids.append(task.id)
+        return ids
+
+    original = fresh()
+    run(original, 120)
+    state = json.loads(json.dumps(original.state_dict()))  # must survive JSON
+    continued = run(original, 60)
+    resumed = fresh()
+    resumed.load_state_dict(state)
+    assert run(resumed, 60) == continued
+
+
+def test_bad_outcomes_and_configs_are_clear():
+    families = [SimulatedFamily("a")]
+    curriculum = UniformCurriculum(families)
+    task = curriculum.next_task()
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+        curriculum.update(task, 3.0)
+    with pytest.raises(TypeError, match="must be a number"):
+        curriculum.update(task, "yes")
+    curriculum.update(task, {"reward": 1.0})
+    with pytest.raises(ValueError, match="unique"):
+        UniformCurriculum([SimulatedFamily("a"), SimulatedFamily("a")])
+    with pytest.raises(ValueError, match="lower_below < raise_above"):
+        LadderCurriculum(families, raise_above=0.2, lower_below=0.5)
