@@ -76,7 +76,7 @@ class CodeEnv(TextEnv):
             observation = invalid_attempt_feedback(solution.problem, attempt=self.steps,
                                                    max_attempts=self.max_attempts)
             return Turn(observation, 0.0, False, self._info(None, error=solution.error))
-        report = self._run(solution.code)
+        report = self._run(solution.code, solution.context)
         if report.all_passed:
             reward = 1.0
         else:
@@ -85,13 +85,14 @@ class CodeEnv(TextEnv):
                                        entry_point=self.plan.entry_point)
         return Turn(observation, reward, report.all_passed, self._info(report))
 
-    def _run(self, code: str) -> AttemptReport:
+    def _run(self, code: str, context: str) -> AttemptReport:
         sandbox = self.sandbox
         try:
             sandbox.reset()  # a clean slate: nothing a previous attempt left in /work or /tmp
         except SandboxError:
             sandbox = self.sandbox  # that one died; the lease hands out a fresh one
-        return run_attempt(sandbox, code, self.plan, timeout_s=self.timeout_s, test_timeout_s=self.test_timeout_s)
+        return run_attempt(sandbox, code, self.plan, timeout_s=self.timeout_s, test_timeout_s=self.test_timeout_s,
+                           context=context)
 
     def _info(self, report: AttemptReport | None, *, error: str | None = None) -> dict[str, Any]:
         total = len(self.plan.hidden.tests)

@@ -9,8 +9,8 @@ Rules, in order:
 2. **Completing it with the prompt** (tasks whose prompt is code, like HumanEval):
 
    * code that defines the entry point at top level is a whole solution; the prompt's other top-level
-     statements (imports, helper functions such as HumanEval/32's ``poly``) are put before it, so a solution
-     may use them without repeating them;
+     statements (imports, helper functions such as HumanEval/32's ``poly``) run before it, so a solution may
+     use them without repeating them;
    * otherwise the code is the function's body (a HumanEval completion): appended to the prompt as is when its
      first line is indented, indented by four spaces when it is flush left.
 
@@ -38,12 +38,14 @@ PYTHON_TAGS = {"", "python", "py", "python3", "py3"}
 
 @dataclass(frozen=True)
 class Solution:
-    """The program to run (``code``), or why there is none (``problem`` for the agent, ``error`` a short kind:
-    ``"empty"``, ``"no_code"``, ``"syntax_error"``, ``"missing_entry_point"``)."""
+    """The program to run (``code``, run after ``context``: the prompt's imports and helpers, kept apart so that
+    line numbers in tracebacks are the reply's own), or why there is none (``problem`` for the agent, ``error`` a
+    short kind: ``"empty"``, ``"no_code"``, ``"syntax_error"``, ``"missing_entry_point"``)."""
 
     code: str | None
     problem: str | None = None
     error: str | None = None
+    context: str = ""
 
 
 def fenced_blocks(text: str) -> tuple[list[str], bool]:
@@ -123,16 +125,15 @@ def build_solution(text: str, entry_point: str, prompt_code: str = "") -> Soluti
     whole = textwrap.dedent(code)
     if _defines(whole, entry_point) or re.search(rf"^(async\s+)?def\s+{re.escape(entry_point)}\s*\(", whole, re.M):
         context = prompt_context(prompt_code, entry_point) if prompt_code else ""
-        program = f"{context}\n\n\n{whole}" if context else whole
+        program = whole
         problem = syntax_problem(whole)
-        if problem is None and context:
-            problem = syntax_problem(program)  # the prompt's context clashes with the code (rare)
     elif prompt_code:
         first = next(line for line in code.splitlines() if line.strip())
         body = code if first[:1] in (" ", "\t") else textwrap.indent(whole, "    ")
-        program = prompt_code.rstrip("\n") + "\n" + body
+        program, context = prompt_code.rstrip("\n") + "\n" + body, ""
         problem = syntax_problem(program, line_offset=prompt_code.rstrip("\n").count("\n") + 1)
     else:
+        context = ""
         problem = syntax_problem(whole)
         if problem is None:
             return Solution(None, f"Your code does not define a function named `{entry_point}`; the tests call it. "
@@ -143,4 +144,4 @@ def build_solution(text: str, entry_point: str, prompt_code: str = "") -> Soluti
                                   f"Python on its own ({problem}). {_expected(entry_point)}", "no_code")
         return Solution(None, f"Your code does not compile: {problem}. Fix it. {_expected(entry_point)}",
                         "syntax_error")
-    return Solution(program)
+    return Solution(program, context=context)

@@ -34,6 +34,8 @@ class TestSuite:
     """Tests ready to run: ``tests`` are their source texts (what feedback quotes), ``source`` the instrumented
     module the runner executes."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     name: str
     tests: tuple[str, ...]
     source: str
@@ -43,6 +45,8 @@ class TestSuite:
 class TestPlan:
     """What one task's attempts run: visible tests (feedback) then hidden tests (reward)."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     entry_point: str
     visible: TestSuite
     hidden: TestSuite
@@ -51,6 +55,8 @@ class TestPlan:
 @dataclass
 class TestResult:
     """The outcome of one test. ``error`` is the exception type, ``"Timeout"``, or ``"NotRun"``."""
+
+    __test__ = False  # not a pytest test class, despite the name
 
     test: str
     passed: bool
@@ -192,14 +198,14 @@ def plain_asserts(test: str, limit: int) -> list[str]:
 
 # --- running them ------------------------------------------------------------------------------------------------
 
-def run_attempt(sandbox: Sandbox, solution: str, plan: TestPlan, *, timeout_s: float,
-                test_timeout_s: float) -> AttemptReport:
-    """Run ``solution`` against the plan's visible and hidden tests in ``sandbox``; never raises for anything the
-    solution does."""
+def run_attempt(sandbox: Sandbox, solution: str, plan: TestPlan, *, timeout_s: float, test_timeout_s: float,
+                context: str = "") -> AttemptReport:
+    """Run ``solution`` (after ``context``, in the same namespace) against the plan's visible and hidden tests in
+    ``sandbox``; never raises for anything the solution does."""
     nonce = secrets.token_hex(16)
     suites = [suite for suite in (plan.visible, plan.hidden) if suite.tests]
     payload = {
-        "nonce": nonce, "solution": solution, "entry_point": plan.entry_point, "test_timeout_s": test_timeout_s,
+        "nonce": nonce, "context": context, "solution": solution, "entry_point": plan.entry_point, "test_timeout_s": test_timeout_s,
         "suites": [{"name": s.name, "source": s.source, "details": s is plan.visible} for s in suites],
     }
     result = sandbox.run(["python3", "-I", "-c", RUNNER_SOURCE], stdin=json.dumps(payload), timeout_s=timeout_s)

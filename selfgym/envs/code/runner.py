@@ -2,7 +2,7 @@
 
 Standard library only. The host runs it as ``python3 -I -c <this source>`` and sends one JSON object on stdin::
 
-    {"nonce": "...", "solution": "<source>", "entry_point": "f", "test_timeout_s": 3.0,
+    {"nonce": "...", "context": "<prompt imports and helpers>", "solution": "<source>", "entry_point": "f", "test_timeout_s": 3.0,
      "suites": [{"name": "visible", "source": "<instrumented test module>", "details": true}, ...]}
 
 Each suite's source defines ``check(candidate)`` whose tests are wrapped by the host in
@@ -26,6 +26,7 @@ import time
 import traceback
 
 SOLUTION_FILE = "solution.py"
+CONTEXT_FILE = "prompt.py"
 MAX_MESSAGE = 500
 MAX_TRACEBACK_FRAMES = 6
 
@@ -68,9 +69,9 @@ def _describe(exc, tb, details):
         return record
     record["message"] = "" if timed_out else _safe_text(str, exc)
     try:
-        frames = [f for f in traceback.extract_tb(tb) if f.filename == SOLUTION_FILE]
-        lines = traceback.StackSummary.from_list(frames[-MAX_TRACEBACK_FRAMES:]).format()
-        record["traceback"] = "".join(lines)[-2000:]
+        frames = [f for f in traceback.extract_tb(tb) if f.filename in (SOLUTION_FILE, CONTEXT_FILE)]
+        lines = traceback.StackSummary.from_list(frames).format()  # collapses a recursion's repeated frames
+        record["traceback"] = "".join(lines[-MAX_TRACEBACK_FRAMES:])[-2000:]
     except BaseException:  # noqa: BLE001
         record["traceback"] = ""
     return record
@@ -95,12 +96,12 @@ def main():
         while view:
             view = view[os.write(results_fd, view):]
 
-    solution = config["solution"]
-    linecache.cache[SOLUTION_FILE] = (len(solution), None, solution.splitlines(True), SOLUTION_FILE)
     namespace = {"__name__": "solution", "__builtins__": __builtins__}
     try:
         _arm(test_timeout_s)
-        exec(compile(solution, SOLUTION_FILE, "exec", dont_inherit=True), namespace)
+        for filename, source in ((CONTEXT_FILE, config["context"]), (SOLUTION_FILE, config["solution"])):
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            exec(compile(source, filename, "exec", dont_inherit=True), namespace)
         _disarm()
         candidate = namespace.get(config["entry_point"])
         if candidate is None:
@@ -155,4 +156,5 @@ def run_suite(suite, namespace, candidate, test_timeout_s, emit, runner_pid):
         emit(dict(_describe(exc, exc.__traceback__, True), kind="suite", suite=name))
 
 
-main()
+if __name__ == "__main__":
+    main()
