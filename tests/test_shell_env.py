@@ -1,4 +1,4 @@
-"""selfgym/Shell-v0 against the real sandbox: every shipped task, the session, malformed actions, Gymnasium API."""
+"""selfgym/Shell-v0 on the real sandbox: every shipped task, the session, malformed actions, Gymnasium API."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def play(env: ShellEnv, task_id: str, actions: list[str]) -> tuple[float, bool, 
     return reward, terminated, info
 
 
-# --- the shipped task set --------------------------------------------------------------------------------------
+# --- the shipped task set -----------------------------------------------------------------------------------
 
 def test_shipped_tasks_are_many_and_varied():
     assert len(SHIPPED) >= 25
@@ -53,7 +53,7 @@ def test_shipped_tasks_are_many_and_varied():
     assert {task.difficulty for task in SHIPPED} == {0, 1, 2, 3}
     assert all(task.family == "shell" and task.id.startswith("shell/") for task in SHIPPED)
     for task in SHIPPED:
-        assert Task.from_json(task.to_json()) == task  # the whole spec is JSON: curricula can store and replay it
+        assert Task.from_json(task.to_json()) == task  # the spec is JSON: curricula can store and replay it
 
 
 @docker
@@ -79,7 +79,7 @@ WRONG_ATTEMPTS = {
     "shell/text-008": ["grep -v '^#' settings.ini > clean.ini"],
     "shell/git-004": ["cd repo && git reset --hard HEAD~1"],
     "shell/git-007": ["cd vault && FILTER_BRANCH_SQUELCH_WARNING=1 git filter-branch -f --index-filter "
-                      "'git rm -q --cached --ignore-unmatch credentials.env' -- --all"],  # leaves refs/original
+                      "'git rm -q --cached --ignore-unmatch credentials.env' -- --all"],  # refs/original left
     "shell/processes-001": ["pkill -f svc/"],
     "shell/processes-003": ["pkill -f svc/worker.sh"],
     "shell/processes-006": [": > out/spam.log"],
@@ -97,7 +97,7 @@ def test_wrong_attempts_get_reward_0(make_env, task_id):
     assert (reward, terminated) == (0.0, True)
 
 
-# --- the session -----------------------------------------------------------------------------------------------
+# --- the session --------------------------------------------------------------------------------------------
 
 @docker
 def test_session_keeps_directory_variables_and_functions(make_env):
@@ -182,7 +182,7 @@ def test_parse_submit():
     assert parse_submit("echo submit") is None
 
 
-# --- episodes and the Gymnasium API ----------------------------------------------------------------------------
+# --- episodes and the Gymnasium API -------------------------------------------------------------------------
 
 @docker
 def test_answer_tasks_take_the_answer_from_submit(make_env):
@@ -205,8 +205,8 @@ def test_step_budget_truncates(make_env):
 @docker
 def test_any_task_runs_from_reset_options(make_env):
     task = {"id": "shell/custom-1", "family": "shell", "prompt": "Write hi to /work/hi.txt.", "difficulty": 0,
-            "data": {"category": "files", "setup": "echo ready > marker", "check": "[ \"$(cat hi.txt)\" = hi ]",
-                     "solution": ["echo hi > hi.txt", "submit"]}}
+            "data": {"category": "files", "setup": "echo ready > marker",
+                     "check": "[ \"$(cat hi.txt)\" = hi ]", "solution": ["echo hi > hi.txt", "submit"]}}
     env = make_env()
     observation, info = env.reset(options={"task": task})
     assert observation.startswith("Write hi to /work/hi.txt.") and info["category"] == "files"
@@ -219,10 +219,12 @@ def test_any_task_runs_from_reset_options(make_env):
 def test_broken_tasks_are_reported_at_reset(make_env):
     env = make_env()
     bad_setup = {"id": "x", "family": "shell", "prompt": "p",
-                 "data": {"category": "files", "setup": "echo oops; false", "check": "true", "solution": ["submit"]}}
+                 "data": {"category": "files", "setup": "echo oops; false", "check": "true",
+                          "solution": ["submit"]}}
     with pytest.raises(ValueError, match=r"setup of shell task 'x' failed(?s:.*)oops"):
         env.reset(options={"task": bad_setup})
-    missing_check = {"id": "y", "family": "shell", "prompt": "p", "data": {"category": "files", "solution": ["submit"]}}
+    missing_check = {"id": "y", "family": "shell", "prompt": "p",
+                     "data": {"category": "files", "solution": ["submit"]}}
     with pytest.raises(ValueError, match="check"):
         env.reset(options={"task": missing_check})
 
@@ -233,7 +235,8 @@ def test_render_ansi_shows_the_transcript(make_env):
     env.reset(options={"task_id": "shell/files-001"})
     env.step("echo rendered-output")
     text = env.render()
-    assert "shell/files-001" in text and "echo rendered-output" in text and "rendered-output\n[exit code 0]" in text
+    assert "shell/files-001" in text and "echo rendered-output" in text
+    assert "rendered-output\n[exit code 0]" in text
 
 
 @docker
@@ -286,6 +289,8 @@ def test_sync_vector_env_shares_one_pool(pool):
 
 @docker
 def test_async_vector_env(sandbox_image):
+    # each worker process has its own private pool; Gymnasium's shared memory holds Text observations as
+    # indices into the space's sample charset, which program output does not keep to, so it is switched off
     envs = gym.make_vec("selfgym/Shell-v0", num_envs=2, vectorization_mode="async",
                         vector_kwargs={"context": "spawn", "shared_memory": False}, image=sandbox_image)
     try:
@@ -298,7 +303,7 @@ def test_async_vector_env(sandbox_image):
         envs.close()
 
 
-# --- task files ------------------------------------------------------------------------------------------------
+# --- task files ---------------------------------------------------------------------------------------------
 
 def test_task_files_load_and_errors_name_the_task_and_key(tmp_path):
     path = tmp_path / "tasks.yaml"

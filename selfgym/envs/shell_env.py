@@ -1,4 +1,4 @@
-"""``selfgym/Shell-v0``: an interactive bash session in a sandbox, judged by a check script (InterCode-style)."""
+"""``selfgym/Shell-v0``: an interactive bash session in a sandbox, judged by a check script (InterCode)."""
 
 from __future__ import annotations
 
@@ -7,51 +7,62 @@ from typing import Any
 
 from ..sandbox import ExecResult, Limits, Sandbox, SandboxPool
 from .base import TextEnv, Turn
-from .shell import FAMILY, ShellTaskSpec, clip_middle, describe, load_task_file, parse_submit, run_action, shipped_tasks
-from .shell import spec_of
+from .shell import (
+    FAMILY,
+    ShellTaskSpec,
+    clip_middle,
+    describe,
+    load_task_file,
+    parse_submit,
+    run_action,
+    shipped_tasks,
+    spec_of,
+)
 from .sources import TaskList
 from .task import Task, TaskSource
 
 SETUP_TIMEOUT_S = 60.0
-EMPTY_ACTION = ("Your action was empty. Send one bash command to run (e.g. `ls -la`), or `submit` when the task is "
-                "done (`submit <answer>` if the task asks for an answer).")
+EMPTY_ACTION = ("Your action was empty. Send one bash command to run (e.g. `ls -la`), or `submit` when the "
+                "task is done (`submit <answer>` if the task asks for an answer).")
 
 
 class ShellEnv(TextEnv):
     """Drive a bash shell in a sandbox container that the task set up; ``submit`` to have it checked.
 
     * Observation at reset: the task's prompt and how to play. After each command: its output (stdout and
-      stderr interleaved, cut to ``max_output_chars``) and ``[exit code N]``, or a note that it timed out after
-      ``command_timeout_s`` (the episode goes on).
+      stderr interleaved, cut to ``max_output_chars``) and ``[exit code N]``, or a note that it timed out
+      after ``command_timeout_s`` (the episode goes on).
     * Action: one bash command line (several lines are fine). The working directory, exported and shell
       variables and functions carry over between commands; background jobs are killed when a command ends,
       except in tasks marked ``keep_background`` (see :mod:`selfgym.envs.shell.session`).
-    * ``submit`` (or ``submit <answer>`` for tasks that ask for one) runs the task's check script against the
-      container's final state: reward 1 if it exits 0, else 0, and the episode terminates. Other steps give 0;
-      after ``max_steps`` actions without a submit the episode is truncated.
-    * ``info``: ``exit_code`` and ``timed_out`` after a command; ``passed``, ``check_output`` and ``answer`` after
-      a submit; ``category`` at reset.
+    * ``submit`` (or ``submit <answer>`` for tasks that ask for one) runs the task's check script against
+      the container's final state: reward 1 if it exits 0, else 0, and the episode terminates. Other steps
+      give 0; after ``max_steps`` actions without a submit the episode is truncated.
+    * ``info``: ``exit_code`` and ``timed_out`` after a command; ``passed``, ``answer`` and ``check_output``
+      after a submit; ``category`` at reset.
 
-    Tasks come from ``tasks``: a :class:`TaskSource`, a YAML task file (see :mod:`selfgym.envs.shell.spec`), or
-    by default the shipped set. ``reset(options={"task": {...}})`` runs any shell task, e.g. one a curriculum wrote.
+    Tasks come from ``tasks``: a :class:`TaskSource`, a YAML task file (see :mod:`selfgym.envs.shell.spec`),
+    or by default the shipped set. ``reset(options={"task": {...}})`` runs any shell task, e.g. one a
+    curriculum wrote.
     """
 
     def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 20,
                  command_timeout_s: float | None = None, check_timeout_s: float = 30.0,
                  max_output_chars: int = 8_000, pool: SandboxPool | None = None, image: str | None = None,
-                 limits: Limits | None = None, render_mode: str | None = None, max_action_chars: int = 16_000) -> None:
+                 limits: Limits | None = None, render_mode: str | None = None,
+                 max_action_chars: int = 16_000) -> None:
         if tasks is None:
             source: TaskSource = shipped_tasks()
         elif isinstance(tasks, (str, Path)):
             source = TaskList(load_task_file(tasks), FAMILY)
         else:
             source = tasks
-        # 16,000 characters keep an action under Linux's 128 KiB limit on one environment variable, however
-        # many bytes its characters take in UTF-8 (the action reaches bash through one)
+        # the action reaches bash through one environment variable, which Linux caps at 128 KiB: 32,000
+        # characters fit however many UTF-8 bytes each takes
         if max_action_chars > 32_000:
-            raise ValueError(f"max_action_chars must be at most 32,000 for a shell command, got {max_action_chars}")
-        super().__init__(source, max_steps=max_steps, pool=pool, image=image, limits=limits, render_mode=render_mode,
-                         max_action_chars=max_action_chars)
+            raise ValueError(f"max_action_chars must be at most 32,000 for bash, got {max_action_chars}")
+        super().__init__(source, max_steps=max_steps, pool=pool, image=image, limits=limits,
+                         render_mode=render_mode, max_action_chars=max_action_chars)
         self.command_timeout_s = command_timeout_s
         self.check_timeout_s = check_timeout_s
         self.max_output_chars = max_output_chars
@@ -79,9 +90,9 @@ class ShellEnv(TextEnv):
         if self._spec.setup.strip():
             result = self._script(sandbox, self._spec.setup, SETUP_TIMEOUT_S)
             if not result.ok:
-                raise ValueError(f"the setup of shell task {self.task.id!r} failed (exit code {result.exit_code}"
-                                 f"{', timed out' if result.timed_out else ''}):\n"
-                                 f"{clip_middle(result.stdout + result.stderr, 2000)}")
+                ending = "timed out" if result.timed_out else f"exit code {result.exit_code}"
+                output = clip_middle(result.stdout + result.stderr, 2000)
+                raise ValueError(f"the setup of shell task {self.task.id!r} failed ({ending}):\n{output}")
         self._prepared = sandbox
 
     def _episode_sandbox(self) -> tuple[Sandbox, str]:
@@ -94,11 +105,14 @@ class ShellEnv(TextEnv):
 
     def _judge(self, sandbox: Sandbox, answer: str) -> Turn:
         result = self._script(sandbox, self._spec.check, self.check_timeout_s, env={"SELFGYM_ANSWER": answer})
-        passed = result.exit_code == 0 and not result.timed_out
+        passed = result.ok
+        check_output = clip_middle(result.stdout + result.stderr, self.max_output_chars)
+        if result.timed_out:
+            check_output += f"\n[the check timed out after {self.check_timeout_s:g} s]"
         verdict = "passed (reward 1)" if passed else "failed (reward 0)"
-        info = {"passed": passed, "answer": answer, "exit_code": result.exit_code, "timed_out": result.timed_out,
-                "check_output": clip_middle(result.stdout + result.stderr, self.max_output_chars)}
-        return Turn(f"Submitted. The task's check {verdict}.", reward=float(passed), terminated=True, info=info)
+        info = {"passed": passed, "answer": answer, "check_output": check_output}
+        observation = f"Submitted. The task's check {verdict}."
+        return Turn(observation, reward=float(passed), terminated=True, info=info)
 
     def _script(self, sandbox: Sandbox, script: str, timeout_s: float,
                 env: dict[str, str] | None = None) -> ExecResult:
@@ -111,7 +125,7 @@ class ShellEnv(TextEnv):
                       if self._spec.keep_background else
                       "Background processes are stopped when the command that started them ends.")
         return (f"{task.prompt}\n\n"
-                "You are in a bash shell, in /work (no network). Send one command per turn; you will see its output "
-                "and exit code. The working directory, variables and functions carry over between commands. "
-                f"{background} When you are done, send `submit` (or `submit <answer>` if the task asks for an "
-                "answer); your work is then checked.")
+                "You are in a bash shell, in /work (no network). Send one command per turn; you will see its "
+                "output and exit code. The working directory, variables and functions carry over between "
+                f"commands. {background} When you are done, send `submit` (or `submit <answer>` if the task "
+                "asks for an answer); your work is then checked.")

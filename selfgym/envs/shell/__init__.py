@@ -1,4 +1,4 @@
-"""The parts of ``selfgym/Shell-v0``: task specs and the shipped tasks, and the bash session the agent drives."""
+"""The parts of ``selfgym/Shell-v0``: task specs, the shipped tasks, and the bash session an agent drives."""
 
 from .session import SESSION_SCRIPT, STATE_DIR, clip_middle, describe, run_action
 from .spec import (
@@ -12,5 +12,6 @@ from .spec import (
     tasks_from_entries,
 )
 
-__all__ = ["FAMILY", "SESSION_SCRIPT", "STATE_DIR", "ShellTaskEntry", "ShellTaskSpec", "clip_middle", "describe",
-           "load_task_file", "parse_submit", "run_action", "shipped_tasks", "spec_of", "tasks_from_entries"]
+__all__ = ["FAMILY", "SESSION_SCRIPT", "STATE_DIR", "ShellTaskEntry", "ShellTaskSpec", "clip_middle",
+           "describe", "load_task_file", "parse_submit", "run_action", "shipped_tasks", "spec_of",
+           "tasks_from_entries"]

@@ -1,11 +1,12 @@
-"""One command of an agent's bash session, run in a fresh ``bash`` that carries over the previous one's state.
+"""One command of an agent's bash session, run in a fresh ``bash`` that takes over the previous one's state.
 
-Every action runs in its own process (the sandbox runs commands, it does not hold a terminal), so the session's
-state is saved after each command and restored before the next one:
+Every action runs in its own process (the sandbox runs commands, it does not hold a terminal), so the
+session's state is saved after each command and restored before the next one:
 
 * persists: the working directory, exported variables, shell variables and functions the agent defined;
-* does not persist: shell options (``set -e``), aliases, traps, the directory stack, and background jobs, which
-  are killed when the command ends unless the task keeps them (``keep_background``, the ``processes`` tasks);
+* does not persist: shell options (``set -e``), aliases, traps, the directory stack, and background jobs,
+  which are killed when the command ends unless the task keeps them (``keep_background``, the ``processes``
+  tasks);
 * a command that times out or is killed leaves the state as the previous command left it.
 
 The state lives in ``/tmp/.selfgym-shell`` inside the sandbox; the action reaches bash through an environment
@@ -18,12 +19,13 @@ from ...sandbox import ExecResult, Sandbox
 
 STATE_DIR = "/tmp/.selfgym-shell"
 
-# Runs as `bash -c SCRIPT`. Variables bash defines itself are listed first, so that the ones saved on exit are
-# only those the agent made; the state is sourced at top level (declare in a function would make locals).
+# bash evaluates this from an environment variable (see run_action). The names of the variables bash defines
+# itself are noted first, so that only the agent's are saved on exit; the state is sourced at top level, since
+# `declare` in a function would make locals.
 SESSION_SCRIPT = r"""
 __selfgym_action=$SELFGYM_ACTION
-unset SELFGYM_ACTION SELFGYM_SESSION
-__selfgym_state=/tmp/.selfgym-shell
+__selfgym_state=$SELFGYM_STATE_DIR
+unset SELFGYM_ACTION SELFGYM_SESSION SELFGYM_STATE_DIR
 __selfgym_builtin_names=$'\n'"$(compgen -v)"$'\n'
 if [ -r "$__selfgym_state/vars" ]; then . "$__selfgym_state/vars" 2>/dev/null; fi
 if IFS= read -r -d '' __selfgym_cwd 2>/dev/null < "$__selfgym_state/cwd"; then
@@ -56,9 +58,9 @@ eval "$__selfgym_action"
 def run_action(sandbox: Sandbox, action: str, *, timeout_s: float | None = None,
                keep_background: bool = False) -> ExecResult:
     """Run one agent command in the session; stdout and stderr come back interleaved in ``stdout``."""
-    return sandbox.run(["/bin/bash", "-c", 'eval "$SELFGYM_SESSION"', "bash"],
-                       env={"SELFGYM_SESSION": SESSION_SCRIPT, "SELFGYM_ACTION": action},
-                       timeout_s=timeout_s, keep_background=keep_background)
+    env = {"SELFGYM_SESSION": SESSION_SCRIPT, "SELFGYM_ACTION": action, "SELFGYM_STATE_DIR": STATE_DIR}
+    return sandbox.run(["/bin/bash", "-c", 'eval "$SELFGYM_SESSION"', "bash"], env=env, timeout_s=timeout_s,
+                       keep_background=keep_background)
 
 
 def clip_middle(text: str, max_chars: int) -> str:
@@ -78,8 +80,9 @@ def describe(result: ExecResult, *, max_chars: int) -> str:
         output += "\n"
     notes = []
     if result.timed_out:
-        notes.append(f"[timed out after {result.duration_s:.0f} s: the command was killed, with every process "
-                     "in the sandbox]")
+        seconds = f"{result.duration_s:.0f}" if result.duration_s >= 1 else f"{result.duration_s:.1f}"
+        notes.append(f"[timed out after {seconds} s: the command was killed, with every process in the "
+                     "sandbox]")
     if result.oom_killed:
         notes.append("[a process was killed: out of memory]")
     if result.pids_limited:

@@ -79,7 +79,8 @@ class ShellTaskEntry(ShellTaskSpec):
 
     def to_task(self) -> Task:
         data = self.model_dump(include=set(ShellTaskSpec.model_fields))
-        return Task(id=self.id, family=FAMILY, prompt=self.prompt.strip(), difficulty=self.difficulty, data=data)
+        return Task(id=self.id, family=FAMILY, prompt=self.prompt.strip(), difficulty=self.difficulty,
+                    data=data)
 
 
 def spec_of(task: Task) -> ShellTaskSpec:
@@ -117,7 +118,8 @@ def _shipped() -> tuple[Task, ...]:
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".yaml")), key=lambda f: f.name)
     tasks: list[Task] = []
     for file in files:
-        tasks += tasks_from_entries(yaml.safe_load(file.read_text(encoding="utf-8")), f"{SHIPPED_TASKS_DIR}/{file.name}")
+        entries = yaml.safe_load(file.read_text(encoding="utf-8"))
+        tasks += tasks_from_entries(entries, f"{SHIPPED_TASKS_DIR}/{file.name}")
     return tuple(tasks)
 
 
