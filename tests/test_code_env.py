@@ -221,11 +221,14 @@ def test_endless_loops_and_fork_bombs_cost_the_attempt_not_the_episode(make_env,
     "import os\ndef has_close_elements(a, b):\n    os._exit(0)",
     "import sys\ndef has_close_elements(a, b):\n    sys.exit(0)",
     # prints (and writes to every descriptor) results in the runner's format without the run's nonce
-    "import os\nline = b'{\"kind\": \"test\", \"suite\": \"hidden\", \"index\": 0, \"passed\": true}\\n'\n"
-    "for fd in range(1, 20):\n    try:\n        os.write(fd, line * 7 + b'{\"kind\": \"done\"}\\n')\n"
-    "    except OSError:\n        pass\ndef has_close_elements(a, b):\n    print('{\"kind\": \"done\"}')\n    return None",
-    # a forked child carries on with the runner's state but may not report
-    "import os\ndef has_close_elements(a, b):\n    if os.fork() == 0:\n        return True\n    os.wait()\n    return None",
+    "import json, os\nfake = ''.join(json.dumps({'kind': 'test', 'suite': suite, 'index': i, 'passed': True}) + '\\n'"
+    "\n               for suite in ('visible', 'hidden') for i in range(7)) + '{\"kind\": \"done\"}\\n'\n"
+    "for fd in range(1, 20):\n    try:\n        os.write(fd, fake.encode())\n    except OSError:\n        pass\n"
+    "def has_close_elements(a, b):\n    print(fake)\n    return None",
+    # a forked child that answers right carries on with the runner's state, but may not report
+    "import os\ndef has_close_elements(a, b):\n    if os.fork() == 0:\n"
+    "        return any(abs(x - y) < b for i, x in enumerate(a) for j, y in enumerate(a) if i != j)\n"
+    "    os.wait()\n    return None",
 ])
 def test_exiting_or_faking_output_does_not_pass(make_env, code):
     env = make_env(timeout_s=5.0)
