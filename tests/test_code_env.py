@@ -225,6 +225,11 @@ def test_endless_loops_and_fork_bombs_cost_the_attempt_not_the_episode(make_env,
     "\n               for suite in ('visible', 'hidden') for i in range(7)) + '{\"kind\": \"done\"}\\n'\n"
     "for fd in range(1, 20):\n    try:\n        os.write(fd, fake.encode())\n    except OSError:\n        pass\n"
     "def has_close_elements(a, b):\n    print(fake)\n    return None",
+    # rewrites the results on their way out, through the modules the runner uses
+    "import json, os\n_dumps, _write = json.dumps, os.write\n"
+    "json.dumps = lambda o, *a, **k: _dumps(dict(o, passed=True) if 'passed' in o else o, *a, **k)\n"
+    "os.write = lambda fd, data: _write(fd, bytes(data).replace(b'\"passed\": false', b'\"passed\": true'))\n"
+    "def has_close_elements(a, b):\n    return None",
     # a forked child that answers right carries on with the runner's state, but may not report
     "import os\ndef has_close_elements(a, b):\n    if os.fork() == 0:\n"
     "        return any(abs(x - y) < b for i, x in enumerate(a) for j, y in enumerate(a) if i != j)\n"

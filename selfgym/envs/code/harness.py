@@ -205,7 +205,8 @@ def run_attempt(sandbox: Sandbox, solution: str, plan: TestPlan, *, timeout_s: f
     nonce = secrets.token_hex(16)
     suites = [suite for suite in (plan.visible, plan.hidden) if suite.tests]
     payload = {
-        "nonce": nonce, "context": context, "solution": solution, "entry_point": plan.entry_point, "test_timeout_s": test_timeout_s,
+        "nonce": nonce, "context": context, "solution": solution, "entry_point": plan.entry_point,
+        "test_timeout_s": test_timeout_s,
         "suites": [{"name": s.name, "source": s.source, "details": s is plan.visible} for s in suites],
     }
     result = sandbox.run(["python3", "-I", "-c", RUNNER_SOURCE], stdin=json.dumps(payload), timeout_s=timeout_s)

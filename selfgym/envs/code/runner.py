@@ -2,7 +2,8 @@
 
 Standard library only. The host runs it as ``python3 -I -c <this source>`` and sends one JSON object on stdin::
 
-    {"nonce": "...", "context": "<prompt imports and helpers>", "solution": "<source>", "entry_point": "f", "test_timeout_s": 3.0,
+    {"nonce": "...", "context": "<prompt imports and helpers>", "solution": "<source>", "entry_point": "f",
+     "test_timeout_s": 3.0,
      "suites": [{"name": "visible", "source": "<instrumented test module>", "details": true}, ...]}
 
 Each suite's source defines ``check(candidate)`` whose tests are wrapped by the host in
@@ -13,7 +14,8 @@ Results go, one JSON line each, to a private duplicate of the original stdout, e
 nonce; the solution's own stdout/stderr go to /dev/null. The solution runs in this process, so this does not make
 faking impossible for code that goes looking for the nonce (frame or ``gc`` introspection); it does make
 printing fake results, ``sys.exit(0)``, ``os._exit(0)`` and forking useless: the host counts a test as passed only
-when a nonce-signed line from this process says so.
+when a nonce-signed line from this process says so. The functions that report are bound before the solution
+loads, so patching ``json.dumps`` or ``os.write`` does not reach them either.
 """
 
 import json
@@ -29,6 +31,9 @@ SOLUTION_FILE = "solution.py"
 CONTEXT_FILE = "prompt.py"
 MAX_MESSAGE = 500
 MAX_TRACEBACK_FRAMES = 6
+# bound now: the solution shares our modules and could replace their attributes
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+_write, _getpid, _exit = os.write, os.getpid, os._exit
 
 
 class TestTimeout(BaseException):
@@ -89,12 +94,12 @@ def main():
     test_timeout_s = float(config["test_timeout_s"])
 
     def emit(record):
-        if os.getpid() != runner_pid:  # a child the solution forked: it has no say
-            os._exit(0)
-        data = (nonce + json.dumps(record) + "\n").encode("utf-8")
+        if _getpid() != runner_pid:  # a child the solution forked: it has no say
+            _exit(0)
+        data = (nonce + _encode(record) + "\n").encode("utf-8")
         view = memoryview(data)
         while view:
-            view = view[os.write(results_fd, view):]
+            view = view[_write(results_fd, view):]
 
     namespace = {"__name__": "solution", "__builtins__": __builtins__}
     try:
@@ -110,12 +115,12 @@ def main():
         _disarm()
         emit(dict(_describe(exc, exc.__traceback__, True), kind="load"))
         emit({"kind": "done"})
-        os._exit(0)
+        _exit(0)
 
     for suite in config["suites"]:
         run_suite(suite, namespace, candidate, test_timeout_s, emit, runner_pid)
     emit({"kind": "done"})
-    os._exit(0)  # do not wait for threads the solution left running, nor run its atexit hooks
+    _exit(0)  # do not wait for threads the solution left running, nor run its atexit hooks
 
 
 def run_suite(suite, namespace, candidate, test_timeout_s, emit, runner_pid):
@@ -136,8 +141,8 @@ def run_suite(suite, namespace, candidate, test_timeout_s, emit, runner_pid):
 
         def __exit__(self, exc_type, exc, tb):
             _disarm()
-            if os.getpid() != runner_pid:
-                os._exit(0)
+            if _getpid() != runner_pid:
+                _exit(0)
             record = {"kind": "test", "suite": name, "index": self.index, "passed": exc_type is None,
                       "seconds": round(time.monotonic() - self.started, 4)}
             if details and self.index in outputs:
