@@ -99,3 +99,19 @@ def test_task_list_and_jsonl(tmp_path):
         read_jsonl(tmp_path / "missing.jsonl", to_task)
     with pytest.raises(ValueError, match="two tasks with id"):
         TaskList([Task("a", "f", "p"), Task("a", "f", "q")], "f")
+
+
+def test_async_vector_env_keeps_unicode_observations():
+    # Shared memory must carry any Unicode text, not just the sample charset of gymnasium's Text.
+    class EchoEnv(GuessEnv):
+        def _begin(self, task):
+            return f"héllo ✓ {task.id} 日本", {}
+
+    envs = gym.vector.AsyncVectorEnv([EchoEnv, EchoEnv])
+    try:
+        observations, _ = envs.reset(seed=1, options={"task_id": "w4"})
+        assert tuple(observations) == ("héllo ✓ w4 日本", "héllo ✓ w4 日本")
+        observations, rewards, *_ = envs.step(["word4", "wrong ✗"])
+        assert tuple(observations) == ("right", "'wrong ✗' is wrong") and list(rewards) == [1.0, 0.0]
+    finally:
+        envs.close()

@@ -41,7 +41,7 @@ class TextEnv(gym.Env[str, str]):
     ``image`` and ``limits``. ``info`` always has ``task_id``, ``family``, ``step`` and, on steps, ``malformed``.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
     uses_sandbox: ClassVar[bool] = True
 
     def __init__(self, source: TaskSource, *, max_steps: int, pool: SandboxPool | None = None,

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import string
+from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
+import numpy as np
 from gymnasium.spaces import Text
+from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory, write_to_shared_memory
 
 MAX_TEXT_LENGTH = 1 << 20  # characters; an observation or action longer than this is cut (actions: rejected)
 
@@ -26,3 +31,52 @@ class UnicodeText(Text):
 
     def __repr__(self) -> str:
         return f"UnicodeText({self.min_length}, {self.max_length})"
+
+
+# AsyncVectorEnv's shared memory stores a Text as indices into its charset, which would garble any other
+# character; store Unicode code points with a length in front instead (4 bytes per character of max_length).
+@create_shared_memory.register(UnicodeText)
+def _create_unicode_text_shared_memory(space: UnicodeText, n: int = 1, ctx: ModuleType = mp):
+    return ctx.Array(np.dtype(np.int32).char, n * (space.max_length + 1))
+
+
+class SharedTexts(Sequence[str]):
+    """The observations of n envs in shared memory, decoded on access.
+
+    AsyncVectorEnv reads its shared buffer once and expects a live view (as NumPy arrays are); a tuple of str
+    would be frozen at creation. Deep-copying (what AsyncVectorEnv hands out with ``copy=True``) gives a tuple.
+    """
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self._rows = rows
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        row = self._rows[index]
+        return row[1 : 1 + row[0]].tobytes().decode("utf-32-le", errors="surrogatepass")
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __deepcopy__(self, memo: dict) -> tuple[str, ...]:
+        return tuple(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
+@read_from_shared_memory.register(UnicodeText)
+def _read_unicode_text_from_shared_memory(space: UnicodeText, shared_memory, n: int = 1) -> SharedTexts:
+    return SharedTexts(np.frombuffer(shared_memory.get_obj(), dtype=np.int32).reshape((n, space.max_length + 1)))
+
+
+@write_to_shared_memory.register(UnicodeText)
+def _write_unicode_text_to_shared_memory(space: UnicodeText, index: int, value: str, shared_memory) -> None:
+    codes = np.frombuffer(value.encode("utf-32-le", errors="surrogatepass"), dtype=np.int32)[: space.max_length]
+    row = np.frombuffer(shared_memory.get_obj(), dtype=np.int32)[index * (space.max_length + 1):]
+    row[0] = len(codes)
+    row[1 : 1 + len(codes)] = codes

@@ -192,6 +192,14 @@ class SandboxPool:
                 list(closer.map(lambda sb: sb.close(), members))
         _LIVE_POOLS.discard(self)
 
+    # gym.make deep-copies its kwargs (and keeps them in the env spec): a pool passed as pool= must stay the one
+    # shared pool, not be duplicated (its containers and locks cannot be copied anyway)
+    def __copy__(self) -> SandboxPool:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> SandboxPool:
+        return self
+
     def __enter__(self) -> SandboxPool:
         return self
 
