@@ -143,6 +143,7 @@ def test_completion_style_bodies_are_completed_with_the_prompt():
     ("```python\ndef f(x)\n    return x\n```", "syntax_error", "line 1"),
     ("```python\ndef g(x):\n    return x\n```", "missing_entry_point", "does not define a function named `f`"),
     ("```python\n" + "(" * 500 + "\n```", "syntax_error", "does not compile"),
+    ("`" * 60_000, "no_code", "no ```python code block"),  # one huge fence-like line, found in linear time
 ])
 def test_replies_without_runnable_code_say_what_was_expected(reply, error, says):
     solution = build_solution(reply, "f")

@@ -30,7 +30,8 @@ import textwrap
 from dataclasses import dataclass
 
 _FENCE = re.compile(
-    r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+.#-]*)[^\n]*\n(?P<body>.*?)(?:^[ \t]*(?P=fence)[ \t]*$|\Z)",
+    # possessive quantifiers: a line of 60,000 backticks must not make the opening fence backtrack quadratically
+    r"^[ \t]*+(?P<fence>`{3,}+|~{3,}+)[ \t]*+(?P<lang>[\w+.#-]*+)[^\n]*+\n(?P<body>.*?)(?:^[ \t]*(?P=fence)[ \t]*$|\Z)",
     re.MULTILINE | re.DOTALL,
 )
 PYTHON_TAGS = {"", "python", "py", "python3", "py3"}
@@ -94,8 +95,10 @@ def syntax_problem(code: str, line_offset: int = 0) -> str | None:
         line = (exc.lineno or 0) - line_offset
         where = f" (line {line}: {exc.text.strip()!r})" if exc.text and line > 0 else ""
         return f"{type(exc).__name__}: {exc.msg}{where}"
-    except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
-        return f"{type(exc).__name__}: the code cannot be compiled ({exc})"
+    except (RecursionError, MemoryError):
+        return "the code is nested too deeply to compile"
+    except (ValueError, OverflowError) as exc:
+        return f"{type(exc).__name__}: {exc}"
     return None
 
 
