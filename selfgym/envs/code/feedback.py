@@ -19,9 +19,10 @@ def task_statement(task: Task, entry_point: str, max_attempts: int) -> str:
     """The first observation of an episode."""
     attempts = "one attempt" if max_attempts == 1 else f"{max_attempts} attempts"
     if task.data.get("prompt_code"):
+        code = task.prompt.strip("\n").rstrip()
         return (f"Complete the Python function `{entry_point}` below. Reply with the complete function (with any "
                 f"imports and helpers it needs) in a ```python code block. It is run against hidden unit tests; "
-                f"you have {attempts}.\n\n```python\n{task.prompt.rstrip()}\n```")
+                f"you have {attempts}.\n\n```python\n{code}\n```")
     return (f"{task.prompt.rstrip()}\n\nReply with the Python function `{entry_point}` in a ```python code block. "
             f"It is run against hidden unit tests; you have {attempts}.")
 
@@ -69,7 +70,8 @@ def attempt_feedback(report: AttemptReport, *, attempt: int, max_attempts: int, 
                 shown.append(f"... and {len(failed) - MAX_FAILURES_SHOWN} more")
             parts.append("Tests failed:\n" + "\n".join(shown))
         else:
-            parts.append(f"All {len(report.visible)} visible tests passed, but some hidden tests failed.")
+            count = "The visible test" if len(report.visible) == 1 else f"All {len(report.visible)} visible tests"
+            parts.append(f"{count} passed, but some hidden tests failed.")
     if report.ended_early and report.load_error is None:
         parts.append(f"The run stopped early: {report.ended_early}.")
     parts.extend(report.notes)
