@@ -175,3 +175,17 @@ def test_limits_validate_with_clear_messages():
         Limits(pids=2)
     with pytest.raises(ValueError, match="timeout_s"):
         Limits(timeout_s=-1)
+
+
+@pytest.mark.docker
+def test_forked_child_terminated_leaves_parent_pool_alone(client, sandbox_image):
+    import multiprocessing
+
+    with SandboxPool(sandbox_image, size=1, client=client) as pool:
+        child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(30,))
+        child.start()
+        time.sleep(0.2)
+        child.terminate()  # SIGTERM: our handler runs in the child too
+        child.join(10)
+        with pool.acquire(timeout=10) as sandbox:
+            assert sandbox.run("echo alive").stdout == "alive\n"

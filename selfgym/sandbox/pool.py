@@ -28,6 +28,9 @@ from .sandbox import Sandbox
 log = logging.getLogger(__name__)
 
 _LIVE_POOLS: weakref.WeakSet[SandboxPool] = weakref.WeakSet()
+# A forked child (AsyncVectorEnv and multiprocessing workers) inherits the parent's pools; its exit or SIGTERM
+# must not close them (their containers are the parent's), so the child starts with none of its own.
+os.register_at_fork(after_in_child=_LIVE_POOLS.clear)
 _handlers_lock = threading.Lock()
 _handlers_installed = False
 
