@@ -1,0 +1,218 @@
+"""A policy backed by a local transformers causal LM: any ``from_pretrained`` name or path, or a loaded model.
+
+Conversations go through the tokenizer's chat template and are generated together in left-padded batches
+(grouped by length so that little padding is wasted). On a GPU the model runs in bfloat16, on the CPU in float32.
+Seeded sampling is reproducible for the same inputs and batch, and does not disturb the global torch RNG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .policy import Completion, Policy, Sampling, truncate_at_stop
+from .smollm2 import resolve_model_name
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+log = logging.getLogger(__name__)
+
+# For models whose tokenizer has no chat template (base models): plain "role: content" lines.
+PLAIN_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ message['role'] }}: {{ message['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}assistant: {% endif %}"
+)
+
+
+class ContextLengthError(ValueError):
+    """The prompt does not fit in the model's context window."""
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
+class HFPolicy(Policy):
+    """Generates replies with a transformers causal LM.
+
+    Args:
+        model: a hub name, a local checkpoint folder, ``"smollm2"`` for the embedded SmolLM2-135M-Instruct
+            (see :mod:`selfgym.agents.smollm2`), or an already loaded model (e.g. one a trainer is updating;
+            then ``tokenizer`` is required and the model stays where it is unless ``device`` is given).
+        tokenizer: a tokenizer or its name/path; by default the model's own.
+        device: ``"cuda"``, ``"cpu"``, ...; by default CUDA when available.
+        dtype: by default bfloat16 on a GPU and float32 on the CPU.
+        sampling: the default sampling parameters of every call.
+        batch_size: at most this many conversations go through ``generate`` at once.
+        name: how the policy is reported (default: the model name).
+
+    >>> policy = HFPolicy.default()                                          # doctest: +SKIP
+    >>> policy.act([{"role": "user", "content": "What is 2+3?"}])            # doctest: +SKIP
+    '2 + 3 = 5'
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | PreTrainedModel = "smollm2",
+        *,
+        tokenizer: str | os.PathLike | PreTrainedTokenizerBase | None = None,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+        sampling: Sampling | None = None,
+        batch_size: int = 8,
+        name: str | None = None,
+        trust_remote_code: bool = False,
+    ) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        super().__init__(sampling)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = batch_size
+        if isinstance(model, (str, os.PathLike)):
+            source = resolve_model_name(model)
+            self.device = torch.device(device) if device is not None else default_device()
+            self.model = AutoModelForCausalLM.from_pretrained(
+                source, dtype=dtype or default_dtype(self.device), trust_remote_code=trust_remote_code
+            ).to(self.device)
+            self.model.eval()
+            tokenizer = tokenizer if tokenizer is not None else source
+            self.name = name or str(model)
+        else:
+            if tokenizer is None:
+                raise ValueError("HFPolicy with a loaded model needs its tokenizer: HFPolicy(model, tokenizer=...)")
+            self.model = model if device is None else model.to(device)
+            self.device = self.model.device
+            self.name = name or getattr(model.config, "_name_or_path", "") or type(model).__name__
+        if isinstance(tokenizer, (str, os.PathLike)):
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer, trust_remote_code=trust_remote_code)
+        self.tokenizer = tokenizer
+        if self.tokenizer.pad_token_id is None:  # batching needs one; the pad tokens are masked out anyway
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        if not self.tokenizer.chat_template:
+            log.warning("%s has no chat template: prompts use plain 'role: content' lines", self.name)
+            self.tokenizer.chat_template = PLAIN_CHAT_TEMPLATE
+        self.eos_token_ids = end_of_turn_ids(self.model, self.tokenizer)
+
+    @classmethod
+    def default(cls, **kwargs: Any) -> HFPolicy:
+        """The embedded SmolLM2-135M-Instruct: a real LLM that needs no download."""
+        return cls("smollm2", **kwargs)
+
+    @property
+    def context_length(self) -> int | None:
+        """The model's context window in tokens, when its config states one."""
+        return getattr(self.model.config, "max_position_embeddings", None)
+
+    def prompt_ids(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        """The token ids the model sees for ``messages`` (chat template with the assistant turn opened)."""
+        text = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _complete(self, conversations: list[list[dict[str, str]]], sampling: Sampling) -> list[Completion]:
+        prompts = [self.prompt_ids(messages) for messages in conversations]
+        for i, ids in enumerate(prompts):
+            if self.context_length is not None and len(ids) >= self.context_length:
+                raise ContextLengthError(
+                    f"conversation {i} is {len(ids)} tokens long; {self.name} reads at most {self.context_length}"
+                )
+        completions: list[Completion | None] = [None] * len(prompts)
+        # Similar lengths side by side: a batch pads every prompt to its longest one.
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        with seeded_rng(sampling.seed, self.device), torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                chunk = order[start : start + self.batch_size]
+                for i, completion in zip(chunk, self._generate([prompts[i] for i in chunk], sampling)):
+                    completions[i] = completion
+        return completions  # type: ignore[return-value]
+
+    def _generate(self, prompts: list[list[int]], sampling: Sampling) -> list[Completion]:
+        from transformers import GenerationConfig
+
+        batch = self.tokenizer.pad({"input_ids": prompts}, padding=True, padding_side="left", return_tensors="pt")
+        batch = batch.to(self.device)
+        width = batch["input_ids"].shape[1]
+        max_new_tokens = sampling.max_new_tokens
+        if self.context_length is not None:
+            max_new_tokens = min(max_new_tokens, self.context_length - width)
+        # Every field set explicitly: unset ones would be filled from the model's and transformers' defaults
+        # (top_k=50, for one), and the same Sampling must mean the same thing on every backend.
+        config = GenerationConfig(
+            max_new_tokens=max_new_tokens,
+            do_sample=not sampling.greedy,
+            temperature=sampling.temperature if not sampling.greedy else 1.0,
+            top_p=sampling.top_p if not sampling.greedy else 1.0,
+            top_k=0 if not sampling.greedy else None,  # 0 = off; greedy decoding ignores it anyway
+            eos_token_id=sorted(self.eos_token_ids),
+            pad_token_id=self.tokenizer.pad_token_id,
+            stop_strings=list(sampling.stop) or None,
+        )
+        started = time.perf_counter()
+        output = self.model.generate(**batch, generation_config=config, tokenizer=self.tokenizer)
+        seconds = time.perf_counter() - started
+        prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
+        return [
+            self._decode(row.tolist(), int(prompt_tokens), seconds, max_new_tokens, sampling.stop)
+            for row, prompt_tokens in zip(output[:, width:], prompt_lengths)
+        ]
+
+    def _decode(
+        self, ids: list[int], prompt_tokens: int, seconds: float, max_new_tokens: int, stop: tuple[str, ...]
+    ) -> Completion:
+        end = next((i for i, token in enumerate(ids) if token in self.eos_token_ids), None)
+        if end is None:
+            # Rows that finished early (on a stop string) were padded while the others went on.
+            length = len(ids)
+            while length and ids[length - 1] == self.tokenizer.pad_token_id:
+                length -= 1
+            ids = ids[:length]
+        else:
+            ids = ids[:end]
+        text, stopped = truncate_at_stop(self.tokenizer.decode(ids, skip_special_tokens=True), stop)
+        completion_tokens = len(ids) + (end is not None)  # the end-of-turn token was generated too
+        finished = end is not None or stopped or completion_tokens < max_new_tokens
+        return Completion(
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            seconds=seconds,
+            finish_reason="stop" if finished else "length",
+        )
+
+
+def end_of_turn_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> frozenset[int]:
+    """Token ids that end the assistant's turn: the model's generation-config EOS ids and the tokenizer's."""
+    configured = getattr(model.generation_config, "eos_token_id", None)
+    if configured is None:
+        configured = []
+    elif isinstance(configured, int):
+        configured = [configured]
+    ids = set(configured)
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    if not ids:
+        raise ValueError("neither the model nor the tokenizer defines an end-of-sequence token")
+    return frozenset(ids)
+
+
+@contextlib.contextmanager
+def seeded_rng(seed: int | None, device: torch.device) -> Iterator[None]:
+    """Seed torch for the duration of the block, then restore the previous RNG state; no-op when ``seed`` is None."""
+    if seed is None:
+        yield
+        return
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices, device_type=device.type):
+        torch.manual_seed(seed)
+        yield

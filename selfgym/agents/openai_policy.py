@@ -1,0 +1,133 @@
+"""A policy backed by any OpenAI-compatible chat-completions endpoint: vLLM, ``selfgym serve``, hosted APIs.
+
+Retries (connection errors, 408/409/429/5xx, with exponential backoff that honours ``Retry-After``) are the
+``openai`` client's own; this module adds a client-side request-rate limit, concurrent batches, and errors
+that name the endpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import openai
+
+from .policy import Completion, Policy, PolicyError, Sampling
+
+
+class RateLimiter:
+    """Spaces request starts at least ``1 / per_second`` seconds apart, across threads."""
+
+    def __init__(self, per_second: float) -> None:
+        if per_second <= 0:
+            raise ValueError(f"requests_per_second must be positive, got {per_second}")
+        self.interval = 1.0 / per_second
+        self._lock = threading.Lock()
+        self._next_start = 0.0
+
+    def wait(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_start)
+            self._next_start = start + self.interval
+        if start > now:
+            time.sleep(start - now)
+
+
+class OpenAIPolicy(Policy):
+    """Asks an OpenAI-compatible server for each reply.
+
+    Args:
+        model: the model name the server knows (``GET /v1/models`` lists them).
+        base_url: e.g. ``http://127.0.0.1:8000/v1``; by default ``$OPENAI_BASE_URL`` or OpenAI's API.
+        api_key: by default ``$OPENAI_API_KEY``; local servers that check no key get a placeholder.
+        sampling: the default sampling parameters of every call.
+        max_retries: retries per request after the first attempt (the client backs off exponentially).
+        timeout_s: time limit of one HTTP request.
+        requests_per_second: client-side cap on the request rate (None: no cap).
+        max_concurrency: how many requests of one ``act_batch`` are in flight at once.
+
+    >>> policy = OpenAIPolicy("my-model", base_url="http://127.0.0.1:8000/v1")   # doctest: +SKIP
+    >>> policy.act([{"role": "user", "content": "What is 2+3?"}])                  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        sampling: Sampling | None = None,
+        max_retries: int = 5,
+        timeout_s: float = 300.0,
+        requests_per_second: float | None = None,
+        max_concurrency: int = 8,
+    ) -> None:
+        super().__init__(sampling)
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+        api_key = api_key or os.environ.get("OPENAI_API_KEY")
+        if api_key is None:
+            if base_url is None:
+                raise PolicyError("OpenAIPolicy needs an API key for api.openai.com: set OPENAI_API_KEY or api_key=")
+            api_key = "EMPTY"  # vLLM and `selfgym serve` accept any key unless started with one
+        self.name = model
+        self.model = model
+        self.client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=max_retries, timeout=timeout_s)
+        self.base_url = str(self.client.base_url)
+        self.max_retries = max_retries
+        self.max_concurrency = max_concurrency
+        self.rate_limiter = RateLimiter(requests_per_second) if requests_per_second else None
+
+    def _complete(self, conversations: list[list[dict[str, str]]], sampling: Sampling) -> list[Completion]:
+        if len(conversations) == 1:
+            return [self._request(conversations[0], sampling)]
+        with ThreadPoolExecutor(min(self.max_concurrency, len(conversations))) as pool:
+            return list(pool.map(lambda messages: self._request(messages, sampling), conversations))
+
+    def request_params(self, sampling: Sampling) -> dict[str, Any]:
+        """The chat-completions parameters that carry ``sampling``."""
+        params: dict[str, Any] = {
+            "max_tokens": sampling.max_new_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+        }
+        if sampling.seed is not None:
+            params["seed"] = sampling.seed
+        if sampling.stop:
+            params["stop"] = list(sampling.stop)
+        return params
+
+    def _request(self, messages: list[dict[str, str]], sampling: Sampling) -> Completion:
+        if self.rate_limiter is not None:
+            self.rate_limiter.wait()
+        started = time.perf_counter()
+        try:
+            response = self.client.chat.completions.create(
+                model=self.model, messages=messages, **self.request_params(sampling)
+            )
+        except openai.APIConnectionError as error:
+            raise PolicyError(
+                f"cannot reach the model server at {self.base_url} (tried {self.max_retries + 1} times): {error}"
+                + (f" ({error.__cause__})" if error.__cause__ else "")
+            ) from error
+        except openai.APIStatusError as error:
+            raise PolicyError(
+                f"{self.base_url} answered HTTP {error.status_code} for model {self.model!r}: {error.message}"
+            ) from error
+        seconds = time.perf_counter() - started
+        if not response.choices:
+            raise PolicyError(f"{self.base_url} returned no choices for model {self.model!r}")
+        choice = response.choices[0]
+        usage = response.usage
+        return Completion(
+            text=choice.message.content or "",
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            seconds=seconds,
+            finish_reason=choice.finish_reason or "stop",
+        )
