@@ -1,0 +1,118 @@
+"""Environment speed: steps/s and episodes/s of each env with 1 and 4 parallel envs sharing one sandbox pool,
+and Math-v0 answer verification throughput on one core.
+
+    .venv/bin/python benchmarks/envs_bench.py [--seconds 10] [--parallel 1 4] [--envs Code Shell Math]
+
+Each env plays its tasks' reference solutions (HumanEval canonical solutions, the shell tasks' scripted
+solutions, the math gold answers), so every episode runs the full verifier. Parallel envs run in threads, one
+env each, sharing one SandboxPool (the way vector envs and eval workers use selfgym).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+
+import gymnasium as gym
+from rich.console import Console
+from rich.table import Table
+
+import selfgym  # noqa: F401 - registers the ids
+from selfgym.envs import Task
+from selfgym.sandbox import SandboxPool, build_image, docker_client
+
+
+def reference_actions(env_name: str, task: Task) -> list[str]:
+    if env_name == "Code":
+        return [f"```python\n{task.data['canonical_solution']}\n```"]
+    if env_name == "Shell":
+        return list(task.data["solution"])
+    if env_name == "Math":
+        return [f"The answer is \\boxed{{{task.data['answer']}}}."]
+    raise ValueError(env_name)
+
+
+def play(env_name: str, pool: SandboxPool, seconds: float, seed: int, totals: dict, lock: threading.Lock) -> None:
+    env = gym.make(f"selfgym/{env_name}-v0", pool=pool).unwrapped
+    steps = episodes = solved = 0
+    deadline = time.perf_counter() + seconds
+    try:
+        while time.perf_counter() < deadline:
+            _, info = env.reset(seed=seed + episodes)
+            for action in reference_actions(env_name, env.task):
+                _, reward, terminated, truncated, info = env.step(action)
+                steps += 1
+                if terminated or truncated:
+                    break
+            episodes += 1
+            solved += reward == 1.0
+    finally:
+        env.close()
+    with lock:
+        totals["steps"] += steps
+        totals["episodes"] += episodes
+        totals["solved"] += solved
+
+
+def measure(env_name: str, parallel: int, seconds: float, image: str) -> dict:
+    totals, lock = {"steps": 0, "episodes": 0, "solved": 0}, threading.Lock()
+    with SandboxPool(image, size=parallel) as pool:
+        threads = [threading.Thread(target=play, args=(env_name, pool, seconds, 1000 * i, totals, lock))
+                   for i in range(parallel)]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - start
+    return {"env": env_name, "parallel": parallel, "steps_per_s": totals["steps"] / elapsed,
+            "episodes_per_s": totals["episodes"] / elapsed, "episodes": totals["episodes"],
+            "solved": totals["solved"]}
+
+
+def verification_throughput(seconds: float) -> tuple[float, float]:
+    """Answers verified per second on one core, on (gold, answer) pairs from the default Math-v0 source:
+    (first sight of each pair, repeated pairs)."""
+    from selfgym.envs.math.answers import verify_answer
+
+    env = gym.make("selfgym/Math-v0").unwrapped
+    golds = [env.source.sample(env.np_random).data["answer"] for _ in range(200)]
+    env.close()
+    variants = [lambda g: g, lambda g: f"\\boxed{{{g}}}", lambda g: f"{g} ", lambda g: "0"]
+    pairs = [(gold, variant(gold)) for gold in golds for variant in variants]
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for gold, answer in pairs:
+            verify_answer(answer, gold)
+        done += len(pairs)
+    return done / (time.perf_counter() - start), 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0, help="measuring time per configuration")
+    parser.add_argument("--parallel", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--envs", nargs="+", default=["Code", "Shell", "Math"])
+    args = parser.parse_args()
+    console = Console()
+    image = build_image(docker_client(), "python", console=console)
+    console.print(f"{os.cpu_count()} cores; {args.seconds:g} s per configuration")
+    table = Table("env", "parallel envs", "steps/s", "episodes/s", "episodes", "reward 1",
+                  title="Reference solutions through gym.make envs")
+    for env_name in args.envs:
+        for parallel in args.parallel:
+            with console.status(f"{env_name}-v0 x{parallel}..."):
+                row = measure(env_name, parallel, args.seconds, image)
+            table.add_row(f"selfgym/{env_name}-v0", str(parallel), f"{row['steps_per_s']:.1f}",
+                          f"{row['episodes_per_s']:.1f}", str(row["episodes"]), f"{row['solved'] / row['episodes']:.0%}")
+    console.print(table)
+    if "Math" in args.envs:
+        with console.status("verification throughput..."):
+            rate, _ = verification_throughput(args.seconds)
+        console.print(f"Math-v0 verification: {rate:,.0f} answers/s on one core (goal >= 2,000)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Playing episodes: one env and one policy (``rollout``), or many envs in lockstep with batched generation
+(``rollout_batch``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import gymnasium as gym
+
+from ..envs.task import Task
+from .policy import Completion, Policy, Sampling
+from .trajectory import Step, Trajectory
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are an agent solving a task in an environment. Read each observation and reply with your next action "
+    "exactly in the format the task asks for."
+)
+
+
+class _Episode:
+    """The state of one episode being played: its env, conversation and steps so far."""
+
+    def __init__(self, env: gym.Env, task: Task | None, seed: int | None, system_prompt: str | None,
+                 first_message_prefix: str = "") -> None:
+        self.env = env
+        self.seed = seed
+        options = {"task": task} if task is not None else None
+        observation, _ = env.reset(seed=seed, options=options)
+        self.task: Task = env.unwrapped.task
+        self.messages: list[dict[str, str]] = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        self.messages.append({"role": "user", "content": first_message_prefix + observation})
+        self.steps: list[Step] = []
+        self.done = False
+
+    def play(self, completion: Completion) -> None:
+        self.messages.append({"role": "assistant", "content": completion.text})
+        start = time.perf_counter()
+        observation, reward, terminated, truncated, info = self.env.step(completion.text)
+        self.steps.append(Step(completion.text, observation, float(reward), bool(terminated), bool(truncated),
+                               dict(info), completion.prompt_tokens, completion.completion_tokens,
+                               completion.seconds, time.perf_counter() - start))
+        self.messages.append({"role": "user", "content": observation})
+        self.done = bool(terminated or truncated)
+
+    def trajectory(self, meta: dict[str, Any]) -> Trajectory:
+        return Trajectory(self.task, self.messages, self.steps, self.seed, dict(meta))
+
+
+def rollout(env: gym.Env, policy: Policy, task: Task | None = None, *, seed: int | None = None,
+            system_prompt: str | None = DEFAULT_SYSTEM_PROMPT, sampling: Sampling | None = None,
+            first_message_prefix: str = "", max_turns: int | None = None,
+            meta: dict[str, Any] | None = None) -> Trajectory:
+    """Play one episode of ``env`` with ``policy``: on ``task`` if given, else the task the env draws with
+    ``seed``. Ends when the env terminates or truncates (its step budget), or after ``max_turns`` actions.
+    ``first_message_prefix`` is put before the first observation (Reflexion puts its memory there)."""
+    return rollout_batch([env], policy, [task], seeds=[seed], system_prompt=system_prompt, sampling=sampling,
+                         first_message_prefixes=[first_message_prefix], max_turns=max_turns, meta=meta)[0]
+
+
+def rollout_batch(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task | None] | None = None, *,
+                  seeds: Sequence[int | None] | None = None, system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
+                  sampling: Sampling | None = None, first_message_prefixes: Sequence[str] | None = None,
+                  max_turns: int | None = None, meta: dict[str, Any] | None = None) -> list[Trajectory]:
+    """Play one episode in each env at once: every turn, the replies of all unfinished episodes are generated
+    in one batch (``policy.act_batch_with_info``) and the envs step in parallel threads (sandbox calls release
+    the GIL). Envs may share one :class:`~selfgym.sandbox.SandboxPool`. Returns one trajectory per env, in order.
+    """
+    n = len(envs)
+    tasks = list(tasks) if tasks is not None else [None] * n
+    seeds = list(seeds) if seeds is not None else [None] * n
+    prefixes = list(first_message_prefixes) if first_message_prefixes is not None else [""] * n
+    if not len(tasks) == len(seeds) == len(prefixes) == n:
+        raise ValueError(f"got {n} envs but {len(tasks)} tasks, {len(seeds)} seeds, {len(prefixes)} prefixes")
+    with ThreadPoolExecutor(max_workers=max(1, n)) as threads:
+        episodes = list(threads.map(lambda i: _Episode(envs[i], tasks[i], seeds[i], system_prompt, prefixes[i]),
+                                    range(n)))
+        turn = 0
+        while True:
+            active = [e for e in episodes if not e.done]
+            if not active or (max_turns is not None and turn >= max_turns):
+                break
+            completions = policy.act_batch_with_info([e.messages for e in active], sampling)
+            list(threads.map(lambda pair: pair[0].play(pair[1]), zip(active, completions, strict=True)))
+            turn += 1
+    base_meta = {"policy": getattr(policy, "name", type(policy).__name__), **(meta or {})}
+    return [episode.trajectory(base_meta) for episode in episodes]

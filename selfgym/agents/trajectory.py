@@ -1,0 +1,139 @@
+"""Trajectories: what an episode was, step by step, in a form every method stores and reads back (JSONL)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..envs.task import Task
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NumPy scalars/arrays, tuples, sets and other objects made JSON-serialisable."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return repr(value)
+
+
+@dataclass
+class Step:
+    """One action and what the env answered. Token counts and seconds are the policy's (generation) and the
+    env's (verification) costs of this step."""
+
+    action: str
+    observation: str
+    reward: float
+    terminated: bool
+    truncated: bool
+    info: dict[str, Any] = field(default_factory=dict)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    policy_seconds: float = 0.0
+    env_seconds: float = 0.0
+
+
+@dataclass
+class Trajectory:
+    """A whole episode: the task, the chat as the policy saw it, and every step.
+
+    ``messages`` is the conversation: ``system`` (if any), then alternating ``user`` (observations, the first one
+    the task) and ``assistant`` (actions), ending with the last observation. ``meta`` holds what the method that
+    produced it wants to keep (trial number, reflections used, the policy's name, ...).
+    """
+
+    task: Task
+    messages: list[dict[str, str]]
+    steps: list[Step]
+    seed: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def final_reward(self) -> float:
+        return self.steps[-1].reward if self.steps else 0.0
+
+    @property
+    def total_reward(self) -> float:
+        return float(sum(step.reward for step in self.steps))
+
+    @property
+    def success(self) -> bool:
+        """The episode ended with full reward (all tests passed, the check succeeded, the answer was right)."""
+        return self.final_reward >= 1.0
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(step.prompt_tokens for step in self.steps)
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(step.completion_tokens for step in self.steps)
+
+    @property
+    def seconds(self) -> float:
+        return sum(step.policy_seconds + step.env_seconds for step in self.steps)
+
+    @property
+    def feedback(self) -> str:
+        """The env's last observation: what a reflection reads."""
+        return self.steps[-1].observation if self.steps else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task.to_dict(), "messages": self.messages, "seed": self.seed, "meta": json_safe(self.meta),
+            "steps": [{**asdict(step), "info": json_safe(step.info)} for step in self.steps],
+            "success": self.success, "final_reward": self.final_reward,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Trajectory:
+        return cls(task=Task.from_dict(raw["task"]), messages=list(raw["messages"]),
+                   steps=[Step(**step) for step in raw["steps"]], seed=raw.get("seed"), meta=dict(raw.get("meta", {})))
+
+    def transcript(self) -> str:
+        """The conversation as plain text (for prompts that quote an attempt)."""
+        return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in self.messages if m["role"] != "system")
+
+
+def append_jsonl(path: str | Path, trajectories: Iterable[Trajectory]) -> None:
+    """Append trajectories to a JSONL file, one line each, flushed and fsync'd so a kill loses at most the line
+    being written (readers skip a torn last line)."""
+    import os
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        for trajectory in trajectories:
+            fh.write(json.dumps(trajectory.to_dict(), ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_jsonl(path: str | Path) -> Iterator[Trajectory]:
+    """Trajectories from a JSONL file; a torn last line (a write cut by a kill) is skipped."""
+    with Path(path).open(encoding="utf-8") as fh:
+        lines = fh.readlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield Trajectory.from_dict(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines) and not line.endswith("\n"):
+                return
+            raise ValueError(f"{path}:{number}: not a trajectory (invalid JSON)") from None
