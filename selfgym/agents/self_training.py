@@ -1,0 +1,248 @@
+"""Self-training of an LLM agent on its own verified successes: STaR / rejection-sampling fine-tuning, and
+Re-ReST (Dou et al., 2024), which also keeps failed attempts that a reflector corrected and the env verified.
+
+One iteration, top to bottom:
+1. ``collect``: ``samples_per_task`` sampled episodes per training task; successes are kept.
+2. ``correct`` (Re-ReST only): each failure goes to the reflector with the env's feedback; it writes
+   "Reflection: I should have ..." and a corrected attempt, played in the env on the same task and kept only if it
+   succeeds.
+3. ``sft_examples``: every assistant turn of a kept episode becomes one prompt-completion example whose prompt is
+   the conversation as the *agent* saw it (the reflector's context is stripped), so the loss is on the model's
+   own tokens only.
+4. ``finetune``: LoRA (peft) through TRL's ``SFTTrainer``, merged into the policy's weights; the reflector can be
+   fine-tuned on its verified corrections too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from ..envs.task import Task
+from .hf import HFPolicy
+from .policy import Policy, Sampling
+from .rollout import DEFAULT_SYSTEM_PROMPT, rollout_batch
+from .trajectory import Trajectory
+
+log = logging.getLogger(__name__)
+
+CORRECTION_PREFIX = (
+    "An earlier attempt at the task below failed. Here is that attempt and the environment's feedback.\n\n"
+    "{attempt}\n\nFeedback: {feedback}\n\n"
+    "Start your next reply with one sentence \"Reflection: I should have ...\", then give the corrected answer "
+    "exactly in the format the task asks for.\n\nThe task:\n"
+)
+
+
+@dataclass
+class SelfTrainConfig:
+    """Hyper-parameters of STaR and Re-ReST (``method``). LoRA and optimiser settings follow common
+    small-model SFT defaults; ``max_length`` is in tokens."""
+
+    method: Literal["star", "re-rest"] = "re-rest"
+    iterations: int = 1
+    samples_per_task: int = 4
+    sampling: Sampling = field(default_factory=lambda: Sampling(max_new_tokens=256, temperature=0.8, top_p=0.95))
+    reflector_sampling: Sampling = field(default_factory=lambda: Sampling(max_new_tokens=384, temperature=0.7))
+    train_reflector: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    learning_rate: float = 2e-4
+    epochs: int = 2
+    batch_size: int = 4
+    gradient_accumulation_steps: int = 1
+    max_length: int = 1024
+    max_attempt_chars: int = 3000
+    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT
+    seed: int = 0
+    output_dir: str | None = None  # where each iteration's merged checkpoint is saved (None: not saved)
+
+    def __post_init__(self) -> None:
+        if self.method not in ("star", "re-rest"):
+            raise ValueError(f"method must be 'star' or 're-rest', got {self.method!r}")
+        if self.iterations < 1 or self.samples_per_task < 1:
+            raise ValueError("iterations and samples_per_task must be >= 1")
+
+
+def collect(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task], samples_per_task: int, *,
+            sampling: Sampling | None, seed: int, system_prompt: str | None) -> list[Trajectory]:
+    """``samples_per_task`` episodes of each task, played ``len(envs)`` at a time with distinct seeds."""
+    jobs = [(task, k) for task in tasks for k in range(samples_per_task)]
+    trajectories = []
+    for start in range(0, len(jobs), len(envs)):
+        chunk = jobs[start:start + len(envs)]
+        # a distinct sampling seed per chunk: the same prompt sampled k times must give k different answers
+        chunk_sampling = dataclasses.replace(sampling, seed=seed + start) if sampling is not None else None
+        trajectories += rollout_batch(envs[:len(chunk)], policy, [task for task, _ in chunk],
+                                      seeds=[seed + k for _, k in chunk], system_prompt=system_prompt,
+                                      sampling=chunk_sampling, meta={"source": "sample"})
+    return trajectories
+
+
+def correction_prefix(failed: Trajectory, max_chars: int) -> str:
+    attempt = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in failed.messages[1:] if m["role"] != "system")
+    return CORRECTION_PREFIX.format(attempt=attempt[-max_chars:], feedback=failed.feedback[-max_chars:])
+
+
+def correct(envs: Sequence[gym.Env], reflector: Policy, failures: Sequence[Trajectory], *,
+            sampling: Sampling | None, seed: int, system_prompt: str | None, max_chars: int) -> list[Trajectory]:
+    """Re-ReST's step 2: the reflector replays each failed task with the failure and its feedback in front of the
+    task; returns every corrected episode (verified by the env: check ``.success``)."""
+    corrected = []
+    for start in range(0, len(failures), len(envs)):
+        chunk = failures[start:start + len(envs)]
+        prefixes = [correction_prefix(failed, max_chars) for failed in chunk]
+        results = rollout_batch(envs[:len(chunk)], reflector, [f.task for f in chunk], seeds=[f.seed for f in chunk],
+                                system_prompt=system_prompt, sampling=sampling, first_message_prefixes=prefixes,
+                                meta={"source": "correction"})
+        for trajectory, prefix in zip(results, prefixes, strict=True):
+            trajectory.meta["correction_prefix"] = prefix
+        corrected += results
+    return corrected
+
+
+def sft_examples(trajectories: Sequence[Trajectory]) -> list[dict[str, list[dict[str, str]]]]:
+    """Prompt-completion examples (TRL's conversational format), one per assistant turn. A correction's first
+    message loses the reflector's context, so the agent learns to give the corrected answer to the plain task."""
+    examples = []
+    for trajectory in trajectories:
+        messages = [dict(m) for m in trajectory.messages]
+        prefix = trajectory.meta.get("correction_prefix", "")
+        first_user = next(i for i, m in enumerate(messages) if m["role"] == "user")
+        if prefix and messages[first_user]["content"].startswith(prefix):
+            messages[first_user]["content"] = messages[first_user]["content"][len(prefix):]
+            for message in messages:  # the agent learns the corrected answer, not the reflector's diagnosis
+                if message["role"] == "assistant":
+                    message["content"] = strip_reflection(message["content"])
+        for i, message in enumerate(messages):
+            if message["role"] == "assistant":
+                examples.append({"prompt": messages[:i], "completion": [message]})
+    return examples
+
+
+def strip_reflection(text: str) -> str:
+    """``text`` without a leading "Reflection: ..." paragraph, when an answer follows it."""
+    if not text.lstrip().startswith("Reflection:"):
+        return text
+    head, sep, rest = text.lstrip().partition("\n")
+    return rest.lstrip("\n") if sep and rest.strip() else text
+
+
+def finetune(policy: HFPolicy, examples: Sequence[dict], config: SelfTrainConfig, *, seed: int,
+             save_to: str | Path | None = None) -> dict[str, float]:
+    """LoRA fine-tuning on ``examples`` with TRL's ``SFTTrainer`` (loss on completions only), merged into
+    ``policy.model`` in place. bf16 on CUDA, fp32 on the CPU. Returns the trainer's final metrics."""
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import SFTConfig, SFTTrainer
+
+    if not examples:
+        return {"train_loss": float("nan"), "examples": 0}
+    on_gpu = policy.device.type == "cuda"
+    work_dir = Path(save_to or ".").resolve() / ".sft-work" if save_to else None
+    args = SFTConfig(
+        output_dir=str(work_dir or Path("/tmp") / f"selfgym-sft-{time.time_ns()}"),
+        num_train_epochs=config.epochs, learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps, max_length=config.max_length,
+        completion_only_loss=True, packing=False, bf16=on_gpu, use_cpu=not on_gpu, seed=seed,
+        save_strategy="no", report_to="none", logging_steps=10, disable_tqdm=True, lr_scheduler_type="constant",
+    )
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules="all-linear", task_type="CAUSAL_LM")
+    policy.model.train()
+    trainer = SFTTrainer(model=policy.model, args=args, train_dataset=Dataset.from_list(list(examples)),
+                         processing_class=policy.tokenizer, peft_config=lora)
+    result = trainer.train()
+    policy.model = trainer.model.merge_and_unload()
+    policy.model.eval()
+    shutil.rmtree(args.output_dir, ignore_errors=True)
+    if save_to is not None:
+        save_checkpoint(policy, save_to)
+    return {"train_loss": float(result.training_loss), "examples": len(examples)}
+
+
+def save_checkpoint(policy: HFPolicy, path: str | Path) -> Path:
+    """Save model and tokenizer to ``path`` atomically (a temporary folder renamed into place)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    policy.model.save_pretrained(tmp)
+    policy.tokenizer.save_pretrained(tmp)
+    if path.exists():
+        shutil.rmtree(path)
+    tmp.rename(path)
+    return path
+
+
+@dataclass
+class IterationReport:
+    iteration: int
+    sampled: int
+    sampled_successes: int
+    corrections_tried: int = 0
+    corrections_verified: int = 0
+    examples: int = 0
+    train_loss: float = float("nan")
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class SelfTrainer:
+    """Runs ``config.iterations`` of STaR or Re-ReST for ``policy`` (an :class:`HFPolicy`, trained in place).
+
+    ``reflector`` writes the corrections (Re-ReST; default: the policy itself, as in the paper's single-model
+    setting); with ``config.train_reflector`` and a separate :class:`HFPolicy` reflector, it is fine-tuned on its
+    verified corrections (with the reflection context kept, as that is the reflector's input).
+    """
+
+    def __init__(self, policy: HFPolicy, config: SelfTrainConfig | None = None, reflector: Policy | None = None):
+        self.policy = policy
+        self.config = config or SelfTrainConfig()
+        self.reflector = reflector or policy
+        self.reports: list[IterationReport] = []
+        torch.manual_seed(self.config.seed)
+        np.random.seed(self.config.seed)  # noqa: NPY002 - peft/trl draw from the global generators
+
+    def run(self, envs: Sequence[gym.Env], tasks: Sequence[Task]) -> list[IterationReport]:
+        config = self.config
+        for iteration in range(1, config.iterations + 1):
+            start = time.perf_counter()
+            seed = config.seed + 10_000 * iteration
+            sampled = collect(envs, self.policy, tasks, config.samples_per_task, sampling=config.sampling,
+                              seed=seed, system_prompt=config.system_prompt)
+            kept = [t for t in sampled if t.success]
+            report = IterationReport(iteration, len(sampled), len(kept))
+            corrections: list[Trajectory] = []
+            if config.method == "re-rest":
+                failures = [t for t in sampled if not t.success]
+                tried = correct(envs, self.reflector, failures, sampling=config.reflector_sampling, seed=seed,
+                                system_prompt=config.system_prompt, max_chars=config.max_attempt_chars)
+                corrections = [t for t in tried if t.success]
+                report.corrections_tried, report.corrections_verified = len(tried), len(corrections)
+            examples = sft_examples(kept + corrections)
+            save_to = Path(config.output_dir) / f"iteration-{iteration}" if config.output_dir else None
+            metrics = finetune(self.policy, examples, config, seed=seed, save_to=save_to)
+            report.examples, report.train_loss = len(examples), metrics["train_loss"]
+            if config.train_reflector and corrections and isinstance(self.reflector, HFPolicy) \
+                    and self.reflector is not self.policy:
+                reflector_examples = [{"prompt": t.messages[: i], "completion": [t.messages[i]]}
+                                      for t in corrections for i, m in enumerate(t.messages) if m["role"] == "assistant"]
+                finetune(self.reflector, reflector_examples, config, seed=seed + 1)
+            report.seconds = time.perf_counter() - start
+            log.info("self-training iteration %d: %s", iteration, report.as_dict())
+            self.reports.append(report)
+        return self.reports
