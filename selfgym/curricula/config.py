@@ -1,0 +1,167 @@
+"""Experiment files: YAML validated with pydantic. A mistake is one ``ConfigError`` naming the key, its line and
+what was expected, never a stack trace."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ConfigError(ValueError):
+    """An experiment file that cannot be run, with the file, line and key at fault."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FamilySpec(_Strict):
+    """A task family for the curriculum: a reasoning-gym generator (``name``) with its number of difficulty
+    levels, or the env's own task source (``source: env``) levelled by task difficulty."""
+
+    name: str
+    levels: int = Field(default=3, ge=1, le=20)
+
+
+class EnvSpec(_Strict):
+    id: str = "selfgym/Math-v0"
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    families: list[FamilySpec] = Field(default_factory=list)  # empty: the env's task source as one family
+    parallel: int = Field(default=4, ge=1, le=64, description="envs played in lockstep, sharing one pool")
+
+
+class AgentSpec(_Strict):
+    backend: Literal["hf", "openai", "scripted"] = "hf"
+    model: str = "smollm2"
+    base_url: str | None = None  # openai backend
+    api_key_env: str = "OPENAI_API_KEY"
+    batch_size: int = Field(default=8, ge=1)
+    max_new_tokens: int = Field(default=256, ge=1)
+    temperature: float = Field(default=0.7, ge=0)
+    top_p: float = Field(default=0.95, gt=0, le=1)
+    system_prompt: str | None = None
+    replies: list[str] = Field(default_factory=list)  # scripted backend
+
+    @model_validator(mode="after")
+    def _backend_needs(self) -> AgentSpec:
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError("agent.backend 'openai' needs agent.base_url (e.g. http://127.0.0.1:8000/v1)")
+        if self.backend == "scripted" and not self.replies:
+            raise ValueError("agent.backend 'scripted' needs agent.replies (a list of texts)")
+        return self
+
+
+class MethodSpec(_Strict):
+    name: Literal["eval-only", "reflexion", "self-training", "re-rest", "grpo"] = "eval-only"
+    trials: int = Field(default=3, ge=1, description="reflexion: attempts per task")
+    memory_size: int = Field(default=3, ge=1)
+    samples_per_task: int = Field(default=4, ge=1, description="self-training / re-rest: k")
+    train_every: int = Field(default=32, ge=1, description="self-training / re-rest: tasks per fine-tuning round")
+    epochs: int = Field(default=2, ge=1)
+    learning_rate: float = Field(default=2e-4, gt=0)
+    lora_r: int = Field(default=16, ge=1)
+
+
+class CurriculumSpec(_Strict):
+    name: Literal["uniform", "ladder", "plr", "learning_progress", "learnability", "self_evolving"] = "uniform"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class BudgetSpec(_Strict):
+    episodes: int = Field(default=64, ge=1, description="training tasks played (not counting evaluation)")
+
+
+class EvalSpec(_Strict):
+    tasks: int = Field(default=32, ge=1, description="held-out tasks, drawn once with the eval seed")
+    every: int = Field(default=0, ge=0, description="evaluate every N training episodes (0: before and after)")
+    seed: int = 12345
+    reflection: bool = Field(default=False, description="also evaluate with one Reflexion retry")
+
+
+class ExperimentConfig(_Strict):
+    name: str
+    seed: int = 0
+    output_dir: str = "runs/{name}"
+    env: EnvSpec = Field(default_factory=EnvSpec)
+    agent: AgentSpec = Field(default_factory=AgentSpec)
+    method: MethodSpec = Field(default_factory=MethodSpec)
+    curriculum: CurriculumSpec = Field(default_factory=CurriculumSpec)
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    eval: EvalSpec = Field(default_factory=EvalSpec)
+    executor: Literal["local", "ray"] = "local"
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_folder_name(cls, value: str) -> str:
+        if not value or "/" in value or value.startswith("."):
+            raise ValueError("name must be a plain folder name (no '/', not starting with '.')")
+        return value
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir.format(name=self.name))
+
+
+def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
+    """The 1-based line of the YAML node at ``loc`` (as deep as it exists)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def load_experiment(path: str | Path) -> ExperimentConfig:
+    """Read and validate an experiment file; every problem is a :class:`ConfigError` with file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such experiment file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: an experiment file must be a mapping of keys (name:, env:, agent:, ...)")
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
+            key = ".".join(str(part) for part in loc) or "(top level)"
+            line = _line_of(root, loc)
+            message = error["msg"]
+            if error["type"] == "extra_forbidden":
+                fields = _known_fields(loc[:-1])
+                close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
+                message = f"unknown key{f' (did you mean {close[0]!r}?)' if close else ''}"
+                message += f"; expected one of: {', '.join(fields)}" if fields else ""
+            problems.append(f"{path}:{line or '?'}: {key}: {message}")
+        raise ConfigError("\n".join(problems)) from None
+
+
+def _known_fields(loc: tuple) -> list[str]:
+    model: type[BaseModel] | None = ExperimentConfig
+    for part in loc:
+        field = model.model_fields.get(str(part)) if model else None
+        annotation = getattr(field, "annotation", None)
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        if model is None:
+            return []
+    return sorted(model.model_fields)
