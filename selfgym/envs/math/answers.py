@@ -1,0 +1,262 @@
+"""Final answers: pulling one out of a model's text, and judging it against the gold answer.
+
+``extract_answer`` finds the final answer (``<answer>…</answer>``, ``\\boxed{…}``, an ``Answer:`` line, or a
+GSM8K-style ``#### …`` line). ``verify_answer`` judges it by mathematical equivalence: plain numbers and identical
+strings are decided here at once; anything else goes to math-verify in a child process with a deadline (see
+:mod:`.verifier`), because math-verify's own timeout is ``signal.alarm``, which works only on the main thread,
+and a pathological answer (``10^{10^{10}}``) can hang sympy in C code that no signal interrupts.
+
+Verdicts are cached per (gold, answer): an RL batch asks about the same pair many times.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+from .generators import SYMBOLIC_GENERATORS
+from .verifier import VerificationTimeout, VerifierError, default_verifier
+
+MAX_SYMBOLIC_ANSWER_CHARS = 1_000  # longer answers are not sent to sympy: no real final answer is this long
+DEFAULT_TIMEOUT_S = 5.0
+
+# math-verify compares numbers written with a decimal point after rounding both to this many places
+FLOAT_ROUNDING_PLACES = 6
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judgement of one answer.
+
+    Attributes:
+        correct: the answer is equivalent to the gold answer.
+        method: how it was decided: ``"exact"`` (same text), ``"numeric"`` (plain numbers compared here),
+            ``"math-verify"``, ``"score_answer"`` (a reasoning-gym generator's own scorer), or ``"none"``.
+        score: the scorer's reward in [0, 1] (reasoning-gym gives partial credit); 1.0 or 0.0 otherwise.
+        error: why the answer could not be judged (timeout, too long, verifier failure), else ``None``.
+    """
+
+    correct: bool
+    method: str
+    score: float = 0.0
+    error: str | None = None
+
+
+# --- extraction ----------------------------------------------------------------------------------------------
+
+_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
+_ANSWER_LINE = re.compile(
+    r"^[ \t>*_#]*(?:the[ \t]+)?(?:final[ \t]+)?answer(?:[ \t]+is)?[ \t*_]*[:：][ \t*_]*(.+?)[ \t]*$", re.I | re.M)
+_GSM8K_LINE = re.compile(r"^[ \t]*####[ \t]*(.+?)[ \t]*$", re.M)
+_BOXED = re.compile(r"\\(?:boxed|fbox)\s*")
+_MATH_DELIMITERS = [("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")]
+
+
+def last_boxed(text: str) -> str | None:
+    """The content of the last complete ``\\boxed{…}`` (or ``\\fbox{…}``, or ``\\boxed 5``) in ``text``."""
+    for match in reversed(list(_BOXED.finditer(text))):
+        start = match.end()
+        if start < len(text) and text[start] == "{":
+            depth = 0
+            for end in range(start, len(text)):
+                depth += {"{": 1, "}": -1}.get(text[end], 0)
+                if depth == 0:
+                    return text[start + 1: end]
+        elif start < len(text):
+            token = re.match(r"[^\s$]+", text[start:])
+            if token:
+                return token.group(0)
+    return None
+
+
+def clean_answer(answer: str) -> str:
+    """Strip what surrounds an answer but is not part of it: spaces, math delimiters, bold, a final period."""
+    answer = answer.strip().strip("*").strip()
+    inner = last_boxed(answer)
+    if inner is not None and answer.startswith(("\\boxed", "\\fbox")):
+        answer = inner.strip()
+    for opening, closing in _MATH_DELIMITERS:
+        if len(answer) > len(opening) + len(closing) and answer.startswith(opening) and answer.endswith(closing):
+            answer = answer[len(opening): -len(closing)].strip()
+            break
+    if answer.endswith(".") and not answer.endswith(".."):
+        answer = answer[:-1].rstrip()
+    return answer
+
+
+def extract_answer(text: str) -> str | None:
+    """The final answer in a model's text, or ``None`` when it gives none.
+
+    Looks, in this order, for the last ``<answer>…</answer>``, the last ``\\boxed{…}``, the last ``Answer: …``
+    (or ``Final answer: …``) line, and the last ``#### …`` line. An empty answer counts as none.
+    """
+    for found in (_last(_ANSWER_TAG, text), last_boxed(text), _last(_ANSWER_LINE, text), _last(_GSM8K_LINE, text)):
+        if found is not None:
+            answer = clean_answer(found)
+            return answer or None
+    return None
+
+
+def _last(pattern: re.Pattern, text: str) -> str | None:
+    matches = pattern.findall(text)
+    return matches[-1] if matches else None
+
+
+# --- the fast path ------------------------------------------------------------------------------------------
+
+_NUMBER = re.compile(
+    r"(?P<sign>[+-]?)\s*(?:\\\$|\$)?\s*"
+    r"(?:(?P<decimal>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)(?P<exponent>[eE][+-]?\d{1,3})?"
+    r"|(?P<num>\d+)\s*/\s*(?P<den>\d+)"
+    r"|\\[dt]?frac\s*\{\s*(?P<fnum>\d+)\s*\}\s*\{\s*(?P<fden>\d+)\s*\})"
+)
+# Words that are mathematics, not units: "3 pi" is not 3.
+_MATH_WORDS = frozenset({"pi", "e", "i", "sqrt", "ln", "log", "sin", "cos", "tan", "exp", "inf", "infinity", "or",
+                         "and", "x", "y", "z", "n", "k", "mod", "times", "over", "percent"})
+_WITH_UNITS = re.compile(r"(?P<number>.*?[\d}])\s*(?:\\(?:text|mbox|mathrm)\s*\{\s*(?P<braced>[A-Za-z][A-Za-z .]*?)\s*\}"
+                         r"|(?P<bare>[A-Za-z][A-Za-z .]*?))\s*\.?", re.S)
+_MAX_UNITS_ANSWER_CHARS = 200
+
+
+@dataclass(frozen=True)
+class _PlainNumber:
+    value: Fraction
+    written_as_float: bool  # with a decimal point or an exponent: compared after rounding, like math-verify
+
+
+def plain_number(text: str) -> _PlainNumber | None:
+    """``text`` as a number if it is a plain one (``-1,250.5``, ``3/4``, ``\\frac{3}{4}``, ``$5``, ``2e3``)."""
+    match = _NUMBER.fullmatch(text.strip())
+    if match is None:
+        return None
+    sign = -1 if match["sign"] == "-" else 1
+    try:  # ValueError: a zero denominator, or more digits than Python converts (sys.get_int_max_str_digits)
+        if match["decimal"] is not None:
+            literal = match["decimal"].replace(",", "") + (match["exponent"] or "")
+            return _PlainNumber(sign * Fraction(Decimal(literal)), "." in literal or match["exponent"] is not None)
+        numerator, denominator = (match["num"], match["den"]) if match["num"] else (match["fnum"], match["fden"])
+        return _PlainNumber(sign * Fraction(int(numerator), int(denominator)), False)
+    except (InvalidOperation, ValueError, ZeroDivisionError):
+        return None
+
+
+def strip_units(answer: str) -> str:
+    """``"10 dollars"`` → ``"10"``, ``"5 \\text{cm}"`` → ``"5"``: a plain number followed by unit words.
+
+    Only words that are not mathematics are dropped (``"3 pi"`` stays), and only after a plain number.
+    """
+    match = _WITH_UNITS.fullmatch(answer) if len(answer) <= _MAX_UNITS_ANSWER_CHARS else None
+    if match is None or plain_number(match["number"]) is None:
+        return answer
+    words = (match["braced"] or match["bare"]).replace(".", " ").lower().split()
+    return match["number"].strip() if words and not _MATH_WORDS.intersection(words) else answer
+
+
+def _round(value: Fraction) -> int:
+    return round(value * 10 ** FLOAT_ROUNDING_PLACES)  # exact, half to even
+
+
+def fast_verdict(gold: str, answer: str) -> Verdict | None:
+    """Decide without sympy when both are plain numbers, or the texts are the same; else ``None``."""
+    if gold.strip() == answer.strip():
+        return Verdict(True, "exact", 1.0)
+    gold_number, answer_number = plain_number(gold), plain_number(answer)
+    if gold_number is None or answer_number is None:
+        return None
+    if gold_number.written_as_float or answer_number.written_as_float:
+        equal = _round(gold_number.value) == _round(answer_number.value)
+    else:
+        equal = gold_number.value == answer_number.value
+    return Verdict(equal, "numeric", float(equal))
+
+
+# --- verification ---------------------------------------------------------------------------------------------
+
+def verify_answer(gold: str, answer: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Verdict:
+    """Is ``answer`` mathematically equivalent to ``gold``? Safe on any thread, with any input.
+
+    ``answer`` is what :func:`extract_answer` returned (the content of ``\\boxed{}``, not the whole reply).
+    Equivalence is math-verify's: ``\\frac{1}{2}`` = ``0.5``, ``\\sqrt{8}`` = ``2\\sqrt{2}``, ``(1,2]``,
+    ``\\{1,2\\}`` = ``\\{2,1\\}``, ``50\\%`` = ``0.5``; numbers written with a decimal point agree to 6 places;
+    a plain number followed by unit words (``10 dollars``) is that number. A timeout or an answer longer than
+    ``MAX_SYMBOLIC_ANSWER_CHARS`` is judged wrong, with ``error`` saying why. Results are cached.
+    """
+    try:
+        return _cached_verdict(gold, answer, timeout_s)
+    except VerificationTimeout:
+        return Verdict(False, "math-verify", 0.0, f"verification timed out after {timeout_s:g} s")
+    except VerifierError as exc:
+        return Verdict(False, "math-verify", 0.0, f"verification failed: {exc}")
+
+
+@lru_cache(maxsize=65_536)
+def _cached_verdict(gold: str, answer: str, timeout_s: float) -> Verdict:
+    # Exceptions (timeouts, a crashed verifier) are not cached by lru_cache: the pair is retried next time.
+    gold, answer = clean_answer(gold), strip_units(clean_answer(answer))
+    quick = fast_verdict(gold, answer)
+    if quick is not None:
+        return quick
+    if len(answer) > MAX_SYMBOLIC_ANSWER_CHARS:
+        return Verdict(False, "none", 0.0,
+                       f"answer is {len(answer):,} characters; at most {MAX_SYMBOLIC_ANSWER_CHARS:,} are verified")
+    reply = default_verifier().call({"op": "math", "gold": gold, "answer": answer}, timeout_s)
+    return Verdict(bool(reply["correct"]), "math-verify", float(bool(reply["correct"])))
+
+
+def clear_verification_cache() -> None:
+    """Forget cached verdicts and scores (for benchmarks that time the uncached path)."""
+    _cached_verdict.cache_clear()
+    _cached_score.cache_clear()
+
+
+# --- judging a task's answer ----------------------------------------------------------------------------------
+
+def judge(data: Mapping[str, Any], answer: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Verdict:
+    """Judge an extracted ``answer`` against a math task's ``data``.
+
+    Tasks from files have ``{"answer": gold}``: math-verify decides. Tasks from reasoning-gym generators carry
+    their spec (``data["reasoning_gym"]``): the generator's own scorer decides, and for
+    :data:`~.generators.SYMBOLIC_GENERATORS` an answer math-verify finds equivalent to the gold one is right too.
+    """
+    gold, spec = data.get("answer"), data.get("reasoning_gym")
+    if spec is None:
+        if gold is None:
+            raise ValueError("math task data needs an 'answer' (gold) or a 'reasoning_gym' spec")
+        return verify_answer(str(gold), answer, timeout_s=timeout_s)
+    if gold is not None and spec.get("name") in SYMBOLIC_GENERATORS:
+        verdict = verify_answer(str(gold), answer, timeout_s=timeout_s)
+        if verdict.correct:
+            return verdict
+    try:
+        return _cached_score(json.dumps(dict(spec), sort_keys=True), answer, timeout_s)
+    except VerificationTimeout:
+        return Verdict(False, "score_answer", 0.0, f"scoring timed out after {timeout_s:g} s")
+    except VerifierError as exc:
+        return Verdict(False, "score_answer", 0.0, f"scoring failed: {exc}")
+
+
+@lru_cache(maxsize=65_536)
+def _cached_score(spec_json: str, answer: str, timeout_s: float) -> Verdict:
+    request = {"op": "score", "spec": json.loads(spec_json), "answer": answer}
+    reply = default_verifier().call(request, timeout_s)
+    return Verdict(reply["score"] >= 1.0, "score_answer", reply["score"], reply.get("rejected"))
+
+
+def prepare_task(data: Mapping[str, Any]) -> None:
+    """Warm the verifier for a task (build its reasoning-gym dataset) so its first judgement is quick.
+
+    Raises ``ValueError`` when the task's reasoning-gym spec cannot be built.
+    """
+    spec = data.get("reasoning_gym")
+    if spec is None:
+        return
+    try:
+        default_verifier().call({"op": "prepare", "spec": dict(spec)}, DEFAULT_TIMEOUT_S)
+    except VerifierError as exc:
+        raise ValueError(f"cannot build the reasoning-gym task {spec!r}: {exc}") from None

@@ -1,0 +1,100 @@
+"""``selfgym/Math-v0``: answer a math problem; the answer is judged by mathematical equivalence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..sandbox import Limits, SandboxError, SandboxPool
+from .base import TextEnv, Turn
+from .math.answers import DEFAULT_TIMEOUT_S, extract_answer, judge, prepare_task
+from .math.python_tool import format_output, python_blocks, run_python
+from .math.sources import default_source
+from .task import Task, TaskSource
+
+ANSWER_FORMAT = ("Give your final answer as \\boxed{...}, or inside <answer>...</answer> when it is not a single "
+                 "expression (several lines, a list, words).")
+TOOL_HELP = ("You may run Python (numpy and sympy are installed) by writing <python>...</python>; its output comes "
+             "back to you. Files you write stay until the episode ends.")
+
+
+class MathEnv(TextEnv):
+    """A problem, then the agent's replies, until a final answer or the step budget.
+
+    Each action is one model reply. A reply with a final answer (``\\boxed{}``, ``<answer>`` tags, an
+    ``Answer:`` line) ends the episode: reward 1 if it is right, else 0. Right means mathematically equivalent
+    to the gold answer (math-verify: ``1/2`` = ``0.5`` = ``\\frac{1}{2}``), or, for reasoning-gym tasks, what the
+    generator's own scorer accepts. With ``tools=True`` a reply whose last part is a ``<python>`` block (no
+    answer after it) runs that code in the sandbox and the output is the next observation; the episode goes on.
+    A reply with neither is answered with what was expected (reward 0) and uses a step.
+
+    The sandbox is taken only when a reply runs Python, so envs whose agents never do start no container.
+
+    Args:
+        source: where tasks come from (default: easy arithmetic and algebra from reasoning-gym generators; see
+            :func:`~selfgym.envs.math.sources.default_source`). Any :class:`~selfgym.envs.TaskSource` whose
+            tasks carry ``data={"answer": gold}`` or a reasoning-gym spec.
+        max_steps: replies per episode (tool turns included).
+        tools: allow ``<python>`` blocks.
+        python_timeout_s: wall-clock limit of one Python run.
+        verify_timeout_s: limit of one judgement; past it the answer is judged wrong (``info["error"]`` says so).
+
+    ``info`` on a judged answer: ``expected`` (gold, ``None`` when the generator has no single one),
+    ``extracted``, ``correct``, ``score`` (the scorer's partial credit), ``method``, and ``error`` when it
+    could not be judged. On a malformed reply: ``malformed=True`` and ``error``.
+    """
+
+    uses_sandbox = False  # taken lazily in _act when a reply runs Python
+
+    def __init__(self, source: TaskSource | None = None, *, max_steps: int = 4, tools: bool = True,
+                 python_timeout_s: float = 10.0, verify_timeout_s: float = DEFAULT_TIMEOUT_S,
+                 pool: SandboxPool | None = None, image: str | None = None, limits: Limits | None = None,
+                 render_mode: str | None = None, max_action_chars: int = 64_000) -> None:
+        super().__init__(source if source is not None else default_source(), max_steps=max_steps, pool=pool,
+                         image=image, limits=limits, render_mode=render_mode, max_action_chars=max_action_chars)
+        self.tools = tools
+        self.python_timeout_s = python_timeout_s
+        self.verify_timeout_s = verify_timeout_s
+
+    def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
+        self._lease.release()  # the last episode's sandbox goes back clean; this one takes one only if it runs code
+        prepare_task(task.data)
+        instructions = f"{ANSWER_FORMAT} {TOOL_HELP if self.tools else ''}".strip()
+        return f"{task.prompt}\n\n{instructions} You have {self.max_steps} replies.", {"difficulty": task.difficulty}
+
+    def _act(self, action: str) -> Turn:
+        blocks = python_blocks(action) if self.tools else None
+        answer = extract_answer(action if blocks is None else action[blocks[1]:])
+        if blocks is not None and answer is None:
+            return self._run_python(blocks[0])
+        if answer is None:
+            return self._malformed(action)
+        verdict = judge(self.task.data, answer, timeout_s=self.verify_timeout_s)
+        info = {"expected": self.task.data.get("answer"), "extracted": answer, "correct": verdict.correct,
+                "score": verdict.score, "method": verdict.method}
+        if verdict.error:
+            info["error"] = verdict.error
+        observation = "Correct." if verdict.correct else "Incorrect."
+        if verdict.error:
+            observation += f" ({verdict.error})"
+        return Turn(observation, float(verdict.correct), True, info)
+
+    def _run_python(self, code: str) -> Turn:
+        try:
+            result = run_python(self.sandbox, code, step=self.steps, timeout_s=self.python_timeout_s)
+        except SandboxError as exc:  # e.g. the program filled /work, so the next script cannot be written
+            return Turn(f"Python could not run: {exc}", 0.0, False, {"tool": "python", "error": str(exc)})
+        observation = format_output(result, self.python_timeout_s)
+        remaining = self.max_steps - self.steps
+        if remaining > 0:
+            observation += f"\n\n{remaining} repl{'y' if remaining == 1 else 'ies'} left. {ANSWER_FORMAT}"
+        return Turn(observation, 0.0, False, {"tool": "python", "exit_code": result.exit_code,
+                                               "timed_out": result.timed_out})
+
+    def _malformed(self, action: str) -> Turn:
+        if not action.strip():
+            problem = "Your reply was empty."
+        else:
+            problem = "Your reply has no final answer."
+        tools = " or run Python with <python>...</python>" if self.tools else ""
+        message = f"{problem} {ANSWER_FORMAT} You can also keep working{tools}."
+        return Turn(message, 0.0, False, {"malformed": True, "error": problem})
