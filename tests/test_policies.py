@@ -1,5 +1,5 @@
-"""Policies: the Policy API, ScriptedPolicy, HFPolicy on a tiny local model, the OpenAI-compatible server and the
-OpenAIPolicy client over real HTTP on 127.0.0.1, and the embedded SmolLM2 conversion (slow)."""
+"""Policies: the Policy API, ScriptedPolicy, HFPolicy on a tiny local model, the OpenAI-compatible server and
+the OpenAIPolicy client over real HTTP on 127.0.0.1, and the embedded SmolLM2 conversion (slow)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from selfgym.agents import (
     Completion,
     ContextLengthError,
     HFPolicy,
+    Policy,
     OpenAIPolicy,
     PolicyError,
     Sampling,
@@ -58,7 +59,7 @@ def server(tiny):
         yield url
 
 
-# --- the Policy API --------------------------------------------------------------------------------------------
+# --- the Policy API
 
 
 def test_sampling_rejects_bad_values_and_takes_a_lone_stop_string():
@@ -111,7 +112,7 @@ def test_call_overrides_apply_to_one_call_only():
         policy.act(QUESTION, temprature=0.5)
 
 
-# --- HFPolicy on a tiny local model ----------------------------------------------------------------------------
+# --- HFPolicy on a tiny local model
 
 
 def test_hf_policy_loads_on_the_default_device_and_dtype(tiny):
@@ -174,7 +175,7 @@ def test_hf_policy_wraps_a_loaded_model_and_needs_its_tokenizer(tiny):
         HFPolicy(tiny.model)
 
 
-# --- the OpenAI-compatible server and OpenAIPolicy over real HTTP ----------------------------------------------
+# --- the OpenAI-compatible server and OpenAIPolicy over real HTTP
 
 
 def test_openai_policy_round_trip_through_selfgym_serve(tiny, server):
@@ -238,7 +239,8 @@ def test_an_unreachable_endpoint_is_a_clear_error():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     policy = OpenAIPolicy("tiny", base_url=f"http://127.0.0.1:{port}/v1", max_retries=1)
-    with pytest.raises(PolicyError, match=rf"cannot reach the model server at http://127.0.0.1:{port}/v1.*2 times"):
+    expected = rf"cannot reach the model server at http://127.0.0.1:{port}/v1.*tried 2 times"
+    with pytest.raises(PolicyError, match=expected):
         policy.act(QUESTION)
 
 
@@ -260,7 +262,7 @@ def test_rate_limiter_spaces_request_starts():
         RateLimiter(per_second=0)
 
 
-# --- the embedded SmolLM2 --------------------------------------------------------------------------------------
+# --- the embedded SmolLM2
 
 
 @pytest.mark.slow
@@ -288,3 +290,44 @@ def test_embedded_smollm2_converts_once_to_a_checkpoint_that_answers(tmp_path, m
     assert answers[0].text.strip()
     assert answers[0].text == answers[1].text
     assert answers[0].finish_reason in ("stop", "length")
+
+
+class EchoPolicy(Policy):
+    """Echoes the last message and records batch sizes; its first call waits until every request has arrived."""
+
+    name = "echo"
+
+    def __init__(self, requests: int) -> None:
+        super().__init__()
+        self.app = create_app(self, "echo")
+        self.batches: list[int] = []
+        self.submitted = 0
+        batcher = self.app.state.batcher
+        submit = batcher.submit
+
+        def counting_submit(*args):
+            self.submitted += 1
+            return submit(*args)
+
+        batcher.submit = counting_submit
+        self.requests = requests
+
+    def _complete(self, conversations, sampling):
+        deadline = time.monotonic() + 30
+        while self.submitted < self.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.batches.append(len(conversations))
+        return [Completion(text=messages[-1]["content"]) for messages in conversations]
+
+
+@pytest.mark.parametrize("seed", [None, 5])
+def test_server_batches_concurrent_requests_but_runs_seeded_ones_alone(seed):
+    policy = EchoPolicy(requests=8)
+    questions = [[{"role": "user", "content": f"question {i}"}] for i in range(8)]
+    with serve_in_thread(policy.app) as url:
+        answers = OpenAIPolicy("echo", base_url=url, max_concurrency=8).act_batch(questions, seed=seed)
+    assert answers == [f"question {i}" for i in range(8)]
+    if seed is None:  # what queued while the first batch ran goes as one batch
+        assert sum(policy.batches) == 8 and len(policy.batches) <= 2
+    else:
+        assert policy.batches == [1] * 8

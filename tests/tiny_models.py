@@ -1,6 +1,6 @@
-"""Tiny random-weight chat models built locally, for tests that need a real transformers model but no download.
+"""Tiny random-weight chat models built locally, for tests that need a real transformers model but no hub.
 
-``build_tiny_chat_model(path)`` writes a 2-layer Llama with a byte-level BPE tokenizer (so any text round-trips)
+``build_tiny_chat_model(path)`` writes a 2-layer Llama with a byte-level BPE tokenizer (any text round-trips)
 and a ChatML chat template; ``HFPolicy(path)`` loads it like any checkpoint. Call it from a session-scoped
 fixture: building takes well under a second.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 CHATML_TEMPLATE = (
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]

@@ -1,7 +1,8 @@
 """A policy backed by a local transformers causal LM: any ``from_pretrained`` name or path, or a loaded model.
 
 Conversations go through the tokenizer's chat template and are generated together in left-padded batches
-(grouped by length so that little padding is wasted). On a GPU the model runs in bfloat16, on the CPU in float32.
+(grouped by length so that little padding is wasted). On a GPU the model runs in bfloat16, on the CPU in
+float32.
 Seeded sampling is reproducible for the same inputs and batch, and does not disturb the global torch RNG.
 """
 
@@ -57,6 +58,8 @@ class HFPolicy(Policy):
         batch_size: at most this many conversations go through ``generate`` at once.
         name: how the policy is reported (default: the model name).
 
+    One policy serves one thread at a time (batch instead; ``selfgym.agents.serve`` queues concurrent requests).
+
     >>> policy = HFPolicy.default()                                          # doctest: +SKIP
     >>> policy.act([{"role": "user", "content": "What is 2+3?"}])            # doctest: +SKIP
     '2 + 3 = 5'
@@ -91,7 +94,9 @@ class HFPolicy(Policy):
             self.name = name or str(model)
         else:
             if tokenizer is None:
-                raise ValueError("HFPolicy with a loaded model needs its tokenizer: HFPolicy(model, tokenizer=...)")
+                raise ValueError(
+                    "HFPolicy with a loaded model needs its tokenizer: HFPolicy(model, tokenizer=...)"
+                )
             self.model = model if device is None else model.to(device)
             self.device = self.model.device
             self.name = name or getattr(model.config, "_name_or_path", "") or type(model).__name__
@@ -125,7 +130,8 @@ class HFPolicy(Policy):
         for i, ids in enumerate(prompts):
             if self.context_length is not None and len(ids) >= self.context_length:
                 raise ContextLengthError(
-                    f"conversation {i} is {len(ids)} tokens long; {self.name} reads at most {self.context_length}"
+                    f"conversation {i} is {len(ids)} tokens long; "
+                    f"{self.name} reads at most {self.context_length}"
                 )
         completions: list[Completion | None] = [None] * len(prompts)
         # Similar lengths side by side: a batch pads every prompt to its longest one.
@@ -140,8 +146,9 @@ class HFPolicy(Policy):
     def _generate(self, prompts: list[list[int]], sampling: Sampling) -> list[Completion]:
         from transformers import GenerationConfig
 
-        batch = self.tokenizer.pad({"input_ids": prompts}, padding=True, padding_side="left", return_tensors="pt")
-        batch = batch.to(self.device)
+        batch = self.tokenizer.pad(
+            {"input_ids": prompts}, padding=True, padding_side="left", return_tensors="pt"
+        ).to(self.device)
         width = batch["input_ids"].shape[1]
         max_new_tokens = sampling.max_new_tokens
         if self.context_length is not None:
@@ -208,7 +215,7 @@ def end_of_turn_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) 
 
 @contextlib.contextmanager
 def seeded_rng(seed: int | None, device: torch.device) -> Iterator[None]:
-    """Seed torch for the duration of the block, then restore the previous RNG state; no-op when ``seed`` is None."""
+    """Seed torch inside the block and restore the previous RNG state after it (no-op for ``seed=None``)."""
     if seed is None:
         yield
         return

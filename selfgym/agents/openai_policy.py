@@ -73,11 +73,15 @@ class OpenAIPolicy(Policy):
         api_key = api_key or os.environ.get("OPENAI_API_KEY")
         if api_key is None:
             if base_url is None:
-                raise PolicyError("OpenAIPolicy needs an API key for api.openai.com: set OPENAI_API_KEY or api_key=")
+                raise PolicyError(
+                    "OpenAIPolicy needs an API key for api.openai.com: set OPENAI_API_KEY or pass api_key="
+                )
             api_key = "EMPTY"  # vLLM and `selfgym serve` accept any key unless started with one
         self.name = model
         self.model = model
-        self.client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=max_retries, timeout=timeout_s)
+        self.client = openai.OpenAI(
+            base_url=base_url, api_key=api_key, max_retries=max_retries, timeout=timeout_s
+        )
         self.base_url = str(self.client.base_url)
         self.max_retries = max_retries
         self.max_concurrency = max_concurrency
@@ -112,7 +116,8 @@ class OpenAIPolicy(Policy):
             )
         except openai.APIConnectionError as error:
             raise PolicyError(
-                f"cannot reach the model server at {self.base_url} (tried {self.max_retries + 1} times): {error}"
+                f"cannot reach the model server at {self.base_url} "
+                f"(tried {self.max_retries + 1} times): {error}"
                 + (f" ({error.__cause__})" if error.__cause__ else "")
             ) from error
         except openai.APIStatusError as error:

@@ -1,7 +1,7 @@
 """The policy interface every agent backend implements: a chat history in, the assistant's next message out.
 
-A policy is stateless between calls: the caller (a rollout, Reflexion, a trainer) owns the conversation and passes
-the whole history each time, as with any chat-completion API. Backends implement one method,
+A policy is stateless between calls: the caller (a rollout, Reflexion, a trainer) owns the conversation and
+passes the whole history each time, as with any chat-completion API. Backends implement one method,
 :meth:`Policy._complete`, over a batch of conversations; the public ``act*`` methods are built on it.
 """
 
@@ -60,7 +60,8 @@ class Sampling:
 class Completion:
     """One reply and what it cost.
 
-    ``finish_reason`` is ``"stop"`` (end of turn or a stop string) or ``"length"`` (``max_new_tokens`` reached).
+    ``finish_reason`` is ``"stop"`` (end of turn or a stop string) or ``"length"`` (``max_new_tokens``
+    reached).
     ``seconds`` is the wall time of the backend call that produced it; replies generated together in one batch
     share that call's time.
     """
@@ -94,7 +95,9 @@ class Policy(ABC):
         """Replies to several independent conversations, generated together where the backend can batch."""
         return [c.text for c in self.act_batch_with_info(conversations, sampling, **overrides)]
 
-    def act_with_info(self, messages: Conversation, sampling: Sampling | None = None, **overrides: Any) -> Completion:
+    def act_with_info(
+        self, messages: Conversation, sampling: Sampling | None = None, **overrides: Any
+    ) -> Completion:
         """Like :meth:`act`, with token counts, time and finish reason."""
         return self.act_batch_with_info([messages], sampling, **overrides)[0]
 
@@ -107,8 +110,10 @@ class Policy(ABC):
             return []
         return self._complete(conversations, self.resolve_sampling(sampling, overrides))
 
-    def resolve_sampling(self, sampling: Sampling | None = None, overrides: Mapping[str, Any] | None = None) -> Sampling:
-        """The sampling parameters of one call: ``sampling`` (or the policy's default) with ``overrides`` applied."""
+    def resolve_sampling(
+        self, sampling: Sampling | None = None, overrides: Mapping[str, Any] | None = None
+    ) -> Sampling:
+        """The parameters of one call: ``sampling`` (or the policy's default) with ``overrides`` applied."""
         base = sampling or self.sampling
         return dataclasses.replace(base, **overrides) if overrides else base
 
@@ -132,7 +137,9 @@ def check_messages(messages: Conversation) -> list[dict[str, str]]:
     checked = []
     for i, message in enumerate(messages):
         if not isinstance(message, Mapping):
-            raise ValueError(f"messages[{i}] must be a dict with 'role' and 'content', got {type(message).__name__}")
+            raise ValueError(
+                f"messages[{i}] must be a dict with 'role' and 'content', got {type(message).__name__}"
+            )
         role, content = message.get("role"), message.get("content")
         if not isinstance(role, str) or not role:
             raise ValueError(f"messages[{i}] needs a 'role' string (system, user or assistant), got {role!r}")

@@ -1,5 +1,5 @@
-"""Serve a policy as an OpenAI-compatible chat-completions endpoint, so trained checkpoints can be evaluated and
-compared like any hosted or vLLM-served model (``OpenAIPolicy`` is the matching client).
+"""Serve a policy as an OpenAI-compatible chat-completions endpoint, so that trained checkpoints can be
+evaluated and compared like any hosted or vLLM-served model (``OpenAIPolicy`` is the matching client).
 
 Endpoints: ``POST /v1/chat/completions`` (messages, temperature, top_p, max_tokens, n, seed, stop; no
 streaming), ``GET /v1/models`` and ``GET /health``. Concurrent requests with the same sampling parameters are
@@ -150,6 +150,7 @@ def create_app(policy: Policy, model_name: str) -> FastAPI:
         batcher.stop()
 
     app = FastAPI(title=f"selfgym: {model_name}", lifespan=lifespan)
+    app.state.batcher = batcher
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request, error: RequestValidationError) -> JSONResponse:
@@ -172,8 +173,8 @@ def create_app(policy: Policy, model_name: str) -> FastAPI:
     @app.post("/v1/chat/completions")
     async def chat_completions(request: ChatRequest) -> Any:
         if request.model is not None and request.model != model_name:
-            return _error(404, f"the model {request.model!r} does not exist; this server serves {model_name!r}",
-                          "NotFoundError")
+            message = f"the model {request.model!r} does not exist; this server serves {model_name!r}"
+            return _error(404, message, "NotFoundError")
         if request.stream:
             return _error(400, "streaming is not supported by selfgym serve; send stream=false")
         try:
@@ -249,7 +250,9 @@ def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Ite
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="selfgym-serve", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="selfgym-serve", daemon=True
+    )
     thread.start()
     try:
         deadline = time.monotonic() + 30

@@ -25,14 +25,15 @@ ALIASES = frozenset({"smollm2", "smollm2-135m", "smollm2-135m-instruct"})
 # SmolLM2-Instruct's own template (ChatML with its default system prompt), used only if the GGUF lacks one.
 CHAT_TEMPLATE = (
     "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
-    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, "
+    "trained by Hugging Face<|im_end|>\n' }}"
     "{% endif %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 
 
 def cache_dir() -> Path:
-    """Where selfgym keeps converted models: ``$SELFGYM_CACHE/models``, by default ``~/.cache/selfgym/models``."""
+    """Where converted models are kept: ``$SELFGYM_CACHE/models``, by default ``~/.cache/selfgym/models``."""
     root = os.environ.get("SELFGYM_CACHE") or Path.home() / ".cache" / "selfgym"
     return Path(root) / "models"
 
