@@ -293,7 +293,7 @@ def test_embedded_smollm2_converts_once_to_a_checkpoint_that_answers(tmp_path, m
 
 
 class EchoPolicy(Policy):
-    """Echoes the last message and records batch sizes; its first call waits until every request has arrived."""
+    """Echoes the last message, records batch sizes; its first call waits until every request has arrived."""
 
     name = "echo"
 

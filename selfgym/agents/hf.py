@@ -58,7 +58,7 @@ class HFPolicy(Policy):
         batch_size: at most this many conversations go through ``generate`` at once.
         name: how the policy is reported (default: the model name).
 
-    One policy serves one thread at a time (batch instead; ``selfgym.agents.serve`` queues concurrent requests).
+    One policy serves one thread at a time: batch instead (``selfgym.agents.serve`` queues requests).
 
     >>> policy = HFPolicy.default()                                          # doctest: +SKIP
     >>> policy.act([{"role": "user", "content": "What is 2+3?"}])            # doctest: +SKIP
@@ -187,7 +187,8 @@ class HFPolicy(Policy):
         else:
             ids = ids[:end]
         text, stopped = truncate_at_stop(self.tokenizer.decode(ids, skip_special_tokens=True), stop)
-        completion_tokens = len(ids) + (end is not None)  # the end-of-turn token was generated too
+        # The end-of-turn token counts when the model generated it; after a stop string it is padding.
+        completion_tokens = len(ids) + (end is not None and not stopped)
         finished = end is not None or stopped or completion_tokens < max_new_tokens
         return Completion(
             text=text,
