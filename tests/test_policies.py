@@ -8,6 +8,8 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
 
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -210,6 +212,32 @@ def test_server_errors_reach_the_client_as_clear_policy_errors(server):
     too_long = [{"role": "user", "content": "step " * 1000}]
     with pytest.raises(PolicyError, match="HTTP 400.*reads at most 512"):
         OpenAIPolicy("tiny", base_url=server).act(too_long)
+
+
+def test_serve_runs_a_checkpoint_as_an_endpoint_in_its_own_process(tiny, tiny_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code = f"from selfgym.agents.serve import serve; serve({str(tiny_path)!r}, port={port}, log_level='warning')"
+    process = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    try:
+        policy = OpenAIPolicy(str(tiny_path), base_url=f"http://127.0.0.1:{port}/v1", max_retries=0)
+        deadline = time.monotonic() + 120
+        while True:  # model loading takes a few seconds
+            try:
+                answer = policy.act(QUESTION, max_new_tokens=8)
+                break
+            except PolicyError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert answer == tiny.act(QUESTION, max_new_tokens=8)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        finally:
+            process.kill()
 
 
 @pytest.mark.parametrize("status", [503, 429])
