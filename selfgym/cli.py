@@ -91,5 +91,20 @@ def demo(runs: int) -> None:
     run_demo(runs=runs, console=Console())
 
 
+@main.command()
+@click.argument("model", default="smollm2")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--name", "model_name", default=None, help="Model name the endpoint reports (default: MODEL).")
+@click.option("--device", default=None, help="cuda, cpu, ... (default: cuda when available).")
+@click.option("--batch-size", default=8, show_default=True, type=int)
+@clear_errors
+def serve(model: str, host: str, port: int, model_name: str | None, device: str | None, batch_size: int) -> None:
+    """Serve MODEL (a checkpoint path, hub name or 'smollm2') as an OpenAI-compatible chat endpoint."""
+    from .agents.serve import serve as run_server
+
+    run_server(model, host=host, port=port, model_name=model_name, device=device, batch_size=batch_size)
+
+
 if __name__ == "__main__":
     main()

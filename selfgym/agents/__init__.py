@@ -6,6 +6,10 @@ transformers model (``HFPolicy.default()`` is the embedded SmolLM2-135M-Instruct
 ``selfgym.agents.serve.serve(model)`` exposes a model as an OpenAI-compatible endpoint (``create_app`` for any
 policy).
 
+Episodes: :func:`rollout` / :func:`rollout_batch` play envs with a policy and return :class:`Trajectory` objects
+(JSONL via ``append_jsonl``/``read_jsonl``). Improvement: :class:`Reflexion` (verbal memory across trials) and
+:class:`SelfTrainer` (STaR and Re-ReST self-training with LoRA).
+
 The torch/transformers and openai backends are imported on first use, so ``import selfgym.agents`` stays fast.
 """
 
@@ -15,10 +19,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .policy import Completion, Policy, PolicyError, Sampling, ScriptedPolicy, check_messages
+from .reflexion import Reflexion, ReflexionConfig, ReflexionResult
+from .rollout import rollout, rollout_batch
+from .trajectory import Step, Trajectory, append_jsonl, read_jsonl
 
 if TYPE_CHECKING:
     from .hf import ContextLengthError, HFPolicy
     from .openai_policy import OpenAIPolicy
+    from .self_training import SelfTrainConfig, SelfTrainer
     from .serve import create_app
     from .smollm2 import smollm2_path
 
@@ -28,19 +36,14 @@ _LAZY = {
     "OpenAIPolicy": ".openai_policy",
     "create_app": ".serve",
     "smollm2_path": ".smollm2",
+    "SelfTrainConfig": ".self_training",
+    "SelfTrainer": ".self_training",
 }
 
 __all__ = [
-    "Completion",
-    "ContextLengthError",
-    "HFPolicy",
-    "OpenAIPolicy",
-    "Policy",
-    "PolicyError",
-    "Sampling",
-    "ScriptedPolicy",
-    "check_messages",
-    "create_app",
+    "Completion", "ContextLengthError", "HFPolicy", "OpenAIPolicy", "Policy", "PolicyError", "Reflexion",
+    "ReflexionConfig", "ReflexionResult", "Sampling", "ScriptedPolicy", "SelfTrainConfig", "SelfTrainer", "Step",
+    "Trajectory", "append_jsonl", "check_messages", "create_app", "read_jsonl", "rollout", "rollout_batch",
     "smollm2_path",
 ]
 
