@@ -68,7 +68,7 @@ class MathEnv(TextEnv):
             return self._run_python(blocks[0])
         if answer is None:
             return self._malformed(action)
-        verdict = judge(self.task.data, answer, timeout_s=self.verify_timeout_s)
+        verdict = judge(self.task, answer, timeout_s=self.verify_timeout_s)
         info = {"expected": self.task.data.get("answer"), "extracted": answer, "correct": verdict.correct,
                 "score": verdict.score, "method": verdict.method}
         if verdict.error:

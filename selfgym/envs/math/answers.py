@@ -20,6 +20,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
+from ..task import Task
 from .generators import SYMBOLIC_GENERATORS
 from .verifier import VerificationTimeout, VerifierError, default_verifier
 
@@ -77,7 +78,7 @@ def last_boxed(text: str) -> str | None:
 
 def clean_answer(answer: str) -> str:
     """Strip what surrounds an answer but is not part of it: spaces, math delimiters, bold, a final period."""
-    answer = answer.strip().strip("*").strip()
+    answer = _drop_final_period(answer.strip().strip("*").strip())
     inner = last_boxed(answer)
     if inner is not None and answer.startswith(("\\boxed", "\\fbox")):
         answer = inner.strip()
@@ -85,9 +86,11 @@ def clean_answer(answer: str) -> str:
         if len(answer) > len(opening) + len(closing) and answer.startswith(opening) and answer.endswith(closing):
             answer = answer[len(opening): -len(closing)].strip()
             break
-    if answer.endswith(".") and not answer.endswith(".."):
-        answer = answer[:-1].rstrip()
-    return answer
+    return _drop_final_period(answer)
+
+
+def _drop_final_period(text: str) -> str:
+    return text[:-1].rstrip() if text.endswith(".") and not text.endswith("..") else text
 
 
 def extract_answer(text: str) -> str | None:
@@ -119,7 +122,8 @@ _NUMBER = re.compile(
 # Words that are mathematics, not units: "3 pi" is not 3.
 _MATH_WORDS = frozenset({"pi", "e", "i", "sqrt", "ln", "log", "sin", "cos", "tan", "exp", "inf", "infinity", "or",
                          "and", "x", "y", "z", "n", "k", "mod", "times", "over", "percent"})
-_WITH_UNITS = re.compile(r"(?P<number>.*?[\d}])\s*(?:\\(?:text|mbox|mathrm)\s*\{\s*(?P<braced>[A-Za-z][A-Za-z .]*?)\s*\}"
+_WITH_UNITS = re.compile(r"(?P<number>.*?[\d}])\s*"
+                         r"(?:\\(?:text|mbox|mathrm)\s*\{\s*(?P<braced>[A-Za-z][A-Za-z .]*?)\s*\}"
                          r"|(?P<bare>[A-Za-z][A-Za-z .]*?))\s*\.?", re.S)
 _MAX_UNITS_ANSWER_CHARS = 200
 
@@ -217,24 +221,25 @@ def clear_verification_cache() -> None:
 
 # --- judging a task's answer ----------------------------------------------------------------------------------
 
-def judge(data: Mapping[str, Any], answer: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Verdict:
-    """Judge an extracted ``answer`` against a math task's ``data``.
+def judge(task: Task, answer: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Verdict:
+    """Judge an extracted ``answer`` to a math task.
 
-    Tasks from files have ``{"answer": gold}``: math-verify decides. Tasks from reasoning-gym generators carry
-    their spec (``data["reasoning_gym"]``): the generator's own scorer decides, and for
+    Tasks from files have ``data={"answer": gold}``: math-verify decides. Tasks from reasoning-gym generators
+    carry their spec (``data["reasoning_gym"]``): the generator's own scorer decides, and for
     :data:`~.generators.SYMBOLIC_GENERATORS` an answer math-verify finds equivalent to the gold one is right too.
     """
-    gold, spec = data.get("answer"), data.get("reasoning_gym")
+    gold, spec = task.data.get("answer"), task.data.get("reasoning_gym")
     if spec is None:
         if gold is None:
-            raise ValueError("math task data needs an 'answer' (gold) or a 'reasoning_gym' spec")
+            raise ValueError(f"math task {task.id!r} needs data['answer'] (gold) or a data['reasoning_gym'] spec")
         return verify_answer(str(gold), answer, timeout_s=timeout_s)
     if gold is not None and spec.get("name") in SYMBOLIC_GENERATORS:
         verdict = verify_answer(str(gold), answer, timeout_s=timeout_s)
         if verdict.correct:
             return verdict
+    entry = {"question": task.prompt, "answer": gold, "metadata": task.data.get("metadata", {})}
     try:
-        return _cached_score(json.dumps(dict(spec), sort_keys=True), answer, timeout_s)
+        return _cached_score(json.dumps({"spec": spec, "entry": entry}, sort_keys=True), answer, timeout_s)
     except VerificationTimeout:
         return Verdict(False, "score_answer", 0.0, f"scoring timed out after {timeout_s:g} s")
     except VerifierError as exc:
@@ -242,9 +247,8 @@ def judge(data: Mapping[str, Any], answer: str, *, timeout_s: float = DEFAULT_TI
 
 
 @lru_cache(maxsize=65_536)
-def _cached_score(spec_json: str, answer: str, timeout_s: float) -> Verdict:
-    request = {"op": "score", "spec": json.loads(spec_json), "answer": answer}
-    reply = default_verifier().call(request, timeout_s)
+def _cached_score(task_json: str, answer: str, timeout_s: float) -> Verdict:
+    reply = default_verifier().call({"op": "score", **json.loads(task_json), "answer": answer}, timeout_s)
     return Verdict(reply["score"] >= 1.0, "score_answer", reply["score"], reply.get("rejected"))
 
 

@@ -45,6 +45,9 @@ EVAL_SCORERS = frozenset({"binary_matrix", "n_queens", "number_sorting", "spiral
 # Scorers that hand the answer to sympy's ``parse_expr``: only arithmetic is let through (see screen_answer).
 PARSE_EXPR_SCORERS = frozenset({"countdown", "intermediate_integration", "polynomial_multiplication", "puzzle24",
                                 "simple_integration"})
+# Generators whose output depends on Python's string hashing (set iteration order), not only on their seed.
+HASH_SEED_DEPENDENT = frozenset({"codeio", "isomorphic_strings", "polynomial_multiplication", "ransom_note",
+                                 "word_ladder"})
 # Not a generator of its own: it mixes others, configured with dataclasses that are not JSON.
 NOT_GENERATORS = frozenset({"composite"})
 
@@ -155,6 +158,14 @@ def prepare(spec: Mapping[str, Any]) -> None:
     entry_for(spec)
 
 
+def scoring_entry(spec: Mapping[str, Any], stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The entry to score against: the generator's own (native types) when it regenerates the task that was
+    stored, else the stored one (generators that depend on ``PYTHONHASHSEED`` differ between processes)."""
+    native = entry_for(spec)
+    same = _json_safe({key: native.get(key) for key in ("question", "answer", "metadata")}) == _json_safe(stored)
+    return native if same else dict(stored)
+
+
 def screen_answer(name: str, answer: str) -> str | None:
     """Why ``answer`` may not reach generator ``name``'s scorer, or ``None`` if it may."""
     if name not in PARSE_EXPR_SCORERS:
@@ -175,8 +186,9 @@ def harden_scorers() -> None:
         module.eval = ast.literal_eval  # module globals shadow the builtin for code in that module
 
 
-def score_answer(spec: Mapping[str, Any], answer: str) -> tuple[float, str | None]:
-    """The generator's own score of ``answer`` in [0, 1], and why it was rejected unscored (else ``None``).
+def score_answer(spec: Mapping[str, Any], entry: Mapping[str, Any], answer: str) -> tuple[float, str | None]:
+    """The generator's own score of ``answer`` for the task ``entry`` (``question``, ``answer``, ``metadata``)
+    in [0, 1], and why the answer was rejected unscored (else ``None``).
 
     Run this in the verifier worker (it runs third-party scorers on model output); call
     :func:`harden_scorers` there first.
@@ -184,9 +196,8 @@ def score_answer(spec: Mapping[str, Any], answer: str) -> tuple[float, str | Non
     rejected = screen_answer(spec["name"], answer)
     if rejected is not None:
         return 0.0, rejected
-    key = _spec_key(spec)
     try:
-        score = float(_dataset(key).score_answer(answer, _entry(key, int(spec["index"]))))
+        score = float(_dataset(_spec_key(spec)).score_answer(answer, scoring_entry(spec, entry)))
     except Exception as exc:  # noqa: BLE001 - a scorer that chokes on an odd answer scores it 0
         return 0.0, f"the scorer failed on this answer ({type(exc).__name__})"
     return min(max(score, 0.0), 1.0), None
@@ -204,8 +215,13 @@ class ReasoningGymSource:
         **config: extra fields of the generator's config dataclass (JSON values), applied over the level's.
 
     Tasks have ``difficulty`` = the highest attribute level, and ``data`` = ``{"answer": gold or None,
-    "reasoning_gym": spec, "attributes": the generator's own difficulty metadata}``. Some generators accept
-    many answers and have no single gold answer (``answer`` is ``None``): only their scorer can judge.
+    "reasoning_gym": spec, "attributes": the generator's own difficulty record, "metadata": what its scorer
+    reads}``. Some generators accept many answers and have no single gold answer (``answer`` is ``None``):
+    only their scorer can judge.
+
+    A task id (``"gcd/L0/s0/17"``) names the same task in every process, except for the generators in
+    :data:`HASH_SEED_DEPENDENT`, which also depend on ``PYTHONHASHSEED``; a stored :class:`Task` is always
+    judged as stored.
     """
 
     def __init__(self, name: str, level: int | Mapping[str, int] = 0, *, seed: int = 0, size: int = 1000,
@@ -240,12 +256,12 @@ class ReasoningGymSource:
             raise IndexError(f"index {index} is outside 0..{self.size - 1}")
         entry = self._dataset[index]
         answer = entry.get("answer")
+        metadata = _json_safe(entry.get("metadata", {}))
         return Task(
             id=f"{self._prefix}{index}", family=self.family, prompt=str(entry["question"]),
             difficulty=self.difficulty,
-            data={"answer": None if answer is None else str(answer),
-                  "reasoning_gym": {**self._spec, "index": index},
-                  "attributes": _json_safe(entry.get("metadata", {}).get("difficulty"))},
+            data={"answer": None if answer is None else str(answer), "reasoning_gym": {**self._spec, "index": index},
+                  "attributes": metadata.get("difficulty"), "metadata": metadata},
         )
 
     def sample(self, rng: np.random.Generator) -> Task:

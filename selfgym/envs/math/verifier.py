@@ -73,6 +73,11 @@ class VerifierProcess:
             raise VerifierError(reply["error"])
         return reply
 
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id while one runs."""
+        return self._process.pid if self._process is not None else None
+
     def close(self) -> None:
         with self._lock:
             self._stop()

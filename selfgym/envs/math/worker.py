@@ -6,7 +6,7 @@ the gold answer, building a reasoning-gym dataset and entry: cached), then ``{"s
 judgement of the answer under ``timeout_s`` and its reply. Requests and replies:
 
 * ``{"op": "math", "gold": g, "answer": a, "timeout_s": t}`` → ``{"correct": bool}`` (math-verify)
-* ``{"op": "score", "spec": s, "answer": a, "timeout_s": t}`` → ``{"score": float, "rejected": str | None}``
+* ``{"op": "score", "spec": s, "entry": e, "answer": a, "timeout_s": t}`` → ``{"score": float, "rejected": ...}``
 * ``{"op": "prepare", "spec": s}`` → ``{"ok": true}`` (only the preparation: warms the caches)
 
 A judgement past its ``timeout_s`` is answered ``{"timeout": true}``; a failure ``{"error": "..."}``.
@@ -60,7 +60,7 @@ def _stages(request: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], di
                 lambda: {"correct": math_equivalent(request["gold"], request["answer"])})
     if op == "score":
         def judge() -> dict[str, Any]:
-            score, rejected = generators.score_answer(request["spec"], request["answer"])
+            score, rejected = generators.score_answer(request["spec"], request["entry"], request["answer"])
             return {"score": score, "rejected": rejected}
         return lambda: generators.prepare(request["spec"]), judge
     if op == "prepare":

@@ -1,0 +1,242 @@
+"""Math answers: extraction, equivalence judged by math-verify (and the fast path before it), deadlines that
+hold off the main thread, and reasoning-gym scorers kept from running model output as code."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from selfgym.envs.math import answers
+from selfgym.envs.math.answers import extract_answer, judge, verify_answer
+from selfgym.envs.math.generators import (
+    EVAL_SCORERS,
+    PARSE_EXPR_SCORERS,
+    SYMBOLIC_GENERATORS,
+    ReasoningGymSource,
+    generator_names,
+)
+from selfgym.envs.math.verifier import VerificationTimeout, VerifierProcess
+
+# --- extraction ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ("so the result is \\boxed{\\frac{1}{2}}.", "\\frac{1}{2}"),
+    ("first \\boxed{1}, then corrected: \\boxed{2}", "2"),
+    ("nested \\boxed{\\frac{\\sqrt{2}}{\\{2\\}}} done", "\\frac{\\sqrt{2}}{\\{2\\}}"),
+    ("\\fbox{7}", "7"),
+    ("$\\boxed 5$", "5"),
+    ("<answer>\n3 1 2\n2 3 1\n</answer>", "3 1 2\n2 3 1"),
+    ("<answer>\\boxed{4}</answer> and \\boxed{9}", "4"),  # explicit answer tags come first
+    ("Working...\nAnswer: $42$.", "42"),
+    ("**Final Answer:** 17", "17"),
+    ("The answer is: 3.5", "3.5"),
+    ("Natalia sold 48 + 24 = 72 clips.\n#### 72", "72"),
+    ("unclosed \\boxed{1 and then\nAnswer: 8", "8"),
+])
+def test_the_final_answer_is_found(reply, expected):
+    assert extract_answer(reply) == expected
+
+
+@pytest.mark.parametrize("reply", ["", "   ", "I think it is 5", "\\boxed{}", "<answer>  </answer>", "\\boxed{1"])
+def test_no_final_answer_is_none(reply):
+    assert extract_answer(reply) is None
+
+
+# --- equivalence -------------------------------------------------------------------------------------------------
+
+EQUIVALENT = [
+    # fractions and decimals
+    ("\\frac{1}{2}", "0.5"), ("1/2", "\\dfrac{1}{2}"), ("0.75", "3/4"), ("\\frac{1}{3}", "0.333333"), ("2", "2.0"),
+    ("-\\frac{3}{4}", "-0.75"),
+    # radicals and expressions
+    ("\\sqrt{8}", "2\\sqrt{2}"), ("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}"), ("x^2-1", "(x-1)(x+1)"),
+    ("2x+1", "1+2x"), ("\\frac{\\pi}{2}", "\\pi/2"), ("2^{10}", "1024"), ("\\log_2 8", "3"),
+    # intervals and sets
+    ("(1,2]", "(1, 2]"), ("[0,\\infty)", "[0, \\infty)"), ("\\{1,2,3\\}", "\\{3,2,1\\}"), ("1,2", "2,1"),
+    # percentages
+    ("50\\%", "0.5"), ("50\\%", "50"), ("12.5\\%", "\\frac{1}{8}"),
+    # units and currency text
+    ("10", "10 dollars"), ("5", "5\\text{ cm}"), ("5", "\\$5"), ("72", "72 apples"), ("3.5", "3.5 hours"),
+    ("12", "12 \\text{ inches}"), ("90", "90^\\circ"), ("1000", "1,000"),
+    # equations, choices, big numbers
+    ("x=3", "3"), ("3", "x = 3"), ("\\text{(A)}", "A"),
+    ("123456789012345678901234567890", "123,456,789,012,345,678,901,234,567,890"),
+]
+NOT_EQUIVALENT = [
+    ("\\frac{1}{2}", "0.51"), ("\\frac{1}{3}", "0.33"), ("0.1", "0.10001"), ("\\frac{1}{2}", "\\frac{2}{1}"),
+    ("\\sqrt{8}", "3\\sqrt{2}"), ("x^2-1", "(x-1)^2"), ("5", "5x"),
+    ("(1,2]", "[1,2]"), ("(1,2]", "(1,2)"), ("\\{1,2,3\\}", "\\{1,2\\}"), ("1,2", "1,3"),
+    ("50\\%", "0.05"),
+    ("10", "11 dollars"), ("3", "3 pi"), ("3", "3\\pi"),
+    ("x=3", "x=4"), ("2", "-2"), ("123456789012345678901234567890", "123456789012345678901234567891"),
+]
+
+
+@pytest.mark.parametrize("gold, answer", EQUIVALENT)
+def test_equivalent_answers_are_right(gold, answer):
+    verdict = verify_answer(gold, answer)
+    assert verdict.correct and verdict.error is None, verdict
+
+
+@pytest.mark.parametrize("gold, answer", NOT_EQUIVALENT)
+def test_different_answers_are_wrong(gold, answer):
+    verdict = verify_answer(gold, answer)
+    assert not verdict.correct and verdict.error is None, verdict
+
+
+def test_plain_numbers_are_decided_without_the_verifier_process():
+    assert verify_answer("1,250.50", "1250.5").method == "numeric"
+    assert verify_answer("7", "7").method == "exact"
+    assert verify_answer("\\sqrt{2}", "2^{1/2}").method == "math-verify"
+    # very long numbers are compared exactly; absurd exponents are not expanded here (the worker has a deadline)
+    assert verify_answer("9" * 10_000, "9" * 9_999 + "8").method == "numeric"
+    assert answers.plain_number("1e99999") is None
+
+
+def test_an_answer_that_hangs_sympy_times_out_as_wrong_and_the_verifier_recovers():
+    started = time.monotonic()
+    verdict = verify_answer("2", "10^{10^{10}}", timeout_s=1.0)
+    assert not verdict.correct and "timed out after 1 s" in verdict.error
+    assert time.monotonic() - started < 1.0 + answers.DEFAULT_TIMEOUT_S
+    assert verify_answer("\\frac{\\pi}{4}", "\\pi/4").correct
+
+
+def test_too_long_answers_are_wrong_without_sympy():
+    verdict = verify_answer("x", "x+" * 2_000 + "0")
+    assert not verdict.correct and "at most" in verdict.error
+
+
+def test_verification_works_off_the_main_thread():
+    pairs = [("\\sqrt{12}", "2\\sqrt{3}"), ("(0,1)", "(0, 1)"), ("\\frac{2}{3}", "0.666667"), ("x+y", "y+x")] * 4
+    with ThreadPoolExecutor(max_workers=4) as threads:
+        verdicts = list(threads.map(lambda pair: verify_answer(*pair), pairs))
+    assert all(verdict.correct for verdict in verdicts), verdicts
+
+
+# --- the worker's deadline and recovery --------------------------------------------------------------------
+
+
+def test_a_worker_stuck_where_no_timer_reaches_is_killed_and_replaced():
+    verifier = VerifierProcess(prepare_timeout_s=1.0)
+    try:
+        assert verifier.call({"op": "math", "gold": "1/2", "answer": "0.5"}, 5.0)["correct"]
+        stuck = verifier.pid
+        os.kill(stuck, signal.SIGSTOP)  # no signal handler runs in a stopped process: like C code that never yields
+        started = time.monotonic()
+        with pytest.raises(VerificationTimeout):
+            verifier.call({"op": "math", "gold": "1", "answer": "1"}, 0.5)
+        assert time.monotonic() - started < 10
+        assert verifier.pid is None  # killed
+        assert verifier.call({"op": "math", "gold": "\\sqrt{4}", "answer": "2"}, 5.0)["correct"]
+        assert verifier.pid != stuck and verifier.generation == 2
+        os.kill(verifier.pid, signal.SIGKILL)  # a crash between calls: the next call starts a new worker
+        while verifier._process.poll() is None:
+            time.sleep(0.01)
+        assert verifier.call({"op": "math", "gold": "3", "answer": "3.0"}, 5.0)["correct"]
+    finally:
+        verifier.close()
+
+
+def test_output_printed_by_judged_code_does_not_break_the_protocol():
+    # reasoning-gym's bf generator prints while it generates; the worker sends replies on a private descriptor
+    task = ReasoningGymSource("bf", 0, seed=2, size=5).task(1)
+    assert judge(task, task.data["answer"]).correct
+
+
+# --- reasoning-gym scoring ------------------------------------------------------------------------------------
+
+
+def test_scorers_that_eval_answers_run_no_code(tmp_path):
+    marker = tmp_path / "pwned"
+    payload = f"__import__('os').system('touch {marker}')"
+    for name in sorted(EVAL_SCORERS - {"number_sorting"}):
+        task = ReasoningGymSource(name, 0, seed=1, size=5).task(0)
+        assert not judge(task, payload).correct
+        assert judge(task, task.data["answer"]).correct, name  # the real answer is still read right
+    sorted_numbers = ReasoningGymSource("number_sorting", 0, seed=1, size=5).task(0)
+    assert judge(sorted_numbers, sorted_numbers.data["answer"]).correct  # its gold list is literal_eval'd
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", sorted(PARSE_EXPR_SCORERS))
+def test_scorers_that_parse_answers_as_python_only_see_arithmetic(name, tmp_path):
+    marker = tmp_path / "pwned"
+    task = ReasoningGymSource(name, 0, seed=3, size=5).task(0)
+    # builds "import os; os.system('touch <marker>')" from character codes: no quotes, no underscores
+    code = "+".join(f"chr({ord(c)})" for c in f"import os; os.system('touch {marker}')")
+    verdict = judge(task, f"exec({code})")
+    assert not verdict.correct and "unknown names" in verdict.error
+    assert not marker.exists()
+    if task.data["answer"] is not None:
+        assert judge(task, task.data["answer"]).correct
+
+
+def test_every_scorer_that_evaluates_text_is_reviewed():
+    """A new reasoning-gym version with a new eval/parse_expr scorer must be looked at (and listed) first."""
+    from reasoning_gym.factory import DATASETS
+    evaluating = re.compile(r"\beval\(|\bexec\(|parse_expr\(|sympify\(")
+    # these evaluate only their own generated text (questions, bundled programs), never an answer
+    generation_only = {"basic_arithmetic", "bitwise_arithmetic", "codeio", "gsm_symbolic", "propositional_logic"}
+    found = set()
+    for name, (dataset_cls, _) in DATASETS.items():
+        if evaluating.search(inspect.getsource(sys.modules[dataset_cls.__module__])):
+            found.add(name)
+    assert found - generation_only == EVAL_SCORERS | PARSE_EXPR_SCORERS
+
+
+def test_a_hung_scorer_times_out_as_wrong():
+    task = ReasoningGymSource("countdown", 0, seed=1, size=5).task(0)
+    verdict = judge(task, "9**9**9**9", timeout_s=1.0)
+    assert not verdict.correct and "timed out" in verdict.error
+    assert judge(task, task.data["answer"]).correct
+
+
+def test_symbolic_generators_accept_equivalent_forms_others_keep_their_format():
+    chain = ReasoningGymSource("basic_arithmetic", 0, seed=5, size=5).task(0)
+    gold = int(chain.data["answer"])
+    assert "basic_arithmetic" in SYMBOLIC_GENERATORS
+    assert judge(chain, f"\\frac{{{2 * gold}}}{{2}}").correct
+    fraction = ReasoningGymSource("fraction_simplification", 0, seed=5, size=5).task(0)
+    numerator, denominator = map(int, re.findall(r"\d+", fraction.data["answer"]))
+    unreduced = f"\\frac{{{numerator * 3}}}{{{denominator * 3}}}"
+    assert not judge(fraction, unreduced).correct  # equal in value, but the task asks for lowest terms
+    assert judge(fraction, f"{numerator}/{denominator}").correct
+
+
+def test_verdicts_are_cached_and_failures_are_not():
+    answers.clear_verification_cache()
+    verify_answer("\\sqrt{18}", "3\\sqrt{2}")
+    hits = answers._cached_verdict.cache_info().hits
+    verify_answer("\\sqrt{18}", "3\\sqrt{2}")
+    assert answers._cached_verdict.cache_info().hits == hits + 1
+    verify_answer("2", "10^{10^{10}}", timeout_s=0.5)
+    assert answers._cached_verdict.cache_info().currsize == 1  # the timeout was not remembered
+
+
+def test_generator_names_cover_reasoning_gym():
+    assert len(generator_names()) >= 100 and "composite" not in generator_names()
+
+
+def test_verification_is_thread_safe_under_contention():
+    results = []
+    barrier = threading.Barrier(6)
+
+    def check(i: int) -> None:
+        barrier.wait()
+        results.append(verify_answer(f"\\sqrt{{{2 * i * i}}}", f"{i}\\sqrt{{2}}").correct)
+
+    threads = [threading.Thread(target=check, args=(i,)) for i in range(1, 7)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [True] * 6
