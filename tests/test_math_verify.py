@@ -35,7 +35,8 @@ from selfgym.envs.math.verifier import VerificationTimeout, VerifierProcess
     ("\\fbox{7}", "7"),
     ("$\\boxed 5$", "5"),
     ("<answer>\n3 1 2\n2 3 1\n</answer>", "3 1 2\n2 3 1"),
-    ("<answer>\\boxed{4}</answer> and \\boxed{9}", "4"),  # explicit answer tags come first
+    ("<answer>4</answer> and \\boxed{9}", "4"),  # explicit answer tags come first
+    ("<answer> The cat sat. </answer>", "The cat sat."),  # kept as written: a scorer may compare exactly
     ("Working...\nAnswer: $42$.", "42"),
     ("**Final Answer:** 17", "17"),
     ("The answer is: 3.5", "3.5"),

@@ -97,13 +97,17 @@ def extract_answer(text: str) -> str | None:
     """The final answer in a model's text, or ``None`` when it gives none.
 
     Looks, in this order, for the last ``<answer>…</answer>``, the last ``\\boxed{…}``, the last ``Answer: …``
-    (or ``Final answer: …``) line, and the last ``#### …`` line. An empty answer counts as none.
+    (or ``Final answer: …``) line, and the last ``#### …`` line. What tags and boxes hold is kept as written
+    (but for surrounding space: a generator's scorer may need it exactly, final period included); an answer
+    line is cleaned of math delimiters, bold and a final period. An empty answer counts as none.
     """
-    for found in (_last(_ANSWER_TAG, text), last_boxed(text), _last(_ANSWER_LINE, text), _last(_GSM8K_LINE, text)):
-        if found is not None:
-            answer = clean_answer(found)
-            return answer or None
-    return None
+    delimited = _last(_ANSWER_TAG, text)
+    if delimited is None:
+        delimited = last_boxed(text)
+    if delimited is not None:
+        return delimited.strip() or None
+    line = _last(_ANSWER_LINE, text) or _last(_GSM8K_LINE, text)
+    return (clean_answer(line) or None) if line is not None else None
 
 
 def _last(pattern: re.Pattern, text: str) -> str | None:
