@@ -9,9 +9,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from rich.markup import escape
+
+from .curricula.config import ConfigError
 from .sandbox.errors import SandboxError
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # one error, one line: no wrapping at 80 columns
 
 
 def clear_errors(func):
@@ -21,8 +24,8 @@ def clear_errors(func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except SandboxError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        except (SandboxError, ConfigError) as exc:
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             sys.exit(2)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]")
@@ -89,6 +92,25 @@ def demo(runs: int) -> None:
     from .sandbox.demo import run_demo
 
     run_demo(runs=runs, console=Console())
+
+
+@main.command()
+@click.argument("experiment", required=False, type=click.Path(dir_okay=False))
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False), help="Continue the run in this folder.")
+@click.option("--output-dir", default=None, help="Run folder (default: the experiment's output_dir).")
+@clear_errors
+def run(experiment: str | None, resume_dir: str | None, output_dir: str | None) -> None:
+    """Run an EXPERIMENT (YAML): env, agent, method, curriculum, budget, evaluation."""
+    from .curricula.config import load_experiment
+    from .curricula.runner import ExperimentRunner
+
+    if (experiment is None) == (resume_dir is None):
+        raise click.UsageError("give an EXPERIMENT file, or --resume RUN_DIR")
+    if resume_dir is not None:
+        runner = ExperimentRunner.resume(resume_dir, Console())
+    else:
+        runner = ExperimentRunner(load_experiment(experiment), output_dir, Console())
+    runner.run()
 
 
 @main.command()

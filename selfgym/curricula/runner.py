@@ -1,0 +1,337 @@
+"""``selfgym run FILE.yaml``: an experiment from its config to its run folder, resumable after a kill.
+
+A run folder holds::
+
+    config.yaml        the resolved config (what was run)
+    eval_tasks.jsonl   the held-out tasks, drawn once
+    episodes.jsonl     every training episode (one trajectory per line, with its episode number)
+    metrics.jsonl      one line per batch: success, mean difficulty, curriculum summary, time
+    evals.jsonl        each evaluation: episodes seen, success, 95% interval (and with reflection)
+    curriculum.json    the curriculum's state (also inside state.json)
+    state.json         what a resume needs: episodes done, curriculum, training buffer, checkpoint
+    checkpoints/       the fine-tuned model of self-training methods
+    plots/*.png        success and difficulty over the run
+
+Everything is written atomically or appended line by line; ``state.json`` is the commit point. A resume drops
+episode lines past it and continues from there with the same seeds, so a killed-and-resumed run ends with the
+same number of episodes as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..envs.task import Task
+from ..eval.stats import wilson_interval
+from ..io import atomic_write_json, atomic_write_text
+from . import CURRICULA
+from .base import Curriculum, TaskFamily
+from .config import ConfigError, ExperimentConfig, load_experiment
+from .families import ReasoningGymFamily, source_family
+
+STATE = "state.json"
+
+
+def build_policy(config: ExperimentConfig, checkpoint: str | None = None):
+    """The agent's policy: a checkpoint of this run when there is one, else what the config names."""
+    from ..agents.policy import Sampling, ScriptedPolicy
+
+    agent = config.agent
+    sampling = Sampling(max_new_tokens=agent.max_new_tokens, temperature=agent.temperature, top_p=agent.top_p)
+    if agent.backend == "scripted":
+        return ScriptedPolicy(agent.replies, cycle=True, sampling=sampling)
+    if agent.backend == "openai":
+        from ..agents.openai_policy import OpenAIPolicy
+
+        return OpenAIPolicy(agent.model, base_url=agent.base_url, api_key=os.environ.get(agent.api_key_env),
+                            sampling=sampling)
+    from ..agents.hf import HFPolicy
+
+    return HFPolicy(checkpoint or agent.model, sampling=sampling, batch_size=agent.batch_size)
+
+
+def build_families(config: ExperimentConfig, env: gym.Env) -> list[TaskFamily]:
+    if config.env.families:
+        return [ReasoningGymFamily(f.name, f.levels, seed=config.seed) for f in config.env.families]
+    return [source_family(env.unwrapped.source)]
+
+
+def _read_lines(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:  # a line torn by a kill
+            continue
+    return rows
+
+
+def _append(path: Path, rows: Sequence[dict]) -> None:
+    with path.open("a", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+class ExperimentRunner:
+    """Runs one experiment config in ``run_dir`` (default: the config's ``output_dir``)."""
+
+    def __init__(self, config: ExperimentConfig, run_dir: str | Path | None = None,
+                 console: Console | None = None) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir) if run_dir is not None else config.run_dir
+        self.console = console or Console()
+        self.state: dict[str, Any] = {"episodes": 0, "batches": 0, "checkpoint": None, "buffer": [],
+                                      "finetunes": 0}
+
+    # --- set-up and resume ---------------------------------------------------------------------------------------
+    @classmethod
+    def resume(cls, run_dir: str | Path, console: Console | None = None) -> ExperimentRunner:
+        run_dir = Path(run_dir)
+        if not (run_dir / "config.yaml").is_file():
+            raise ConfigError(f"{run_dir}: not a run folder (no config.yaml); start it with `selfgym run FILE.yaml`")
+        runner = cls(load_experiment(run_dir / "config.yaml"), run_dir, console)
+        if (run_dir / STATE).is_file():
+            runner.state = json.loads((run_dir / STATE).read_text())
+        return runner
+
+    def _prepare_dir(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        config_path = self.run_dir / "config.yaml"
+        resolved = yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)
+        if (self.run_dir / STATE).exists() and config_path.exists() and config_path.read_text() != resolved:
+            raise ConfigError(f"{self.run_dir} holds a run of another config; resume it with `selfgym run --resume "
+                              f"{self.run_dir}` or choose another output_dir")
+        atomic_write_text(config_path, resolved)
+        # drop what a kill left past the last commit
+        done = self.state["episodes"]
+        for name, key in (("episodes.jsonl", "episode"), ("metrics.jsonl", "episodes"), ("evals.jsonl", "episodes")):
+            path = self.run_dir / name
+            rows = _read_lines(path)
+            kept = [row for row in rows if row[key] < done or (name != "episodes.jsonl" and row[key] == done)]
+            if len(kept) != len(rows) or (path.exists() and len(rows) != len(path.read_text().splitlines())):
+                atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in kept))
+
+    def _eval_tasks(self, families: Sequence[TaskFamily]) -> list[Task]:
+        path = self.run_dir / "eval_tasks.jsonl"
+        if path.exists():
+            return [Task.from_json(line) for line in path.read_text().splitlines() if line.strip()]
+        rng = np.random.default_rng(self.config.eval.seed)
+        tasks, seen = [], set()
+        for _ in range(self.config.eval.tasks * 20):
+            family = families[int(rng.integers(len(families)))]
+            task = family.make(int(rng.integers(family.levels)), rng)
+            if task.id not in seen:
+                seen.add(task.id)
+                tasks.append(task)
+            if len(tasks) == self.config.eval.tasks:
+                break
+        atomic_write_text(path, "".join(task.to_json() + "\n" for task in tasks))
+        return tasks
+
+    # --- the run -------------------------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        from ..agents.policy import Sampling
+        from ..sandbox import SandboxPool
+
+        config = self.config
+        if config.executor != "local":
+            raise ConfigError("executor 'ray' runs evaluations (`selfgym eval`); experiments run locally for now")
+        self._prepare_dir()
+        pool = SandboxPool(size=config.env.parallel)
+        envs = [gym.make(config.env.id, pool=pool, **config.env.kwargs).unwrapped for _ in range(config.env.parallel)]
+        try:
+            families = build_families(config, envs[0])
+            curriculum: Curriculum = CURRICULA[config.curriculum.name](families, seed=config.seed,
+                                                                      **config.curriculum.params)
+            if "curriculum" in self.state:
+                curriculum.load_state_dict(self.state["curriculum"])
+            eval_tasks = self._eval_tasks(families)
+            policy = build_policy(config, self.state["checkpoint"])
+            greedy = dataclasses.replace(policy.sampling, temperature=0.0, seed=config.eval.seed)
+            done, every = self.state["episodes"], config.eval.every
+            evaluated = {row["episodes"] for row in _read_lines(self.run_dir / "evals.jsonl")}
+            if done not in evaluated and (done == 0 or (every and done % every == 0)):  # also one a kill cut short
+                self._evaluate(envs, policy, eval_tasks, greedy)
+            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("success {task.fields[success]}"), TimeElapsedColumn(),
+                          console=self.console) as progress:
+                bar = progress.add_task(f"{config.name} ({config.method.name})", total=config.budget.episodes,
+                                        completed=self.state["episodes"], success="-")
+                while self.state["episodes"] < config.budget.episodes:
+                    self._batch(envs, policy, curriculum, progress, bar)
+                    if config.eval.every and self.state["episodes"] % config.eval.every == 0 \
+                            and self.state["episodes"] < config.budget.episodes:
+                        self._evaluate(envs, policy, eval_tasks, greedy)
+            if self.state["buffer"]:
+                policy = self._finetune(envs, policy, final=True)
+            evals = _read_lines(self.run_dir / "evals.jsonl")
+            if evals[-1]["episodes"] != self.state["episodes"]:
+                self._evaluate(envs, policy, eval_tasks, greedy)
+        finally:
+            for env in envs:
+                env.close()
+            pool.close()
+        return self._report()
+
+    def _batch(self, envs, policy, curriculum: Curriculum, progress: Progress, bar) -> None:
+        from ..agents.reflexion import Reflexion, ReflexionConfig
+        from ..agents.rollout import rollout_batch
+
+        config, start = self.config, time.perf_counter()
+        done = self.state["episodes"]
+        n = min(len(envs), config.budget.episodes - done)
+        tasks = [curriculum.next_task() for _ in range(n)]
+        sampling = dataclasses.replace(policy.sampling, seed=config.seed * 1_000_003 + done)
+        system_prompt = config.agent.system_prompt
+        kwargs = {"system_prompt": system_prompt} if system_prompt is not None else {}
+        if config.method.name == "reflexion":
+            reflexion = Reflexion(policy, config=ReflexionConfig(trials=config.method.trials,
+                                                                  memory_size=config.method.memory_size,
+                                                                  actor_sampling=sampling, **kwargs))
+            results = reflexion.run(envs[:n], tasks, seed=done)
+            trajectories = [r.trajectories[-1] for r in results]
+            for result, trajectory in zip(results, trajectories, strict=True):
+                trajectory.meta.update(trials=len(result.trajectories), reflections=result.reflections)
+        else:
+            trajectories = rollout_batch(envs[:n], policy, tasks, seeds=[done + i for i in range(n)],
+                                         sampling=sampling, **kwargs)
+        rows = []
+        for i, (task, trajectory) in enumerate(zip(tasks, trajectories, strict=True)):
+            curriculum.update(task, float(trajectory.success))
+            rows.append({"episode": done + i, **trajectory.to_dict()})
+        _append(self.run_dir / "episodes.jsonl", rows)
+        if config.method.name in ("self-training", "re-rest"):
+            self.state["buffer"] += [t.to_dict() for t in trajectories]
+        successes = sum(t.success for t in trajectories)
+        self.state["episodes"] = done + n
+        self.state["batches"] += 1
+        metrics = {"episodes": self.state["episodes"], "batch_success": successes / n,
+                   "mean_difficulty": float(np.mean([t.difficulty for t in tasks])),
+                   "families": sorted({t.family for t in tasks}), "seconds": time.perf_counter() - start,
+                   "completion_tokens": sum(t.completion_tokens for t in trajectories)}
+        if hasattr(curriculum, "level"):
+            metrics["levels"] = dict(curriculum.level)
+        _append(self.run_dir / "metrics.jsonl", [metrics])
+        if config.method.name in ("self-training", "re-rest") and \
+                len({row["task"]["id"] for row in self.state["buffer"]}) >= config.method.train_every:
+            policy = self._finetune(envs, policy)
+        self.state["curriculum"] = curriculum.state_dict()
+        atomic_write_json(self.run_dir / "curriculum.json", self.state["curriculum"])
+        atomic_write_json(self.run_dir / STATE, self.state)  # the commit point
+        recent = _read_lines(self.run_dir / "metrics.jsonl")[-10:]
+        progress.update(bar, completed=self.state["episodes"],
+                        success=f"{np.mean([m['batch_success'] for m in recent]):.0%}")
+
+    def _finetune(self, envs, policy, final: bool = False):
+        """Self-training round on the buffered episodes: successes (and, for Re-ReST, verified corrections)."""
+        from ..agents.self_training import SelfTrainConfig, correct, finetune, sft_examples
+        from ..agents.trajectory import Trajectory
+
+        config = self.config
+        buffered = [Trajectory.from_dict(row) for row in self.state["buffer"]]
+        kept = [t for t in buffered if t.success]
+        if config.method.name == "re-rest":
+            failures = [t for t in buffered if not t.success]
+            tried = correct(envs, policy, failures, sampling=policy.sampling, seed=config.seed,
+                            system_prompt=config.agent.system_prompt, max_chars=3000)
+            kept += [t for t in tried if t.success]
+        train_config = SelfTrainConfig(epochs=config.method.epochs, learning_rate=config.method.learning_rate,
+                                       lora_r=config.method.lora_r, lora_alpha=2 * config.method.lora_r,
+                                       seed=config.seed)
+        examples = sft_examples(kept)
+        if examples:
+            self.state["finetunes"] += 1
+            # a new folder per round: state.json keeps pointing at the last committed one until the next commit
+            checkpoint = self.run_dir / "checkpoints" / f"round-{self.state['finetunes']}"
+            with self.console.status(f"fine-tuning on {len(examples)} examples..."):
+                finetune(policy, examples, train_config, seed=config.seed + self.state["finetunes"], save_to=checkpoint)
+            self.state["checkpoint"] = str(checkpoint)
+        self.state["buffer"] = []
+        return policy
+
+    def _evaluate(self, envs, policy, tasks: Sequence[Task], sampling) -> dict[str, Any]:
+        from ..agents.reflexion import Reflexion, ReflexionConfig
+        from ..agents.rollout import rollout_batch
+
+        successes = []
+        with self.console.status(f"evaluating on {len(tasks)} held-out tasks..."):
+            for start in range(0, len(tasks), len(envs)):
+                chunk = list(tasks[start:start + len(envs)])
+                trajectories = rollout_batch(envs[:len(chunk)], policy, chunk, seeds=[0] * len(chunk),
+                                             sampling=sampling)
+                successes += [t.success for t in trajectories]
+            row: dict[str, Any] = {"episodes": self.state["episodes"], "tasks": len(tasks),
+                                   "success": float(np.mean(successes)),
+                                   "interval": wilson_interval(sum(successes), len(successes))}
+            if self.config.eval.reflection:
+                results = []
+                for start in range(0, len(tasks), len(envs)):
+                    chunk = list(tasks[start:start + len(envs)])
+                    results += Reflexion(policy, config=ReflexionConfig(trials=2, actor_sampling=sampling)).run(
+                        envs[:len(chunk)], chunk)
+                solved = sum(r.success for r in results)
+                row.update(success_reflection=solved / len(tasks), interval_reflection=wilson_interval(solved, len(tasks)))
+        _append(self.run_dir / "evals.jsonl", [row])
+        return row
+
+    # --- results -------------------------------------------------------------------------------------------------
+    def _report(self) -> dict[str, Any]:
+        evals = _read_lines(self.run_dir / "evals.jsonl")
+        metrics = _read_lines(self.run_dir / "metrics.jsonl")
+        table = Table("episodes seen", "held-out success", "95% interval", title=f"{self.config.name}: evaluations")
+        for row in evals:
+            low, high = row["interval"]
+            table.add_row(str(row["episodes"]), f"{row['success']:.1%}", f"{low:.1%} - {high:.1%}")
+        self.console.print(table)
+        plot = plot_run(self.run_dir, evals, metrics)
+        self.console.print(f"run folder: {self.run_dir}  plot: {plot}")
+        return {"episodes": self.state["episodes"], "evals": evals, "plot": str(plot)}
+
+
+def plot_run(run_dir: Path, evals: list[dict], metrics: list[dict]) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    if metrics:
+        x = [m["episodes"] for m in metrics]
+        success = np.array([m["batch_success"] for m in metrics])
+        window = max(1, len(success) // 10)
+        smooth = np.convolve(success, np.ones(window) / window, mode="same")
+        left.plot(x, smooth, color="tab:blue", alpha=0.6, label=f"training success ({window}-batch mean)")
+        right.plot(x, [m["mean_difficulty"] for m in metrics], color="tab:orange")
+    if evals:
+        x = [e["episodes"] for e in evals]
+        y = [e["success"] for e in evals]
+        err = np.array([[e["success"] - e["interval"][0], e["interval"][1] - e["success"]] for e in evals]).T
+        left.errorbar(x, y, yerr=err, fmt="o-", color="black", capsize=4, label="held-out success (95% CI)")
+    left.set(xlabel="training episodes", ylabel="success rate", ylim=(-0.02, 1.02), title="Success")
+    left.legend(loc="best", fontsize=8)
+    right.set(xlabel="training episodes", ylabel="mean difficulty level", title="Tasks the curriculum chose")
+    fig.tight_layout()
+    path = run_dir / "plots" / "run.png"
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+    return path

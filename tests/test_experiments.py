@@ -1,0 +1,114 @@
+"""`selfgym run`: YAML errors are one clear message (exit 2); a run killed half-way and resumed ends exactly like an
+uninterrupted one. Runs use a tiny local model on the real Math-v0 env (math-verify, reasoning-gym)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from selfgym.curricula.config import ConfigError, load_experiment
+from tiny_models import build_tiny_chat_model
+
+SELFGYM = [sys.executable, "-m", "selfgym.cli"]
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+def experiment(tmp_path: Path, model: Path, **overrides) -> Path:
+    config = {
+        "name": "tiny", "seed": 0, "output_dir": str(tmp_path / "runs" / "{name}"),
+        "env": {"id": "selfgym/Math-v0", "kwargs": {"max_steps": 1, "tools": False},
+                "families": [{"name": "basic_arithmetic", "levels": 2}, {"name": "gcd", "levels": 2}],
+                "parallel": 2},
+        "agent": {"backend": "hf", "model": str(model), "max_new_tokens": 6, "temperature": 1.0},
+        "method": {"name": "self-training", "train_every": 6, "epochs": 1},
+        "curriculum": {"name": "uniform"},
+        "budget": {"episodes": 12},
+        "eval": {"tasks": 4, "every": 6},
+    }
+    for key, value in overrides.items():
+        config[key] = value
+    path = tmp_path / f"{config['name']}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return build_tiny_chat_model(tmp_path_factory.mktemp("model") / "tiny")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name: x\nagent:\n  temprature: 0.5\n", ":3: agent.temprature: unknown key (did you mean 'temperature'?)"),
+    ("name: x\nbudget:\n  episodes: lots\n", ":3: budget.episodes: Input should be a valid integer"),
+    ("name: x\nmethod: {name: grpoo}\n", ":2: method.name: Input should be 'eval-only'"),
+    ("name: x\nenv: [1, 2\n", "not valid YAML"),
+    ("- a\n- b\n", "must be a mapping"),
+])
+def test_bad_yaml_is_one_clear_error_with_exit_code_2(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
+        load_experiment(path)
+    result = subprocess.run([*SELFGYM, "run", str(path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error:") and "bad.yaml" in result.stderr
+
+
+def test_missing_file_and_bad_resume_dir(tmp_path):
+    result = subprocess.run([*SELFGYM, "run", str(tmp_path / "missing.yaml")], capture_output=True, text=True)
+    assert result.returncode == 2 and "no such experiment file" in result.stderr
+    result = subprocess.run([*SELFGYM, "run", "--resume", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 2 and "not a run folder" in result.stderr
+
+
+def test_shipped_experiments_are_valid():
+    names = {load_experiment(path).name for path in EXPERIMENTS.glob("*.yaml")}
+    assert "quickstart" in names and len(names) >= 5
+
+
+def episodes_of(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "episodes.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.docker
+def test_killed_run_resumes_to_the_same_episodes(tmp_path, tiny_model):
+    path = experiment(tmp_path, tiny_model)
+    run_dir = tmp_path / "runs" / "tiny"
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    process = subprocess.Popen([*SELFGYM, "run", str(path)], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        state = run_dir / "state.json"
+        if state.exists() and json.loads(state.read_text())["episodes"] >= 6:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, process.stderr.read()
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = json.loads((run_dir / "state.json").read_text())["episodes"]
+    assert 6 <= killed_at < 12
+
+    resumed = subprocess.run([*SELFGYM, "run", "--resume", str(run_dir)], env=env, capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    straight = subprocess.run([*SELFGYM, "run", str(path), "--output-dir", str(tmp_path / "straight")], env=env,
+                              capture_output=True, text=True, timeout=300)
+    assert straight.returncode == 0, straight.stderr[-2000:]
+
+    after_resume, uninterrupted = episodes_of(run_dir), episodes_of(tmp_path / "straight")
+    assert [e["episode"] for e in after_resume] == list(range(12)) == [e["episode"] for e in uninterrupted]
+    assert [e["task"]["id"] for e in after_resume] == [e["task"]["id"] for e in uninterrupted]
+    state = json.loads((run_dir / "state.json").read_text())
+    assert state["episodes"] == 12 and state["buffer"] == []  # the last round's buffer was trained on or dropped
+    evals = [json.loads(line) for line in (run_dir / "evals.jsonl").read_text().splitlines()]
+    assert [e["episodes"] for e in evals] == [0, 6, 12]
+    assert (run_dir / "plots" / "run.png").stat().st_size > 10_000
