@@ -45,6 +45,19 @@ class OfflineBase:
         return f"selfgym/base:{self.suite}-{digest}"
 
 
+# The offline base of each image: what its Dockerfile would otherwise install on top of the public base, as Debian
+# packages, so that the offline build needs no network at all. Images not listed use ``OfflineBase()``.
+OFFLINE_BASES: dict[str, OfflineBase] = {
+    "python": OfflineBase(),
+    # The web sandbox (docker/web.Dockerfile): the sites' Flask and a headless Chromium, plus socat (the CDP
+    # tunnel's end inside the container), ps for leak checks, and one font family so that screenshots show text.
+    # debootstrap does not resolve virtual packages: dbus-x11 provides the dbus-session-bus that chromium's
+    # dconf-service needs.
+    "web": OfflineBase(packages=("python3", "python3-flask", "chromium", "dbus-x11", "socat", "procps",
+                                 "fonts-dejavu-core")),
+}
+
+
 def docker_dir() -> Path:
     """The folder with our Dockerfiles (``docker/`` at the repository root; ``SELFGYM_DOCKER_DIR`` overrides)."""
     override = os.environ.get("SELFGYM_DOCKER_DIR")
@@ -164,8 +177,9 @@ def build_offline_base(client: docker.DockerClient, base: OfflineBase, console: 
 
 
 def resolve_base(client: docker.DockerClient, console: Console, *, base_image: str | None = None,
-                 offline: bool = False) -> str:
-    """Pick the base: an explicit one; else the public default if present or pullable; else an offline build."""
+                 offline: bool = False, name: str = "python") -> str:
+    """Pick the base: an explicit one; else the public default if present or pullable; else an offline build
+    (with the Debian packages image ``name`` needs, see :data:`OFFLINE_BASES`)."""
     requested = base_image or os.environ.get("SELFGYM_BASE_IMAGE")
     if requested:
         if image_exists(client, requested) or _try_pull(client, requested, console):
@@ -173,7 +187,7 @@ def resolve_base(client: docker.DockerClient, console: Console, *, base_image: s
         raise image_missing(requested)
     if not offline and (image_exists(client, DEFAULT_BASE_IMAGE) or _try_pull(client, DEFAULT_BASE_IMAGE, console)):
         return DEFAULT_BASE_IMAGE
-    return build_offline_base(client, OfflineBase(), console)
+    return build_offline_base(client, OFFLINE_BASES.get(name, OfflineBase()), console)
 
 
 def build_image(client: docker.DockerClient, name: str = "python", *, base_image: str | None = None,
@@ -184,7 +198,7 @@ def build_image(client: docker.DockerClient, name: str = "python", *, base_image
     if not force and image_exists(client, tag):
         console.print(f"[green]Up to date[/] {tag}")
         return tag
-    base = resolve_base(client, console, base_image=base_image, offline=offline)
+    base = resolve_base(client, console, base_image=base_image, offline=offline, name=name)
     log: list[str] = []
     with console.status(f"Building {tag} on {base} ...") as status:
         try:
