@@ -1,0 +1,337 @@
+"""Playwright driving the Chromium of one web sandbox: a fresh browser context per episode, observe, act.
+
+Playwright runs on the host (on the process's :mod:`~selfgym.envs.web.hub`) and reaches the Chromium inside the
+network-less container over the DevTools protocol through an :class:`~selfgym.envs.web.tunnel.ExecTunnel`. Each
+episode gets a new browser context (no cookies, storage, cache or history from the last one) with one page.
+
+Elements are addressed by the ids of :mod:`~selfgym.envs.web.axtree` (``backendDOMNodeId``): to act on one, the
+node is resolved through CDP and probed by a small function (is it there, enabled, editable; where to click), then
+the input goes through Playwright's mouse and keyboard, as a user's would. Playwright's locators are not used:
+they inject a large script into every new document, which costs ~90 ms per page in a one-CPU container, more
+than the rest of a step. After a click or Enter, a navigation it started is waited for as Playwright does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import docker
+import numpy as np
+from playwright.async_api import BrowserContext, CDPSession, Error as PlaywrightError, Page
+
+from .actions import Action
+from .axtree import TreeText, Viewport, format_tree, layout_boxes
+from .hub import PlaywrightHub
+from .tunnel import ExecTunnel
+
+# Runs on the node an id names (its element, for a text node): reports what the element is and, by mode, brings it
+# into view and returns the point to click ("point"), focuses it and selects its text ("focus"), or picks the option
+# whose label matches ("select", as Playwright's select_option does: set it, then fire input and change).
+_PROBE = """
+function (mode, wanted) {
+  const el = this.nodeType === 1 ? this : this.parentElement;
+  if (!el || !el.isConnected) return {gone: true};
+  const tag = el.tagName.toLowerCase();
+  const textTypes = ['text', 'search', 'email', 'url', 'tel', 'password', 'number', ''];
+  const info = {tag, disabled: el.matches(':disabled') || el.getAttribute('aria-disabled') === 'true',
+    editable: el.isContentEditable || tag === 'textarea' || (tag === 'input' && textTypes.includes(el.getAttribute('type') || '')),
+    options: tag === 'select' ? Array.from(el.options).map(o => o.label || o.text) : null};
+  if (info.disabled) return info;
+  if (mode === 'point') {
+    const rect = () => {
+      if (this.nodeType !== 3) return el.getBoundingClientRect();
+      const range = document.createRange(); range.selectNodeContents(this); return range.getBoundingClientRect();
+    };
+    let r = rect();
+    if (r.top < 0 || r.left < 0 || r.bottom > innerHeight || r.right > innerWidth) {
+      el.scrollIntoView({block: 'center', inline: 'center'}); r = rect();
+    }
+    info.hidden = r.width === 0 && r.height === 0;
+    info.x = Math.min(Math.max(r.left + r.width / 2, 0), innerWidth - 1);
+    info.y = Math.min(Math.max(r.top + r.height / 2, 0), innerHeight - 1);
+  } else if (mode === 'focus' && info.editable) {
+    el.focus();
+    if (typeof el.select === 'function') el.select();
+    else { const range = document.createRange(); range.selectNodeContents(el);
+           const sel = getSelection(); sel.removeAllRanges(); sel.addRange(range); }
+  } else if (mode === 'select' && info.options) {
+    const norm = s => s.trim().toLowerCase();
+    const options = Array.from(el.options);
+    const option = options.find(o => (o.label || o.text) === wanted)
+      || options.find(o => norm(o.label || o.text) === norm(wanted))
+      || options.find(o => norm(o.label || o.text).includes(norm(wanted)));
+    if (option) {
+      el.value = option.value; option.selected = true;
+      el.dispatchEvent(new Event('input', {bubbles: true})); el.dispatchEvent(new Event('change', {bubbles: true}));
+      info.chosen = option.label || option.text;
+    }
+  }
+  return info;
+}
+"""
+
+
+class ActionFailed(Exception):
+    """An action that could not be carried out; ``str(error)`` is the message for the agent."""
+
+
+@dataclass
+class PageState:
+    """What the agent sees of the page: its URL, title and accessibility tree."""
+
+    url: str
+    title: str
+    tree: TreeText
+
+
+class BrowserSession:
+    """One Playwright connection to the Chromium of a web container, with the current episode's page.
+
+    All methods are synchronous and may be called from any thread; they run on the hub's loop.
+    """
+
+    def __init__(self, hub: PlaywrightHub, api: docker.APIClient, container_id: str, devtools_path: str, *,
+                 devtools_port: int, viewport: tuple[int, int] = (1280, 1080), action_timeout_s: float = 5.0,
+                 max_tree_chars: int = 12_000) -> None:
+        self.hub = hub
+        self.viewport = {"width": viewport[0], "height": viewport[1]}
+        self.action_timeout_ms = action_timeout_s * 1000
+        self.max_tree_chars = max_tree_chars
+        self._call_timeout_s = action_timeout_s * 3 + 30
+        self._tunnel = ExecTunnel(api, container_id, devtools_port)
+        self.context: BrowserContext | None = None
+        self.page: Page | None = None
+        self._cdp: CDPSession | None = None
+        self._main_frame = ""
+        self._navigating = False
+        self._loaded = asyncio.Event()
+        self._shown_ids: dict[int, int] = {}  # backend id -> the id shown to the agent (this episode)
+        self._backend_ids: dict[int, int] = {}  # and back
+        self.browser = self._run(self._connect(devtools_path))
+
+    def _run(self, coroutine):
+        return self.hub.run(coroutine, timeout_s=self._call_timeout_s)
+
+    async def _connect(self, devtools_path: str):
+        port = await self._tunnel.open()
+        return await self.hub.playwright.chromium.connect_over_cdp(f"ws://127.0.0.1:{port}{devtools_path}",
+                                                                   timeout=30_000)
+
+    @property
+    def connected(self) -> bool:
+        return self.browser.is_connected()
+
+    # --- episodes -------------------------------------------------------------------------------------------------
+    def end_episode(self) -> None:
+        """Close the episode's browser context (its pages, cookies and storage); idempotent."""
+        self._run(self._close_context())
+
+    def new_episode(self, start_url: str, allowed_origins: list[str]) -> None:
+        """Close the last episode's context; open ``start_url`` in a new one that only reaches ``allowed_origins``."""
+        self._run(self._new_episode(start_url, allowed_origins))
+
+    async def _new_episode(self, start_url: str, allowed_origins: list[str]) -> None:
+        await self._close_context()
+        self._shown_ids.clear()
+        self._backend_ids.clear()
+        self.context = await self.browser.new_context(viewport=self.viewport, service_workers="block")
+        self.context.set_default_timeout(self.action_timeout_ms)
+        # Defence in depth behind goto's own check: requests to any other origin (a link, a redirect, a script)
+        # fail in the browser. The container has no network anyway; this also keeps the DevTools port out of reach.
+        allowed = "|".join(re.escape(origin) for origin in allowed_origins)
+        await self.context.route(re.compile(rf"^(?!(?:{allowed})(?:/|$))"), lambda route: route.abort("blockedbyclient"))
+        self.page = await self.context.new_page()
+        self._cdp = await self.context.new_cdp_session(self.page)
+        self._main_frame = (await self._cdp.send("Page.getFrameTree"))["frameTree"]["frame"]["id"]
+        for event, kind in (("Page.frameRequestedNavigation", "start"), ("Page.frameStartedLoading", "start"),
+                            ("Page.frameStoppedLoading", "stop"), ("Page.navigatedWithinDocument", "stop")):
+            self._cdp.on(event, lambda params, kind=kind: self._on_page_event(kind, params))
+        await self._cdp.send("Page.enable")
+        await self.page.goto(start_url, wait_until="load")
+
+    async def _close_context(self) -> None:
+        context, self.context, self.page, self._cdp = self.context, None, None, None
+        if context is not None:
+            try:
+                await context.close()
+            except PlaywrightError:
+                pass  # the browser went away; the caller replaces the session
+
+    # --- observing ------------------------------------------------------------------------------------------------
+    def observe(self) -> PageState:
+        """The current URL, title and the visible part of the accessibility tree."""
+        return self._run(self._observe())
+
+    async def _observe(self) -> PageState:
+        tree = await self._cdp.send("Accessibility.getFullAXTree")
+        snapshot = await self._cdp.send("DOMSnapshot.captureSnapshot", {"computedStyles": []})
+        document = (snapshot.get("documents") or [{}])[0]
+        viewport = Viewport(document.get("scrollOffsetX", 0), document.get("scrollOffsetY", 0),
+                            self.viewport["width"], self.viewport["height"])
+        nodes = tree["nodes"]
+        title = next((str(n.get("name", {}).get("value", "")) for n in nodes
+                      if n.get("role", {}).get("value") == "RootWebArea"), "")
+        text = format_tree(nodes, layout_boxes(snapshot), viewport, self.max_tree_chars, self._number)
+        return PageState(self.page.url, title, text)
+
+    def _number(self, backend_id: int) -> int:
+        if backend_id not in self._shown_ids:
+            self._shown_ids[backend_id] = shown = len(self._shown_ids) + 1
+            self._backend_ids[shown] = backend_id
+        return self._shown_ids[backend_id]
+
+    def screenshot(self) -> np.ndarray:
+        """The viewport as an RGB array (height, width, 3) of uint8."""
+        from PIL import Image
+
+        png = self._run(self.page.screenshot(type="png"))
+        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+    def evaluate(self, expression: str, argument=None):
+        """Evaluate a JavaScript function expression in the page (the MiniWoB source reads its reward with it)."""
+        return self._run(self.page.evaluate(expression, argument))
+
+    # --- acting ---------------------------------------------------------------------------------------------------
+    def act(self, action: Action, url: str | None = None) -> str:
+        """Carry out a browser action (not ``answer``); returns what happened, raises :class:`ActionFailed`."""
+        return self._run(self._act(action, url))
+
+    async def _act(self, action: Action, url: str | None) -> str:
+        page = self.page
+        try:
+            if action.kind == "goto":
+                await page.goto(url, wait_until="load")
+                done = f"Opened {url}."
+            elif action.kind == "back":
+                if await page.go_back(wait_until="load") is None and page.url == "about:blank":
+                    raise ActionFailed("There is no previous page.")
+                done = "Went back."
+            elif action.kind == "scroll":
+                step = self.viewport["height"] * 0.8 * (1 if action.text == "down" else -1)
+                at = await page.evaluate("dy => { const y = window.scrollY; window.scrollBy(0, dy); "
+                                         "return [y, window.scrollY]; }", step)
+                done = f"Scrolled {action.text}." if at[0] != at[1] else f"Cannot scroll {action.text} any further."
+            else:
+                return await self._element_action(action)
+            await self._settle()
+            return done
+        except PlaywrightError as exc:
+            raise ActionFailed(_explain(action, exc)) from None
+
+    async def _element_action(self, action: Action) -> str:
+        mode = {"click": "point", "type": "focus", "select": "select"}[action.kind]
+        info = await self._probe(action.element, mode, action.text)
+        name = f"[{action.element}]"
+        if info.get("disabled"):
+            raise ActionFailed(f"Element {name} is disabled.")
+        if action.kind == "click":
+            if info.get("hidden"):
+                raise ActionFailed(f"Element {name} is not visible, so it cannot be clicked.")
+            async with self._navigation_watch():
+                await self.page.mouse.click(info["x"], info["y"])
+            return f"Clicked {name}."
+        if action.kind == "type":
+            if not info.get("editable"):
+                raise ActionFailed(f"Element {name} ({info.get('tag')}) is not a text field; type works on textbox "
+                                   "and similar elements.")
+            text = action.text[:-1] if action.text.endswith("\n") else action.text
+            if text:
+                await self.page.keyboard.insert_text(text)
+            else:
+                await self.page.keyboard.press("Delete")
+            if text != action.text:
+                async with self._navigation_watch():
+                    await self.page.keyboard.press("Enter")
+                return f"Typed into {name} and pressed Enter."
+            return f"Typed into {name}."
+        if info.get("options") is None:
+            raise ActionFailed(f"Element {name} ({info.get('tag')}) is not a drop-down list; select works on combobox "
+                               "elements.")
+        if "chosen" not in info:
+            raise ActionFailed(f"{name} has no option {action.text.strip()!r}. Its options: "
+                               + ", ".join(repr(o) for o in info["options"]) + ".")
+        return f"Selected {info['chosen']!r} in {name}."
+
+    async def _probe(self, element_id: int, mode: str, wanted: str | None) -> dict:
+        """Run :data:`_PROBE` on the node shown as ``element_id``."""
+        try:
+            resolved = await self._cdp.send("DOM.resolveNode", {"backendNodeId": self._backend_ids[element_id]})
+        except (KeyError, PlaywrightError):
+            resolved = None
+        if not resolved or "objectId" not in resolved.get("object", {}):
+            raise ActionFailed(f"There is no element [{element_id}] on this page. Ids belong to one page: use an id "
+                               "from the latest observation.")
+        object_id = resolved["object"]["objectId"]
+        try:
+            reply = await self._cdp.send("Runtime.callFunctionOn", {
+                "objectId": object_id, "functionDeclaration": _PROBE, "returnByValue": True,
+                "arguments": [{"value": mode}, {"value": wanted}]})
+        finally:
+            await self._cdp.send("Runtime.releaseObject", {"objectId": object_id})
+        info = reply.get("result", {}).get("value") or {}
+        if info.get("gone") or "exceptionDetails" in reply:
+            raise ActionFailed(f"Element [{element_id}] is no longer on the page.")
+        return info
+
+    @asynccontextmanager
+    async def _navigation_watch(self):
+        """Around an input that may start a navigation: afterwards, wait until that navigation has loaded.
+
+        As Playwright does: after the input, one round trip to the renderer (so that the navigation request the
+        input caused, if any, has been reported), then wait for the main frame to stop loading.
+        """
+        self._navigating = False
+        self._loaded.clear()
+        yield
+        await self._cdp.send("Runtime.evaluate", {"expression": "0"})
+        if self._navigating:
+            try:
+                await asyncio.wait_for(self._loaded.wait(), self.action_timeout_ms / 1000)
+            except TimeoutError:
+                pass  # a slow page: the observation shows what there is
+
+    def _on_page_event(self, kind: str, params: dict) -> None:
+        if params.get("frameId", self._main_frame) != self._main_frame:
+            return
+        if kind == "start":
+            self._navigating = True
+        elif self._navigating:
+            self._loaded.set()
+
+    async def _settle(self) -> None:
+        """Wait until a navigation the action started has loaded (its own timeout is not an error)."""
+        try:
+            await self.page.wait_for_load_state("load", timeout=self.action_timeout_ms)
+        except PlaywrightError:
+            pass
+
+    # --- life cycle -----------------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the episode's context, disconnect from Chromium and close the tunnel. Idempotent."""
+        try:
+            self.hub.run(self._close(), timeout_s=30)
+        except (TimeoutError, RuntimeError, asyncio.CancelledError):
+            pass
+
+    async def _close(self) -> None:
+        await self._close_context()
+        try:
+            await self.browser.close()  # for a CDP connection this disconnects; Chromium keeps running
+        except PlaywrightError:
+            pass
+        await self._tunnel.close()
+
+
+def _explain(action: Action, exc: PlaywrightError) -> str:
+    """A short message for the agent from a Playwright error (whose text has a long call log)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first = re.sub(r"^(Locator|Page)\.\w+: ", "", first)
+    if "Timeout" in first:
+        what = f"[{action.element}]" if action.element is not None else "the page"
+        return (f"{action.kind} timed out: {what} did not become ready (hidden, covered or not editable?). "
+                f"Detail: {first[:200]}")
+    return f"{action.kind} failed: {first[:300]}"

@@ -1,0 +1,230 @@
+"""``selfgym/Web-v0``: a real headless Chromium on self-hosted sites (shop, forum, wiki) and MiniWoB++ pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from playwright.async_api import Error as PlaywrightError
+
+from ..sandbox import Limits, SandboxError, SandboxPool, build_image, docker_client, image_tag
+from ..sandbox.images import image_exists
+from .base import TextEnv, Turn
+from .sources import TaskList
+from .task import Task, TaskSource
+from .web.actions import ACTION_HELP, ActionError, parse_action, resolve_goto
+from .web.browser import ActionFailed, BrowserSession, PageState
+from .web.checks import evaluate
+from .web.container import DEVTOOLS_PORT, SITES, WEB_LIMITS, Site, WebContainer
+from .web.hub import PlaywrightHub, acquire_hub, release_hub
+from .web.miniwob import START_SCRIPT, STATUS_SCRIPT, MiniWobSpec, is_miniwob, miniwob_tasks, page_files
+from .web.tasks import FAMILY, load_task_file, shipped_tasks, spec_of
+
+# What goes wrong below the agent: the container, the tunnel or Chromium. The episode cannot go on.
+_INFRASTRUCTURE_ERRORS = (PlaywrightError, SandboxError, TimeoutError, OSError)
+
+
+def web_image() -> str:
+    """The tag of the web sandbox image for the current sources, built first if missing (minutes, once)."""
+    client = docker_client()
+    tag = image_tag("web")
+    return tag if image_exists(client, tag) else build_image(client, "web")
+
+
+def task_source(tasks: TaskSource | str | Path | None) -> TaskSource:
+    """``None`` or ``"sites"``: the shipped site tasks; ``"miniwob"``; ``"all"``: both; a YAML file; a source."""
+    if tasks is None or tasks == "sites":
+        return shipped_tasks()
+    if tasks == "miniwob":
+        return miniwob_tasks()
+    if tasks == "all":
+        return TaskList([*shipped_tasks(), *miniwob_tasks()], FAMILY)
+    if isinstance(tasks, (str, Path)):
+        return TaskList(load_task_file(tasks), FAMILY)
+    return tasks
+
+
+class WebEnv(TextEnv):
+    """Browse self-hosted websites with a real headless Chromium to reach a goal; judged by a state check.
+
+    * Observation: the goal, the page's URL and its accessibility tree (what is in the viewport), each element with
+      an id: ``[12] button "Add to cart"``. After an action, a line saying what happened (or what went wrong) comes
+      first. With ``render_mode="rgb_array"``, ``info["screenshot"]`` holds the viewport as an RGB array.
+    * Actions (text): ``click(id)``, ``type(id, "text")`` (a final ``\\n`` presses Enter), ``select(id, "option")``,
+      ``goto("url")`` (only the task's sites), ``scroll(up|down)``, ``back()``, ``answer("…")``. An action that
+      cannot be read, a stale id or a failed click comes back as an observation (reward 0), never an exception.
+    * ``answer`` ends the episode: site tasks run their check (the answer, the final URL and/or queries against the
+      sites' databases; see :mod:`selfgym.envs.web.checks`), reward 1 if it passes; ``info`` has ``passed``, the
+      ``answer`` and the ``check`` lines (expected versus found). MiniWoB++ tasks end as soon as the page judges
+      them (reward 1 when solved). ``max_steps`` actions without an end truncate the episode.
+    * Tasks: ``tasks=None`` (or ``"sites"``) the shipped shop/forum/wiki tasks, ``"miniwob"``, ``"all"``, a YAML
+      task file (:mod:`selfgym.envs.web.tasks`) or any task source; ``reset(options={"task": ...})`` runs any task.
+
+    The sites and Chromium run in one web sandbox container without network (see
+    :mod:`selfgym.envs.web.container` for why), which the environment keeps across episodes: each ``reset`` puts
+    the sites' seeded databases back and opens a fresh browser context, so episodes do not see each other. From a
+    shared ``pool`` (of the ``web`` image) the environment takes one sandbox for its lifetime.
+    """
+
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    uses_sandbox = False  # the base class would hand out a fresh sandbox per episode; the services stay up instead
+
+    def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 30,
+                 viewport: tuple[int, int] = (1280, 1080), action_timeout_s: float = 5.0,
+                 max_tree_chars: int = 12_000, pool: SandboxPool | None = None, image: str | None = None,
+                 limits: Limits | None = None, render_mode: str | None = None, max_action_chars: int = 8_000) -> None:
+        if pool is None and image is None:
+            image = web_image()
+        super().__init__(task_source(tasks), max_steps=max_steps, pool=pool, image=image,
+                         limits=limits or WEB_LIMITS, render_mode=render_mode, max_action_chars=max_action_chars)
+        self.viewport = viewport
+        self.action_timeout_s = action_timeout_s
+        self.max_tree_chars = max_tree_chars
+        self._hub: PlaywrightHub | None = None
+        self._container: WebContainer | None = None
+        self._browser: BrowserSession | None = None
+        self._goal = ""
+        self._sites: list[Site] = []
+        self._url = ""
+        self._screenshot: np.ndarray | None = None
+
+    # --- episodes -------------------------------------------------------------------------------------------------
+    def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
+        miniwob = MiniWobSpec.model_validate(dict(task.data)) if is_miniwob(task) else None
+        spec = None if miniwob else spec_of(task)
+        for attempt in (1, 2):  # a sandbox or browser that died between episodes is replaced once
+            try:
+                return self._start_episode(task, spec, miniwob)
+            except _INFRASTRUCTURE_ERRORS:
+                self._drop_browser(failed=True)
+                if attempt == 2:
+                    raise
+
+    def _start_episode(self, task: Task, spec, miniwob: MiniWobSpec | None) -> tuple[str, dict[str, Any]]:
+        browser, container = self._ready()
+        browser.end_episode()
+        container.reset_databases()
+        info: dict[str, Any] = {}
+        if miniwob is not None:
+            container.install_miniwob(page_files())
+            self._sites = [SITES["miniwob"]]
+            browser.new_episode(miniwob.start_url, self._origins)
+            seed = miniwob.seed if miniwob.seed is not None else int(self.np_random.integers(2**31))
+            self._goal = str(browser.evaluate(START_SCRIPT, seed))
+            info.update(category="miniwob", seed=seed)
+        else:
+            self._sites = spec.site_objects
+            browser.new_episode(spec.start_url, self._origins)
+            self._goal = task.prompt
+            info["category"] = spec.category
+        state = browser.observe()
+        sites = "; ".join(f"{site.title} at {site.origin}/" for site in self._sites)
+        intro = f"You are using a web browser. {ACTION_HELP}\nSites for this task: {sites}\n"
+        return intro + self._describe(state), {**info, **self._page_info(state)}
+
+    def _act(self, action: str) -> Turn:
+        try:
+            parsed = parse_action(action)
+            url = resolve_goto(parsed.text, self._url, self._origins) if parsed.kind == "goto" else None
+        except ActionError as exc:
+            return self._error_turn(str(exc), malformed=True)
+        try:
+            if parsed.kind == "answer":
+                return self._finish(parsed.text)
+            try:
+                message, error = self._browser.act(parsed, url), None
+            except ActionFailed as exc:
+                message, error = f"Error: {exc}", str(exc)
+            if is_miniwob(self.task):
+                done, reward = self._miniwob_status()
+                if done:
+                    return Turn(f"{message} The page ended the task: reward {reward:g}.", reward=reward,
+                                terminated=True, info={"passed": reward > 0, "error": error})
+            state = self._browser.observe()
+        except _INFRASTRUCTURE_ERRORS as exc:
+            self._drop_browser(failed=True)
+            text = f"The browser stopped responding ({type(exc).__name__}); the episode ends without reward."
+            return Turn(text, terminated=True, info={"error": text, "browser_lost": True})
+        return Turn(f"{message}\n{self._describe(state)}", info={"error": error, **self._page_info(state)})
+
+    def _finish(self, answer: str) -> Turn:
+        if is_miniwob(self.task):
+            done, reward = self._miniwob_status()
+            verdict = "solved" if reward > 0 else ("failed" if done else "not finished")
+            return Turn(f"Answer recorded. The page says the task is {verdict}: reward {reward:g}.", reward=reward,
+                        terminated=True, info={"passed": reward > 0, "answer": answer})
+        result = evaluate(spec_of(self.task).check, answer=answer, url=self._browser.page.url,
+                          database=self._container.database)
+        text = "passed (reward 1)" if result.passed else "failed (reward 0)"
+        return Turn(f"Answer recorded: {answer!r}. The task's check {text}.", reward=float(result.passed),
+                    terminated=True, info={"passed": result.passed, "answer": answer, "check": result.details})
+
+    @property
+    def _origins(self) -> list[str]:
+        return [site.origin for site in self._sites]
+
+    def _miniwob_status(self) -> tuple[bool, float]:
+        done, raw, _reason = self._browser.evaluate(STATUS_SCRIPT)
+        return bool(done), max(0.0, float(raw or 0.0)) if done else 0.0
+
+    # --- observations ---------------------------------------------------------------------------------------------
+    def _describe(self, state: PageState) -> str:
+        self._url = state.url
+        lines = [f"Goal: {self._goal}", f"URL: {state.url}"]
+        if state.tree.above:
+            lines.append(f"[{state.tree.above} more elements above; scroll(up) to see them]")
+        lines.append(state.tree.text)
+        if state.tree.below:
+            lines.append(f"[{state.tree.below} more elements below; scroll(down) to see them]")
+        return "\n".join(lines)
+
+    def _page_info(self, state: PageState) -> dict[str, Any]:
+        info: dict[str, Any] = {"url": state.url, "title": state.title}
+        if self.render_mode == "rgb_array":
+            self._screenshot = info["screenshot"] = self._browser.screenshot()
+        return info
+
+    def _error_turn(self, message: str, *, malformed: bool) -> Turn:
+        return Turn(f"Error: {message}\nGoal: {self._goal}\nURL: {self._url}\n(the page is unchanged)",
+                    info={"malformed": malformed, "error": message})
+
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode == "rgb_array":
+            return self._screenshot
+        return super().render()
+
+    # --- the sandbox and the browser ------------------------------------------------------------------------------
+    def _ready(self) -> tuple[BrowserSession, WebContainer]:
+        """The browser and container of this env, started (or restarted in a clean sandbox) when needed."""
+        sandbox = self._lease.current()
+        if self._browser is not None and self._container.sandbox is sandbox and self._browser.connected:
+            return self._browser, self._container
+        self._drop_browser(failed=self._container is not None)
+        sandbox = self._lease.current()
+        container = WebContainer(sandbox)
+        container.start()
+        if self._hub is None:
+            self._hub = acquire_hub()
+        self._browser = BrowserSession(self._hub, sandbox.client.api, sandbox.container_id, container.devtools_path,
+                                       devtools_port=DEVTOOLS_PORT, viewport=self.viewport,
+                                       action_timeout_s=self.action_timeout_s, max_tree_chars=self.max_tree_chars)
+        self._container = container
+        return self._browser, self._container
+
+    def _drop_browser(self, *, failed: bool) -> None:
+        """Disconnect the browser; after a failure also give the sandbox back (the pool resets or replaces it)."""
+        if self._browser is not None:
+            self._browser.close()
+            self._browser = None
+        if failed:
+            self._container = None
+            self._lease.release()
+
+    def close(self) -> None:
+        self._drop_browser(failed=False)
+        self._container = None
+        if self._hub is not None:
+            self._hub = None
+            release_hub()
+        super().close()
