@@ -8,6 +8,7 @@ ENV_IDS = {
     "selfgym/Code-v0": "selfgym.envs.code_env:CodeEnv",
     "selfgym/Shell-v0": "selfgym.envs.shell_env:ShellEnv",
     "selfgym/Math-v0": "selfgym.envs.math_env:MathEnv",
+    "selfgym/Web-v0": "selfgym.envs.web_env:WebEnv",
 }
 
 
