@@ -78,7 +78,9 @@ class HFPolicy(Policy):
         trust_remote_code: bool = False,
     ) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # per-shard bars on every load drown selfgym's own progress display
         super().__init__(sampling)
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")

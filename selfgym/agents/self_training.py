@@ -143,12 +143,14 @@ def finetune(policy: HFPolicy, examples: Sequence[dict], config: SelfTrainConfig
              save_to: str | Path | None = None) -> dict[str, float]:
     """LoRA fine-tuning on ``examples`` with TRL's ``SFTTrainer`` (loss on completions only), merged into
     ``policy.model`` in place. bf16 on CUDA, fp32 on the CPU. Returns the trainer's final metrics."""
+    import datasets
     from datasets import Dataset
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
     if not examples:
         return {"train_loss": float("nan"), "examples": 0}
+    datasets.disable_progress_bars()  # TRL's per-stage dataset bars; our caller shows progress
     on_gpu = policy.device.type == "cuda"
     work_dir = Path(save_to or ".").resolve() / ".sft-work" if save_to else None
     args = SFTConfig(
