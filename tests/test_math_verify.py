@@ -97,6 +97,9 @@ def test_different_answers_are_wrong(gold, answer):
 def test_plain_numbers_are_decided_without_the_verifier_process():
     assert verify_answer("1,250.50", "1250.5").method == "numeric"
     assert verify_answer("7", "7").method == "exact"
+    assert verify_answer("\\frac{-3}{4}", "-0.75").method == "numeric"
+    assert verify_answer("\\left( 1, \\dfrac{1}{2} \\right]", "(1,\\frac{1}{2}]").method == "exact"
+    assert verify_answer("\\pi r", "\\pir").method == "math-verify"  # spacing between letters is meaningful
     assert verify_answer("\\sqrt{2}", "2^{1/2}").method == "math-verify"
     # very long numbers are compared exactly; absurd exponents are not expanded here (the worker has a deadline)
     assert verify_answer("9" * 10_000, "9" * 9_999 + "8").method == "numeric"

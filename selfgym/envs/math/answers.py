@@ -121,8 +121,12 @@ _NUMBER = re.compile(
     r"(?P<sign>[+-]?)\s*(?:\\\$|\$)?\s*"
     r"(?:(?P<decimal>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)(?P<exponent>[eE][+-]?\d{1,3})?"
     r"|(?P<num>\d+)\s*/\s*(?P<den>\d+)"
-    r"|\\[dt]?frac\s*\{\s*(?P<fnum>\d+)\s*\}\s*\{\s*(?P<fden>\d+)\s*\})"
+    r"|\\[dt]?frac\s*\{\s*(?P<fsign>[+-]?)\s*(?P<fnum>\d+)\s*\}\s*\{\s*(?P<fden>\d+)\s*\})"
 )
+# Spacing and sizing that do not change what LaTeX means: texts equal without them are equal answers.
+# (Space between two letters stays: "\\pi r" is not "\\pir".)
+_LATEX_NOISE = re.compile(r"\\left\b|\\right\b|\\[,;:! ]|\\displaystyle|(?<![A-Za-z])\s+|\s+(?![A-Za-z])")
+_FRAC_VARIANTS = re.compile(r"\\[dt]frac\b")
 # Words that are mathematics, not units: "3 pi" is not 3.
 _MATH_WORDS = frozenset({"pi", "e", "i", "sqrt", "ln", "log", "sin", "cos", "tan", "exp", "inf", "infinity", "or",
                          "and", "x", "y", "z", "n", "k", "mod", "times", "over", "percent"})
@@ -143,7 +147,7 @@ def plain_number(text: str) -> _PlainNumber | None:
     match = _NUMBER.fullmatch(text.strip())
     if match is None:
         return None
-    sign = -1 if match["sign"] == "-" else 1
+    sign = -1 if (match["sign"] == "-") != (match["fsign"] == "-") else 1
     try:  # ValueError: a zero denominator, or more digits than Python converts (sys.get_int_max_str_digits)
         if match["decimal"] is not None:
             literal = match["decimal"].replace(",", "") + (match["exponent"] or "")
@@ -170,9 +174,13 @@ def _round(value: Fraction) -> int:
     return round(value * 10 ** FLOAT_ROUNDING_PLACES)  # exact, half to even
 
 
+def _canonical_latex(text: str) -> str:
+    return _FRAC_VARIANTS.sub(r"\\frac", _LATEX_NOISE.sub("", text))
+
+
 def fast_verdict(gold: str, answer: str) -> Verdict | None:
     """Decide without sympy when both are plain numbers, or the texts are the same; else ``None``."""
-    if gold.strip() == answer.strip():
+    if gold.strip() == answer.strip() or _canonical_latex(gold) == _canonical_latex(answer):
         return Verdict(True, "exact", 1.0)
     gold_number, answer_number = plain_number(gold), plain_number(answer)
     if gold_number is None or answer_number is None:

@@ -53,7 +53,7 @@ NOT_GENERATORS = frozenset({"composite"})
 
 _SAFE_EXPRESSION = re.compile(r"[0-9A-Za-z\s+\-*/^().,=]*")
 _SAFE_NAMES = frozenset({"sin", "cos", "tan", "cot", "sec", "csc", "asin", "acos", "atan", "sinh", "cosh", "tanh",
-                         "exp", "log", "ln", "sqrt", "pi", "Abs"})
+                         "exp", "log", "ln", "sqrt", "pi", "Abs", "Integral"})
 
 
 def _registry() -> tuple[dict, dict]:
