@@ -52,6 +52,18 @@ def test_no_final_answer_is_none(reply):
     assert extract_answer(reply) is None
 
 
+@pytest.mark.timeout(60)  # a quadratic scan of these takes minutes; a linear one, milliseconds
+@pytest.mark.parametrize("reply", [
+    "\\boxed{" * 9_000, "<answer>" * 8_000, "<python>" * 8_000, "Answer:" + " \t" * 30_000 + "x",
+    "\\boxed" + "{" * 60_000, "<python>```python\n" + "```" * 20_000 + "</python>",
+])
+def test_hostile_replies_are_scanned_in_linear_time(reply):
+    from selfgym.envs.math.python_tool import python_blocks
+    for _ in range(20):
+        extract_answer(reply)
+        python_blocks(reply)
+
+
 # --- equivalence -------------------------------------------------------------------------------------------------
 
 EQUIVALENT = [

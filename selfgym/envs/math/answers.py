@@ -51,7 +51,6 @@ class Verdict:
 
 # --- extraction ----------------------------------------------------------------------------------------------
 
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
 _ANSWER_LINE = re.compile(
     r"^[ \t>*_#]*(?:the[ \t]+)?(?:final[ \t]+)?answer(?:[ \t]+is)?[ \t*_]*[:：][ \t*_]*(.+?)[ \t]*$", re.I | re.M)
 _GSM8K_LINE = re.compile(r"^[ \t]*####[ \t]*(.+?)[ \t]*$", re.M)
@@ -61,19 +60,46 @@ _MATH_DELIMITERS = [("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")]
 
 def last_boxed(text: str) -> str | None:
     """The content of the last complete ``\\boxed{…}`` (or ``\\fbox{…}``, or ``\\boxed 5``) in ``text``."""
+    closing = _matching_braces(text)
     for match in reversed(list(_BOXED.finditer(text))):
         start = match.end()
         if start < len(text) and text[start] == "{":
-            depth = 0
-            for end in range(start, len(text)):
-                depth += {"{": 1, "}": -1}.get(text[end], 0)
-                if depth == 0:
-                    return text[start + 1: end]
+            if start in closing:
+                return text[start + 1: closing[start]]
         elif start < len(text):
             token = re.match(r"[^\s$]+", text[start:])
             if token:
                 return token.group(0)
     return None
+
+
+def _matching_braces(text: str) -> dict[int, int]:
+    """Where each ``{`` that is closed is closed, in one pass (replies can be long and hostile)."""
+    opened, closing = [], {}
+    for position, char in enumerate(text):
+        if char == "{":
+            opened.append(position)
+        elif char == "}" and opened:
+            closing[opened.pop()] = position
+    return closing
+
+
+def tagged_blocks(text: str, tag: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of the content of each complete ``<tag>…</tag>`` (any case), in order; linear time."""
+    blocks, opened = [], None
+    for match in re.finditer(f"<(/?){re.escape(tag)}>", text, re.I):
+        if not match.group(1):
+            opened = match.end() if opened is None else opened
+        elif opened is not None:
+            blocks.append((opened, match.start()))
+            opened = None
+    return blocks
+
+
+def last_tagged(text: str, tag: str) -> str | None:
+    """The content of the last complete ``<tag>…</tag>`` (any case)."""
+    blocks = tagged_blocks(text, tag)
+    return text[blocks[-1][0]: blocks[-1][1]] if blocks else None
 
 
 def clean_answer(answer: str) -> str:
@@ -101,7 +127,7 @@ def extract_answer(text: str) -> str | None:
     (but for surrounding space: a generator's scorer may need it exactly, final period included); an answer
     line is cleaned of math delimiters, bold and a final period. An empty answer counts as none.
     """
-    delimited = _last(_ANSWER_TAG, text)
+    delimited = last_tagged(text, "answer")
     if delimited is None:
         delimited = last_boxed(text)
     if delimited is not None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from ...sandbox import ExecResult, Sandbox
+from .answers import tagged_blocks
 
-_PYTHON_BLOCK = re.compile(r"<python>(.*?)</python>", re.S | re.I)
 _FENCE = re.compile(r"^\s*```(?:python|py)?[ \t]*\n(.*?)\n?```\s*$", re.S)
 MAX_TOOL_OUTPUT_CHARS = 4_000
 
@@ -14,11 +14,10 @@ MAX_TOOL_OUTPUT_CHARS = 4_000
 def python_blocks(text: str) -> tuple[str, int] | None:
     """The code of every ``<python>`` block in ``text`` (joined in order, Markdown fences dropped) and where the
     last block ends; ``None`` when there is none."""
-    blocks = list(_PYTHON_BLOCK.finditer(text))
+    blocks = tagged_blocks(text, "python")
     if not blocks:
         return None
-    code = "\n".join(_unfence(block.group(1)) for block in blocks)
-    return code, blocks[-1].end()
+    return "\n".join(_unfence(text[start:end]) for start, end in blocks), blocks[-1][1] + len("</python>")
 
 
 def _unfence(code: str) -> str:
