@@ -103,8 +103,9 @@ class WebEnv(TextEnv):
 
     def _start_episode(self, task: Task, spec, miniwob: MiniWobSpec | None) -> tuple[str, dict[str, Any]]:
         browser, container = self._ready()
-        browser.end_episode()
-        container.reset_databases()
+        # Only the last episode's sites can have changed: the browser reaches no others.
+        browser.end_episode(self._origins)
+        container.reset_databases(site.name for site in self._sites)
         info: dict[str, Any] = {}
         if miniwob is not None:
             container.install_miniwob(page_files())

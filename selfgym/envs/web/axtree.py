@@ -30,7 +30,7 @@ FLATTENED_ROLES = frozenset({
 LABELLED_ROLES = frozenset({"textbox", "searchbox", "combobox", "spinbutton", "slider", "checkbox", "radio",
                             "switch", "listbox"})
 VALUE_ROLES = frozenset({"textbox", "searchbox", "combobox", "spinbutton", "slider", "ComboBoxMenuButton"})
-SHOWN_STATES = ("checked", "selected", "expanded", "disabled", "focused")
+SHOWN_STATES = ("checked", "selected", "expanded", "disabled", "focused", "multiline")
 
 Box = tuple[float, float, float, float]  # x, y, width, height in page coordinates
 
@@ -126,7 +126,8 @@ def format_tree(nodes: Iterable[Mapping[str, Any]], boxes: Mapping[int, Box] | N
         for child_id in node.get("childIds", ()):
             child = by_id.get(child_id)
             if child is not None:
-                visit(child, depth + 1 if shown else depth, name if shown and name else context_name, visible, role)
+                context = f"{name} {_value(node.get('value')) or ''}" if shown else context_name
+                visit(child, depth + 1 if shown else depth, context, visible, role)
 
     for root in roots:
         visit(root, 0, "", True)

@@ -1,8 +1,8 @@
 """Playwright driving the Chromium of one web sandbox: a fresh browser context per episode, observe, act.
 
 Playwright runs on the host (on the process's :mod:`~selfgym.envs.web.hub`) and reaches the Chromium inside the
-network-less container over the DevTools protocol through an :class:`~selfgym.envs.web.tunnel.ExecTunnel`. Each
-episode gets a new browser context (no cookies, storage, cache or history from the last one) with one page.
+network-less container over the DevTools protocol through an :class:`~selfgym.envs.web.tunnel.ExecTunnel`. Episodes
+share one browser context and page, wiped between them (no cookies, storage, cache or history carry over).
 
 Elements are addressed by the ids of :mod:`~selfgym.envs.web.axtree` (``backendDOMNodeId``): to act on one, the
 node is resolved through CDP and probed by a small function (is it there, enabled, editable; where to click), then
@@ -109,6 +109,7 @@ class BrowserSession:
         self._main_frame = ""
         self._navigating = False
         self._loaded = asyncio.Event()
+        self._allowed: list[str] = []
         self._shown_ids: dict[int, int] = {}  # backend id -> the id shown to the agent (this episode)
         self._backend_ids: dict[int, int] = {}  # and back
         self.browser = self._run(self._connect(devtools_path))
@@ -126,24 +127,45 @@ class BrowserSession:
         return self.browser.is_connected()
 
     # --- episodes -------------------------------------------------------------------------------------------------
-    def end_episode(self) -> None:
-        """Close the episode's browser context (its pages, cookies and storage); idempotent."""
-        self._run(self._close_context())
+    # One browser context and page serve every episode of a session, wiped in between: cookies, storage, cache and
+    # history. A new context per episode isolates no better for these sites (no session storage, no workers) and
+    # costs ~150 ms more per reset (a new renderer process and Playwright's page set-up).
+    def end_episode(self, origins: list[str]) -> None:
+        """Forget the episode: cookies, the storage and cache of ``origins``, the ids given to elements."""
+        self._run(self._end_episode(origins))
+
+    async def _end_episode(self, origins: list[str]) -> None:
+        self._shown_ids.clear()
+        self._backend_ids.clear()
+        if self.context is None:
+            return
+        await self.context.clear_cookies()
+        for origin in origins:
+            await self._cdp.send("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"})
+        await self._cdp.send("Network.clearBrowserCache")
 
     def new_episode(self, start_url: str, allowed_origins: list[str]) -> None:
-        """Close the last episode's context; open ``start_url`` in a new one that only reaches ``allowed_origins``."""
+        """Open ``start_url``, with no history behind it, in a browser that only reaches ``allowed_origins``."""
         self._run(self._new_episode(start_url, allowed_origins))
 
     async def _new_episode(self, start_url: str, allowed_origins: list[str]) -> None:
-        await self._close_context()
-        self._shown_ids.clear()
-        self._backend_ids.clear()
+        if self.context is None:
+            await self._open_page()
+        if allowed_origins != self._allowed:
+            # Defence in depth behind goto's own check: requests to any other origin (a link, a redirect, a
+            # script) fail in the browser. The container has no network anyway; this also keeps Chromium's
+            # DevTools port out of the pages' reach.
+            await self.context.unroute_all()
+            allowed = "|".join(re.escape(origin) for origin in allowed_origins)
+            await self.context.route(re.compile(rf"^(?!(?:{allowed})(?:/|$))"),
+                                     lambda route: route.abort("blockedbyclient"))
+            self._allowed = list(allowed_origins)
+        await self.page.goto(start_url, wait_until="load")
+        await self._cdp.send("Page.resetNavigationHistory")
+
+    async def _open_page(self) -> None:
         self.context = await self.browser.new_context(viewport=self.viewport, service_workers="block")
         self.context.set_default_timeout(self.action_timeout_ms)
-        # Defence in depth behind goto's own check: requests to any other origin (a link, a redirect, a script)
-        # fail in the browser. The container has no network anyway; this also keeps the DevTools port out of reach.
-        allowed = "|".join(re.escape(origin) for origin in allowed_origins)
-        await self.context.route(re.compile(rf"^(?!(?:{allowed})(?:/|$))"), lambda route: route.abort("blockedbyclient"))
         self.page = await self.context.new_page()
         self._cdp = await self.context.new_cdp_session(self.page)
         self._main_frame = (await self._cdp.send("Page.getFrameTree"))["frameTree"]["frame"]["id"]
@@ -151,7 +173,7 @@ class BrowserSession:
                             ("Page.frameStoppedLoading", "stop"), ("Page.navigatedWithinDocument", "stop")):
             self._cdp.on(event, lambda params, kind=kind: self._on_page_event(kind, params))
         await self._cdp.send("Page.enable")
-        await self.page.goto(start_url, wait_until="load")
+        await self._cdp.send("Network.enable")
 
     async def _close_context(self) -> None:
         context, self.context, self.page, self._cdp = self.context, None, None, None
@@ -207,7 +229,7 @@ class BrowserSession:
                 await page.goto(url, wait_until="load")
                 done = f"Opened {url}."
             elif action.kind == "back":
-                if await page.go_back(wait_until="load") is None and page.url == "about:blank":
+                if await page.go_back(wait_until="load") is None:
                     raise ActionFailed("There is no previous page.")
                 done = "Went back."
             elif action.kind == "scroll":

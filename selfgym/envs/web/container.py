@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -159,11 +160,13 @@ class WebContainer:
             self.sandbox.write_files({f"{ROOT}/miniwob/{path}": data for path, data in files.items()})
             self.has_miniwob = True
 
-    def reset_databases(self) -> None:
-        """Put every site's pristine database back (atomic rename; a stale rollback journal is removed)."""
-        script = "; ".join(f"cp {ROOT}/seed/{n}.db {ROOT}/data/.{n}.db && rm -f {ROOT}/data/{n}.db-journal && "
-                           f"mv -f {ROOT}/data/.{n}.db {ROOT}/data/{n}.db" for n in DATABASE_SITES)
-        self._run(f"set -e; {script}", "reset the sites' databases")
+    def reset_databases(self, names: Iterable[str] = DATABASE_SITES) -> None:
+        """Put the pristine databases of sites ``names`` back (atomic rename; a stale rollback journal goes)."""
+        names = [n for n in names if n in DATABASE_SITES]
+        if names:
+            script = " && ".join(f"cp {ROOT}/seed/{n}.db {ROOT}/data/.{n}.db && rm -f {ROOT}/data/{n}.db-journal && "
+                                 f"mv -f {ROOT}/data/.{n}.db {ROOT}/data/{n}.db" for n in names)
+            self._run(script, "reset the sites' databases")
 
     def database_bytes(self, name: str) -> bytes:
         """The current bytes of site ``name``'s database file."""

@@ -30,7 +30,7 @@ TASKS: dict[str, int] = {
     "click-dialog": 0, "click-dialog-2": 1, "click-checkboxes": 1, "click-option": 1, "click-tab": 1,
     "click-widget": 1, "click-collapsible": 1, "focus-text": 0, "focus-text-2": 0, "enter-text": 0,
     "enter-text-2": 1, "enter-password": 1, "login-user": 1, "choose-list": 1, "click-tab-2": 2,
-    "guess-number": 2, "enter-text-dynamic": 1, "use-autocomplete": 2, "click-checkboxes-transfer": 2,
+    "guess-number": 2, "enter-text-dynamic": 1, "click-checkboxes-transfer": 2, "simple-arithmetic": 1,
 }
 
 # Runs in the page after it loaded: seed the generator, lift the timer, hide the score display, start the episode.
