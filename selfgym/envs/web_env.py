@@ -190,6 +190,12 @@ class WebEnv(TextEnv):
         return Turn(f"Error: {message}\nGoal: {self._goal}\nURL: {self._url}\n(the page is unchanged)",
                     info={"malformed": malformed, "error": message})
 
+    def site_data(self, site: str) -> bytes:
+        """The current bytes of a site's SQLite database (``"shop"``, ``"forum"``, ``"wiki"``), for inspection."""
+        if self._container is None:
+            raise RuntimeError("call reset() first: the web sandbox starts with the first episode")
+        return self._container.database_bytes(site)
+
     def render(self) -> str | np.ndarray | None:
         if self.render_mode == "rgb_array":
             return self._screenshot
