@@ -128,5 +128,109 @@ def serve(model: str, host: str, port: int, model_name: str | None, device: str 
     run_server(model, host=host, port=port, model_name=model_name, device=device, batch_size=batch_size)
 
 
+
+def eval_errors(func):
+    """Like :func:`clear_errors`, for what an evaluation can get wrong: a suite, an agent spec, a run folder, a
+    model server, results that cannot be ranked together."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from .agents.policy import PolicyError
+        from .eval.agent_spec import AgentSpecError
+        from .eval.executors import ExecutorError
+        from .eval.leaderboard import LeaderboardError
+        from .eval.runner import EvalError
+        from .eval.suite import SuiteError
+
+        try:
+            return func(*args, **kwargs)
+        except (SuiteError, AgentSpecError, EvalError, ExecutorError, LeaderboardError, PolicyError) as exc:
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            sys.exit(2)
+
+    return wrapper
+
+
+@main.command("eval")
+@click.argument("suite")
+@click.option("--agent", "agent_spec", required=True,
+              help="hf:NAME_OR_PATH, openai:MODEL@http://host:port/v1, scripted:oracle, or a checkpoint folder.")
+@click.option("--model", default=None, help="The model name, for --agent openai:http://host:port/v1.")
+@click.option("--name", default=None, help="How results and leaderboards name the agent.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Run folder (default: runs/eval/SUITE-vVERSION/AGENT); an existing one is resumed.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(min=1),
+              help="Rollout workers: threads (local) or actors (ray).")
+@click.option("--batch-size", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Episodes each worker plays in lockstep (one batched model call per turn).")
+@click.option("--ray-address", default=None, help="Ray cluster to join (default: a local one).")
+@click.option("--gpus-per-worker", default=0.0, show_default=True, type=float, help="Ray: GPUs each actor takes.")
+@click.option("--device", default=None, help="Where a local model runs (default: cuda when available).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@clear_errors
+@eval_errors
+def eval_suite(suite: str, agent_spec: str, model: str | None, name: str | None, out_dir: str | None,
+               executor: str, workers: int, batch_size: int, ray_address: str | None, gpus_per_worker: float,
+               device: str | None, no_progress: bool) -> None:
+    """Evaluate an agent on SUITE (a suite YAML, or a shipped suite: code, shell, math).
+
+    Episodes are logged to OUT/episodes.jsonl as they finish; running the same command again resumes. The
+    summary (success rate, pass@k, 95% intervals, per-family breakdown, tokens, time, versions, images) goes to
+    OUT/summary.json.
+    """
+    import re
+
+    from .eval.agent_spec import parse_agent
+    from .eval.executors import make_executor
+    from .eval.runner import run_eval
+    from .eval.suite import load_suite
+
+    loaded = load_suite(suite)
+    agent = parse_agent(agent_spec, model=model, name=name)
+    if out_dir is None:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", agent.name).strip("_") or "agent"
+        out_dir = f"runs/eval/{loaded.name}-v{loaded.version}/{slug}"
+    try:
+        runner = make_executor(executor, workers, address=ray_address, gpus_per_worker=gpus_per_worker)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    summary = run_eval(loaded, agent, out_dir, executor=runner, batch_size=batch_size, device=device,
+                       progress=not no_progress, console=console)
+    results = summary["results"]
+    table = Table("family", "tasks", "episodes", "success %", "95% CI",
+                  *[f"pass@{k} %" for k in summary["suite"]["k"]], title=f"{agent.name} on {loaded.label}")
+
+    def add(label: str, part: dict) -> None:
+        low, high = part["success_ci95"]
+        table.add_row(label, str(part["tasks"]), str(part["episodes"]), f"{100 * part['success_rate']:.1f}",
+                      f"{100 * low:.1f}-{100 * high:.1f}",
+                      *[f"{100 * part['pass_at_k'][str(k)]['estimate']:.1f}" if str(k) in part["pass_at_k"] else "-"
+                        for k in summary["suite"]["k"]])
+
+    for family, part in results["families"].items():
+        add(family, part)
+    add("[bold]all[/]", results)
+    Console().print(table)
+    cost = summary["cost"]
+    console.print(f"{cost['prompt_tokens'] + cost['completion_tokens']:,} tokens, {cost['wall_seconds']:.1f} s; "
+                  f"summary: {out_dir}/summary.json")
+
+
+@main.command()
+@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--out", "out_dir", default="leaderboard", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for leaderboard.md, .json, .html and .png.")
+@clear_errors
+@eval_errors
+def leaderboard(results: tuple[str, ...], out_dir: str) -> None:
+    """Rank eval RESULTS (summary.json files or run folders) of one suite version; print the Markdown table."""
+    from .eval.leaderboard import load_summaries, write_leaderboard
+
+    paths = write_leaderboard(load_summaries(results), out_dir)
+    click.echo(paths["md"].read_text(encoding="utf-8"), nl=False)
+    console.print(f"wrote {', '.join(str(p) for p in paths.values())}")
+
+
 if __name__ == "__main__":
     main()
