@@ -261,3 +261,44 @@ def test_config_is_checked():
     with pytest.raises(ValueError, match="temperature"):
         GRPOConfig(temperature=-1)
     assert json.dumps(GRPOConfig().__dict__)  # plain values: configs go into checkpoints and run folders
+
+
+def test_trl_grpo_trainer_learns_through_the_selfgym_rollout(tiny_path, tmp_path, monkeypatch):
+    """TRL users: GRPOTrainer + SelfgymRollout + env_reward, multi-turn episodes with env tokens masked."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig as TRLConfig
+    from trl import GRPOTrainer as TRLTrainer
+
+    from selfgym.agents.trl_env import SelfgymRollout, env_reward
+
+    monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
+    rollout = SelfgymRollout(DigitEnv, DigitEnv().source, max_new_tokens=8, max_episode_tokens=256)
+    args = TRLConfig(output_dir=str(tmp_path), per_device_train_batch_size=16, num_generations=8,
+                     max_steps=15, learning_rate=3e-3, lr_scheduler_type="constant", use_cpu=True, bf16=False,
+                     report_to="none", logging_steps=1, save_strategy="no", disable_tqdm=True, seed=0)
+    trainer = TRLTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_path), reward_funcs=env_reward,
+                         args=args, train_dataset=rollout.dataset(), rollout_func=rollout,
+                         processing_class=AutoTokenizer.from_pretrained(tiny_path))
+    trainer.train()
+    rewards = [entry["reward"] for entry in trainer.state.log_history if "reward" in entry]
+    assert len(rewards) == 15
+    assert np.mean(rewards[-3:]) > np.mean(rewards[:3]) + 0.5, rewards
+
+    trainer.temperature = 3.0  # wild sampling again, so that some episodes take a second turn
+    output = rollout([row["prompt"] for row in rollout.dataset()] * 4, trainer)
+    header = trainer.processing_class("<|im_start|>assistant\n")["input_ids"]
+    second_turns = 0
+    rows = zip(output["prompt_ids"], output["completion_ids"], output["env_mask"], output["logprobs"],
+               strict=True)
+    for prompt, completion, mask, logprobs in rows:
+        assert len(completion) == len(mask) == len(logprobs)
+        assert prompt[-len(header):] == header
+        env_ids = [token for token, model_made in zip(completion, mask, strict=True) if not model_made]
+        env_text = trainer.processing_class.decode(env_ids)
+        if env_text:
+            second_turns += 1
+            assert "<|im_start|>user\n" in env_text and env_text.endswith("<|im_start|>assistant\n")
+            assert mask[-1] == 1  # a completion ends with the model's last reply
+    assert second_turns > 0
+    with pytest.raises(KeyError, match="task_id"):
+        rollout([[{"role": "user", "content": "no id"}]], trainer)

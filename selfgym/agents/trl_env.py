@@ -1,0 +1,124 @@
+"""selfgym envs inside TRL's ``GRPOTrainer``: a rollout function that plays whole multi-turn episodes.
+
+TRL's ``GRPOTrainer(rollout_func=...)`` hands the function the prompts of a batch and expects token ids back:
+``prompt_ids``, ``completion_ids``, ``logprobs``, and optionally an ``env_mask`` that keeps tokens out of the
+loss. :class:`SelfgymRollout` plays each prompt's task in a selfgym env with the model being trained (the same
+token-level rollout as :mod:`selfgym.agents.grpo`): the completion is everything after the first prompt — the
+model's replies (mask 1) and the env's observations between them, in the chat template's markup (mask 0). The
+episode's return travels as the extra field ``env_reward``, which :func:`env_reward` gives TRL as the reward.
+
+>>> import gymnasium as gym, selfgym                                                        # doctest: +SKIP
+>>> from trl import GRPOConfig, GRPOTrainer                                                 # doctest: +SKIP
+>>> from selfgym.envs.math.generators import ReasoningGymSource                             # doctest: +SKIP
+>>> rollout = SelfgymRollout(lambda: gym.make("selfgym/Math-v0", max_steps=2),
+...                          ReasoningGymSource("basic_arithmetic", 0, size=500))          # doctest: +SKIP
+>>> trainer = GRPOTrainer(model="HuggingFaceTB/SmolLM2-135M-Instruct", reward_funcs=env_reward,
+...                       train_dataset=rollout.dataset(), rollout_func=rollout,
+...                       args=GRPOConfig(num_generations=8, max_completion_length=512))  # doctest: +SKIP
+>>> trainer.train()                                                                         # doctest: +SKIP
+
+Notes: TRL marks ``rollout_func`` experimental (set ``TRL_EXPERIMENTAL_SILENCE=1`` to silence its warning).
+Replies are sampled with the trainer's ``temperature`` and ``top_p``; TRL's ``max_completion_length`` is not
+applied to the completion (it spans several turns): ``max_new_tokens`` bounds each reply and
+``max_episode_tokens`` the whole episode. Generation uses the trainer's model through transformers, not vLLM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import gymnasium as gym
+import torch
+
+from ..envs.task import Task
+from .grpo import MicroBatch, TokenEpisode, play_episodes, token_logprobs
+from .hf import HFPolicy
+from .policy import Sampling
+from .rollout import DEFAULT_SYSTEM_PROMPT
+
+
+class SelfgymRollout:
+    """A TRL ``rollout_func`` over selfgym envs (see the module docstring for how to use it).
+
+    Args:
+        env_factory: makes one env (``lambda: gym.make("selfgym/Math-v0")``); the rollout keeps as many as a
+            batch needs and reuses them.
+        tasks: the training tasks (a list or any iterable :class:`~selfgym.envs.TaskSource`); :meth:`dataset`
+            turns them into TRL's training dataset, one row per task.
+        max_new_tokens: per reply. ``max_episode_tokens``: the whole episode (prompt included); an episode
+            that would need more ends there.
+        system_prompt: the first message of every episode (``None`` for none).
+    """
+
+    def __init__(self, env_factory: Callable[[], gym.Env], tasks: Iterable[Task], *,
+                 max_new_tokens: int = 256, max_episode_tokens: int = 2048,
+                 system_prompt: str | None = DEFAULT_SYSTEM_PROMPT) -> None:
+        self.env_factory = env_factory
+        self.tasks = {task.id: task for task in tasks}
+        if not self.tasks:
+            raise ValueError("SelfgymRollout needs at least one task")
+        self.max_new_tokens, self.max_episode_tokens = max_new_tokens, max_episode_tokens
+        self.system_prompt = system_prompt
+        self.envs: list[gym.Env] = []
+        self._policy: HFPolicy | None = None
+
+    def dataset(self):
+        """TRL's ``train_dataset``: one row per task, a conversational ``prompt`` whose message carries the
+        task's id (``rollout_func`` receives only the prompts, so this is how a row finds its task again)."""
+        from datasets import Dataset
+
+        return Dataset.from_list([{"prompt": [{"role": "user", "content": task.prompt, "task_id": task.id}]}
+                                  for task in self.tasks.values()])
+
+    def __call__(self, prompts: Sequence[Any], trainer: Any) -> dict[str, list]:
+        tasks = [self._task(prompt) for prompt in prompts]
+        while len(self.envs) < len(tasks):
+            self.envs.append(self.env_factory())
+        policy = self._policy_for(trainer)
+        sampling = Sampling(max_new_tokens=self.max_new_tokens, temperature=trainer.temperature,
+                            top_p=trainer.top_p if trainer.top_p is not None else 1.0)
+        episodes, _ = play_episodes(policy, self.envs[:len(tasks)], tasks, sampling=sampling,
+                                    max_episode_tokens=self.max_episode_tokens,
+                                    system_prompt=self.system_prompt, meta={"source": "trl"})
+        return {
+            "prompt_ids": [e.ids[:e.prompt_length] for e in episodes],
+            "completion_ids": [e.ids[e.prompt_length:] for e in episodes],
+            "logprobs": self._logprobs(policy, episodes, sampling.temperature),
+            "env_mask": [e.mask[e.prompt_length:] for e in episodes],
+            "env_reward": [e.reward for e in episodes],
+            "success": [float(e.trajectory.success) for e in episodes],
+        }
+
+    def _task(self, prompt: Any) -> Task:
+        task_id = None
+        if isinstance(prompt, Sequence) and prompt and isinstance(prompt[0], dict):
+            task_id = prompt[0].get("task_id")
+        if task_id not in self.tasks:
+            raise KeyError(f"a prompt without a known task_id reached SelfgymRollout: {str(prompt)[:200]}; "
+                           "build the train_dataset with rollout.dataset()")
+        return self.tasks[task_id]
+
+    def _policy_for(self, trainer: Any) -> HFPolicy:
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        if self._policy is None or self._policy.model is not model:
+            self._policy = HFPolicy(model, tokenizer=trainer.processing_class, name="trl-policy")
+        return self._policy
+
+    @staticmethod
+    def _logprobs(policy: HFPolicy, episodes: Sequence[TokenEpisode],
+                  temperature: float) -> list[list[float]]:
+        """Each completion token's log-probability under the model that sampled it (TRL's ``logprobs``)."""
+        logprobs = []
+        with torch.no_grad():
+            for episode in episodes:
+                batch = MicroBatch.of([episode], [0.0], policy.tokenizer.pad_token_id, policy.device)
+                values, _ = token_logprobs(policy.model, batch, temperature)
+                logprobs.append(values[0].float().tolist())  # starts at the first completion token
+        return logprobs
+
+
+def env_reward(prompts: Sequence[Any], completions: Sequence[Any], env_reward: Sequence[float],
+               **kwargs: Any) -> list[float]:
+    """TRL reward function: the episode return :class:`SelfgymRollout` measured in the env."""
+    return [float(r) for r in env_reward]
