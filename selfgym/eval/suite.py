@@ -288,6 +288,10 @@ def expand_suite(suite: Suite) -> ExpandedSuite:
 
 
 def _load_tasks(suite: Suite, task_set: TaskSetSpec, where: str) -> list[Task]:
+    # the env is built even when the tasks come from elsewhere: it checks env_kwargs now rather than in a
+    # worker, and its imports (reasoning-gym registers its generators as it is imported) happen in this thread
+    # before worker threads build envs concurrently
+    own_source = _env_source(task_set, where)
     try:
         if task_set.reasoning_gym is not None:
             from ..envs.math.generators import ReasoningGymSource
@@ -297,7 +301,7 @@ def _load_tasks(suite: Suite, task_set: TaskSetSpec, where: str) -> list[Task]:
         if task_set.file is not None:
             path = Path(task_set.file).expanduser()
             return list(_task_file_reader(task_set.env, where)(path if path.is_absolute() else suite.base_dir / path))
-        return list(_env_source(task_set, where))
+        return list(own_source)
     except (ValueError, KeyError, TypeError, FileNotFoundError) as exc:
         raise SuiteError(f"{where}: {exc}") from None
 

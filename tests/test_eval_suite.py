@@ -1,0 +1,158 @@
+"""Suites (loading, errors, expansion, seeds), agent specs, the oracle, chunks and the episode log. No Docker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from selfgym.agents import PolicyError
+from selfgym.envs import Task
+from selfgym.eval import (
+    AgentSpecError,
+    EpisodeLog,
+    EvalError,
+    OraclePolicy,
+    SuiteError,
+    expand_suite,
+    load_suite,
+    parse_agent,
+    reference_actions,
+    shipped_suites,
+)
+from selfgym.eval.runner import chunks
+from selfgym.eval.suite import episode_seed
+
+
+def write(tmp_path: Path, text: str, name: str = "suite.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_shipped_suites_load_and_expand():
+    assert {"code", "shell", "math"} <= set(shipped_suites())
+    code = expand_suite(load_suite("code"))
+    assert code.tasks_per_set == {"humaneval": 164} and len(code.episodes) == 164 * 5
+    shell = expand_suite(load_suite("shell"))
+    assert sum(shell.tasks_per_set.values()) == 39 and set(shell.tasks_per_set) == {
+        "files", "text", "archives", "git", "processes"}
+    math = expand_suite(load_suite("math"))
+    assert all(count == 20 for count in math.tasks_per_set.values())
+    # every shipped task has a reference solution for the oracle
+    for expanded in (code, shell, math):
+        assert all(reference_actions(e.task) for e in expanded.episodes if e.attempt == 0)
+    # the fingerprint is a function of the content: the same on a second expansion
+    assert expand_suite(load_suite("math")).fingerprint == math.fingerprint
+
+
+def test_errors_name_file_line_and_key(tmp_path):
+    path = write(tmp_path, "name: s\nversion: 1\nattempts: 2\ntask_sets:\n  - name: a\n    env: selfgym/Code-v0\n"
+                           "    limt: 3\n")
+    with pytest.raises(SuiteError, match=r"suite.yaml:7: task_sets.0.limt: unknown key \(did you mean 'limit'\?\)"):
+        load_suite(path)
+    path = write(tmp_path, "name: s\nversion: 1\nattempts: 2\nk: [1, 5]\ntask_sets:\n  - {name: a, env: selfgym/Code-v0}\n")
+    with pytest.raises(SuiteError, match=r"every k must be between 1 and attempts=2; got \[5\]"):
+        load_suite(path)
+    path = write(tmp_path, "name: s\nversion: 1\ntask_sets:\n  - {name: a, env: selfgym/Code-v0}\n"
+                           "  - {name: a, env: selfgym/Math-v0}\n")
+    with pytest.raises(SuiteError, match=r"repeated: \['a'\]"):
+        load_suite(path)
+    with pytest.raises(SuiteError, match="did you mean 'math'"):
+        load_suite("maths")
+    path = write(tmp_path, "name: s\nversion: 1\ntask_sets:\n  - {name: a, env: selfgym/Code-V0}\n")
+    with pytest.raises(SuiteError, match="not registered; did you mean 'selfgym/Code-v0'"):
+        expand_suite(load_suite(path))
+    path = write(tmp_path, "name: s\nversion: 1\ntask_sets:\n  - {name: a, env: selfgym/Code-v0, ids: [HumanEval/9999]}\n")
+    with pytest.raises(SuiteError, match=r"ids \['HumanEval/9999'\] match no task"):
+        expand_suite(load_suite(path))
+    path = write(tmp_path, "name: s\nversion: 1\ntask_sets:\n  - {name: a, env: selfgym/Code-v0, env_kwargs: {colour: 1}}\n")
+    with pytest.raises(SuiteError, match="env_kwargs do not fit selfgym/Code-v0"):
+        expand_suite(load_suite(path))
+    path = write(tmp_path, "name: s\nversion: 1\ntask_sets:\n  - {name: a, env: selfgym/Math-v0, file: nothing.jsonl}\n")
+    with pytest.raises(SuiteError, match="nothing.jsonl"):
+        expand_suite(load_suite(path))
+
+
+def test_task_files_globs_limits_and_seeds(tmp_path):
+    (tmp_path / "gsm.jsonl").write_text("".join(
+        json.dumps({"question": f"What is {i} + {i}?", "answer": f"{i} + {i} = {2 * i}\n#### {2 * i}"}) + "\n"
+        for i in range(5)))
+    path = write(tmp_path, "name: s\nversion: 2\nseed: 3\nattempts: 2\ntask_sets:\n"
+                           "  - {name: gsm, env: selfgym/Math-v0, file: gsm.jsonl, limit: 3}\n"
+                           "  - {name: he, env: selfgym/Code-v0, ids: ['HumanEval/1?'], limit: 4}\n"
+                           "  - {name: g, env: selfgym/Math-v0, reasoning_gym: {name: gcd, level: 1, seed: 5, size: 2}}\n")
+    expanded = expand_suite(load_suite(path))
+    assert expanded.tasks_per_set == {"gsm": 3, "he": 4, "g": 2}
+    he = [e for e in expanded.episodes if e.task_set == "he"]
+    assert [e.task.id for e in he[::2]] == ["HumanEval/10", "HumanEval/11", "HumanEval/12", "HumanEval/13"]
+    assert [e.attempt for e in he[:2]] == [0, 1] and len({e.key for e in expanded.episodes}) == len(expanded.episodes)
+    # seeds depend on the suite seed, set, task and attempt only
+    first = expanded.episodes[0]
+    assert first.seed == episode_seed(3, "gsm", first.task.id, 0) != episode_seed(4, "gsm", first.task.id, 0)
+    assert len({e.seed for e in expanded.episodes}) == len(expanded.episodes)
+    smaller = write(tmp_path, path.read_text().replace("limit: 3", "limit: 1"), "smaller.yaml")
+    assert expand_suite(load_suite(smaller)).episodes[0].seed == first.seed
+    # a changed task file changes the fingerprint, though the suite file is the same
+    (tmp_path / "gsm.jsonl").write_text((tmp_path / "gsm.jsonl").read_text().replace("#### 0", "#### 1"))
+    assert expand_suite(load_suite(path)).fingerprint != expanded.fingerprint
+
+
+def test_agent_specs(tmp_path):
+    spec = parse_agent("openai:my-model@http://127.0.0.1:8000/v1")
+    assert (spec.kind, spec.target, spec.base_url, spec.name) == ("openai", "my-model", "http://127.0.0.1:8000/v1",
+                                                                  "my-model")
+    assert parse_agent("openai:http://h:1/v1", model="m").target == "m"
+    with pytest.raises(AgentSpecError, match="name the model"):
+        parse_agent("openai:http://h:1/v1")
+    assert parse_agent("hf:smollm2", name="small").name == "small"
+    assert parse_agent("scripted:oracle").name == "scripted:oracle"
+    with pytest.raises(AgentSpecError, match="scripted:oracle"):
+        parse_agent("scripted:genius")
+    checkpoint = tmp_path / "ckpt" / "policy"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "config.json").write_text("{}")
+    spec = parse_agent(str(tmp_path / "ckpt"))
+    assert (spec.kind, spec.target, spec.name) == ("hf", str(checkpoint), "ckpt")
+    with pytest.raises(AgentSpecError, match="no config.json"):
+        parse_agent(str(tmp_path))
+    with pytest.raises(AgentSpecError, match="cannot tell which agent"):
+        parse_agent("gpt-5")
+
+
+def test_oracle_finds_the_most_specific_task():
+    short = Task("t/1", "math", "What is 2+3?", data={"answer": "5"})
+    longer = Task("t/2", "math", "What is 2+33?", data={"answer": "35"})
+    multi = Task("t/3", "math", "List them.", data={"answer": "a\nb"})
+    oracle = OraclePolicy([short, longer, multi])
+    ask = lambda text: oracle.act([{"role": "system", "content": "s"}, {"role": "user", "content": text}])  # noqa: E731
+    assert ask("Solve: What is 2+33?\nGive a boxed answer.") == "The answer is \\boxed{35}."
+    assert ask("What is 2+3?") == "The answer is \\boxed{5}."
+    assert ask("List them.") == "<answer>a\nb</answer>"
+    with pytest.raises(PolicyError, match="not given"):
+        ask("What is 7*7?")
+
+
+def test_chunks_stay_within_a_task_set():
+    expanded = expand_suite(load_suite("shell"))
+    grouped = chunks(expanded.episodes, 4)
+    assert [e for chunk in grouped for e in chunk] == expanded.episodes
+    assert all(len({e.task_set for e in chunk}) == 1 and 1 <= len(chunk) <= 4 for chunk in grouped)
+
+
+def test_episode_log_cuts_a_torn_line_and_keeps_one_record_per_key(tmp_path):
+    path = tmp_path / "episodes.jsonl"
+    record = lambda key: {"meta": {"eval": {"key": key}}, "success": True}  # noqa: E731
+    log = EpisodeLog(path)
+    assert [r["meta"]["eval"]["key"] for r in log.append([record("a"), record("b"), record("a")])] == ["a", "b"]
+    with path.open("ab") as fh:
+        fh.write(b'{"meta": {"eval": {"key": "c"')  # a write cut short by a kill
+    log = EpisodeLog(path)
+    assert set(log.records) == {"a", "b"} and path.read_bytes().endswith(b"}\n")
+    log.append([record("c"), record("b")])
+    lines = path.read_text().splitlines()
+    assert [json.loads(line)["meta"]["eval"]["key"] for line in lines] == ["a", "b", "c"]
+    path.write_text('{"not": "an episode"}\n')
+    with pytest.raises(EvalError, match="episodes.jsonl:1: not an episode record"):
+        EpisodeLog(path)
