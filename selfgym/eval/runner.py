@@ -148,7 +148,8 @@ class RolloutWorker:
         records = []
         for episode, trajectory in zip(episodes, trajectories, strict=True):
             trajectory.meta["eval"] = {"key": episode.key, "task_set": episode.task_set, "attempt": episode.attempt,
-                                       "seed": episode.seed, "sampling_seed": sampling.seed}
+                                       "seed": episode.seed, "sampling_seed": sampling.seed,
+                                       "worker_pid": os.getpid()}
             records.append(trajectory.to_dict())
         return records
 
