@@ -314,3 +314,23 @@ def test_async_vector_env_judges_in_its_worker_processes():
         assert list(infos["extracted"]) == ["\\sqrt{1/4}", "\\sqrt{1/2}"]
     finally:
         envs.close()
+
+
+def test_flexible_extraction_falls_back_to_the_last_number():
+    from selfgym.envs.math_env import MathEnv
+
+    task = Task("flex/1", "custom", "How many legs do 3 ducks have?", data={"answer": "6"})
+    strict, flexible = MathEnv(tools=False, max_steps=2), MathEnv(tools=False, extraction="flexible")
+    strict.reset(options={"task": task})
+    _, reward, terminated, _, info = strict.step("Three ducks have 6 legs.")
+    assert (reward, terminated, info["malformed"]) == (0.0, False, True)
+    flexible.reset(options={"task": task})
+    _, reward, terminated, _, info = flexible.step("Each duck has 2 legs, so 3 ducks have 6 legs.")
+    assert (reward, terminated, info["extraction"], info["extracted"]) == (1.0, True, "last-number", "6")
+    flexible.reset(options={"task": task})
+    _, reward, _, _, info = flexible.step("They have \\boxed{8} legs, not 6.")  # a marker still wins
+    assert (reward, info["extraction"]) == (0.0, "marker")
+    flexible.reset(options={"task": task})
+    assert flexible.step("no idea")[4]["malformed"]
+    with pytest.raises(ValueError, match="extraction"):
+        MathEnv(extraction="loose")

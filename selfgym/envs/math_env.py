@@ -6,7 +6,7 @@ from typing import Any
 
 from ..sandbox import Limits, SandboxError, SandboxPool
 from .base import TextEnv, Turn
-from .math.answers import DEFAULT_TIMEOUT_S, extract_answer, judge, prepare_task
+from .math.answers import DEFAULT_TIMEOUT_S, extract_answer, judge, last_number, prepare_task
 from .math.python_tool import format_output, python_blocks, run_python
 from .math.sources import default_source
 from .task import Task, TaskSource
@@ -37,6 +37,9 @@ class MathEnv(TextEnv):
         tools: allow ``<python>`` blocks.
         python_timeout_s: wall-clock limit of one Python run.
         verify_timeout_s: limit of one judgement; past it the answer is judged wrong (``info["error"]`` says so).
+        extraction: ``"strict"`` judges only marked answers; ``"flexible"`` falls back to the last number of a
+            reply without a marker (lm-evaluation-harness's flexible-extract), for small models that state the
+            result without the asked-for format (``info["extraction"]`` says which was used).
 
     ``info`` on a judged answer: ``expected`` (gold, ``None`` when the generator has no single one),
     ``extracted``, ``correct``, ``score`` (the scorer's partial credit), ``method``, and ``error`` when it
@@ -48,7 +51,11 @@ class MathEnv(TextEnv):
     def __init__(self, source: TaskSource | None = None, *, max_steps: int = 4, tools: bool = True,
                  python_timeout_s: float = 10.0, verify_timeout_s: float = DEFAULT_TIMEOUT_S,
                  pool: SandboxPool | None = None, image: str | None = None, limits: Limits | None = None,
-                 render_mode: str | None = None, max_action_chars: int = 64_000) -> None:
+                 render_mode: str | None = None, max_action_chars: int = 64_000,
+                 extraction: str = "strict") -> None:
+        if extraction not in ("strict", "flexible"):
+            raise ValueError(f"extraction must be 'strict' or 'flexible', got {extraction!r}")
+        self.extraction = extraction
         super().__init__(source if source is not None else default_source(), max_steps=max_steps, pool=pool,
                          image=image, limits=limits, render_mode=render_mode, max_action_chars=max_action_chars)
         self.tools = tools
@@ -66,11 +73,14 @@ class MathEnv(TextEnv):
         answer = extract_answer(action if blocks is None else action[blocks[1]:])
         if blocks is not None and answer is None:
             return self._run_python(blocks[0])
+        flexible = answer is None and self.extraction == "flexible"
+        if flexible:  # small models often state the result without the asked-for marker
+            answer = last_number(action)
         if answer is None:
             return self._malformed(action)
         verdict = judge(self.task, answer, timeout_s=self.verify_timeout_s)
         info = {"expected": self.task.data.get("answer"), "extracted": answer, "correct": verdict.correct,
-                "score": verdict.score, "method": verdict.method}
+                "score": verdict.score, "method": verdict.method, "extraction": "last-number" if flexible else "marker"}
         if verdict.error:
             info["error"] = verdict.error
         observation = "Correct." if verdict.correct else "Incorrect."

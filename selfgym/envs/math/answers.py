@@ -119,6 +119,16 @@ def _drop_final_period(text: str) -> str:
     return text[:-1].rstrip() if text.endswith(".") and not text.endswith("..") else text
 
 
+_ANY_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:/\d+)?(?![\w])")
+
+
+def last_number(text: str) -> str | None:
+    """The last number in ``text`` (integer, decimal with thousands separators, or a/b), as lm-evaluation-harness's
+    "flexible-extract" takes it from a reply without an answer marker; ``None`` when there is none."""
+    matches = _ANY_NUMBER.findall(text[-20_000:])
+    return matches[-1].replace(",", "") if matches else None
+
+
 def extract_answer(text: str) -> str | None:
     """The final answer in a model's text, or ``None`` when it gives none.
 
