@@ -2,7 +2,8 @@
 # Sets selfgym up on a Debian machine, installing only what is missing:
 #   1. a virtualenv (.venv) with torch==2.13.0 and selfgym[dev];
 #   2. a reachable Docker engine (as root: apt-get install docker.io and start dockerd when there is none);
-#   3. the sandbox images (`selfgym sandbox build`: pulls python:3.11-slim, or builds a base offline with debootstrap).
+#   3. the sandbox images (`selfgym sandbox build`: pulls python:3.11-slim, or builds a base offline with debootstrap),
+#      and the web sandbox image (Chromium + Flask, same way).
 # Safe to run again: every step is skipped when already done.
 set -euo pipefail
 
@@ -64,4 +65,8 @@ if is_root && ! command -v debootstrap >/dev/null; then
 fi
 step "building the sandbox images (skipped when up to date)"
 "$VENV/bin/selfgym" sandbox build
+# The web sandbox (selfgym/Web-v0): Chromium and the sites' Flask run inside it, so the host needs no browser;
+# Playwright's Python package on the host reaches that Chromium through docker exec.
+step "building the web sandbox image (skipped when up to date; the first build takes a few minutes)"
+"$VENV/bin/python" -c 'from selfgym.sandbox import build_image, docker_client; build_image(docker_client(), "web")'
 step "ready"

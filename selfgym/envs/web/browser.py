@@ -189,15 +189,19 @@ class BrowserSession:
         return self._run(self._observe())
 
     async def _observe(self) -> PageState:
-        tree = await self._cdp.send("Accessibility.getFullAXTree")
-        snapshot = await self._cdp.send("DOMSnapshot.captureSnapshot", {"computedStyles": []})
-        document = (snapshot.get("documents") or [{}])[0]
-        viewport = Viewport(document.get("scrollOffsetX", 0), document.get("scrollOffsetY", 0),
-                            self.viewport["width"], self.viewport["height"])
+        tree, metrics = await asyncio.gather(self._cdp.send("Accessibility.getFullAXTree"),
+                                             self._cdp.send("Page.getLayoutMetrics"))
+        page, view = metrics["cssContentSize"], metrics["cssVisualViewport"]
+        if page["width"] <= view["clientWidth"] + 1 and page["height"] <= view["clientHeight"] + 1:
+            boxes, viewport = None, None  # the whole page is in view: no need for the layout of every node
+        else:
+            snapshot = await self._cdp.send("DOMSnapshot.captureSnapshot", {"computedStyles": []})
+            boxes = layout_boxes(snapshot)
+            viewport = Viewport(view["pageX"], view["pageY"], view["clientWidth"], view["clientHeight"])
         nodes = tree["nodes"]
         title = next((str(n.get("name", {}).get("value", "")) for n in nodes
                       if n.get("role", {}).get("value") == "RootWebArea"), "")
-        text = format_tree(nodes, layout_boxes(snapshot), viewport, self.max_tree_chars, self._number)
+        text = format_tree(nodes, boxes, viewport, self.max_tree_chars, self._number)
         return PageState(self.page.url, title, text)
 
     def _number(self, backend_id: int) -> int:
