@@ -64,7 +64,7 @@ def build_leaderboard(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
         raise LeaderboardError(f"incomplete runs (resume them with `selfgym eval`): {', '.join(incomplete)}")
     suite = summaries[0]["suite"]
     ks = [str(k) for k in suite["k"]]
-    families = list(suite["task_sets"])
+    families = [task_set["name"] for task_set in suite["task_sets"]]
     rows = [_row(summary, ks, families) for summary in summaries]
     rows.sort(key=lambda r: (-r["success_rate"], -r["pass_at_k"].get(ks[-1], 0.0), r["agent"]))
     for index, row in enumerate(rows):

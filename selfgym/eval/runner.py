@@ -279,7 +279,9 @@ def suite_identity(expanded: ExpandedSuite) -> dict[str, Any]:
     suite = expanded.suite
     return {"name": suite.name, "version": suite.version, "label": suite.label, "fingerprint": expanded.fingerprint,
             "attempts": suite.attempts, "k": suite.k, "seed": suite.seed, "sampling": suite.sampling.model_dump(),
-            "task_sets": expanded.tasks_per_set, "episodes": len(expanded.episodes)}
+            # a list, not a mapping: JSON files are written with sorted keys, and families keep the suite's order
+            "task_sets": [{"name": name, "tasks": count} for name, count in expanded.tasks_per_set.items()],
+            "episodes": len(expanded.episodes)}
 
 
 def run_eval(suite: Suite | str | Path, agent: AgentSpec | str, out_dir: str | Path, *,
