@@ -9,8 +9,10 @@ from gymnasium.utils.env_checker import check_env
 
 import selfgym  # noqa: F401  (registers the ids)
 from selfgym.envs import Task
+from selfgym.envs.web.container import WEB_LIMITS
 from selfgym.envs.web.reference import find
-from selfgym.envs.web_env import WebEnv
+from selfgym.envs.web_env import WebEnv, web_image
+from selfgym.sandbox import SandboxPool
 
 pytestmark = pytest.mark.docker
 
@@ -152,3 +154,19 @@ def test_a_lost_sandbox_ends_the_episode_and_the_next_reset_recovers(env, client
     assert terminated and reward == 0.0 and info["browser_lost"]
     observation, _ = env.reset(options={"task": SHOP_HOME})
     assert find(observation, "link", "Laptops") is not None
+
+
+def test_envs_take_their_web_sandbox_from_a_shared_pool(client):
+    with SandboxPool(web_image(), size=1, limits=WEB_LIMITS, client=client) as pool:
+        first = WebEnv(pool=pool, max_steps=3)
+        first.reset(options={"task": SHOP_HOME})
+        held = first.sandbox.container_id
+        first.close()  # gives the sandbox back; the pool resets it (the sites and Chromium stop)
+        second = WebEnv(pool=pool, max_steps=3)
+        try:
+            observation, _ = second.reset(options={"task": SHOP_HOME})
+            assert second.sandbox.container_id == held  # the same warm container, its services started again
+            observation, reward, terminated, _, _ = second.step(f'click({find(observation, "link", "Cart (3)")})')
+            assert "URL: http://shop.localhost:7770/cart" in observation
+        finally:
+            second.close()

@@ -31,9 +31,15 @@ def host_browser_processes() -> list[psutil.Process]:
             if any(word in " ".join(p.cmdline()).lower() for word in ("chrom", "playwright", "node"))]
 
 
+def tcp_sockets() -> int:
+    """Open TCP sockets of this process (the DevTools tunnel listens on, and relays through, such sockets)."""
+    return len(psutil.Process().net_connections(kind="tcp"))
+
+
 def test_200_episodes_leak_nothing(client):
     containers_before = set(our_containers(client))
     browsers_before = {p.pid for p in host_browser_processes()}
+    sockets_before = tcp_sockets()
     env = WebEnv(max_steps=2)
     counts = []
     for episode in range(EPISODES):
@@ -52,3 +58,4 @@ def test_200_episodes_leak_nothing(client):
     assert set(our_containers(client)) == containers_before  # the web sandbox (and its Chromium) is gone
     assert {p.pid for p in host_browser_processes()} <= browsers_before  # the Playwright driver is stopped
     assert not [t for t in threading.enumerate() if t.name == "selfgym-playwright"]
+    assert tcp_sockets() <= sockets_before
