@@ -156,3 +156,39 @@ def test_episode_log_cuts_a_torn_line_and_keeps_one_record_per_key(tmp_path):
     path.write_text('{"not": "an episode"}\n')
     with pytest.raises(EvalError, match="episodes.jsonl:1: not an episode record"):
         EpisodeLog(path)
+
+
+def test_summary_statistics_on_known_outcomes(tmp_path):
+    from math import comb
+
+    from selfgym.eval import summarize, wilson_interval
+
+    (tmp_path / "gsm.jsonl").write_text("".join(
+        json.dumps({"question": f"q{i}?", "answer": f"#### {i}"}) + "\n" for i in range(3)))
+    path = write(tmp_path, "name: s\nversion: 1\nattempts: 4\nk: [1, 2, 4]\ntask_sets:\n"
+                           "  - {name: a, env: selfgym/Math-v0, file: gsm.jsonl, limit: 2}\n"
+                           "  - {name: b, env: selfgym/Math-v0, file: gsm.jsonl, ids: [gsm/3]}\n")
+    expanded = expand_suite(load_suite(path))
+    wins = {("a", 0): [1, 0, 0, 1], ("a", 1): [0, 0, 0, 0], ("b", 0): [1, 1, 1, 0]}
+    order = {("a", "gsm/1"): ("a", 0), ("a", "gsm/2"): ("a", 1), ("b", "gsm/3"): ("b", 0)}
+    records = []
+    for episode in expanded.episodes:
+        won = wins[order[(episode.task_set, episode.task.id)]][episode.attempt]
+        records.append({"task": episode.task.to_dict(), "success": bool(won), "final_reward": float(won),
+                        "steps": [{"prompt_tokens": 10, "completion_tokens": 5}],
+                        "meta": {"eval": {"key": episode.key, "task_set": episode.task_set, "session": "x",
+                                          "finished_at": 0.0}}})
+    summary = summarize(expanded, records, [], parse_agent("scripted:empty"))
+    results = summary["results"]
+    assert (results["episodes"], results["tasks"], results["successes"]) == (12, 3, 5)
+    assert results["success_ci95"] == pytest.approx(list(wilson_interval(5, 12)))
+    reference = lambda n, c, k: 1.0 if n - c < k else 1 - comb(n - c, k) / comb(n, k)  # noqa: E731
+    for k in (1, 2, 4):
+        expected = (reference(4, 2, k) + reference(4, 0, k) + reference(4, 3, k)) / 3
+        estimate = results["pass_at_k"][str(k)]
+        assert estimate["estimate"] == pytest.approx(expected)
+        assert estimate["ci95"][0] <= expected <= estimate["ci95"][1]
+    assert results["families"]["a"]["pass_at_k"]["2"]["estimate"] == pytest.approx((reference(4, 2, 2) + 0) / 2)
+    assert results["families"]["b"]["success_rate"] == 0.75
+    assert summary["cost"]["prompt_tokens"] == 120 and summary["cost"]["tokens_per_episode"] == 15
+    assert summary["complete"]
