@@ -313,7 +313,10 @@ class BrowserSession:
         self._navigating = False
         self._loaded.clear()
         yield
-        await self._cdp.send("Runtime.evaluate", {"expression": "0"})
+        try:
+            await self._cdp.send("Runtime.evaluate", {"expression": "0"})
+        except PlaywrightError:  # the document went away under the evaluation: a navigation is under way
+            self._navigating = True
         if self._navigating:
             try:
                 await asyncio.wait_for(self._loaded.wait(), self.action_timeout_ms / 1000)
