@@ -1,4 +1,4 @@
-"""Playwright driving the Chromium of one web sandbox: a fresh browser context per episode, observe, act.
+"""Playwright driving the Chromium of one web sandbox: episodes, observations, actions.
 
 Playwright runs on the host (on the process's :mod:`~selfgym.envs.web.hub`) and reaches the Chromium inside the
 network-less container over the DevTools protocol through an :class:`~selfgym.envs.web.tunnel.ExecTunnel`. Episodes
@@ -242,8 +242,7 @@ class BrowserSession:
                                          "return [y, window.scrollY]; }", step)
                 done = f"Scrolled {action.text}." if at[0] != at[1] else f"Cannot scroll {action.text} any further."
             else:
-                return await self._element_action(action)
-            await self._settle()
+                done = await self._element_action(action)
             return done
         except PlaywrightError as exc:
             raise ActionFailed(_explain(action, exc)) from None
@@ -331,13 +330,6 @@ class BrowserSession:
         elif self._navigating:
             self._loaded.set()
 
-    async def _settle(self) -> None:
-        """Wait until a navigation the action started has loaded (its own timeout is not an error)."""
-        try:
-            await self.page.wait_for_load_state("load", timeout=self.action_timeout_ms)
-        except PlaywrightError:
-            pass
-
     # --- life cycle -----------------------------------------------------------------------------------------------
     def close(self) -> None:
         """Close the episode's context, disconnect from Chromium and close the tunnel. Idempotent."""
@@ -360,7 +352,5 @@ def _explain(action: Action, exc: PlaywrightError) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     first = re.sub(r"^(Locator|Page)\.\w+: ", "", first)
     if "Timeout" in first:
-        what = f"[{action.element}]" if action.element is not None else "the page"
-        return (f"{action.kind} timed out: {what} did not become ready (hidden, covered or not editable?). "
-                f"Detail: {first[:200]}")
+        return f"{action.kind} timed out: the page did not finish loading. Detail: {first[:200]}"
     return f"{action.kind} failed: {first[:300]}"
