@@ -113,6 +113,7 @@ class BrowserSession:
         self._shown_ids: dict[int, int] = {}  # backend id -> the id shown to the agent (this episode)
         self._backend_ids: dict[int, int] = {}  # and back
         self.browser = self._run(self._connect(devtools_path))
+        hub.sessions.add(self)
 
     def _run(self, coroutine):
         return self.hub.run(coroutine, timeout_s=self._call_timeout_s)
