@@ -7,13 +7,14 @@ setup:
 	./scripts/setup.sh
 
 demo: setup
-	$(BIN)/selfgym demo
+	$(BIN)/selfgym run experiments/quickstart.yaml
 
 test: setup
 	$(BIN)/python -m pytest
 
 bench: setup
 	$(BIN)/python benchmarks/sandbox_bench.py
+	$(BIN)/python benchmarks/envs_bench.py
 
 clean-sandboxes:
 	$(BIN)/selfgym sandbox reap --all

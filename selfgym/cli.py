@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -106,10 +107,17 @@ def run(experiment: str | None, resume_dir: str | None, output_dir: str | None) 
 
     if (experiment is None) == (resume_dir is None):
         raise click.UsageError("give an EXPERIMENT file, or --resume RUN_DIR")
+    if resume_dir is None:
+        config = load_experiment(experiment)
+        run_dir = Path(output_dir) if output_dir else config.run_dir
+        if (run_dir / "state.json").exists():  # the same experiment again: continue (or just report) that run
+            console.print(f"{run_dir} holds this experiment's run: resuming it")
+            resume_dir = str(run_dir)
+            ExperimentRunner(config, run_dir)._check_same_config()
     if resume_dir is not None:
         runner = ExperimentRunner.resume(resume_dir, Console())
     else:
-        runner = ExperimentRunner(load_experiment(experiment), output_dir, Console())
+        runner = ExperimentRunner(config, output_dir, Console())
     runner.run()
 
 

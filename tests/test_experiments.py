@@ -112,3 +112,10 @@ def test_killed_run_resumes_to_the_same_episodes(tmp_path, tiny_model):
     evals = [json.loads(line) for line in (run_dir / "evals.jsonl").read_text().splitlines()]
     assert [e["episodes"] for e in evals] == [0, 6, 12]
     assert (run_dir / "plots" / "run.png").stat().st_size > 10_000
+
+    again = subprocess.run([*SELFGYM, "run", str(path)], env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "resuming" in again.stderr  # a finished run is reported, not redone
+    assert [e["episode"] for e in episodes_of(run_dir)] == list(range(12))
+    changed = experiment(tmp_path, tiny_model, seed=1)
+    clash = subprocess.run([*SELFGYM, "run", str(changed)], env=env, capture_output=True, text=True, timeout=120)
+    assert clash.returncode == 2 and "holds a run of another config" in clash.stderr

@@ -113,12 +113,7 @@ class ExperimentRunner:
 
     def _prepare_dir(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        config_path = self.run_dir / "config.yaml"
-        resolved = yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)
-        if (self.run_dir / STATE).exists() and config_path.exists() and config_path.read_text() != resolved:
-            raise ConfigError(f"{self.run_dir} holds a run of another config; resume it with `selfgym run --resume "
-                              f"{self.run_dir}` or choose another output_dir")
-        atomic_write_text(config_path, resolved)
+        atomic_write_text(self.run_dir / "config.yaml", self._check_same_config())
         # drop what a kill left past the last commit
         done = self.state["episodes"]
         for name, key in (("episodes.jsonl", "episode"), ("metrics.jsonl", "episodes"), ("evals.jsonl", "episodes")):
@@ -127,6 +122,15 @@ class ExperimentRunner:
             kept = [row for row in rows if row[key] < done or (name != "episodes.jsonl" and row[key] == done)]
             if len(kept) != len(rows) or (path.exists() and len(rows) != len(path.read_text().splitlines())):
                 atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in kept))
+
+    def _check_same_config(self) -> str:
+        """The resolved config; a ``ConfigError`` when the run folder holds a run of a different one."""
+        resolved = yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)
+        existing = self.run_dir / "config.yaml"
+        if (self.run_dir / STATE).exists() and existing.exists() and existing.read_text() != resolved:
+            raise ConfigError(f"{self.run_dir} holds a run of another config; resume it with `selfgym run --resume "
+                              f"{self.run_dir}` or choose another output_dir")
+        return resolved
 
     def _eval_tasks(self, families: Sequence[TaskFamily]) -> list[Task]:
         path = self.run_dir / "eval_tasks.jsonl"
