@@ -1,12 +1,14 @@
-"""Eval throughput: episodes/s of ``selfgym eval`` with 1 and 2 workers, local threads and Ray actors, on a code
-suite (the first N HumanEval problems) played by the scripted oracle, so every episode runs the full verifier in a
-sandbox and no model time is counted.
+"""Eval throughput: episodes/s of ``selfgym eval`` with 1 and 2 workers, local threads and Ray actors, on a
+code suite (the first N HumanEval problems) played by the scripted oracle, so that every episode runs the full
+verifier in a sandbox and no model time is counted.
 
-    .venv/bin/python benchmarks/eval_bench.py [--tasks 80] [--modes local:1 local:2 ray:1 ray:2] [--json out.json]
+    .venv/bin/python benchmarks/eval_bench.py [--tasks 80] [--repeats 3] [--modes local:1 local:2 ray:1 ray:2]
 
-Two rates per mode: *steady* (episodes between the first and the last one logged, over that time: what more
-workers buy once they are up) and *end to end* (all episodes over the whole run, starting sandboxes and actors
-included). Ray runs on a local cluster of as many CPUs as the largest Ray mode has workers.
+Two rates per mode: *steady* (the episodes after the first one, over the time from the first logged to the
+last: what more workers buy once they are up) and *end to end* (all episodes over the whole run, starting
+sandboxes and actors included). Each mode runs ``--repeats`` times, interleaved with the other modes so that
+a change in the machine's load hits them alike; the table shows medians. Ray runs on a local cluster with as
+many CPUs as the largest Ray mode has workers.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -28,8 +31,8 @@ from selfgym.sandbox import build_image, docker_client
 
 def suite_file(folder: Path, tasks: int) -> Path:
     path = folder / "bench.yaml"
-    path.write_text(f"name: bench\nversion: 1\nattempts: 1\ntask_sets:\n  - {{name: humaneval, env: selfgym/Code-v0, "
-                    f"env_kwargs: {{max_attempts: 1}}, limit: {tasks}}}\n")
+    path.write_text(f"name: bench\nversion: 1\nattempts: 1\ntask_sets:\n  - {{name: humaneval, "
+                    f"env: selfgym/Code-v0, env_kwargs: {{max_attempts: 1}}, limit: {tasks}}}\n")
     return path
 
 
@@ -37,53 +40,60 @@ def measure(suite: Path, mode: str, folder: Path) -> dict:
     kind, workers = mode.split(":")
     out = folder / mode.replace(":", "-")
     shutil.rmtree(out, ignore_errors=True)
-    executor = make_executor(kind, int(workers))
     started = time.perf_counter()
+    executor = make_executor(kind, int(workers))
     summary = run_eval(suite, "scripted:oracle", out, executor=executor, progress=False)
     total = time.perf_counter() - started
     finished = sorted(json.loads(line)["meta"]["eval"]["finished_at"]
                       for line in (out / "episodes.jsonl").read_text().splitlines())
-    episodes = len(finished)
-    steady = (episodes - 1) / (finished[-1] - finished[0]) if finished[-1] > finished[0] else float("nan")
-    return {"mode": mode, "episodes": episodes, "solved": summary["results"]["successes"],
-            "steady_eps": steady, "end_to_end_eps": episodes / total, "seconds": total,
-            "replaced": getattr(executor, "replaced", 0)}
+    steady = (len(finished) - 1) / (finished[-1] - finished[0])
+    return {"mode": mode, "episodes": len(finished), "solved": summary["results"]["successes"],
+            "steady_eps": steady, "end_to_end_eps": len(finished) / total, "seconds": total,
+            "load": os.getloadavg()[0]}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=80, help="HumanEval problems (one episode each)")
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--modes", nargs="+", default=["local:1", "local:2", "ray:1", "ray:2"])
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--json", type=Path, default=None, help="also write every measurement here")
     args = parser.parse_args()
     build_image(docker_client(), "python")
     console = Console()
-    rows = []
+    runs: list[dict] = []
+    ray_workers = [int(mode.split(":")[1]) for mode in args.modes if mode.startswith("ray:")]
     with tempfile.TemporaryDirectory(prefix="selfgym-eval-bench-") as tmp:
-        folder = Path(tmp)
-        suite = suite_file(folder, args.tasks)
-        ray_workers = [int(m.split(":")[1]) for m in args.modes if m.startswith("ray:")]
+        suite = suite_file(Path(tmp), args.tasks)
         if ray_workers:
             import ray
 
             ray.init(num_cpus=max(ray_workers), include_dashboard=False, log_to_driver=False)
         try:
-            for mode in args.modes:
-                rows.append(measure(suite, mode, folder))
-                console.print(rows[-1])
+            for _ in range(args.repeats):
+                for mode in args.modes:
+                    runs.append(measure(suite, mode, Path(tmp)))
+                    run = runs[-1]
+                    console.print(f"{mode}: {run['steady_eps']:.2f} ep/s steady, {run['end_to_end_eps']:.2f} "
+                                  f"end to end (load {run['load']:.1f})")
         finally:
             if ray_workers:
                 ray.shutdown()
-    table = Table("mode", "episodes", "solved", "steady ep/s", "end-to-end ep/s", "speed-up (steady)",
-                  title=f"selfgym eval: {args.tasks} HumanEval episodes, scripted oracle, {os.cpu_count()} CPUs")
-    base = {kind: next((r["steady_eps"] for r in rows if r["mode"] == f"{kind}:1"), None) for kind in ("local", "ray")}
-    for row in rows:
-        one = base[row["mode"].split(":")[0]]
-        table.add_row(row["mode"], str(row["episodes"]), str(row["solved"]), f"{row['steady_eps']:.2f}",
-                      f"{row['end_to_end_eps']:.2f}", f"{row['steady_eps'] / one:.2f}x" if one else "-")
+    medians = {mode: {key: statistics.median(r[key] for r in runs if r["mode"] == mode)
+                      for key in ("steady_eps", "end_to_end_eps", "load")} for mode in args.modes}
+    table = Table("mode", "solved", "steady ep/s", "end-to-end ep/s", "speed-up (steady)", "load",
+                  title=f"selfgym eval: {args.tasks} HumanEval episodes, scripted oracle, "
+                        f"{os.cpu_count()} CPUs, median of {args.repeats}")
+    for mode, median in medians.items():
+        one = medians.get(f"{mode.split(':')[0]}:1")
+        solved = {r["solved"] for r in runs if r["mode"] == mode}
+        speedup = f"{median['steady_eps'] / one['steady_eps']:.2f}x" if one else "-"
+        table.add_row(mode, "/".join(map(str, sorted(solved))), f"{median['steady_eps']:.2f}",
+                      f"{median['end_to_end_eps']:.2f}", speedup, f"{median['load']:.1f}")
     console.print(table)
     if args.json:
-        args.json.write_text(json.dumps({"cpus": os.cpu_count(), "load": os.getloadavg(), "rows": rows}, indent=2))
+        args.json.write_text(json.dumps({"cpus": os.cpu_count(), "medians": medians, "runs": runs}, indent=2))
 
 
 if __name__ == "__main__":

@@ -138,8 +138,8 @@ def serve(model: str, host: str, port: int, model_name: str | None, device: str 
 
 
 def eval_errors(func):
-    """Like :func:`clear_errors`, for what an evaluation can get wrong: a suite, an agent spec, a run folder, a
-    model server, results that cannot be ranked together."""
+    """Like :func:`clear_errors`, for what an evaluation can get wrong: a suite, an agent spec, a run folder,
+    a model server, results that cannot be ranked together."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -162,7 +162,8 @@ def eval_errors(func):
 @main.command("eval")
 @click.argument("suite")
 @click.option("--agent", "agent_spec", required=True,
-              help="hf:NAME_OR_PATH, openai:MODEL@http://host:port/v1, scripted:oracle, or a checkpoint folder.")
+              help="hf:NAME_OR_PATH, openai:MODEL@http://host:port/v1, scripted:oracle, or a checkpoint "
+                   "folder.")
 @click.option("--model", default=None, help="The model name, for --agent openai:http://host:port/v1.")
 @click.option("--name", default=None, help="How results and leaderboards name the agent.")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
@@ -173,7 +174,8 @@ def eval_errors(func):
 @click.option("--batch-size", default=1, show_default=True, type=click.IntRange(min=1),
               help="Episodes each worker plays in lockstep (one batched model call per turn).")
 @click.option("--ray-address", default=None, help="Ray cluster to join (default: a local one).")
-@click.option("--gpus-per-worker", default=0.0, show_default=True, type=float, help="Ray: GPUs each actor takes.")
+@click.option("--gpus-per-worker", default=0.0, show_default=True, type=float,
+              help="Ray: GPUs each actor takes.")
 @click.option("--device", default=None, help="Where a local model runs (default: cuda when available).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @clear_errors
@@ -184,8 +186,8 @@ def eval_suite(suite: str, agent_spec: str, model: str | None, name: str | None,
     """Evaluate an agent on SUITE (a suite YAML, or a shipped suite: code, shell, math).
 
     Episodes are logged to OUT/episodes.jsonl as they finish; running the same command again resumes. The
-    summary (success rate, pass@k, 95% intervals, per-family breakdown, tokens, time, versions, images) goes to
-    OUT/summary.json.
+    summary (success rate, pass@k, 95% intervals, per-family breakdown, tokens, time, versions, images) goes
+    to OUT/summary.json.
     """
     import re
 
@@ -211,18 +213,18 @@ def eval_suite(suite: str, agent_spec: str, model: str | None, name: str | None,
 
     def add(label: str, part: dict) -> None:
         low, high = part["success_ci95"]
+        pass_at = [part["pass_at_k"].get(str(k), {}).get("estimate") for k in summary["suite"]["k"]]
         table.add_row(label, str(part["tasks"]), str(part["episodes"]), f"{100 * part['success_rate']:.1f}",
                       f"{100 * low:.1f}-{100 * high:.1f}",
-                      *[f"{100 * part['pass_at_k'][str(k)]['estimate']:.1f}" if str(k) in part["pass_at_k"] else "-"
-                        for k in summary["suite"]["k"]])
+                      *["-" if value is None else f"{100 * value:.1f}" for value in pass_at])
 
     for family, part in results["families"].items():
         add(family, part)
     add("[bold]all[/]", results)
     Console().print(table)
     cost = summary["cost"]
-    console.print(f"{cost['prompt_tokens'] + cost['completion_tokens']:,} tokens, {cost['wall_seconds']:.1f} s; "
-                  f"summary: {out_dir}/summary.json")
+    tokens = cost["prompt_tokens"] + cost["completion_tokens"]
+    console.print(f"{tokens:,} tokens, {cost['wall_seconds']:.1f} s; summary: {out_dir}/summary.json")
 
 
 @main.command()
@@ -232,7 +234,8 @@ def eval_suite(suite: str, agent_spec: str, model: str | None, name: str | None,
 @clear_errors
 @eval_errors
 def leaderboard(results: tuple[str, ...], out_dir: str) -> None:
-    """Rank eval RESULTS (summary.json files or run folders) of one suite version; print the Markdown table."""
+    """Rank eval RESULTS (summary.json files or run folders) of one suite version; print the Markdown
+    table."""
     from .eval.leaderboard import load_summaries, write_leaderboard
 
     paths = write_leaderboard(load_summaries(results), out_dir)

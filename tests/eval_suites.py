@@ -39,6 +39,6 @@ task_sets:
 def he_suite(folder: Path, tasks: int, attempts: int = 1) -> Path:
     """The first ``tasks`` HumanEval problems, one reply per episode."""
     path = folder / "he.yaml"
-    path.write_text(f"name: he\nversion: 1\nattempts: {attempts}\ntask_sets:\n"
-                    f"  - {{name: humaneval, env: selfgym/Code-v0, env_kwargs: {{max_attempts: 1}}, limit: {tasks}}}\n")
+    path.write_text(f"name: he\nversion: 1\nattempts: {attempts}\ntask_sets:\n  - {{name: humaneval, "
+                    f"env: selfgym/Code-v0, env_kwargs: {{max_attempts: 1}}, limit: {tasks}}}\n")
     return path

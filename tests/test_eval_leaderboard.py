@@ -14,7 +14,14 @@ from click.testing import CliRunner
 from eval_suites import mixed_suite
 
 from selfgym.cli import main
-from selfgym.eval import LeaderboardError, build_leaderboard, load_summaries, run_eval, to_markdown
+from selfgym.eval import (
+    LeaderboardError,
+    build_leaderboard,
+    load_summaries,
+    parse_agent,
+    run_eval,
+    to_markdown,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -26,10 +33,8 @@ def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("runs")
     suite = mixed_suite(folder)
     run_eval(suite, "scripted:oracle", folder / "oracle", workers=2, progress=False)
-    from selfgym.eval import parse_agent
-
-    run_eval(suite, parse_agent("scripted:oracle", name="oracle-2"), folder / "oracle-2", workers=1, batch_size=2,
-             progress=False)
+    renamed = parse_agent("scripted:oracle", name="oracle-2")
+    run_eval(suite, renamed, folder / "oracle-2", workers=1, batch_size=2, progress=False)
     result = CliRunner().invoke(main, ["eval", str(suite), "--agent", "scripted:empty", "--out",
                                        str(folder / "empty"), "--workers", "2", "--no-progress"])
     assert result.exit_code == 0, result.output

@@ -1,5 +1,5 @@
-"""The Ray executor on a local 2-CPU cluster (one per module: Ray starts slowly): the same results as the local
-executor, and a run that survives an actor killed with SIGKILL mid-run."""
+"""The Ray executor on a local 2-CPU cluster (one for the module: Ray starts slowly): the same results as the
+local executor, and a run that survives an actor killed with SIGKILL mid-run."""
 
 from __future__ import annotations
 
@@ -77,6 +77,7 @@ def test_an_actor_killed_mid_run_is_replaced_and_nothing_is_lost_or_doubled(tmp_
     assert executor.replaced == 1
     lines = (out / "episodes.jsonl").read_text().splitlines()
     keys = [json.loads(line)["meta"]["eval"]["key"] for line in lines]
-    assert len(keys) == len(set(keys)) == 24 and set(keys) == {e.key for e in expand_suite(load_suite(suite)).episodes}
+    assert len(keys) == len(set(keys)) == 24
+    assert set(keys) == {e.key for e in expand_suite(load_suite(suite)).episodes}
     assert summary["complete"] and summary["results"]["success_rate"] == 1.0
     assert summary["run"]["sessions"][0]["workers"] == 3  # two actors, then the replacement

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from eval_suites import he_suite, mixed_suite
@@ -23,12 +22,14 @@ def test_oracle_on_a_mixed_suite(tmp_path):
     summary = run_eval(suite, "scripted:oracle", tmp_path / "run", workers=2, progress=False)
     results = summary["results"]
     assert summary["complete"] and results["episodes"] == 12 and results["tasks"] == 6
-    assert results["successes"] == 10 and results["success_ci95"] == pytest.approx(list(wilson_interval(10, 12)))
+    assert results["successes"] == 10
+    assert results["success_ci95"] == pytest.approx(list(wilson_interval(10, 12)))
     mini = results["families"]["mini"]
     assert (mini["tasks"], mini["successes"]) == (3, 4)
     assert mini["pass_at_k"]["1"]["estimate"] == pytest.approx(2 / 3)
     assert mini["pass_at_k"]["2"]["estimate"] == pytest.approx(2 / 3)
-    assert results["families"]["shell"]["success_rate"] == 1.0 and results["families"]["shell"]["mean_turns"] > 1
+    shell = results["families"]["shell"]
+    assert shell["success_rate"] == 1.0 and shell["mean_turns"] > 1
     assert results["families"]["gsm"]["success_rate"] == 1.0
     run = summary["run"]
     assert {"selfgym", "python", "torch", "transformers", "gymnasium"} <= set(run["versions"])
@@ -54,7 +55,8 @@ def test_sigkill_half_way_then_resume_logs_each_episode_once(tmp_path):
     log = out / "episodes.jsonl"
     command = [sys.executable, "-m", "selfgym.cli", "eval", str(suite), "--agent", "scripted:oracle", "--out",
                str(out), "--workers", "2", "--no-progress"]
-    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     lines = 0
     while lines < 4 and time.monotonic() < deadline and process.poll() is None:

@@ -1,4 +1,5 @@
-"""Suites (loading, errors, expansion, seeds), agent specs, the oracle, chunks and the episode log. No Docker."""
+"""Suites (loading, errors, expansion, seeds), agent specs, the oracle, chunks, the episode log, summary
+statistics. No Docker."""
 
 from __future__ import annotations
 
@@ -47,47 +48,49 @@ def test_shipped_suites_load_and_expand():
     assert expand_suite(load_suite("math")).fingerprint == math.fingerprint
 
 
+def suite(tmp_path: Path, *task_sets: str, head: str = "", name: str = "suite.yaml") -> Path:
+    """A suite file named s v1 with ``head`` lines and these task sets (YAML flow mappings)."""
+    sets = "".join(f"  - {task_set}\n" for task_set in task_sets)
+    return write(tmp_path, f"name: s\nversion: 1\n{head}task_sets:\n{sets}", name)
+
+
 def test_errors_name_file_line_and_key(tmp_path):
-    path = write(tmp_path, "name: s\nversion: 1\nattempts: 2\ntask_sets:\n  - name: a\n    env: selfgym/Code-v0\n"
-                           "    limt: 3\n")
-    with pytest.raises(SuiteError, match=r"suite.yaml:7: task_sets.0.limt: unknown key \(did you mean 'limit'\?\)"):
+    path = write(tmp_path, "name: s\nversion: 1\nattempts: 2\ntask_sets:\n  - name: a\n"
+                           "    env: selfgym/Code-v0\n    limt: 3\n")
+    with pytest.raises(SuiteError, match=r"suite.yaml:7: task_sets.0.limt: unknown key \(did you mean 'limi"):
         load_suite(path)
-    path = write(tmp_path, "name: s\nversion: 1\nattempts: 2\nk: [1, 5]\ntask_sets:\n  - {name: a, env: selfgym/Code-v0}\n")
+    path = suite(tmp_path, "{name: a, env: selfgym/Code-v0}", head="attempts: 2\nk: [1, 5]\n")
     with pytest.raises(SuiteError, match=r"every k must be between 1 and attempts=2; got \[5\]"):
         load_suite(path)
-    path = write(tmp_path, "name: s\nversion: 1\ntask_sets:\n  - {name: a, env: selfgym/Code-v0}\n"
-                           "  - {name: a, env: selfgym/Math-v0}\n")
+    path = suite(tmp_path, "{name: a, env: selfgym/Code-v0}", "{name: a, env: selfgym/Math-v0}")
     with pytest.raises(SuiteError, match=r"repeated: \['a'\]"):
         load_suite(path)
     with pytest.raises(SuiteError, match="did you mean 'math'"):
         load_suite("maths")
-    path = write(tmp_path, "name: s\nversion: 1\ntask_sets:\n  - {name: a, env: selfgym/Code-V0}\n")
-    with pytest.raises(SuiteError, match="not registered; did you mean 'selfgym/Code-v0'"):
-        expand_suite(load_suite(path))
-    path = write(tmp_path, "name: s\nversion: 1\ntask_sets:\n  - {name: a, env: selfgym/Code-v0, ids: [HumanEval/9999]}\n")
-    with pytest.raises(SuiteError, match=r"ids \['HumanEval/9999'\] match no task"):
-        expand_suite(load_suite(path))
-    path = write(tmp_path, "name: s\nversion: 1\ntask_sets:\n  - {name: a, env: selfgym/Code-v0, env_kwargs: {colour: 1}}\n")
-    with pytest.raises(SuiteError, match="env_kwargs do not fit selfgym/Code-v0"):
-        expand_suite(load_suite(path))
-    path = write(tmp_path, "name: s\nversion: 1\ntask_sets:\n  - {name: a, env: selfgym/Math-v0, file: nothing.jsonl}\n")
-    with pytest.raises(SuiteError, match="nothing.jsonl"):
-        expand_suite(load_suite(path))
+    for task_set, problem in [
+        ("{name: a, env: selfgym/Code-V0}", "not registered; did you mean 'selfgym/Code-v0'"),
+        ("{name: a, env: selfgym/Code-v0, ids: [HumanEval/9999]}", r"ids \['HumanEval/9999'\] match no task"),
+        ("{name: a, env: selfgym/Code-v0, env_kwargs: {colour: 1}}", "env_kwargs do not fit selfgym/Code-v0"),
+        ("{name: a, env: selfgym/Math-v0, file: nothing.jsonl}", "nothing.jsonl"),
+    ]:
+        with pytest.raises(SuiteError, match=problem):
+            expand_suite(load_suite(suite(tmp_path, task_set)))
 
 
 def test_task_files_globs_limits_and_seeds(tmp_path):
     (tmp_path / "gsm.jsonl").write_text("".join(
         json.dumps({"question": f"What is {i} + {i}?", "answer": f"{i} + {i} = {2 * i}\n#### {2 * i}"}) + "\n"
         for i in range(5)))
-    path = write(tmp_path, "name: s\nversion: 2\nseed: 3\nattempts: 2\ntask_sets:\n"
-                           "  - {name: gsm, env: selfgym/Math-v0, file: gsm.jsonl, limit: 3}\n"
-                           "  - {name: he, env: selfgym/Code-v0, ids: ['HumanEval/1?'], limit: 4}\n"
-                           "  - {name: g, env: selfgym/Math-v0, reasoning_gym: {name: gcd, level: 1, seed: 5, size: 2}}\n")
+    path = suite(tmp_path, "{name: gsm, env: selfgym/Math-v0, file: gsm.jsonl, limit: 3}",
+                 "{name: he, env: selfgym/Code-v0, ids: ['HumanEval/1?'], limit: 4}",
+                 "{name: g, env: selfgym/Math-v0, reasoning_gym: {name: gcd, level: 1, seed: 5, size: 2}}",
+                 head="seed: 3\nattempts: 2\n")
     expanded = expand_suite(load_suite(path))
     assert expanded.tasks_per_set == {"gsm": 3, "he": 4, "g": 2}
     he = [e for e in expanded.episodes if e.task_set == "he"]
     assert [e.task.id for e in he[::2]] == ["HumanEval/10", "HumanEval/11", "HumanEval/12", "HumanEval/13"]
-    assert [e.attempt for e in he[:2]] == [0, 1] and len({e.key for e in expanded.episodes}) == len(expanded.episodes)
+    assert [e.attempt for e in he[:2]] == [0, 1]
+    assert len({e.key for e in expanded.episodes}) == len(expanded.episodes)
     # seeds depend on the suite seed, set, task and attempt only
     first = expanded.episodes[0]
     assert first.seed == episode_seed(3, "gsm", first.task.id, 0) != episode_seed(4, "gsm", first.task.id, 0)
@@ -101,8 +104,8 @@ def test_task_files_globs_limits_and_seeds(tmp_path):
 
 def test_agent_specs(tmp_path):
     spec = parse_agent("openai:my-model@http://127.0.0.1:8000/v1")
-    assert (spec.kind, spec.target, spec.base_url, spec.name) == ("openai", "my-model", "http://127.0.0.1:8000/v1",
-                                                                  "my-model")
+    assert (spec.kind, spec.target, spec.base_url) == ("openai", "my-model", "http://127.0.0.1:8000/v1")
+    assert spec.name == "my-model"
     assert parse_agent("openai:http://h:1/v1", model="m").target == "m"
     with pytest.raises(AgentSpecError, match="name the model"):
         parse_agent("openai:http://h:1/v1")
@@ -126,7 +129,9 @@ def test_oracle_finds_the_most_specific_task():
     longer = Task("t/2", "math", "What is 2+33?", data={"answer": "35"})
     multi = Task("t/3", "math", "List them.", data={"answer": "a\nb"})
     oracle = OraclePolicy([short, longer, multi])
-    ask = lambda text: oracle.act([{"role": "system", "content": "s"}, {"role": "user", "content": text}])  # noqa: E731
+    def ask(text: str) -> str:
+        return oracle.act([{"role": "system", "content": "s"}, {"role": "user", "content": text}])
+
     assert ask("Solve: What is 2+33?\nGive a boxed answer.") == "The answer is \\boxed{35}."
     assert ask("What is 2+3?") == "The answer is \\boxed{5}."
     assert ask("List them.") == "<answer>a\nb</answer>"
@@ -145,7 +150,8 @@ def test_episode_log_cuts_a_torn_line_and_keeps_one_record_per_key(tmp_path):
     path = tmp_path / "episodes.jsonl"
     record = lambda key: {"meta": {"eval": {"key": key}}, "success": True}  # noqa: E731
     log = EpisodeLog(path)
-    assert [r["meta"]["eval"]["key"] for r in log.append([record("a"), record("b"), record("a")])] == ["a", "b"]
+    fresh = log.append([record("a"), record("b"), record("a")])
+    assert [r["meta"]["eval"]["key"] for r in fresh] == ["a", "b"]
     with path.open("ab") as fh:
         fh.write(b'{"meta": {"eval": {"key": "c"')  # a write cut short by a kill
     log = EpisodeLog(path)
@@ -165,9 +171,9 @@ def test_summary_statistics_on_known_outcomes(tmp_path):
 
     (tmp_path / "gsm.jsonl").write_text("".join(
         json.dumps({"question": f"q{i}?", "answer": f"#### {i}"}) + "\n" for i in range(3)))
-    path = write(tmp_path, "name: s\nversion: 1\nattempts: 4\nk: [1, 2, 4]\ntask_sets:\n"
-                           "  - {name: a, env: selfgym/Math-v0, file: gsm.jsonl, limit: 2}\n"
-                           "  - {name: b, env: selfgym/Math-v0, file: gsm.jsonl, ids: [gsm/3]}\n")
+    path = suite(tmp_path, "{name: a, env: selfgym/Math-v0, file: gsm.jsonl, limit: 2}",
+                 "{name: b, env: selfgym/Math-v0, file: gsm.jsonl, ids: [gsm/3]}",
+                 head="attempts: 4\nk: [1, 2, 4]\n")
     expanded = expand_suite(load_suite(path))
     wins = {("a", 0): [1, 0, 0, 1], ("a", 1): [0, 0, 0, 0], ("b", 0): [1, 1, 1, 0]}
     order = {("a", "gsm/1"): ("a", 0), ("a", "gsm/2"): ("a", 1), ("b", "gsm/3"): ("b", 0)}
@@ -188,7 +194,8 @@ def test_summary_statistics_on_known_outcomes(tmp_path):
         estimate = results["pass_at_k"][str(k)]
         assert estimate["estimate"] == pytest.approx(expected)
         assert estimate["ci95"][0] <= expected <= estimate["ci95"][1]
-    assert results["families"]["a"]["pass_at_k"]["2"]["estimate"] == pytest.approx((reference(4, 2, 2) + 0) / 2)
+    family = results["families"]["a"]["pass_at_k"]["2"]["estimate"]
+    assert family == pytest.approx((reference(4, 2, 2) + reference(4, 0, 2)) / 2)
     assert results["families"]["b"]["success_rate"] == 0.75
     assert summary["cost"]["prompt_tokens"] == 120 and summary["cost"]["tokens_per_episode"] == 15
     assert summary["complete"]

@@ -1,5 +1,5 @@
-"""Evaluation: suites (YAML), runs of an agent over a suite (local threads or Ray actors, resumable), summaries
-with pass@k and intervals, and leaderboards.
+"""Evaluation: suites (YAML), runs of an agent over a suite (local threads or Ray actors, resumable),
+summaries with pass@k and intervals, and leaderboards.
 
     from selfgym.eval import run_eval
     summary = run_eval("code", "openai:my-model@http://127.0.0.1:8000/v1", "runs/eval/code/my-model")
@@ -9,15 +9,24 @@ The command line does the same: ``selfgym eval code --agent ...`` and ``selfgym 
 
 from .agent_spec import AgentSpec, AgentSpecError, OraclePolicy, build_policy, parse_agent, reference_actions
 from .executors import Executor, ExecutorError, LocalExecutor, RayExecutor, make_executor
-from .leaderboard import LeaderboardError, build_leaderboard, load_summaries, to_html, to_markdown, write_leaderboard
-from .runner import EpisodeLog, EvalError, RolloutWorker, run_eval, summarize
+from .leaderboard import (
+    LeaderboardError,
+    build_leaderboard,
+    load_summaries,
+    to_html,
+    to_markdown,
+    write_leaderboard,
+)
+from .runner import EpisodeLog, EvalError, RolloutWorker, run_eval
 from .stats import bootstrap_interval, mean_pass_at_k, pass_at_k, wilson_interval
 from .suite import Episode, ExpandedSuite, Suite, SuiteError, expand_suite, load_suite, shipped_suites
+from .summary import summarize
 
 __all__ = [
-    "AgentSpec", "AgentSpecError", "Episode", "EpisodeLog", "EvalError", "Executor", "ExecutorError", "ExpandedSuite",
-    "LeaderboardError", "LocalExecutor", "OraclePolicy", "RayExecutor", "RolloutWorker", "Suite", "SuiteError",
-    "bootstrap_interval", "build_leaderboard", "build_policy", "expand_suite", "load_suite", "load_summaries",
-    "make_executor", "mean_pass_at_k", "parse_agent", "pass_at_k", "reference_actions", "run_eval",
-    "shipped_suites", "summarize", "to_html", "to_markdown", "wilson_interval", "write_leaderboard",
+    "AgentSpec", "AgentSpecError", "Episode", "EpisodeLog", "EvalError", "Executor", "ExecutorError",
+    "ExpandedSuite", "LeaderboardError", "LocalExecutor", "OraclePolicy", "RayExecutor", "RolloutWorker",
+    "Suite", "SuiteError", "bootstrap_interval", "build_leaderboard", "build_policy", "expand_suite",
+    "load_suite", "load_summaries", "make_executor", "mean_pass_at_k", "parse_agent", "pass_at_k",
+    "reference_actions", "run_eval", "shipped_suites", "summarize", "to_html", "to_markdown",
+    "wilson_interval", "write_leaderboard",
 ]

@@ -5,8 +5,9 @@ Specs:
 * ``hf:NAME_OR_PATH``: a transformers model (hub name, local folder, or ``smollm2`` for the embedded one);
 * ``openai:MODEL@http://host:port/v1``: a model behind an OpenAI-compatible endpoint (``openai:MODEL`` uses
   ``$OPENAI_BASE_URL``; ``openai:http://...`` takes the model from ``--model``);
-* ``scripted:oracle``: plays each task's reference solution (HumanEval canonical solutions, shell tasks' scripted
-  solutions, math gold answers): the ceiling a verifier allows, and a fast agent for tests and benchmarks;
+* ``scripted:oracle``: plays each task's reference solution (HumanEval canonical solutions, shell tasks'
+  scripted solutions, math gold answers): the ceiling a verifier allows, and a fast agent for tests and
+  benchmarks;
 * ``scripted:empty``: replies with nothing (the floor);
 * a folder: a saved checkpoint (transformers format, as the trainers save them).
 
@@ -47,7 +48,8 @@ class AgentSpec:
 
     def __post_init__(self) -> None:
         if not self.name:
-            object.__setattr__(self, "name", self.target if self.kind != "scripted" else f"scripted:{self.target}")
+            name = f"scripted:{self.target}" if self.kind == "scripted" else self.target
+            object.__setattr__(self, "name", name)
 
     @property
     def thread_safe(self) -> bool:
@@ -83,9 +85,10 @@ def parse_agent(spec: str, *, model: str | None = None, name: str | None = None)
         return AgentSpec("openai", rest or model, None, name=label, spec=spec)
     if kind == "hf":
         if not rest:
-            raise AgentSpecError("hf: needs a model name or path, e.g. hf:smollm2 or hf:Qwen/Qwen2.5-0.5B-Instruct")
+            raise AgentSpecError("hf: needs a model name or path, e.g. hf:smollm2 or hf:Qwen/Qwen2.5-0.5B")
         local = Path(rest).expanduser()
-        return AgentSpec("hf", str(checkpoint_folder(local)) if local.is_dir() else rest, name=label, spec=spec)
+        target = str(checkpoint_folder(local)) if local.is_dir() else rest
+        return AgentSpec("hf", target, name=label, spec=spec)
     path = Path(spec).expanduser()
     if path.is_dir():
         return AgentSpec("hf", str(checkpoint_folder(path)), name=label or path.name, spec=spec)
@@ -104,8 +107,8 @@ def checkpoint_folder(path: Path) -> Path:
                          f"{' or '.join(sub + '/' for sub in CHECKPOINT_SUBFOLDERS)})")
 
 
-def build_policy(agent: AgentSpec, sampling: Sampling, *, tasks: Iterable[Task] = (), device: str | None = None,
-                 batch_size: int = 8) -> Policy:
+def build_policy(agent: AgentSpec, sampling: Sampling, *, tasks: Iterable[Task] = (),
+                 device: str | None = None, batch_size: int = 8) -> Policy:
     """The policy ``agent`` names, sampling with ``sampling`` by default. ``tasks`` are the tasks the oracle
     may be asked about."""
     if agent.kind == "scripted":
@@ -120,7 +123,8 @@ def build_policy(agent: AgentSpec, sampling: Sampling, *, tasks: Iterable[Task] 
     if agent.kind == "hf":
         from ..agents.hf import HFPolicy
 
-        return HFPolicy(agent.target, device=device, sampling=sampling, batch_size=batch_size, name=agent.name)
+        return HFPolicy(agent.target, device=device, sampling=sampling, batch_size=batch_size,
+                        name=agent.name)
     raise AgentSpecError(f"unknown agent kind {agent.kind!r}")
 
 
@@ -138,7 +142,7 @@ class LockedPolicy(Policy):
             return self.inner.act_batch_with_info(conversations, sampling)
 
 
-# --- the oracle ------------------------------------------------------------------------------------------------------
+# --- the oracle ---------------------------------------------------------------------------------------------
 
 def reference_actions(task: Task) -> list[str]:
     """The actions that solve ``task`` by its own reference: a code task's canonical solution, a shell task's
@@ -180,9 +184,9 @@ class EmptyPolicy(_StatelessScript):
 class OraclePolicy(_StatelessScript):
     """Plays each task's :func:`reference_actions`, one per turn (repeating the last).
 
-    A policy sees only the conversation, so the oracle recognises the task by its prompt, which every selfgym
-    env puts in the first observation (the longest prompt found there wins, so a prompt that is part of another
-    cannot be mistaken for it). A conversation about no known task is a :class:`PolicyError`.
+    A policy sees only the conversation, so the oracle recognises the task by its prompt, which every
+    selfgym env puts in the first observation (the longest prompt found there wins, so a prompt that is part
+    of another cannot be mistaken for it). A conversation about no known task is a :class:`PolicyError`.
     """
 
     name = "scripted:oracle"

@@ -2,9 +2,10 @@
 cluster.
 
 An executor maps work items over workers and yields each item with its result as it finishes, in any order.
-A worker is whatever a factory builds (an eval :class:`~selfgym.eval.runner.RolloutWorker`, an experiment's own):
-an object with ``play(item)``, ``describe()`` and ``close()``. Local workers are built in threads and may share
-objects (a sandbox pool, a loaded model); each Ray actor builds its own from the (pickled) factory.
+A worker is whatever a factory builds (an eval :class:`~selfgym.eval.runner.RolloutWorker`, an
+experiment's own): an object with ``play(item)``, ``describe()`` and ``close()``. Local workers are built in
+threads and may share objects (a sandbox pool, a loaded model); each Ray actor builds its own from the
+(pickled) factory.
 
 With Ray, a worker whose process dies (a crash, the OOM killer, a lost node) is replaced by a new actor and
 the item it was playing is retried on some worker; an item is yielded once, when a worker returns it, so
@@ -152,8 +153,10 @@ class RayExecutor(Executor):
     Args:
         workers: number of actors.
         address: a Ray cluster to join (``ray://host:10001`` or ``host:6379``; ``"auto"`` for the one this
-            machine belongs to); None starts a local cluster unless Ray is already initialised in this process.
-        cpus_per_worker / gpus_per_worker: resources each actor reserves (a model on a GPU: ``gpus_per_worker=1``).
+            machine belongs to); None starts a local cluster unless Ray is already initialised in this
+            process.
+        cpus_per_worker / gpus_per_worker: resources each actor reserves (a model on a GPU:
+            ``gpus_per_worker=1``).
         max_retries: how many times one item may lose its worker before the run gives up (an item that kills
             every worker it lands on would otherwise loop for ever).
 
@@ -252,5 +255,6 @@ def make_executor(kind: str, workers: int, *, address: str | None = None, cpus_p
             raise ValueError("an address only makes sense with the ray executor")
         return LocalExecutor(workers)
     if kind == "ray":
-        return RayExecutor(workers, address=address, cpus_per_worker=cpus_per_worker, gpus_per_worker=gpus_per_worker)
+        return RayExecutor(workers, address=address, cpus_per_worker=cpus_per_worker,
+                           gpus_per_worker=gpus_per_worker)
     raise ValueError(f"executor must be 'local' or 'ray', got {kind!r}")

