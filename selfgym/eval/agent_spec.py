@@ -181,33 +181,55 @@ class EmptyPolicy(_StatelessScript):
         return ""
 
 
-class OraclePolicy(_StatelessScript):
-    """Plays each task's :func:`reference_actions`, one per turn (repeating the last).
+def is_web_task(task: Task) -> bool:
+    """A Web-v0 task: its reference reacts to the page (element ids), so it is played observation by
+    observation."""
+    return "miniwob" in task.data or "reference" in task.data
 
-    A policy sees only the conversation, so the oracle recognises the task by its prompt, which every
-    selfgym env puts in the first observation (the longest prompt found there wins, so a prompt that is part
-    of another cannot be mistaken for it). A conversation about no known task is a :class:`PolicyError`.
+
+def signature(task: Task) -> str:
+    """Text of ``task`` that the env's first observation contains: the prompt, or for a MiniWoB++ task (whose
+    goal is read from the page, the same prompt for all) its page's file name in the URL."""
+    if "miniwob" in task.data:
+        return f"/miniwob/{task.data['miniwob']}.html"
+    return task.prompt.strip()
+
+
+class OraclePolicy(_StatelessScript):
+    """Plays each task's reference solution: :func:`reference_actions`, one per turn (repeating the last), or
+    for web tasks the env's own :class:`~selfgym.envs.web.reference.ReferencePolicy`, replayed over the
+    observations so far (it finds elements by role and name in each page).
+
+    A policy sees only the conversation, so the oracle recognises the task by its :func:`signature`, which the
+    env's first observation contains (the longest one found there wins, so a prompt that is part of another
+    cannot be mistaken for it). A conversation about no known task is a :class:`PolicyError`.
     """
 
     name = "scripted:oracle"
 
     def __init__(self, tasks: Iterable[Task], *, sampling: Sampling | None = None) -> None:
         super().__init__(sampling)
-        self._by_prompt: dict[str, Sequence[str]] = {}
+        self._tasks: dict[str, Task] = {}
         for task in tasks:
-            try:
-                actions = reference_actions(task)
-            except ValueError:
-                actions = ["(the oracle knows no solution to this task)"]
-            self._by_prompt.setdefault(task.prompt.strip(), actions)
-        # longest first: the first prompt found in an observation is the most specific one
-        self._prompts = sorted(self._by_prompt, key=len, reverse=True)
+            self._tasks.setdefault(signature(task), task)
+        # longest first: the first signature found in an observation is the most specific one
+        self._signatures = sorted(self._tasks, key=len, reverse=True)
 
     def reply(self, messages: list[dict[str, str]]) -> str:
-        first = next((m["content"] for m in messages if m["role"] == "user"), "")
-        prompt = next((p for p in self._prompts if p and p in first), None)
-        if prompt is None:
+        observations = [m["content"] for m in messages if m["role"] == "user"]
+        first = observations[0] if observations else ""
+        found = next((s for s in self._signatures if s and s in first), None)
+        if found is None:
             raise PolicyError("the oracle was asked about a task it was not given")
-        actions = self._by_prompt[prompt]
+        task = self._tasks[found]
+        if is_web_task(task):
+            from ..envs.web.reference import ReferencePolicy
+
+            reference = ReferencePolicy(task)
+            return [reference(observation) for observation in observations][-1]
+        try:
+            actions = reference_actions(task)
+        except ValueError:
+            return "(the oracle knows no solution to this task)"
         turn = sum(m["role"] == "assistant" for m in messages)
         return actions[min(turn, len(actions) - 1)]

@@ -48,6 +48,11 @@ from .suite import Episode, ExpandedSuite, Suite, expand_suite, load_suite
 from .summary import now, suite_identity, summarize, versions
 
 
+# Envs whose sandboxes come from an image of their own (the web sandbox: the sites and Chromium), with the
+# image's name: each keeps a private sandbox for its lifetime instead of drawing from the worker's pool.
+OWN_SANDBOX_ENVS = {"selfgym/Web-v0": "web"}
+
+
 class EvalError(RuntimeError):
     """A run that cannot go on: e.g. its folder holds a run of another suite or agent."""
 
@@ -62,6 +67,7 @@ class PlaySettings:
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT
     max_turns: int | None = None
     batch_size: int = 1
+    env_ids: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, suite: Suite, batch_size: int) -> PlaySettings:
@@ -69,7 +75,8 @@ class PlaySettings:
         sampling = Sampling(max_new_tokens=spec.max_new_tokens, temperature=spec.temperature,
                             top_p=spec.top_p, stop=tuple(spec.stop))
         system_prompt = suite.system_prompt if suite.system_prompt is not None else DEFAULT_SYSTEM_PROMPT
-        return cls(sampling, system_prompt or None, suite.max_turns, batch_size)
+        env_ids = tuple(dict.fromkeys(task_set.env for task_set in suite.task_sets))
+        return cls(sampling, system_prompt or None, suite.max_turns, batch_size, env_ids)
 
 
 class RolloutWorker:
@@ -100,8 +107,12 @@ class RolloutWorker:
             raise
 
     def describe(self) -> dict[str, Any]:
+        from ..sandbox import image_tag
+
+        tags = [self.pool.image] + [image_tag(OWN_SANDBOX_ENVS[env_id]) for env_id in self.settings.env_ids
+                                    if env_id in OWN_SANDBOX_ENVS]
         return {"pid": os.getpid(), "host": socket.gethostname(), "versions": versions(),
-                "images": image_digests(self.pool)}
+                "images": image_digests(self.pool.client, tags)}
 
     def _env(self, episode: Episode, slot: int):
         """The env for ``slot`` of a chunk of ``episode``'s task set. A worker keeps the envs of one task set
@@ -115,8 +126,9 @@ class RolloutWorker:
         if key != self._envs_key:
             self._close_envs()
             self._envs_key = key
+        shared = {} if episode.env_id in OWN_SANDBOX_ENVS else {"pool": self.pool}
         while len(self._envs) <= slot:
-            self._envs.append(gym.make(episode.env_id, pool=self.pool, **episode.env_kwargs))
+            self._envs.append(gym.make(episode.env_id, **shared, **episode.env_kwargs))
         return self._envs[slot]
 
     def _close_envs(self) -> None:
@@ -148,12 +160,15 @@ class RolloutWorker:
             self.pool.close()
 
 
-def image_digests(pool) -> dict[str, str]:
-    """``{tag: image id}`` of a pool's image (the id is the digest of the image's content)."""
-    try:
-        return {pool.image: pool.client.images.get(pool.image).id}
-    except Exception as exc:  # noqa: BLE001 - a missing digest must not stop an eval
-        return {pool.image: f"unknown ({type(exc).__name__})"}
+def image_digests(client, tags: Sequence[str]) -> dict[str, str]:
+    """``{tag: image id}`` (the id is the digest of the image's content; "unknown" for one not found)."""
+    digests = {}
+    for tag in tags:
+        try:
+            digests[tag] = client.images.get(tag).id
+        except Exception as exc:  # noqa: BLE001 - a missing digest must not stop an eval
+            digests[tag] = f"unknown ({type(exc).__name__})"
+    return digests
 
 
 def chunks(episodes: Sequence[Episode], batch_size: int) -> list[list[Episode]]:
