@@ -26,6 +26,8 @@ FLATTENED_ROLES = frozenset({
     "list", "listitem", "cell", "gridcell", "MenuListPopup", "group", "rowgroup", "main", "banner", "contentinfo",
     "WebArea", "superscript", "subscript", "emphasis", "strong", "time", "abbr", "LabelText", "Iframe",
 })
+# Wrappers never shown even with a name: a table cell's name is its text, which its children show anyway.
+ALWAYS_FLATTENED_ROLES = frozenset({"cell", "gridcell"})
 # Controls a <label> names: the label's own text is dropped when a control carries it as its name.
 LABELLED_ROLES = frozenset({"textbox", "searchbox", "combobox", "spinbutton", "slider", "checkbox", "radio",
                             "switch", "listbox"})
@@ -111,7 +113,8 @@ def format_tree(nodes: Iterable[Mapping[str, Any]], boxes: Mapping[int, Box] | N
         relation = 0 if boxes is None or viewport is None else (
             viewport.relation(boxes[backend_id]) if backend_id in boxes else (0 if parent_visible else 1))
         visible = relation == 0
-        shown = not node.get("ignored") and not (role in FLATTENED_ROLES and not name)
+        shown = not node.get("ignored") and not (role in FLATTENED_ROLES and not name) \
+            and role not in ALWAYS_FLATTENED_ROLES
         if shown and role == "StaticText" and (not name or name in context_name
                                                or (parent_role == "LabelText" and name in control_names)):
             shown = False

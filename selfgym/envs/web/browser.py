@@ -173,7 +173,6 @@ class BrowserSession:
                             ("Page.frameStoppedLoading", "stop"), ("Page.navigatedWithinDocument", "stop")):
             self._cdp.on(event, lambda params, kind=kind: self._on_page_event(kind, params))
         await self._cdp.send("Page.enable")
-        await self._cdp.send("Network.enable")
 
     async def _close_context(self) -> None:
         context, self.context, self.page, self._cdp = self.context, None, None, None
