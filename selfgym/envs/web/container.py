@@ -35,6 +35,13 @@ CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--no-default-browser-check", "--disable-dev-shm-usage",
     "--disable-extensions", "--disable-breakpad", "--mute-audio", "--hide-scrollbars",
+    # What Playwright passes when it launches Chromium itself: no experiments, background services, keyring
+    # (D-Bus) or throttled timers (MiniWoB pages run on timers).
+    "--disable-field-trial-config", "--disable-client-side-phishing-detection", "--disable-default-apps",
+    "--disable-component-extensions-with-background-pages", "--disable-hang-monitor", "--disable-popup-blocking",
+    "--disable-prompt-on-repost", "--metrics-recording-only", "--password-store=basic", "--use-mock-keychain",
+    "--no-service-autorun", "--force-color-profile=srgb", "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows", "--disable-renderer-backgrounding",
     # No back-forward cache: back() reloads the page, so it shows the sites' current data (and fires "load").
     "--disable-features=HttpsUpgrades,Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,"
     "BackForwardCache",
