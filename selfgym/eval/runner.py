@@ -247,18 +247,18 @@ class RunFolder:
         identity = {"suite": suite_identity(expanded), "agent": agent.to_dict()}
         if self.path.exists():
             state = json.loads(self.path.read_text(encoding="utf-8"))
-            theirs = (state["suite"]["label"], state["suite"]["fingerprint"], state["agent"]["spec"])
-            ours = (identity["suite"]["label"], identity["suite"]["fingerprint"], agent.spec)
+            theirs, ours = (_run_identity(state), _run_identity(identity))
             if theirs != ours:
                 raise EvalError(f"{out_dir} holds a run of {theirs[0]} (fingerprint {theirs[1]}) by "
-                                f"{theirs[2]!r}, not of {ours[0]} ({ours[1]}) by {ours[2]!r}: choose another "
-                                "--out folder")
+                                f"{state['agent']['spec']!r}, not of {ours[0]} ({ours[1]}) by {agent.spec!r}: "
+                                "choose another --out folder")
             self.state = {**state, "agent": identity["agent"]}  # the name may change between sessions
         else:
             self.state = {**identity, "sessions": []}
         self._lock = threading.Lock()
 
     def start_session(self, executor: Executor, batch_size: int) -> dict:
+        """Record an invocation (it has episodes to play); its workers are added as they start."""
         session = {"id": uuid.uuid4().hex[:8], "started": time.time(), "started_at": now(),
                    "executor": executor.describe(), "batch_size": batch_size, "workers": [],
                    "host": socket.gethostname(), "versions": versions()}
@@ -274,6 +274,13 @@ class RunFolder:
     def save(self) -> None:
         with self._lock:
             atomic_write_json(self.path, self.state)
+
+
+def _run_identity(state: dict) -> tuple:
+    """What a resumed run must share with the folder's: the suite, and the agent (its display name may
+    change)."""
+    suite, agent = state["suite"], state["agent"]
+    return suite["label"], suite["fingerprint"], agent["kind"], agent["target"], agent["base_url"]
 
 
 # --- running ------------------------------------------------------------------------------------------------
