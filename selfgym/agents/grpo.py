@@ -521,6 +521,7 @@ class GRPOTrainer:
             **update,
             "episodes": len(episodes), "turns": float(np.mean([len(e.trajectory.steps) for e in episodes])),
             "model_tokens": sum(e.model_tokens for e in episodes),
+            "generated_tokens": timing.generated_tokens,
             "length_capped": float(np.mean([e.length_capped for e in episodes])),
             "generation_s": timing.generation_s, "env_s": timing.env_s, "step_s": elapsed,
             "tokens_per_s": timing.generated_tokens / elapsed, "episodes_per_s": len(episodes) / elapsed,
