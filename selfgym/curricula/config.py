@@ -3,12 +3,12 @@ what was expected, never a stack trace."""
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..yaml_config import load_yaml_model
 
 
 class ConfigError(ValueError):
@@ -106,62 +106,9 @@ class ExperimentConfig(_Strict):
         return Path(self.output_dir.format(name=self.name))
 
 
-def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
-    """The 1-based line of the YAML node at ``loc`` (as deep as it exists)."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(key)), None)
-            if match is None:
-                break
-            line, node = match[0].start_mark.line + 1, match[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
-
-
 def load_experiment(path: str | Path) -> ExperimentConfig:
     """Read and validate an experiment file; every problem is a :class:`ConfigError` with file and line."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such experiment file")
-    text = path.read_text(encoding="utf-8")
-    try:
-        raw = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: an experiment file must be a mapping of keys (name:, env:, agent:, ...)")
-    try:
-        return ExperimentConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
-            key = ".".join(str(part) for part in loc) or "(top level)"
-            line = _line_of(root, loc)
-            message = error["msg"]
-            if error["type"] == "extra_forbidden":
-                fields = _known_fields(loc[:-1])
-                close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
-                message = f"unknown key{f' (did you mean {close[0]!r}?)' if close else ''}"
-                message += f"; expected one of: {', '.join(fields)}" if fields else ""
-            problems.append(f"{path}:{line or '?'}: {key}: {message}")
-        raise ConfigError("\n".join(problems)) from None
-
-
-def _known_fields(loc: tuple) -> list[str]:
-    model: type[BaseModel] | None = ExperimentConfig
-    for part in loc:
-        field = model.model_fields.get(str(part)) if model else None
-        annotation = getattr(field, "annotation", None)
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-        if model is None:
-            return []
-    return sorted(model.model_fields)
+    return load_yaml_model(path, ExperimentConfig, ConfigError, "name:, env:, agent:, method:, ...")

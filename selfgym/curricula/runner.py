@@ -151,7 +151,6 @@ class ExperimentRunner:
 
     # --- the run -------------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        from ..agents.policy import Sampling
         from ..sandbox import SandboxPool
 
         config = self.config

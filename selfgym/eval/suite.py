@@ -36,18 +36,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from ..envs.task import Task, TaskSource
+from ..yaml_config import load_yaml_model
 
 SHIPPED_SUITES_PACKAGE = "selfgym.eval"
 SHIPPED_SUITES_DIR = "suites"
@@ -220,51 +219,10 @@ def suite_path(name_or_path: str | Path) -> Path:
 
 def load_suite(name_or_path: str | Path) -> Suite:
     """Read and validate a suite; every problem is a :class:`SuiteError` naming file, line and key."""
-    from ..curricula.config import _line_of  # the YAML line of a validation error's location
-
     path = suite_path(name_or_path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        raw = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise SuiteError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(raw, dict):
-        raise SuiteError(f"{path}: a suite file must be a mapping of keys (name:, version:, task_sets:, ...)")
-    try:
-        suite = Suite.model_validate(raw)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            key = ".".join(str(part) for part in loc) or "(top level)"
-            message = error["msg"]
-            if error["type"] == "extra_forbidden":
-                fields = _fields_at(loc[:-1])
-                close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
-                message = f"unknown key{f' (did you mean {close[0]!r}?)' if close else ''}"
-                message += f"; expected one of: {', '.join(fields)}" if fields else ""
-            problems.append(f"{path}:{_line_of(root, loc) or '?'}: {key}: {message}")
-        raise SuiteError("\n".join(problems)) from None
+    suite = load_yaml_model(path, Suite, SuiteError, "name:, version:, task_sets:, ...")
     suite._base_dir = path.resolve().parent
     return suite
-
-
-def _fields_at(loc: tuple) -> list[str]:
-    """The keys allowed at ``loc`` of a suite (for 'did you mean' hints)."""
-    model: type[BaseModel] | None = Suite
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        info = model.model_fields.get(str(part)) if model else None
-        annotation = info.annotation if info else None
-        candidates = [annotation, *getattr(annotation, "__args__", ())]
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-        if model is None:
-            return []
-    return sorted(model.model_fields)
 
 
 # --- expansion ----------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import hashlib
 import json
 import re
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
@@ -56,8 +57,15 @@ _SAFE_NAMES = frozenset({"sin", "cos", "tan", "cot", "sec", "csc", "asin", "acos
                          "exp", "log", "ln", "sqrt", "pi", "Abs", "Integral"})
 
 
+_REGISTRY_LOCK = threading.Lock()
+
+
 def _registry() -> tuple[dict, dict]:
-    from reasoning_gym.factory import CURRICULA, DATASETS
+    # The whole package, under a lock: its __init__ registers every generator, and a thread that reads the
+    # registry while another is still importing would see (and cache) a partial list.
+    with _REGISTRY_LOCK:
+        import reasoning_gym  # noqa: F401
+        from reasoning_gym.factory import CURRICULA, DATASETS
     return DATASETS, CURRICULA
 
 
