@@ -233,16 +233,23 @@ def test_resume_after_a_cut_off_run_matches_an_uninterrupted_one(tiny_path, tmp_
     assert [p.name for p in checkpoints(tmp_path / "cut" / "checkpoints")] == ["step-000002", "step-000004"]
 
 
-def test_full_fine_tuning_with_kl_ppo_epochs_and_a_curriculum(tiny_path):
+def test_full_fine_tuning_with_kl_ppo_epochs_and_a_curriculum(tiny_path, tmp_path):
     policy = HFPolicy(tiny_path)
     before = {k: v.clone() for k, v in policy.model.state_dict().items()}
     envs = [DigitEnv() for _ in range(8)]
     curriculum = UniformCurriculum([FixedFamily("digit", envs[0].source)], seed=0)
     config = fast_config(steps=2, tasks_per_step=1, lora=False, learning_rate=1e-3, kl_beta=0.1,
-                         epochs_per_step=2, loss_aggregation="sequence", micro_batch_size=3)
+                         epochs_per_step=2, loss_aggregation="sequence", micro_batch_size=3,
+                         output_dir=str(tmp_path))
     trainer = GRPOTrainer(policy, envs, config, tasks=curriculum)
     history = trainer.train()
+    trainer.close()
     assert curriculum.episodes == 2 * 8  # told every outcome
+    fresh = UniformCurriculum([FixedFamily("digit", envs[0].source)], seed=0)
+    resumed = GRPOTrainer(HFPolicy(tiny_path), envs, config, tasks=fresh)  # the checkpoint has its state
+    assert resumed.step == 2 and fresh.state_dict() == curriculum.state_dict()
+    torch.testing.assert_close(dict(resumed.model.named_parameters()), dict(trainer.model.named_parameters()))
+    resumed.close()
     trained = [m for m in history if not np.isnan(m["kl"])]
     assert trained, "no step had a group with different outcomes"
     for metrics in trained:
@@ -260,6 +267,8 @@ def test_config_is_checked():
         GRPOConfig(loss_aggregation="mean")
     with pytest.raises(ValueError, match="temperature"):
         GRPOConfig(temperature=-1)
+    with pytest.raises(ValueError, match="output_dir"):
+        GRPOConfig(save_every=5)
     assert json.dumps(GRPOConfig().__dict__)  # plain values: configs go into checkpoints and run folders
 
 

@@ -125,6 +125,8 @@ class GRPOConfig:
             raise ValueError(f"loss_aggregation must be 'token' or 'sequence', got {self.loss_aggregation!r}")
         if self.kl_beta < 0 or self.clip_epsilon <= 0:
             raise ValueError("kl_beta must be >= 0 and clip_epsilon > 0")
+        if self.save_every and not self.output_dir:
+            raise ValueError("save_every needs an output_dir to save checkpoints in")
         # Sampling checks its fields and says what is wrong
         Sampling(max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p)
 
@@ -394,7 +396,9 @@ class GRPOTrainer:
 
     Args:
         policy: the model to train. With LoRA, ``policy.model`` becomes the peft model (adapters on), so the
-            policy acts with the trained weights during and after training.
+            policy acts with the trained weights during and after training. Full fine-tuning trains the
+            weights in the dtype they were loaded in (bf16 on a GPU by default: load the policy with
+            ``dtype=torch.float32`` to keep fp32 master weights under bf16 autocast).
         envs: episodes are played ``len(envs)`` at a time (``tasks_per_step × group_size`` plays a whole batch
             at once). Envs of any kind: each episode is reset with ``options={"task": task}``.
         config: hyper-parameters; see :class:`GRPOConfig`.
