@@ -63,8 +63,10 @@ class WebEnv(TextEnv):
 
     The sites and Chromium run in one web sandbox container without network (see
     :mod:`selfgym.envs.web.container` for why), which the environment keeps across episodes: each ``reset`` puts
-    the sites' seeded databases back and opens a fresh browser context, so episodes do not see each other. From a
-    shared ``pool`` (of the ``web`` image) the environment takes one sandbox for its lifetime.
+    the sites' seeded databases back and wipes the browser (cookies, storage, cache, history), so episodes do not
+    see each other. From a shared ``pool`` (of the ``web`` image) the environment takes one sandbox for its
+    lifetime. ``env.sandbox.run`` works in it, but only with ``keep_background=True``: any other command ends the
+    sandbox's background processes, the sites and Chromium among them.
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
