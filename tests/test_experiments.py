@@ -119,3 +119,18 @@ def test_killed_run_resumes_to_the_same_episodes(tmp_path, tiny_model):
     changed = experiment(tmp_path, tiny_model, seed=1)
     clash = subprocess.run([*SELFGYM, "run", str(changed)], env=env, capture_output=True, text=True, timeout=120)
     assert clash.returncode == 2 and "holds a run of another config" in clash.stderr
+
+
+@pytest.mark.docker
+def test_grpo_experiment_runs_and_resumes(tmp_path, tiny_model):
+    from selfgym.curricula.runner import ExperimentRunner
+
+    path = experiment(tmp_path, tiny_model, name="grpo", budget={"episodes": 8}, eval={"tasks": 2},
+                      method={"name": "grpo", "group_size": 2, "tasks_per_step": 2, "learning_rate": 1e-4})
+    config = load_experiment(path)
+    report = ExperimentRunner(config).run()
+    run_dir = config.run_dir
+    assert report["episodes"] == 8 and [e["episodes"] for e in report["evals"]] == [0, 8]
+    steps = [json.loads(line) for line in (run_dir / "grpo" / "metrics.jsonl").read_text().splitlines()]
+    assert len(steps) == 2 and all("kl" in step for step in steps)
+    assert ExperimentRunner.resume(run_dir).run()["episodes"] == 8  # finished: resuming only reports

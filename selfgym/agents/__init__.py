@@ -8,7 +8,9 @@ policy).
 
 Episodes: :func:`rollout` / :func:`rollout_batch` play envs with a policy and return :class:`Trajectory` objects
 (JSONL via ``append_jsonl``/``read_jsonl``). Improvement: :class:`Reflexion` (verbal memory across trials) and
-:class:`SelfTrainer` (STaR and Re-ReST self-training with LoRA).
+:class:`SelfTrainer` (STaR and Re-ReST self-training with LoRA), :class:`GRPOTrainer` (multi-turn GRPO; TRL users:
+:class:`SelfgymRollout`), and Stable-Baselines3 wrappers (:class:`CandidateChoiceWrapper`,
+:class:`CurriculumTeacherEnv`).
 
 The torch/transformers and openai backends are imported on first use, so ``import selfgym.agents`` stays fast.
 """
@@ -26,7 +28,10 @@ from .trajectory import Step, Trajectory, append_jsonl, read_jsonl
 if TYPE_CHECKING:
     from .hf import ContextLengthError, HFPolicy
     from .openai_policy import OpenAIPolicy
+    from .grpo import GRPOConfig, GRPOTrainer
+    from .sb3 import CandidateChoiceWrapper, CurriculumTeacherEnv, HashingFeaturizer
     from .self_training import SelfTrainConfig, SelfTrainer
+    from .trl_env import SelfgymRollout, env_reward
     from .serve import create_app
     from .smollm2 import smollm2_path
 
@@ -38,9 +43,18 @@ _LAZY = {
     "smollm2_path": ".smollm2",
     "SelfTrainConfig": ".self_training",
     "SelfTrainer": ".self_training",
+    "GRPOConfig": ".grpo",
+    "GRPOTrainer": ".grpo",
+    "CandidateChoiceWrapper": ".sb3",
+    "CurriculumTeacherEnv": ".sb3",
+    "HashingFeaturizer": ".sb3",
+    "SelfgymRollout": ".trl_env",
+    "env_reward": ".trl_env",
 }
 
 __all__ = [
+    "CandidateChoiceWrapper", "CurriculumTeacherEnv", "GRPOConfig", "GRPOTrainer", "HashingFeaturizer",
+    "SelfgymRollout", "env_reward",
     "Completion", "ContextLengthError", "HFPolicy", "OpenAIPolicy", "Policy", "PolicyError", "Reflexion",
     "ReflexionConfig", "ReflexionResult", "Sampling", "ScriptedPolicy", "SelfTrainConfig", "SelfTrainer", "Step",
     "Trajectory", "append_jsonl", "check_messages", "create_app", "read_jsonl", "rollout", "rollout_batch",

@@ -64,6 +64,9 @@ class MethodSpec(_Strict):
     epochs: int = Field(default=2, ge=1)
     learning_rate: float = Field(default=2e-4, gt=0)
     lora_r: int = Field(default=16, ge=1)
+    group_size: int = Field(default=8, ge=2, description="grpo: episodes per task, compared with each other")
+    tasks_per_step: int = Field(default=2, ge=1, description="grpo: tasks per training step")
+    kl_beta: float = Field(default=0.0, ge=0, description="grpo: weight of the KL penalty to the base model")
 
 
 class CurriculumSpec(_Strict):

@@ -36,6 +36,7 @@ from rich.table import Table
 
 from ..envs.task import Task
 from ..eval.stats import wilson_interval
+from ..agents.trajectory import json_safe
 from ..io import atomic_write_json, atomic_write_text
 from . import CURRICULA
 from .base import Curriculum, TaskFamily
@@ -177,6 +178,8 @@ class ExperimentRunner:
                           console=self.console) as progress:
                 bar = progress.add_task(f"{config.name} ({config.method.name})", total=config.budget.episodes,
                                         completed=self.state["episodes"], success="-")
+                if config.method.name == "grpo":
+                    self._grpo(envs, policy, curriculum, progress, bar)
                 while self.state["episodes"] < config.budget.episodes:
                     self._batch(envs, policy, curriculum, progress, bar)
                     if config.eval.every and self.state["episodes"] % config.eval.every == 0 \
@@ -241,6 +244,36 @@ class ExperimentRunner:
         recent = _read_lines(self.run_dir / "metrics.jsonl")[-10:]
         progress.update(bar, completed=self.state["episodes"],
                         success=f"{np.mean([m['batch_success'] for m in recent]):.0%}")
+
+    def _grpo(self, envs, policy, curriculum: Curriculum, progress: Progress, bar) -> None:
+        """GRPO steps until the budget: ``tasks_per_step × group_size`` episodes a step, tasks from the
+        curriculum. The trainer checkpoints (atomically, RNG and curriculum included) into ``grpo/`` after every
+        step and resumes from there; its own ``metrics.jsonl`` and TensorBoard logs are in the same folder."""
+        from ..agents.grpo import GRPOConfig, GRPOTrainer
+        from ..agents.rollout import DEFAULT_SYSTEM_PROMPT
+
+        config, method, agent = self.config, self.config.method, self.config.agent
+        per_step = method.tasks_per_step * method.group_size
+        trainer = GRPOTrainer(policy, envs, GRPOConfig(
+            steps=max(1, config.budget.episodes // per_step), tasks_per_step=method.tasks_per_step,
+            group_size=method.group_size, max_new_tokens=agent.max_new_tokens, temperature=max(agent.temperature, 1e-3),
+            top_p=agent.top_p, system_prompt=agent.system_prompt or DEFAULT_SYSTEM_PROMPT,
+            learning_rate=method.learning_rate, kl_beta=method.kl_beta, lora_r=method.lora_r,
+            lora_alpha=2 * method.lora_r, seed=config.seed, output_dir=str(self.run_dir / "grpo"), save_every=1,
+            keep_checkpoints=1), tasks=curriculum)
+        while trainer.step < trainer.config.steps:
+            metrics = trainer.train_step()
+            trainer.save_checkpoint()
+            self.state["episodes"] = min(config.budget.episodes, trainer.step * per_step)
+            self.state["curriculum"] = curriculum.state_dict()
+            row = {**json_safe(metrics), "episodes": self.state["episodes"], "batch_success": metrics.get("success", 0.0),
+                   "mean_difficulty": float(np.mean([t.difficulty for t in trainer.last_tasks]))
+                   if getattr(trainer, "last_tasks", None) else float("nan")}
+            _append(self.run_dir / "metrics.jsonl", [row])
+            atomic_write_json(self.run_dir / STATE, self.state)
+            progress.update(bar, completed=self.state["episodes"], success=f"{metrics.get('success', 0):.0%}")
+        self.state["episodes"] = config.budget.episodes  # what is left of the budget is less than one step
+        atomic_write_json(self.run_dir / STATE, self.state)
 
     def _finetune(self, envs, policy, final: bool = False):
         """Self-training round on the buffered episodes: successes (and, for Re-ReST, verified corrections)."""
