@@ -185,8 +185,9 @@ class ExperimentRunner:
                     if config.eval.every and self.state["episodes"] % config.eval.every == 0 \
                             and self.state["episodes"] < config.budget.episodes:
                         self._evaluate(envs, policy, eval_tasks, greedy)
-            if self.state["buffer"]:
-                policy = self._finetune(envs, policy, final=True)
+            if self.state["buffer"]:  # the episodes since the last round still teach the final model
+                policy = self._finetune(envs, policy)
+                atomic_write_json(self.run_dir / STATE, self.state)
             evals = _read_lines(self.run_dir / "evals.jsonl")
             if evals[-1]["episodes"] != self.state["episodes"]:
                 self._evaluate(envs, policy, eval_tasks, greedy)
@@ -275,7 +276,7 @@ class ExperimentRunner:
         self.state["episodes"] = config.budget.episodes  # what is left of the budget is less than one step
         atomic_write_json(self.run_dir / STATE, self.state)
 
-    def _finetune(self, envs, policy, final: bool = False):
+    def _finetune(self, envs, policy):
         """Self-training round on the buffered episodes: successes (and, for Re-ReST, verified corrections)."""
         from ..agents.self_training import SelfTrainConfig, correct, finetune, sft_examples
         from ..agents.trajectory import Trajectory
