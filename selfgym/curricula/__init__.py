@@ -11,6 +11,7 @@ from .progress import LearnabilityCurriculum, LearningProgressCurriculum
 from .self_evolving import MutationWriter, SelfEvolvingCurriculum, TaskWriter, fingerprint
 from .simulated import SimulatedFamily, SimulatedLearner
 from .uniform import UniformCurriculum
+from .writers import CodeTaskValidator, LLMTaskWriter, math_task_validator
 
 CURRICULA = {
     "uniform": UniformCurriculum,
@@ -22,7 +23,7 @@ CURRICULA = {
 }
 
 __all__ = [
-    "CURRICULA", "Arm", "Curriculum", "FixedFamily", "LadderCurriculum", "LearnabilityCurriculum",
+    "CURRICULA", "Arm", "CodeTaskValidator", "Curriculum", "LLMTaskWriter", "math_task_validator", "FixedFamily", "LadderCurriculum", "LearnabilityCurriculum",
     "LearningProgressCurriculum", "MutationWriter", "PrioritizedReplayCurriculum", "SelfEvolvingCurriculum",
     "SimulatedFamily", "SimulatedLearner", "TaskFamily", "TaskWriter", "UniformCurriculum", "fingerprint",
     "outcome_value", "task_arm",
