@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from selfgym.sandbox import Limits, Sandbox, build_image, docker_client
+from selfgym.sandbox import Limits, Sandbox, SandboxPool, build_image, docker_client
 
 # Small limits so that the hostile programs hit them fast.
 TIGHT = Limits(cpus=1.0, memory_mb=128, pids=64, timeout_s=2.0, disk_mb=16, max_output_bytes=64 * 1024)
@@ -39,6 +39,39 @@ def sandbox_image(client) -> str:
 def sandbox(client, sandbox_image):
     with Sandbox(sandbox_image, TIGHT, client=client) as sb:
         yield sb
+
+
+@pytest.fixture(scope="module")
+def pool(client, sandbox_image):
+    """A pool of 2 sandboxes shared by one test module's envs."""
+    with SandboxPool(sandbox_image, size=2, client=client) as shared:
+        yield shared
+
+
+@pytest.fixture
+def env_factory(pool):
+    """``env_factory(EnvClass, **kwargs)`` makes an env on the shared pool; every env made is closed after the test."""
+    made = []
+
+    def make(env_class, **kwargs):
+        env = env_class(pool=pool, **kwargs)
+        made.append(env)
+        return env
+
+    yield make
+    for env in made:
+        env.close()
+
+
+@pytest.fixture
+def torch_one_thread():
+    """One torch thread: on a contended 2-core machine two threads spin against each other (10x slower)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def our_containers(client, **labels: str) -> list:

@@ -17,7 +17,6 @@ from selfgym.envs import Task
 from selfgym.envs.code import build_solution, humaneval, read_code_jsonl, task_plan
 from selfgym.envs.code.sources import WRONG_EXAMPLES, docstring_examples
 from selfgym.envs.code_env import CodeEnv
-from selfgym.sandbox import SandboxPool
 
 docker = pytest.mark.docker
 HUMANEVAL = list(humaneval())
@@ -36,25 +35,10 @@ def with_body(body: str) -> str:
     return fenced("import os, sys\ndef has_close_elements(numbers, threshold):\n" + body)
 
 
-@pytest.fixture(scope="module")
-def pool(sandbox_image):
-    with SandboxPool(sandbox_image, size=2) as shared:
-        yield shared
-
-
 @pytest.fixture
-def make_env(pool):
-    """CodeEnv factory on the shared pool; every env made is closed after the test."""
-    made = []
-
-    def make(**kwargs) -> CodeEnv:
-        env = CodeEnv(pool=pool, **kwargs)
-        made.append(env)
-        return env
-
-    yield make
-    for env in made:
-        env.close()
+def make_env(env_factory):
+    """CodeEnv factory on the module's shared pool (conftest); every env made is closed after the test."""
+    return functools.partial(env_factory, CodeEnv)
 
 
 # --- tasks -------------------------------------------------------------------------------------------------------

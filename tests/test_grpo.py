@@ -43,12 +43,8 @@ def tiny_path(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    # Two torch threads on a contended 2-core machine spin against each other: 10x slower than one.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def one_thread(torch_one_thread):
+    """Every test here runs with one torch thread (see conftest)."""
 
 
 def fast_config(**overrides) -> GRPOConfig:

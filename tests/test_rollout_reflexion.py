@@ -9,19 +9,12 @@ from selfgym.agents.policy import ScriptedPolicy
 from selfgym.agents.reflexion import Reflexion, ReflexionConfig
 from selfgym.agents.rollout import rollout, rollout_batch
 from selfgym.agents.trajectory import append_jsonl, read_jsonl
-from selfgym.sandbox import SandboxPool
 
 pytestmark = pytest.mark.docker
 
 WRONG = "```python\ndef truncate_number(number: float) -> float:\n    return 0.0\n```"
 RIGHT = "```python\ndef truncate_number(number: float) -> float:\n    return number % 1.0\n```"
 HINT = "Use number % 1.0 (hint-7f3a)"
-
-
-@pytest.fixture(scope="module")
-def pool(sandbox_image, client):
-    with SandboxPool(sandbox_image, size=2, client=client) as pool:
-        yield pool
 
 
 def test_rollout_batch_shares_a_pool_and_records_everything(pool, tmp_path):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_checker import check_env
 
@@ -49,12 +48,8 @@ class RepeatWordEnv(TextEnv):
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    # Two torch threads on a contended 2-core machine spin against each other: 10x slower than one.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def one_thread(torch_one_thread):
+    """Every test here runs with one torch thread (see conftest)."""
 
 
 def test_hashing_featurizer():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import gymnasium as gym
 import pytest
 from gymnasium.utils.env_checker import check_env
@@ -10,31 +12,15 @@ import selfgym  # noqa: F401  (registers the ids)
 from selfgym.envs import Task
 from selfgym.envs.shell import load_task_file, parse_submit, shipped_tasks, tasks_from_entries
 from selfgym.envs.shell_env import ShellEnv
-from selfgym.sandbox import SandboxPool
 
 SHIPPED = list(shipped_tasks())
 docker = pytest.mark.docker
 
 
-@pytest.fixture(scope="module")
-def pool(sandbox_image):
-    with SandboxPool(sandbox_image, size=2) as shared:
-        yield shared
-
-
 @pytest.fixture
-def make_env(pool):
-    """ShellEnv factory on the shared pool; every env made is closed after the test."""
-    made = []
-
-    def make(**kwargs) -> ShellEnv:
-        env = ShellEnv(pool=pool, **kwargs)
-        made.append(env)
-        return env
-
-    yield make
-    for env in made:
-        env.close()
+def make_env(env_factory):
+    """ShellEnv factory on the module's shared pool (conftest); every env made is closed after the test."""
+    return functools.partial(env_factory, ShellEnv)
 
 
 def play(env: ShellEnv, task_id: str, actions: list[str]) -> tuple[float, bool, dict]:
