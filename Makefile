@@ -15,6 +15,8 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/sandbox_bench.py
 	$(BIN)/python benchmarks/envs_bench.py
+	$(BIN)/python benchmarks/web_bench.py
+	$(BIN)/python benchmarks/rollout_bench.py
 
 clean-sandboxes:
 	$(BIN)/selfgym sandbox reap --all

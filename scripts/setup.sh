@@ -63,10 +63,8 @@ if is_root && ! command -v debootstrap >/dev/null; then
     step "installing debootstrap (for the offline image build)"
     apt_install debootstrap
 fi
-step "building the sandbox images (skipped when up to date)"
+# The web sandbox (selfgym/Web-v0) holds Chromium and the sites' Flask, so the host needs no browser; its first
+# offline build takes a few minutes.
+step "building the sandbox images: python and web (each skipped when up to date)"
 "$VENV/bin/selfgym" sandbox build
-# The web sandbox (selfgym/Web-v0): Chromium and the sites' Flask run inside it, so the host needs no browser;
-# Playwright's Python package on the host reaches that Chromium through docker exec.
-step "building the web sandbox image (skipped when up to date; the first build takes a few minutes)"
-"$VENV/bin/python" -c 'from selfgym.sandbox import build_image, docker_client; build_image(docker_client(), "web")'
 step "ready"

@@ -50,13 +50,16 @@ def sandbox() -> None:
 @click.option("--base", "base_image", default=None, help="Base image (default: python:3.11-slim, else offline).")
 @click.option("--offline", is_flag=True, help="Do not try to pull; build the base with debootstrap.")
 @click.option("--force", is_flag=True, help="Rebuild even if the content-hash tag exists.")
+@click.argument("images", nargs=-1, type=click.Choice(["python", "web"]))
 @clear_errors
-def sandbox_build(base_image: str | None, offline: bool, force: bool) -> None:
-    """Build the sandbox images (skipped when up to date)."""
+def sandbox_build(base_image: str | None, offline: bool, force: bool, images: tuple[str, ...]) -> None:
+    """Build the sandbox IMAGES (default: python and web; each skipped when up to date)."""
+    images = images or ("python", "web")
     from .sandbox import build_image, docker_client
 
-    tag = build_image(docker_client(), "python", base_image=base_image, offline=offline, force=force, console=console)
-    click.echo(tag)
+    for name in images:
+        tag = build_image(docker_client(), name, base_image=base_image, offline=offline, force=force, console=console)
+        click.echo(tag)
 
 
 @sandbox.command("reap")

@@ -191,8 +191,12 @@ class SandboxPool:
             members += list(self._members)
             self._members.clear()
         if members:
-            with ThreadPoolExecutor(max_workers=min(len(members), 8)) as closer:
-                list(closer.map(lambda sb: sb.close(), members))
+            try:
+                with ThreadPoolExecutor(max_workers=min(len(members), 8)) as closer:
+                    list(closer.map(lambda sb: sb.close(), members))
+            except RuntimeError:  # at interpreter exit no new thread may start: close them one by one
+                for sandbox in members:
+                    sandbox.close()
         _LIVE_POOLS.discard(self)
 
     # gym.make deep-copies its kwargs (and keeps them in the env spec): a pool passed as pool= must stay the one
