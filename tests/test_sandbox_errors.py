@@ -106,6 +106,6 @@ def test_built_image_carries_its_context_hash(client, sandbox_image):
     labels = client.images.get(sandbox_image).labels
     assert labels["selfgym.image.context"] == sandbox_image.split(":")[1]
     assert labels["selfgym.image.base"]
-    again = run_cli("sandbox", "build")  # up to date: no rebuild
+    again = run_cli("sandbox", "build", "python")  # up to date: no rebuild
     assert again.returncode == 0 and "Up to date" in again.stderr
     assert again.stdout.strip() == sandbox_image
