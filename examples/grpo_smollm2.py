@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 import selfgym  # noqa: F401 - registers the envs
-from selfgym.agents import HFPolicy, Sampling, rollout_batch
+from selfgym.agents import HFPolicy, Sampling, rollout_many
 from selfgym.agents.grpo import GRPOConfig, GRPOTrainer
 from selfgym.agents.metrics import read_metrics
 from selfgym.envs import TaskList
@@ -43,12 +43,8 @@ SYSTEM_PROMPT = "Reply with only the final answer, in the form \\boxed{ANSWER}."
 def held_out_success(policy, envs, tasks, max_new_tokens: int) -> list[bool]:
     """Greedy, one attempt per held-out task."""
     greedy = Sampling(max_new_tokens=max_new_tokens, temperature=0.0)
-    solved = []
-    for start in range(0, len(tasks), len(envs)):
-        chunk = tasks[start:start + len(envs)]
-        solved += [t.success for t in rollout_batch(envs[:len(chunk)], policy, chunk, seeds=[0] * len(chunk),
-                                                    sampling=greedy, system_prompt=SYSTEM_PROMPT)]
-    return solved
+    return [t.success for t in rollout_many(envs, policy, tasks, seeds=[0] * len(tasks), sampling=greedy,
+                                            system_prompt=SYSTEM_PROMPT)]
 
 
 def summary(solved: list[bool]) -> dict:

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 import selfgym  # noqa: F401 - registers the envs
-from selfgym.agents import HFPolicy, Reflexion, ReflexionConfig, Sampling, rollout_batch
+from selfgym.agents import HFPolicy, Reflexion, ReflexionConfig, Sampling, rollout_many
 from selfgym.agents.self_training import SelfTrainConfig, collect, correct, finetune, sft_examples
 from selfgym.curricula.families import ReasoningGymFamily
 from selfgym.eval import wilson_interval
@@ -34,12 +34,8 @@ SYSTEM_PROMPT = "Reply with only the final answer, in the form \\boxed{ANSWER}."
 
 
 def evaluate(policy, envs, tasks, sampling) -> list[bool]:
-    solved = []
-    for start in range(0, len(tasks), len(envs)):
-        chunk = tasks[start:start + len(envs)]
-        solved += [t.success for t in rollout_batch(envs[:len(chunk)], policy, chunk, seeds=[0] * len(chunk),
-                                                    sampling=sampling, system_prompt=SYSTEM_PROMPT)]
-    return solved
+    return [t.success for t in rollout_many(envs, policy, tasks, seeds=[0] * len(tasks), sampling=sampling,
+                                            system_prompt=SYSTEM_PROMPT)]
 
 
 def main() -> None:
@@ -79,10 +75,7 @@ def main() -> None:
     with console.status("Reflexion, 3 trials..."):
         reflexion = Reflexion(base, config=ReflexionConfig(trials=3, actor_sampling=greedy, system_prompt=SYSTEM_PROMPT,
                                                            reflection_sampling=Sampling(max_new_tokens=64)))
-        runs = []
-        for start in range(0, len(eval_tasks), len(envs)):
-            runs += reflexion.run(envs, eval_tasks[start:start + len(envs)])
-        results["+Reflexion (3 trials)"] = [r.success for r in runs]
+        results["+Reflexion (3 trials)"] = [r.success for r in reflexion.run(envs, eval_tasks)]
     with console.status(f"sampling {args.k} attempts per training task..."):
         sampled = collect(envs, base, train_tasks, args.k, sampling=sample, seed=1, system_prompt=SYSTEM_PROMPT)
         successes = [t for t in sampled if t.success]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .policy import Completion, Policy, PolicyError, Sampling, ScriptedPolicy, check_messages
 from .reflexion import Reflexion, ReflexionConfig, ReflexionResult
-from .rollout import rollout, rollout_batch
+from .rollout import rollout, rollout_batch, rollout_many
 from .trajectory import Step, Trajectory, append_jsonl, read_jsonl
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ __all__ = [
     "SelfgymRollout", "env_reward",
     "Completion", "ContextLengthError", "HFPolicy", "OpenAIPolicy", "Policy", "PolicyError", "Reflexion",
     "ReflexionConfig", "ReflexionResult", "Sampling", "ScriptedPolicy", "SelfTrainConfig", "SelfTrainer", "Step",
-    "Trajectory", "append_jsonl", "check_messages", "create_app", "read_jsonl", "rollout", "rollout_batch",
+    "Trajectory", "append_jsonl", "check_messages", "create_app", "read_jsonl", "rollout", "rollout_batch", "rollout_many",
     "smollm2_path",
 ]
 

@@ -87,3 +87,21 @@ def rollout_batch(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task 
             turn += 1
     base_meta = {"policy": getattr(policy, "name", type(policy).__name__), **(meta or {})}
     return [episode.trajectory(base_meta) for episode in episodes]
+
+
+def rollout_many(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task | None], *,
+                 seeds: Sequence[int | None] | None = None, first_message_prefixes: Sequence[str] | None = None,
+                 **kwargs: Any) -> list[Trajectory]:
+    """One episode per task, for any number of tasks: :func:`rollout_batch` on ``len(envs)`` of them at a time.
+    Other keyword arguments go to every :func:`rollout_batch` call. Returns the trajectories in task order."""
+    if not envs:
+        raise ValueError("rollout_many needs at least one env")
+    seeds = list(seeds) if seeds is not None else [None] * len(tasks)
+    prefixes = list(first_message_prefixes) if first_message_prefixes is not None else [""] * len(tasks)
+    trajectories: list[Trajectory] = []
+    for start in range(0, len(tasks), len(envs)):
+        stop = start + len(envs)
+        chunk = list(tasks[start:stop])
+        trajectories += rollout_batch(envs[:len(chunk)], policy, chunk, seeds=seeds[start:stop],
+                                      first_message_prefixes=prefixes[start:stop], **kwargs)
+    return trajectories

@@ -31,7 +31,7 @@ import torch
 from ..envs.task import Task
 from .hf import HFPolicy
 from .policy import Policy, Sampling
-from .rollout import DEFAULT_SYSTEM_PROMPT, rollout_batch
+from .rollout import DEFAULT_SYSTEM_PROMPT, rollout_batch, rollout_many
 from .trajectory import Trajectory
 
 log = logging.getLogger(__name__)
@@ -99,16 +99,12 @@ def correct(envs: Sequence[gym.Env], reflector: Policy, failures: Sequence[Traje
             sampling: Sampling | None, seed: int, system_prompt: str | None, max_chars: int) -> list[Trajectory]:
     """Re-ReST's step 2: the reflector replays each failed task with the failure and its feedback in front of the
     task; returns every corrected episode (verified by the env: check ``.success``)."""
-    corrected = []
-    for start in range(0, len(failures), len(envs)):
-        chunk = failures[start:start + len(envs)]
-        prefixes = [correction_prefix(failed, max_chars) for failed in chunk]
-        results = rollout_batch(envs[:len(chunk)], reflector, [f.task for f in chunk], seeds=[f.seed for f in chunk],
-                                system_prompt=system_prompt, sampling=sampling, first_message_prefixes=prefixes,
-                                meta={"source": "correction"})
-        for trajectory, prefix in zip(results, prefixes, strict=True):
-            trajectory.meta["correction_prefix"] = prefix
-        corrected += results
+    prefixes = [correction_prefix(failed, max_chars) for failed in failures]
+    corrected = rollout_many(envs, reflector, [f.task for f in failures], seeds=[f.seed for f in failures],
+                             system_prompt=system_prompt, sampling=sampling, first_message_prefixes=prefixes,
+                             meta={"source": "correction"})
+    for trajectory, prefix in zip(corrected, prefixes, strict=True):
+        trajectory.meta["correction_prefix"] = prefix
     return corrected
 
 

@@ -23,6 +23,7 @@ import dataclasses
 import json
 import os
 import time
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -71,10 +72,12 @@ def build_families(config: ExperimentConfig, env: gym.Env) -> list[TaskFamily]:
 
 
 def _read_lines(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
+    return _parse_lines(path.read_text(encoding="utf-8").splitlines() if path.exists() else [])
+
+
+def _parse_lines(lines: list[str]) -> list[dict]:
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in lines:
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError:  # a line torn by a kill
@@ -100,6 +103,7 @@ class ExperimentRunner:
         self.console = console or Console()
         self.state: dict[str, Any] = {"episodes": 0, "batches": 0, "checkpoint": None, "buffer": [],
                                       "finetunes": 0}
+        self.recent_success: deque[float] = deque(maxlen=10)  # batch success rates shown by the progress bar
 
     # --- set-up and resume ---------------------------------------------------------------------------------------
     @classmethod
@@ -119,9 +123,10 @@ class ExperimentRunner:
         done = self.state["episodes"]
         for name, key in (("episodes.jsonl", "episode"), ("metrics.jsonl", "episodes"), ("evals.jsonl", "episodes")):
             path = self.run_dir / name
-            rows = _read_lines(path)
-            kept = [row for row in rows if row[key] < done or (name != "episodes.jsonl" and row[key] == done)]
-            if len(kept) != len(rows) or (path.exists() and len(rows) != len(path.read_text().splitlines())):
+            lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+            kept = [row for row in _parse_lines(lines)
+                    if row[key] < done or (name != "episodes.jsonl" and row[key] == done)]
+            if len(kept) != len(lines):  # rows past the commit point, or a torn line
                 atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in kept))
 
     def _check_same_config(self) -> str:
@@ -158,6 +163,7 @@ class ExperimentRunner:
         if config.executor != "local":
             raise ConfigError("executor 'ray' runs evaluations (`selfgym eval`); experiments run locally for now")
         self._prepare_dir()
+        self.recent_success.extend(m["batch_success"] for m in _read_lines(self.run_dir / "metrics.jsonl"))
         pool = SandboxPool(size=config.env.parallel)
         envs = [gym.make(config.env.id, pool=pool, **config.env.kwargs).unwrapped for _ in range(config.env.parallel)]
         try:
@@ -242,9 +248,8 @@ class ExperimentRunner:
         self.state["curriculum"] = curriculum.state_dict()
         atomic_write_json(self.run_dir / "curriculum.json", self.state["curriculum"])
         atomic_write_json(self.run_dir / STATE, self.state)  # the commit point
-        recent = _read_lines(self.run_dir / "metrics.jsonl")[-10:]
-        progress.update(bar, completed=self.state["episodes"],
-                        success=f"{np.mean([m['batch_success'] for m in recent]):.0%}")
+        self.recent_success.append(successes / n)
+        progress.update(bar, completed=self.state["episodes"], success=f"{np.mean(self.recent_success):.0%}")
 
     def _grpo(self, envs, policy, curriculum: Curriculum, progress: Progress, bar) -> None:
         """GRPO steps until the budget: ``tasks_per_step × group_size`` episodes a step, tasks from the
@@ -305,24 +310,16 @@ class ExperimentRunner:
 
     def _evaluate(self, envs, policy, tasks: Sequence[Task], sampling) -> dict[str, Any]:
         from ..agents.reflexion import Reflexion, ReflexionConfig
-        from ..agents.rollout import rollout_batch
+        from ..agents.rollout import rollout_many
 
-        successes = []
         with self.console.status(f"evaluating on {len(tasks)} held-out tasks..."):
-            for start in range(0, len(tasks), len(envs)):
-                chunk = list(tasks[start:start + len(envs)])
-                trajectories = rollout_batch(envs[:len(chunk)], policy, chunk, seeds=[0] * len(chunk),
-                                             sampling=sampling)
-                successes += [t.success for t in trajectories]
+            trajectories = rollout_many(envs, policy, tasks, seeds=[0] * len(tasks), sampling=sampling)
+            successes = [t.success for t in trajectories]
             row: dict[str, Any] = {"episodes": self.state["episodes"], "tasks": len(tasks),
                                    "success": float(np.mean(successes)),
                                    "interval": wilson_interval(sum(successes), len(successes))}
             if self.config.eval.reflection:
-                results = []
-                for start in range(0, len(tasks), len(envs)):
-                    chunk = list(tasks[start:start + len(envs)])
-                    results += Reflexion(policy, config=ReflexionConfig(trials=2, actor_sampling=sampling)).run(
-                        envs[:len(chunk)], chunk)
+                results = Reflexion(policy, config=ReflexionConfig(trials=2, actor_sampling=sampling)).run(envs, tasks)
                 solved = sum(r.success for r in results)
                 row.update(success_reflection=solved / len(tasks), interval_reflection=wilson_interval(solved, len(tasks)))
         _append(self.run_dir / "evals.jsonl", [row])

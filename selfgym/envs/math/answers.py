@@ -239,12 +239,17 @@ def verify_answer(gold: str, answer: str, *, timeout_s: float = DEFAULT_TIMEOUT_
     a plain number followed by unit words (``10 dollars``) is that number. A timeout or an answer longer than
     ``MAX_SYMBOLIC_ANSWER_CHARS`` is judged wrong, with ``error`` saying why. Results are cached.
     """
+    return _judged_in_worker("math-verify", "verification", timeout_s, _cached_verdict, gold, answer, timeout_s)
+
+
+def _judged_in_worker(method: str, what: str, timeout_s: float, judge_call, *args) -> Verdict:
+    """``judge_call(*args)``, with the verifier worker's timeout or failure turned into a wrong verdict saying so."""
     try:
-        return _cached_verdict(gold, answer, timeout_s)
+        return judge_call(*args)
     except VerificationTimeout:
-        return Verdict(False, "math-verify", 0.0, f"verification timed out after {timeout_s:g} s")
+        return Verdict(False, method, 0.0, f"{what} timed out after {timeout_s:g} s")
     except VerifierError as exc:
-        return Verdict(False, "math-verify", 0.0, f"verification failed: {exc}")
+        return Verdict(False, method, 0.0, f"{what} failed: {exc}")
 
 
 @lru_cache(maxsize=65_536)
@@ -286,12 +291,8 @@ def judge(task: Task, answer: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> V
         if verdict.correct:
             return verdict
     entry = {"question": task.prompt, "answer": gold, "metadata": task.data.get("metadata", {})}
-    try:
-        return _cached_score(json.dumps({"spec": spec, "entry": entry}, sort_keys=True), answer, timeout_s)
-    except VerificationTimeout:
-        return Verdict(False, "score_answer", 0.0, f"scoring timed out after {timeout_s:g} s")
-    except VerifierError as exc:
-        return Verdict(False, "score_answer", 0.0, f"scoring failed: {exc}")
+    return _judged_in_worker("score_answer", "scoring", timeout_s, _cached_score,
+                             json.dumps({"spec": spec, "entry": entry}, sort_keys=True), answer, timeout_s)
 
 
 @lru_cache(maxsize=65_536)
