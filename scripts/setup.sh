@@ -57,6 +57,13 @@ if ! engine_up; then
     engine_up || die "dockerd did not come up in 60 s; see $DOCKERD_LOG"
 fi
 
+# --- Host browser -------------------------------------------------------------------------------------------
+# Web-v0's Chromium runs inside its sandbox image; this one opens the HTML leaderboard (and its test) on the host.
+if is_root && ! command -v chromium >/dev/null; then
+    step "installing Chromium (to view and test the HTML leaderboard)"
+    apt_install chromium
+fi
+
 # --- 3. Sandbox images ---------------------------------------------------------------------------------------
 # Without a registry the base image is made with debootstrap; have it ready when we may install it.
 if is_root && ! command -v debootstrap >/dev/null; then

@@ -103,7 +103,9 @@ def test_html_page_renders_and_sorts_in_headless_chromium(runs, tmp_path):
     page_path = tmp_path / "leaderboard.html"
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.goto(page_path.as_uri())
