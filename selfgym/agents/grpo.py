@@ -234,16 +234,10 @@ def observation_turn_ids(policy: HFPolicy, history: Sequence[dict[str, str]], ob
 
 def generate_ids(policy: HFPolicy, contexts: Sequence[list[int]], sampling: Sampling) -> list[list[int]]:
     """Sampled continuations of token-id contexts, each cut after its first end-of-turn token (kept)."""
-    from transformers import GenerationConfig
-
     batch = policy.tokenizer.pad({"input_ids": list(contexts)}, padding=True, padding_side="left",
                                  return_tensors="pt").to(policy.device)
     width = batch["input_ids"].shape[1]
-    config = GenerationConfig(  # as HFPolicy: every field explicit, so that no model default leaks in
-        max_new_tokens=sampling.max_new_tokens, do_sample=not sampling.greedy,
-        temperature=sampling.temperature if not sampling.greedy else 1.0,
-        top_p=sampling.top_p if not sampling.greedy else 1.0, top_k=0 if not sampling.greedy else None,
-        eos_token_id=sorted(policy.eos_token_ids), pad_token_id=policy.tokenizer.pad_token_id)
+    config = policy.generation_config(sampling, sampling.max_new_tokens)
     with torch.no_grad():
         output = policy.model.generate(**batch, generation_config=config)
     replies = []
@@ -297,8 +291,8 @@ def play_episodes(policy: HFPolicy, envs: Sequence[gym.Env], tasks: Sequence[Tas
                     timing.generation_s += seconds
                     timing.generated_tokens += sum(len(reply) for reply in replies)
                     start = time.perf_counter()
-                    list(threads.map(lambda pair: pair[0].play(pair[1], policy, seconds),
-                                     zip(active, replies, strict=True)))
+                    list(threads.map(_Episode.play, active, replies, [policy] * len(active),
+                                     [seconds] * len(active)))
                     timing.env_s += time.perf_counter() - start
     finally:
         policy.model.train(was_training)

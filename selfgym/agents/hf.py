@@ -21,7 +21,7 @@ from .policy import Completion, Policy, Sampling, truncate_at_stop
 from .smollm2 import resolve_model_name
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
@@ -145,19 +145,13 @@ class HFPolicy(Policy):
                     completions[i] = completion
         return completions  # type: ignore[return-value]
 
-    def _generate(self, prompts: list[list[int]], sampling: Sampling) -> list[Completion]:
+    def generation_config(self, sampling: Sampling, max_new_tokens: int) -> GenerationConfig:
+        """``sampling`` as a transformers ``GenerationConfig`` for this model, with every field set."""
         from transformers import GenerationConfig
 
-        batch = self.tokenizer.pad(
-            {"input_ids": prompts}, padding=True, padding_side="left", return_tensors="pt"
-        ).to(self.device)
-        width = batch["input_ids"].shape[1]
-        max_new_tokens = sampling.max_new_tokens
-        if self.context_length is not None:
-            max_new_tokens = min(max_new_tokens, self.context_length - width)
         # Every field set explicitly: unset ones would be filled from the model's and transformers' defaults
         # (top_k=50, for one), and the same Sampling must mean the same thing on every backend.
-        config = GenerationConfig(
+        return GenerationConfig(
             max_new_tokens=max_new_tokens,
             do_sample=not sampling.greedy,
             temperature=sampling.temperature if not sampling.greedy else 1.0,
@@ -167,6 +161,16 @@ class HFPolicy(Policy):
             pad_token_id=self.tokenizer.pad_token_id,
             stop_strings=list(sampling.stop) or None,
         )
+
+    def _generate(self, prompts: list[list[int]], sampling: Sampling) -> list[Completion]:
+        batch = self.tokenizer.pad(
+            {"input_ids": prompts}, padding=True, padding_side="left", return_tensors="pt"
+        ).to(self.device)
+        width = batch["input_ids"].shape[1]
+        max_new_tokens = sampling.max_new_tokens
+        if self.context_length is not None:
+            max_new_tokens = min(max_new_tokens, self.context_length - width)
+        config = self.generation_config(sampling, max_new_tokens)
         started = time.perf_counter()
         output = self.model.generate(**batch, generation_config=config, tokenizer=self.tokenizer)
         seconds = time.perf_counter() - started

@@ -18,7 +18,7 @@ from .leaderboard import (
     write_leaderboard,
 )
 from .runner import EpisodeLog, EvalError, RolloutWorker, run_eval
-from .stats import bootstrap_interval, mean_pass_at_k, pass_at_k, wilson_interval
+from .stats import bootstrap_interval, mcnemar_test, mean_pass_at_k, pass_at_k, wilson_interval
 from .suite import Episode, ExpandedSuite, Suite, SuiteError, expand_suite, load_suite, shipped_suites
 from .summary import summarize
 
@@ -26,7 +26,7 @@ __all__ = [
     "AgentSpec", "AgentSpecError", "Episode", "EpisodeLog", "EvalError", "Executor", "ExecutorError",
     "ExpandedSuite", "LeaderboardError", "LocalExecutor", "OraclePolicy", "RayExecutor", "RolloutWorker",
     "Suite", "SuiteError", "bootstrap_interval", "build_leaderboard", "build_policy", "expand_suite",
-    "load_suite", "load_summaries", "make_executor", "mean_pass_at_k", "parse_agent", "pass_at_k",
-    "reference_actions", "run_eval", "shipped_suites", "summarize", "to_html", "to_markdown",
+    "load_suite", "load_summaries", "make_executor", "mcnemar_test", "mean_pass_at_k", "parse_agent",
+    "pass_at_k", "reference_actions", "run_eval", "shipped_suites", "summarize", "to_html", "to_markdown",
     "wilson_interval", "write_leaderboard",
 ]

@@ -51,3 +51,18 @@ def bootstrap_interval(values: Sequence[float], confidence: float = 0.95, resamp
     means = values[rng.integers(0, values.size, size=(resamples, values.size))].mean(axis=1)
     alpha = (1 - confidence) / 2
     return (float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha)))
+
+
+def mcnemar_test(before: Sequence[bool], after: Sequence[bool]) -> dict[str, float]:
+    """Exact McNemar test of two 0/1 results on the same tasks (e.g. a model before and after training).
+
+    Only the tasks whose result changed carry evidence: under "no difference", a change is as likely to be a
+    gain as a loss, so the number of gains among the ``gains + losses`` changes is Binomial(n, 1/2). Returns
+    ``gains``, ``losses`` and the two-sided ``p_value`` (1.0 when nothing changed).
+    """
+    if len(before) != len(after):
+        raise ValueError(f"paired results need the same tasks: got {len(before)} before, {len(after)} after")
+    gains = sum(1 for old, new in zip(before, after, strict=True) if new and not old)
+    losses = sum(1 for old, new in zip(before, after, strict=True) if old and not new)
+    p_value = stats.binomtest(gains, gains + losses, 0.5).pvalue if gains + losses else 1.0
+    return {"gains": gains, "losses": losses, "p_value": float(p_value)}
