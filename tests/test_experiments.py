@@ -125,12 +125,18 @@ def test_killed_run_resumes_to_the_same_episodes(tmp_path, tiny_model):
 def test_grpo_experiment_runs_and_resumes(tmp_path, tiny_model):
     from selfgym.curricula.runner import ExperimentRunner
 
-    path = experiment(tmp_path, tiny_model, name="grpo", budget={"episodes": 8}, eval={"tasks": 2},
+    path = experiment(tmp_path, tiny_model, name="grpo", budget={"episodes": 8}, eval={"tasks": 2, "every": 4},
                       method={"name": "grpo", "group_size": 2, "tasks_per_step": 2, "learning_rate": 1e-4})
     config = load_experiment(path)
     report = ExperimentRunner(config).run()
     run_dir = config.run_dir
-    assert report["episodes"] == 8 and [e["episodes"] for e in report["evals"]] == [0, 8]
+    assert report["episodes"] == 8 and [e["episodes"] for e in report["evals"]] == [0, 4, 8]
     steps = [json.loads(line) for line in (run_dir / "grpo" / "metrics.jsonl").read_text().splitlines()]
     assert len(steps) == 2 and all("kl" in step for step in steps)
+    episodes = [json.loads(line) for line in (run_dir / "episodes.jsonl").read_text().splitlines()]
+    assert [e["episode"] for e in episodes] == list(range(8))
+    assert all(e["meta"]["source"] == "grpo" for e in episodes)
+    assert [e["meta"]["step"] for e in episodes] == [1] * 4 + [2] * 4
+    batches = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [b["episodes"] for b in batches] == [4, 8] and all("kl" in b and "families" in b for b in batches)
     assert ExperimentRunner.resume(run_dir).run()["episodes"] == 8  # finished: resuming only reports

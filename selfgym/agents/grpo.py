@@ -426,6 +426,7 @@ class GRPOTrainer:
                                            lr=config.learning_rate, weight_decay=config.weight_decay)
         self.step = 0
         self.history: list[dict[str, Any]] = []
+        self.last_episodes: list[TokenEpisode] = []  # the episodes of the latest step, for loggers
         self.output_dir = Path(config.output_dir) if config.output_dir else None
         latest = None
         if self.output_dir is not None and config.resume:
@@ -501,6 +502,7 @@ class GRPOTrainer:
         started = time.perf_counter()
         tasks = [self._next_task() for _ in range(config.tasks_per_step)]
         episodes, timing = self._rollouts(tasks)
+        self.last_episodes = episodes
         for episode in episodes:
             if hasattr(self.tasks, "update"):
                 self.tasks.update(episode.trajectory.task, float(episode.trajectory.success))

@@ -185,7 +185,7 @@ class ExperimentRunner:
                 bar = progress.add_task(f"{config.name} ({config.method.name})", total=config.budget.episodes,
                                         completed=self.state["episodes"], success="-")
                 if config.method.name == "grpo":
-                    self._grpo(envs, policy, curriculum, progress, bar)
+                    self._grpo(envs, policy, curriculum, progress, bar, eval_tasks, greedy)
                 while self.state["episodes"] < config.budget.episodes:
                     self._batch(envs, policy, curriculum, progress, bar)
                     if config.eval.every and self.state["episodes"] % config.eval.every == 0 \
@@ -251,10 +251,13 @@ class ExperimentRunner:
         self.recent_success.append(successes / n)
         progress.update(bar, completed=self.state["episodes"], success=f"{np.mean(self.recent_success):.0%}")
 
-    def _grpo(self, envs, policy, curriculum: Curriculum, progress: Progress, bar) -> None:
+    def _grpo(self, envs, policy, curriculum: Curriculum, progress: Progress, bar, eval_tasks: Sequence[Task],
+              greedy) -> None:
         """GRPO steps until the budget: ``tasks_per_step × group_size`` episodes a step, tasks from the
-        curriculum. The trainer checkpoints (atomically, RNG and curriculum included) into ``grpo/`` after every
-        step and resumes from there; its own ``metrics.jsonl`` and TensorBoard logs are in the same folder."""
+        curriculum, each episode a line of ``episodes.jsonl`` and each step one of ``metrics.jsonl``; held-out
+        evaluations every ``eval.every`` episodes. The trainer checkpoints (atomically, RNG and curriculum
+        included) into ``grpo/`` after every step and resumes from there; its own ``metrics.jsonl`` and
+        TensorBoard logs are in the same folder."""
         from ..agents.grpo import GRPOConfig, GRPOTrainer
         from ..agents.rollout import DEFAULT_SYSTEM_PROMPT
 
@@ -268,16 +271,30 @@ class ExperimentRunner:
             lora_alpha=2 * method.lora_r, seed=config.seed, output_dir=str(self.run_dir / "grpo"), save_every=1,
             keep_checkpoints=1), tasks=curriculum)
         while trainer.step < trainer.config.steps:
+            done = self.state["episodes"]
             metrics = trainer.train_step()
+            trajectories = [episode.trajectory for episode in trainer.last_episodes]
+            episodes = min(config.budget.episodes, trainer.step * per_step)
+            # Logs first, then the checkpoint, then the state (the commit point): a kill before the state is
+            # written drops these rows on resume, and the step is played again or, if its checkpoint was
+            # written, kept without its rows.
+            _append(self.run_dir / "episodes.jsonl",
+                    [{"episode": done + i, **t.to_dict()} for i, t in enumerate(trajectories)])
+            _append(self.run_dir / "metrics.jsonl", [{
+                **json_safe(metrics), "episodes": episodes, "batch_success": metrics["success"],
+                "mean_difficulty": float(np.mean([t.task.difficulty for t in trajectories])),
+                "families": sorted({t.task.family for t in trajectories}),
+                **({"levels": dict(curriculum.level)} if hasattr(curriculum, "level") else {})}])
             trainer.save_checkpoint()
-            self.state["episodes"] = min(config.budget.episodes, trainer.step * per_step)
+            self.state["episodes"] = episodes
             self.state["curriculum"] = curriculum.state_dict()
-            row = {**json_safe(metrics), "episodes": self.state["episodes"], "batch_success": metrics.get("success", 0.0),
-                   "mean_difficulty": float(np.mean([t.difficulty for t in trainer.last_tasks]))
-                   if getattr(trainer, "last_tasks", None) else float("nan")}
-            _append(self.run_dir / "metrics.jsonl", [row])
+            atomic_write_json(self.run_dir / "curriculum.json", self.state["curriculum"])
             atomic_write_json(self.run_dir / STATE, self.state)
-            progress.update(bar, completed=self.state["episodes"], success=f"{metrics.get('success', 0):.0%}")
+            self.recent_success.append(metrics["success"])
+            progress.update(bar, completed=episodes, success=f"{np.mean(self.recent_success):.0%}")
+            every = config.eval.every
+            if every and episodes // every > done // every and trainer.step < trainer.config.steps:
+                self._evaluate(envs, policy, eval_tasks, greedy)
         self.state["episodes"] = config.budget.episodes  # what is left of the budget is less than one step
         atomic_write_json(self.run_dir / STATE, self.state)
 
