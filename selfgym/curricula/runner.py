@@ -271,13 +271,13 @@ class ExperimentRunner:
             lora_alpha=2 * method.lora_r, seed=config.seed, output_dir=str(self.run_dir / "grpo"), save_every=1,
             keep_checkpoints=1), tasks=curriculum)
         while trainer.step < trainer.config.steps:
-            done = self.state["episodes"]
+            done = trainer.step * per_step  # not state["episodes"]: see the kill case below
             metrics = trainer.train_step()
             trajectories = [episode.trajectory for episode in trainer.last_episodes]
             episodes = min(config.budget.episodes, trainer.step * per_step)
             # Logs first, then the checkpoint, then the state (the commit point): a kill before the state is
             # written drops these rows on resume, and the step is played again or, if its checkpoint was
-            # written, kept without its rows.
+            # written, kept without its rows (a gap in the episode numbers).
             _append(self.run_dir / "episodes.jsonl",
                     [{"episode": done + i, **t.to_dict()} for i, t in enumerate(trajectories)])
             _append(self.run_dir / "metrics.jsonl", [{
