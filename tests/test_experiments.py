@@ -138,5 +138,6 @@ def test_grpo_experiment_runs_and_resumes(tmp_path, tiny_model):
     assert all(e["meta"]["source"] == "grpo" for e in episodes)
     assert [e["meta"]["step"] for e in episodes] == [1] * 4 + [2] * 4
     batches = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert [b["episodes"] for b in batches] == [4, 8] and all("kl" in b and "families" in b for b in batches)
+    assert [b["episodes"] for b in batches] == [4, 8] and all("families" in b for b in batches)
+    assert all(b["kl"] is None or isinstance(b["kl"], float) for b in batches)  # no "nan" strings
     assert ExperimentRunner.resume(run_dir).run()["episodes"] == 8  # finished: resuming only reports

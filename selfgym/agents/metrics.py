@@ -44,7 +44,7 @@ class MetricsLogger:
             self._writer = SummaryWriter(str(self.directory / "tensorboard"), purge_step=purge)
 
     def log(self, step: int, metrics: Mapping[str, Any]) -> None:
-        record = {"step": int(step), **{key: _plain(value) for key, value in metrics.items()}}
+        record = {"step": int(step), **{key: metric_value(value) for key, value in metrics.items()}}
         self._file.write(json.dumps(record, allow_nan=False) + "\n")
         self._file.flush()
         if self._writer is not None:
@@ -79,7 +79,7 @@ def read_metrics(path: str | Path) -> Iterator[dict[str, Any]]:
             yield json.loads(line)
 
 
-def _plain(value: Any) -> Any:
+def metric_value(value: Any) -> Any:
     """JSON for a metric value: floats that are not finite become null (JSON has no NaN)."""
     if hasattr(value, "item"):
         value = value.item()

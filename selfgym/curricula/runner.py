@@ -35,9 +35,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..agents.metrics import metric_value
 from ..envs.task import Task
 from ..eval.stats import wilson_interval
-from ..agents.trajectory import json_safe
 from ..io import atomic_write_json, atomic_write_text
 from . import CURRICULA
 from .base import Curriculum, TaskFamily
@@ -281,7 +281,8 @@ class ExperimentRunner:
             _append(self.run_dir / "episodes.jsonl",
                     [{"episode": done + i, **t.to_dict()} for i, t in enumerate(trajectories)])
             _append(self.run_dir / "metrics.jsonl", [{
-                **json_safe(metrics), "episodes": episodes, "batch_success": metrics["success"],
+                **{key: metric_value(value) for key, value in metrics.items()}, "episodes": episodes,
+                "batch_success": metrics["success"],
                 "mean_difficulty": float(np.mean([t.task.difficulty for t in trajectories])),
                 "families": sorted({t.task.family for t in trajectories}),
                 **({"levels": dict(curriculum.level)} if hasattr(curriculum, "level") else {})}])
