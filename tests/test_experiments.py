@@ -122,6 +122,17 @@ def test_killed_run_resumes_to_the_same_episodes(tmp_path, tiny_model):
 
 
 @pytest.mark.docker
+def test_evaluations_when_batches_do_not_divide_every(tmp_path, tiny_model):
+    from selfgym.curricula.runner import ExperimentRunner
+
+    # batches of 2 episodes, an evaluation every 3: after the batches that cross 3 and 6, and at the end
+    path = experiment(tmp_path, tiny_model, method={"name": "eval-only"}, budget={"episodes": 8},
+                      eval={"tasks": 2, "every": 3})
+    report = ExperimentRunner(load_experiment(path)).run()
+    assert [e["episodes"] for e in report["evals"]] == [0, 4, 6, 8]
+
+
+@pytest.mark.docker
 def test_grpo_experiment_runs_and_resumes(tmp_path, tiny_model):
     from selfgym.curricula.runner import ExperimentRunner
 

@@ -175,9 +175,9 @@ class ExperimentRunner:
             eval_tasks = self._eval_tasks(families)
             policy = build_policy(config, self.state["checkpoint"])
             greedy = dataclasses.replace(policy.sampling, temperature=0.0, seed=config.eval.seed)
-            done, every = self.state["episodes"], config.eval.every
-            evaluated = {row["episodes"] for row in _read_lines(self.run_dir / "evals.jsonl")}
-            if done not in evaluated and (done == 0 or (every and done % every == 0)):  # also one a kill cut short
+            done = self.state["episodes"]
+            last = max((row["episodes"] for row in _read_lines(self.run_dir / "evals.jsonl")), default=-1)
+            if last < 0 or self._evaluation_due(last, done):  # the first one, or one a kill cut short
                 self._evaluate(envs, policy, eval_tasks, greedy)
             with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TextColumn("success {task.fields[success]}"), TimeElapsedColumn(),
@@ -187,9 +187,9 @@ class ExperimentRunner:
                 if config.method.name == "grpo":
                     self._grpo(envs, policy, curriculum, progress, bar, eval_tasks, greedy)
                 while self.state["episodes"] < config.budget.episodes:
+                    done = self.state["episodes"]
                     self._batch(envs, policy, curriculum, progress, bar)
-                    if config.eval.every and self.state["episodes"] % config.eval.every == 0 \
-                            and self.state["episodes"] < config.budget.episodes:
+                    if self._evaluation_due(done, self.state["episodes"]):
                         self._evaluate(envs, policy, eval_tasks, greedy)
             if self.state["buffer"]:  # the episodes since the last round still teach the final model
                 policy = self._finetune(envs, policy)
@@ -202,6 +202,12 @@ class ExperimentRunner:
                 env.close()
             pool.close()
         return self._report()
+
+    def _evaluation_due(self, since: int, episodes: int) -> bool:
+        """Whether a multiple of ``eval.every`` lies in ``(since, episodes]`` before the end of the budget (the
+        final evaluation is made anyway): batches and GRPO steps need not divide ``every``."""
+        every = self.config.eval.every
+        return bool(every) and episodes // every > since // every and episodes < self.config.budget.episodes
 
     def _batch(self, envs, policy, curriculum: Curriculum, progress: Progress, bar) -> None:
         from ..agents.reflexion import Reflexion, ReflexionConfig
@@ -293,8 +299,7 @@ class ExperimentRunner:
             atomic_write_json(self.run_dir / STATE, self.state)
             self.recent_success.append(metrics["success"])
             progress.update(bar, completed=episodes, success=f"{np.mean(self.recent_success):.0%}")
-            every = config.eval.every
-            if every and episodes // every > done // every and trainer.step < trainer.config.steps:
+            if self._evaluation_due(done, episodes) and trainer.step < trainer.config.steps:
                 self._evaluate(envs, policy, eval_tasks, greedy)
         self.state["episodes"] = config.budget.episodes  # what is left of the budget is less than one step
         atomic_write_json(self.run_dir / STATE, self.state)
