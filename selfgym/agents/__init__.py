@@ -53,12 +53,11 @@ _LAZY = {
 }
 
 __all__ = [
-    "CandidateChoiceWrapper", "CurriculumTeacherEnv", "GRPOConfig", "GRPOTrainer", "HashingFeaturizer",
-    "SelfgymRollout", "env_reward",
-    "Completion", "ContextLengthError", "HFPolicy", "OpenAIPolicy", "Policy", "PolicyError", "Reflexion",
-    "ReflexionConfig", "ReflexionResult", "Sampling", "ScriptedPolicy", "SelfTrainConfig", "SelfTrainer", "Step",
-    "Trajectory", "append_jsonl", "check_messages", "create_app", "read_jsonl", "rollout", "rollout_batch", "rollout_many",
-    "smollm2_path",
+    "CandidateChoiceWrapper", "Completion", "ContextLengthError", "CurriculumTeacherEnv", "GRPOConfig",
+    "GRPOTrainer", "HFPolicy", "HashingFeaturizer", "OpenAIPolicy", "Policy", "PolicyError", "Reflexion",
+    "ReflexionConfig", "ReflexionResult", "Sampling", "ScriptedPolicy", "SelfTrainConfig", "SelfTrainer",
+    "SelfgymRollout", "Step", "Trajectory", "append_jsonl", "check_messages", "create_app", "env_reward",
+    "read_jsonl", "rollout", "rollout_batch", "rollout_many", "smollm2_path"
 ]
 
 

@@ -23,8 +23,8 @@ CURRICULA = {
 }
 
 __all__ = [
-    "CURRICULA", "Arm", "CodeTaskValidator", "Curriculum", "LLMTaskWriter", "math_task_validator", "FixedFamily", "LadderCurriculum", "LearnabilityCurriculum",
-    "LearningProgressCurriculum", "MutationWriter", "PrioritizedReplayCurriculum", "SelfEvolvingCurriculum",
-    "SimulatedFamily", "SimulatedLearner", "TaskFamily", "TaskWriter", "UniformCurriculum", "fingerprint",
-    "outcome_value", "task_arm",
+    "CURRICULA", "Arm", "CodeTaskValidator", "Curriculum", "FixedFamily", "LLMTaskWriter", "LadderCurriculum",
+    "LearnabilityCurriculum", "LearningProgressCurriculum", "MutationWriter", "PrioritizedReplayCurriculum",
+    "SelfEvolvingCurriculum", "SimulatedFamily", "SimulatedLearner", "TaskFamily", "TaskWriter",
+    "UniformCurriculum", "fingerprint", "math_task_validator", "outcome_value", "task_arm"
 ]

@@ -36,6 +36,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..agents.metrics import metric_value
+from ..agents.trajectory import Trajectory
 from ..envs.task import Task
 from ..eval.stats import wilson_interval
 from ..io import atomic_write_json, atomic_write_text
@@ -116,11 +117,13 @@ class ExperimentRunner:
             runner.state = json.loads((run_dir / STATE).read_text())
         return runner
 
-    def _prepare_dir(self) -> None:
+    def _prepare_dir(self) -> dict[str, list[dict]]:
+        """Write the config and cut the logs back to the last commit; returns each log's kept rows."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.run_dir / "config.yaml", self._check_same_config())
         # drop what a kill left past the last commit
         done = self.state["episodes"]
+        logs = {}
         for name, key in (("episodes.jsonl", "episode"), ("metrics.jsonl", "episodes"), ("evals.jsonl", "episodes")):
             path = self.run_dir / name
             lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
@@ -128,6 +131,8 @@ class ExperimentRunner:
                     if row[key] < done or (name != "episodes.jsonl" and row[key] == done)]
             if len(kept) != len(lines):  # rows past the commit point, or a torn line
                 atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in kept))
+            logs[name] = kept
+        return logs
 
     def _check_same_config(self) -> str:
         """The resolved config; a ``ConfigError`` when the run folder holds a run of a different one."""
@@ -162,8 +167,8 @@ class ExperimentRunner:
         config = self.config
         if config.executor != "local":
             raise ConfigError("executor 'ray' runs evaluations (`selfgym eval`); experiments run locally for now")
-        self._prepare_dir()
-        self.recent_success.extend(m["batch_success"] for m in _read_lines(self.run_dir / "metrics.jsonl"))
+        logs = self._prepare_dir()
+        self.recent_success.extend(m["batch_success"] for m in logs["metrics.jsonl"])
         pool = SandboxPool(size=config.env.parallel)
         envs = [gym.make(config.env.id, pool=pool, **config.env.kwargs).unwrapped for _ in range(config.env.parallel)]
         try:
@@ -176,7 +181,7 @@ class ExperimentRunner:
             policy = build_policy(config, self.state["checkpoint"])
             greedy = dataclasses.replace(policy.sampling, temperature=0.0, seed=config.eval.seed)
             done = self.state["episodes"]
-            last = max((row["episodes"] for row in _read_lines(self.run_dir / "evals.jsonl")), default=-1)
+            last = max((row["episodes"] for row in logs["evals.jsonl"]), default=-1)
             if last < 0 or self._evaluation_due(last, done):  # the first one, or one a kill cut short
                 self._evaluate(envs, policy, eval_tasks, greedy)
             with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -231,30 +236,41 @@ class ExperimentRunner:
         else:
             trajectories = rollout_batch(envs[:n], policy, tasks, seeds=[done + i for i in range(n)],
                                          sampling=sampling, **kwargs)
-        rows = []
-        for i, (task, trajectory) in enumerate(zip(tasks, trajectories, strict=True)):
+        for task, trajectory in zip(tasks, trajectories, strict=True):
             curriculum.update(task, float(trajectory.success))
-            rows.append({"episode": done + i, **trajectory.to_dict()})
-        _append(self.run_dir / "episodes.jsonl", rows)
         if config.method.name in ("self-training", "re-rest"):
             self.state["buffer"] += [t.to_dict() for t in trajectories]
-        successes = sum(t.success for t in trajectories)
         self.state["episodes"] = done + n
         self.state["batches"] += 1
-        metrics = {"episodes": self.state["episodes"], "batch_success": successes / n,
-                   "mean_difficulty": float(np.mean([t.difficulty for t in tasks])),
-                   "families": sorted({t.family for t in tasks}), "seconds": time.perf_counter() - start,
-                   "completion_tokens": sum(t.completion_tokens for t in trajectories)}
-        if hasattr(curriculum, "level"):
-            metrics["levels"] = dict(curriculum.level)
-        _append(self.run_dir / "metrics.jsonl", [metrics])
+        batch_success = self._log(done, trajectories, curriculum, {
+            "episodes": self.state["episodes"], "seconds": time.perf_counter() - start,
+            "completion_tokens": sum(t.completion_tokens for t in trajectories)})
         if config.method.name in ("self-training", "re-rest") and \
                 len({row["task"]["id"] for row in self.state["buffer"]}) >= config.method.train_every:
             policy = self._finetune(envs, policy)
+        self._commit(curriculum, batch_success, progress, bar)
+
+    def _log(self, first: int, trajectories: Sequence[Trajectory], curriculum: Curriculum,
+             metrics: dict[str, Any]) -> float:
+        """A batch's episodes (numbered from ``first``) into ``episodes.jsonl``, and one row into
+        ``metrics.jsonl``: ``metrics`` with the batch's success, difficulty and families, and the curriculum's
+        levels. Returns the batch's success rate."""
+        _append(self.run_dir / "episodes.jsonl",
+                [{"episode": first + i, **t.to_dict()} for i, t in enumerate(trajectories)])
+        row = {**metrics, "batch_success": float(np.mean([t.success for t in trajectories])),
+               "mean_difficulty": float(np.mean([t.task.difficulty for t in trajectories])),
+               "families": sorted({t.task.family for t in trajectories})}
+        if hasattr(curriculum, "level"):
+            row["levels"] = dict(curriculum.level)
+        _append(self.run_dir / "metrics.jsonl", [row])
+        return row["batch_success"]
+
+    def _commit(self, curriculum: Curriculum, batch_success: float, progress: Progress, bar) -> None:
+        """Save the curriculum and the state (the commit point a resumed run starts from); show progress."""
         self.state["curriculum"] = curriculum.state_dict()
         atomic_write_json(self.run_dir / "curriculum.json", self.state["curriculum"])
-        atomic_write_json(self.run_dir / STATE, self.state)  # the commit point
-        self.recent_success.append(successes / n)
+        atomic_write_json(self.run_dir / STATE, self.state)
+        self.recent_success.append(batch_success)
         progress.update(bar, completed=self.state["episodes"], success=f"{np.mean(self.recent_success):.0%}")
 
     def _grpo(self, envs, policy, curriculum: Curriculum, progress: Progress, bar, eval_tasks: Sequence[Task],
@@ -284,21 +300,11 @@ class ExperimentRunner:
             # Logs first, then the checkpoint, then the state (the commit point): a kill before the state is
             # written drops these rows on resume, and the step is played again or, if its checkpoint was
             # written, kept without its rows (a gap in the episode numbers).
-            _append(self.run_dir / "episodes.jsonl",
-                    [{"episode": done + i, **t.to_dict()} for i, t in enumerate(trajectories)])
-            _append(self.run_dir / "metrics.jsonl", [{
-                **{key: metric_value(value) for key, value in metrics.items()}, "episodes": episodes,
-                "batch_success": metrics["success"],
-                "mean_difficulty": float(np.mean([t.task.difficulty for t in trajectories])),
-                "families": sorted({t.task.family for t in trajectories}),
-                **({"levels": dict(curriculum.level)} if hasattr(curriculum, "level") else {})}])
+            batch_success = self._log(done, trajectories, curriculum, {
+                **{key: metric_value(value) for key, value in metrics.items()}, "episodes": episodes})
             trainer.save_checkpoint()
             self.state["episodes"] = episodes
-            self.state["curriculum"] = curriculum.state_dict()
-            atomic_write_json(self.run_dir / "curriculum.json", self.state["curriculum"])
-            atomic_write_json(self.run_dir / STATE, self.state)
-            self.recent_success.append(metrics["success"])
-            progress.update(bar, completed=episodes, success=f"{np.mean(self.recent_success):.0%}")
+            self._commit(curriculum, batch_success, progress, bar)
             if self._evaluation_due(done, episodes) and trainer.step < trainer.config.steps:
                 self._evaluate(envs, policy, eval_tasks, greedy)
         self.state["episodes"] = config.budget.episodes  # what is left of the budget is less than one step
@@ -307,7 +313,6 @@ class ExperimentRunner:
     def _finetune(self, envs, policy):
         """Self-training round on the buffered episodes: successes (and, for Re-ReST, verified corrections)."""
         from ..agents.self_training import SelfTrainConfig, correct, finetune, sft_examples
-        from ..agents.trajectory import Trajectory
 
         config = self.config
         buffered = [Trajectory.from_dict(row) for row in self.state["buffer"]]
