@@ -13,6 +13,7 @@ from .errors import (
     DockerPermissionError,
     DockerUnavailableError,
     ImageNotFoundError,
+    InfrastructureError,
     SandboxError,
     SandboxLostError,
     SandboxStartError,
@@ -25,6 +26,6 @@ from .sandbox import Sandbox
 
 __all__ = [
     "DockerDiskFullError", "DockerPermissionError", "DockerUnavailableError", "ExecResult", "ImageNotFoundError",
-    "Limits", "Sandbox", "SandboxError", "SandboxLostError", "SandboxPool", "SandboxStartError", "build_image",
-    "default_image", "docker_client", "image_tag", "reap",
+    "InfrastructureError", "Limits", "Sandbox", "SandboxError", "SandboxLostError", "SandboxPool",
+    "SandboxStartError", "build_image", "default_image", "docker_client", "image_tag", "reap",
 ]

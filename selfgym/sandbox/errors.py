@@ -40,6 +40,17 @@ class SandboxLostError(SandboxError):
     """A running sandbox stopped answering (its container died or was removed)."""
 
 
+class InfrastructureError(SandboxError):
+    """An episode could not be played to its end for a reason outside the agent's control.
+
+    Raised by an env's ``reset``/``step`` when its sandbox was lost to something the agent's code did not cause
+    (the engine, the host, ``docker kill``) more times than the env replays an attempt. Such an episode is an
+    *error*, not the agent's failure: evaluations report it apart from the success rate, and experiments replay it
+    instead of showing it to the curriculum. What the agent causes (its timeout, OOM, pids limit) never raises
+    this: it is the attempt's result.
+    """
+
+
 def docker_host() -> str:
     return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 
