@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..harbor.reader import read_tasks
 from ..sources import TaskList
 from ..task import Task
 
@@ -106,25 +107,28 @@ def tasks_from_entries(entries: Any, origin: str) -> list[Task]:
 
 
 def load_task_file(path: str | Path) -> list[Task]:
-    """Read a YAML task file (the format in this module's docstring)."""
+    """Read a YAML task file (the format in this module's docstring), or a Harbor or terminal-bench task
+    directory, or a folder of them (:mod:`selfgym.envs.harbor`)."""
     path = Path(path)
+    if path.is_dir():
+        return read_tasks(path, family=FAMILY)
     with path.open(encoding="utf-8") as fh:
         return tasks_from_entries(yaml.safe_load(fh), str(path))
 
 
+def shipped_tasks_dir() -> Path:
+    """The folder of the shipped shell tasks, one Harbor task directory each."""
+    return Path(str(resources.files(SHIPPED_TASKS_PACKAGE).joinpath(SHIPPED_TASKS_DIR)))
+
+
 @cache
 def _shipped() -> tuple[Task, ...]:
-    folder = resources.files(SHIPPED_TASKS_PACKAGE).joinpath(SHIPPED_TASKS_DIR)
-    files = sorted((f for f in folder.iterdir() if f.name.endswith(".yaml")), key=lambda f: f.name)
-    tasks: list[Task] = []
-    for file in files:
-        entries = yaml.safe_load(file.read_text(encoding="utf-8"))
-        tasks += tasks_from_entries(entries, f"{SHIPPED_TASKS_DIR}/{file.name}")
-    return tuple(tasks)
+    return tuple(read_tasks(shipped_tasks_dir(), family=FAMILY))
 
 
 def shipped_tasks() -> TaskList:
-    """The shell tasks that ship with selfgym (``selfgym/envs/shell/tasks/*.yaml``), in file order."""
+    """The shell tasks that ship with selfgym (``selfgym/envs/shell/tasks/<name>/``, Harbor task directories),
+    in name order."""
     return TaskList(_shipped(), FAMILY)
 
 
