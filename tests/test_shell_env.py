@@ -1,4 +1,5 @@
-"""selfgym/Shell-v0 on the real sandbox: every shipped task, the session, malformed actions, Gymnasium API."""
+"""selfgym/Shell-v0 on the real sandbox: the session, malformed actions, Gymnasium API. (The shipped tasks are
+played by test_shell_tasks.py, Harbor directories by test_harbor.py.)"""
 
 from __future__ import annotations
 
@@ -9,11 +10,9 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import selfgym  # noqa: F401  (registers the ids)
-from selfgym.envs import Task
-from selfgym.envs.shell import load_task_file, parse_submit, shipped_tasks, tasks_from_entries
+from selfgym.envs.shell import load_task_file, parse_submit, tasks_from_entries
 from selfgym.envs.shell_env import ShellEnv
 
-SHIPPED = list(shipped_tasks())
 docker = pytest.mark.docker
 
 
@@ -28,59 +27,6 @@ def play(env: ShellEnv, task_id: str, actions: list[str]) -> tuple[float, bool, 
     for action in actions:
         _, reward, terminated, truncated, info = env.step(action)
     return reward, terminated, info
-
-
-# --- the shipped task set -----------------------------------------------------------------------------------
-
-def test_shipped_tasks_are_many_and_varied():
-    assert len(SHIPPED) >= 25
-    categories = {task.data["category"] for task in SHIPPED}
-    assert {"files", "text", "archives", "git", "processes"} <= categories
-    assert {task.difficulty for task in SHIPPED} == {0, 1, 2, 3}
-    assert all(task.family == "shell" and task.id.startswith("shell/") for task in SHIPPED)
-    for task in SHIPPED:
-        assert Task.from_json(task.to_json()) == task  # the spec is JSON: curricula can store and replay it
-
-
-@docker
-@pytest.mark.parametrize("task", SHIPPED, ids=[task.id for task in SHIPPED])
-def test_reference_solution_gets_reward_1(make_env, task):
-    env = make_env(render_mode="ansi")
-    reward, terminated, info = play(env, task.id, list(task.data["solution"]))
-    assert (reward, terminated, info["passed"]) == (1.0, True, True), env.render()
-
-
-@docker
-@pytest.mark.parametrize("task", SHIPPED, ids=[task.id for task in SHIPPED])
-def test_submitting_without_working_gets_reward_0(make_env, task):
-    reward, terminated, info = play(make_env(), task.id, ["submit"])
-    assert (reward, terminated, info["passed"]) == (0.0, True, False)
-
-
-# Plausible but wrong attempts: the checks judge the outcome, not the effort.
-WRONG_ATTEMPTS = {
-    "shell/files-003": ["find data -type f -size +1k -delete; rm data/a/edge.dat"],
-    "shell/files-005": ["ln -s /work/releases/$(ls releases | sort | tail -n 1) current"],
-    "shell/text-005": ["sort -r numbers.txt > sorted.txt"],
-    "shell/text-008": ["grep -v '^#' settings.ini > clean.ini"],
-    "shell/git-004": ["cd repo && git reset --hard HEAD~1"],
-    "shell/git-007": ["cd vault && FILTER_BRANCH_SQUELCH_WARNING=1 git filter-branch -f --index-filter "
-                      "'git rm -q --cached --ignore-unmatch credentials.env' -- --all"],  # refs/original left
-    "shell/processes-001": ["pkill -f svc/"],
-    "shell/processes-003": ["pkill -f svc/worker.sh"],
-    "shell/processes-006": [": > out/spam.log"],
-    "shell/archives-004": ["submit quartz-harbor"],
-}
-
-
-@docker
-@pytest.mark.parametrize("task_id", sorted(WRONG_ATTEMPTS))
-def test_wrong_attempts_get_reward_0(make_env, task_id):
-    actions = WRONG_ATTEMPTS[task_id]
-    if parse_submit(actions[-1]) is None:
-        actions = [*actions, "submit"]
-    reward, terminated, _ = play(make_env(), task_id, actions)
-    assert (reward, terminated) == (0.0, True)
 
 
 # --- the session --------------------------------------------------------------------------------------------
