@@ -121,9 +121,8 @@ class HarborEpisode:
             raise EnvironmentSetupError(f"task {self.task.id!r}: the verifier's folders could not be made in "
                                         f"{sandbox.image}: {(folders.stdout + folders.stderr).strip()}")
         if spec.environment == "sandbox":
-            if spec.setup.strip():
-                command = sandbox_setup_command(setup_at_start=spec.healthcheck is not None)
-                self._setup_step(sandbox, command, {**self.env, "SELFGYM_SETUP": spec.setup}, "setup")
+            command = sandbox_setup_command(setup_at_start=spec.healthcheck is not None)
+            self._setup_step(sandbox, command, {**self.env, "SELFGYM_SETUP": spec.setup}, "setup")
         else:
             self._setup_step(sandbox, RESTORE_SEED_WORK, self.env, "restoring /work")
         if spec.healthcheck is not None:

@@ -1,0 +1,1 @@
+[ "$(cd private && stat -c '%a %n' . keys bin keys/id bin/tool notes bin/run keys/weird readonly bin/locked)" = "$(printf '700 .\n700 keys\n700 bin\n600 keys/id\n700 bin/tool\n600 notes\n700 bin/run\n600 keys/weird\n600 readonly\n700 bin/locked')" ]
