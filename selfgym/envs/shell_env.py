@@ -152,7 +152,7 @@ class ShellEnv(TextEnv):
         self._harbor = HarborEpisode(task, spec, self._lease, limits=self.limits, base_images=self.base_images)
         sandbox = self._harbor.start()
         self._time_left = spec.agent_timeout_s
-        introduction = self._introduction(task, keep_background=spec.keep_background, start_dir=spec.start_dir,
+        introduction = self._introduction(task, keep_background=spec.keep_background, start_dir=self._harbor.start_dir,
                                           answer_file=spec.answer_file, network=sandbox.limits.network)
         return introduction, {"category": task.data.get("category", "terminal")}
 
@@ -166,7 +166,7 @@ class ShellEnv(TextEnv):
         if self._time_left is not None:
             timeout = min(timeout, self._time_left)
         result = run_action(sandbox, action, timeout_s=timeout, keep_background=episode.spec.keep_background,
-                            cwd=episode.spec.start_dir, env=episode.env)
+                            cwd=episode.start_dir, env=episode.env)
         observation = note + describe(result, max_chars=self.max_output_chars)
         info = {"exit_code": result.exit_code, "timed_out": result.timed_out}
         if self._time_left is not None:

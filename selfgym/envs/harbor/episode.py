@@ -11,7 +11,7 @@ from ..lease import SandboxLease
 from ..task import Task
 from .config import resolve_env
 from .images import runnable_image, task_image
-from .layout import MAKE_FOLDERS, RESTORE_SEED_TESTS, RESTORE_SEED_WORK
+from .layout import MAKE_FOLDERS, RESTORE_SEED_WORK
 from .spec import HarborSpec
 from .template import sandbox_setup_command
 from .verifier import (
@@ -52,8 +52,10 @@ class HarborEpisode:
         if spec.network == "no-network" or not self._limits.network:
             self._limits = dataclasses.replace(self._limits, network=False)
         self._own: Sandbox | None = None
-        self._image: str | None = None
+        self._image: tuple[str, str] | None = None
         self.sandbox: Sandbox | None = None
+        self.start_dir = spec.start_dir  # for a task image, its working directory once it is known
+        self._verifier_dir = self.start_dir
 
     # --- the agent's environment --------------------------------------------------------------------------------
 
@@ -78,19 +80,17 @@ class HarborEpisode:
 
     def judge(self) -> tuple[Verdict, list[str]]:
         """Collect hooks, then the tests in this sandbox (shared) or a fresh one with the artifacts (separate)."""
-        notes = run_collect_hooks(self.sandbox, self.spec, self.env)
+        notes = run_collect_hooks(self.sandbox, self.spec, self.env, cwd=self.start_dir)
         if self.spec.verifier_mode == "shared":
-            return run_tests(self.sandbox, self.spec, {**self.env, **self.verifier_env}, upload=True), notes
+            verdict = run_tests(self.sandbox, self.spec, {**self.env, **self.verifier_env}, cwd=self.start_dir)
+            return verdict, notes
         artifacts = take_artifacts(self.sandbox, self.spec)
         self._give_back()  # the agent's processes end here: nothing of theirs runs while the tests do
         sandbox = self._environment(verifier=True)
         if artifacts:
             put_files(sandbox, artifacts, as_verifier=False)
-        bundled = self.spec.tests_dir is None
-        if bundled:
-            run_as_verifier(sandbox, ["/bin/sh", "-c", RESTORE_SEED_TESTS], timeout_s=60,
-                            keep_background=self.spec.keep_background)
-        return run_tests(sandbox, self.spec, {**self.env, **self.verifier_env}, upload=not bundled), notes
+        verdict = run_tests(sandbox, self.spec, {**self.env, **self.verifier_env}, cwd=self._verifier_dir)
+        return verdict, notes
 
     def close(self) -> None:
         self._give_back()
@@ -100,10 +100,18 @@ class HarborEpisode:
     def _environment(self, *, verifier: bool) -> Sandbox:
         self._give_back()
         if self.spec.environment == "sandbox":
-            sandbox = self._lease.renew()
+            sandbox = self._lease.renew() if verifier else self._lease.current()
+            if sandbox.limits.network and self.spec.network == "no-network":
+                raise EnvironmentSetupError(
+                    f"task {self.task.id!r} forbids network access (network_mode 'no-network' / allow_internet = "
+                    "false), but the env's sandbox pool has network: use a pool without network for it")
         else:
             self._lease.release()
-            sandbox = self._own = self._start_own(self._verifier_image() if verifier else self._agent_image())
+            if verifier:
+                image, self._verifier_dir = self._verifier_image()
+            else:
+                image, self.start_dir = self._agent_image()
+            sandbox = self._own = self._start_own(image)
         self._prepare(sandbox)
         return sandbox
 
@@ -142,7 +150,7 @@ class HarborEpisode:
         started = time.monotonic()
         failures = 0
         while True:
-            result = sandbox.run(["/bin/sh", "-c", check["command"]], cwd=self.spec.start_dir, env=self.env,
+            result = sandbox.run(["/bin/sh", "-c", check["command"]], cwd=self.start_dir, env=self.env,
                                  timeout_s=check["timeout_sec"], keep_background=self.spec.keep_background)
             if result.ok:
                 return
@@ -155,7 +163,7 @@ class HarborEpisode:
 
     # --- images of tasks with their own environment ----------------------------------------------------------------
 
-    def _agent_image(self) -> str:
+    def _agent_image(self) -> tuple[str, str]:
         if self._image is None:
             where = f"the environment of task {self.task.id!r}"
             image = task_image(docker_client(), context=self.spec.context, docker_image=self.spec.docker_image,
@@ -163,7 +171,7 @@ class HarborEpisode:
             self._image = runnable_image(docker_client(), image, workdir=self.spec.workdir, where=where)
         return self._image
 
-    def _verifier_image(self) -> str:
+    def _verifier_image(self) -> tuple[str, str]:
         spec = self.spec
         if spec.verifier_image is None and spec.verifier_context is None:
             return self._agent_image()

@@ -159,8 +159,9 @@ def task_image(client: docker.DockerClient, *, context: str | None, docker_image
     return tag
 
 
-def runnable_image(client: docker.DockerClient, image: str, *, workdir: str | None, where: str) -> str:
-    """``image`` with selfgym's layer on top (see the module's docstring); built once per image and workdir."""
+def runnable_image(client: docker.DockerClient, image: str, *, workdir: str | None, where: str) -> tuple[str, str]:
+    """``image`` with selfgym's layer on top (see the module's docstring), built once per image and working
+    directory; returns its tag and the working directory (``workdir``, else the image's, else ``/work``)."""
     try:
         inspected = client.api.inspect_image(image)
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
@@ -172,16 +173,7 @@ def runnable_image(client: docker.DockerClient, image: str, *, workdir: str | No
         if not _exists(client, tag):
             _build(client, tag=tag, timeout_s=300, where=f"selfgym's layer over {where}",
                    fileobj=io.BytesIO(dockerfile.encode()), labels={"selfgym.harbor": "layer"})
-    return tag
-
-
-def image_workdir(client: docker.DockerClient, image: str) -> str | None:
-    """The working directory an image declares (None for none or ``/``)."""
-    try:
-        workdir = client.api.inspect_image(image).get("Config", {}).get("WorkingDir") or ""
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise translate(exc, image=image) from None
-    return workdir if workdir not in ("", "/") else None
+    return tag, workdir if workdir not in ("", "/") else "/work"
 
 
 def layer_dockerfile(image_id: str, workdir: str) -> str:
@@ -193,7 +185,7 @@ RUN set -e; \\
     python3 -c 'import sys; assert sys.version_info >= (3, 8)' 2>/dev/null \\
       || {{ echo "selfgym: this image has no python3 >= 3.8, which selfgym's sandbox executor runs on" >&2; exit 1; }}; \\
     mkdir -p {SEED_DIR}; \\
-    if [ -d /tests ] && [ ! -L /tests ]; then cp -a /tests {SEED_DIR}/tests && rm -rf /tests; fi; \\
+    if [ -e /tests ]; then mkdir -p {SEED_DIR}/tests && cp -a /tests/. {SEED_DIR}/tests/ && rm -rf /tests; fi; \\
     if [ -d /work ] && [ -n "$(ls -A /work)" ]; then cp -a /work {SEED_DIR}/work; fi; \\
     rm -rf /solution /logs/agent /logs/verifier /logs/artifacts; \\
     {LAYOUT_COMMAND}; \\

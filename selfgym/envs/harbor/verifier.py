@@ -21,7 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...sandbox import ExecResult, Sandbox, SandboxError
-from .layout import ARTIFACTS_DIR, CLEAR_VERIFIER, REWARD_JSON, REWARD_TXT, TESTS_DIR, VERIFIER_HOME
+from .layout import (
+    ARTIFACTS_DIR,
+    CLEAR_VERIFIER,
+    RESTORE_SEED_TESTS,
+    REWARD_JSON,
+    REWARD_TXT,
+    TESTS_DIR,
+    VERIFIER_HOME,
+)
 from .spec import HarborSpec
 
 MAX_REWARD_BYTES = 64 * 1024
@@ -113,11 +121,11 @@ def scalar_reward(rewards: dict[str, float]) -> float:
 
 # --- steps of a verification -----------------------------------------------------------------------------------
 
-def run_collect_hooks(sandbox: Sandbox, spec: HarborSpec, env: dict[str, str]) -> list[str]:
+def run_collect_hooks(sandbox: Sandbox, spec: HarborSpec, env: dict[str, str], *, cwd: str) -> list[str]:
     """Run the collect hooks in the agent's sandbox, as the agent; notes on those that failed (Harbor goes on)."""
     notes = []
     for hook in spec.collect:
-        result = sandbox.run(["/bin/bash", "-c", hook.command], cwd=spec.start_dir, env=env,
+        result = sandbox.run(["/bin/bash", "-c", hook.command], cwd=cwd, env=env,
                              timeout_s=hook.timeout_s, keep_background=spec.keep_background)
         if not result.ok:
             ending = "timed out" if result.timed_out else f"exit code {result.exit_code}"
@@ -195,17 +203,20 @@ def test_files(spec: HarborSpec) -> dict[str, tuple[bytes, int]]:
     return files
 
 
-def run_tests(sandbox: Sandbox, spec: HarborSpec, env: dict[str, str], *, upload: bool) -> Verdict:
-    """Copy the tests in (unless the image has them), run ``/tests/test.sh`` as the verifier, read the reward."""
+def run_tests(sandbox: Sandbox, spec: HarborSpec, env: dict[str, str], *, cwd: str) -> Verdict:
+    """Copy the tests in (or, when the verifier's image bundles them, where the layer of :mod:`.images` saved
+    them), run ``/tests/test.sh`` as the verifier from ``cwd`` (the working directory), and read the reward."""
     keep = spec.keep_background  # a command that does not keep background processes kills all of them
     cleared = run_as_verifier(sandbox, ["/bin/sh", "-c", CLEAR_VERIFIER], timeout_s=30, keep_background=keep)
     if not cleared.ok:
         return Verdict(0.0, error=f"could not clear the verifier's folders: {cleared.stdout + cleared.stderr}")
-    if upload:
+    if spec.tests_dir is not None or spec.test_script is not None:
         put_files(sandbox, test_files(spec), as_verifier=True)
+    else:
+        run_as_verifier(sandbox, ["/bin/sh", "-c", RESTORE_SEED_TESTS], timeout_s=60, keep_background=keep)
     # HOME is the verifier's own: in /work the agent could have planted dotfiles (git config, Python's user site)
     test_env = {**env, **spec.verifier_env, "HOME": VERIFIER_HOME, "PYTHONNOUSERSITE": "1"}
-    result = run_as_verifier(sandbox, ["/bin/sh", "-c", f"{TESTS_DIR}/test.sh"], cwd=spec.start_dir, env=test_env,
+    result = run_as_verifier(sandbox, ["/bin/sh", "-c", f"{TESTS_DIR}/test.sh"], cwd=cwd, env=test_env,
                              timeout_s=spec.verifier_timeout_s, keep_background=keep)
     output = result.stdout + result.stderr
     if result.timed_out:
