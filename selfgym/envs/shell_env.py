@@ -104,7 +104,8 @@ class ShellEnv(TextEnv):
         return sandbox, "[the sandbox was lost and has been set up again from the task's starting state]\n"
 
     def _judge(self, sandbox: Sandbox, answer: str) -> Turn:
-        result = self._script(sandbox, self._spec.check, self.check_timeout_s, env={"SELFGYM_ANSWER": answer})
+        # Under the verifier's uid, out of reach of the agent's processes (still running in tasks that keep them).
+        result = sandbox.run_check(self._spec.check, env={"SELFGYM_ANSWER": answer}, timeout_s=self.check_timeout_s)
         passed = result.ok
         check_output = clip_middle(result.stdout + result.stderr, self.max_output_chars)
         if result.timed_out:
@@ -114,10 +115,9 @@ class ShellEnv(TextEnv):
         observation = f"Submitted. The task's check {verdict}."
         return Turn(observation, reward=float(passed), terminated=True, info=info)
 
-    def _script(self, sandbox: Sandbox, script: str, timeout_s: float,
-                env: dict[str, str] | None = None) -> ExecResult:
-        """Run a task's setup or check: bash with errexit, in /work, outside the agent's session."""
-        return sandbox.run(["/bin/bash", "-e", "-c", script], env=env, timeout_s=timeout_s,
+    def _script(self, sandbox: Sandbox, script: str, timeout_s: float) -> ExecResult:
+        """Run a task's setup: bash with errexit, in /work, as the agent (its files are the agent's to change)."""
+        return sandbox.run(["/bin/bash", "-e", "-c", script], timeout_s=timeout_s,
                            keep_background=self._spec.keep_background)
 
     def _introduction(self, task: Task) -> str:

@@ -18,6 +18,7 @@ import docker
 import docker.errors
 import requests
 
+from .checks import check_request
 from .engine import docker_client
 from .errors import SandboxError, SandboxLostError, SandboxStartError, image_missing, translate
 from .images import default_image
@@ -388,6 +389,14 @@ class Sandbox:
             raise SandboxLostError(f"Sandbox {self.short_id} answered a judged run without the subject's part.")
         return JudgedResult(_exec_result(reply), subject_reply.exit_code,
                             base64.b64decode(subject_reply.stderr).decode("utf-8", "replace"))
+
+    def run_check(self, script: str, *, env: Mapping[str, str] | None = None,
+                  timeout_s: float | None = None) -> ExecResult:
+        """Run a check script: bash (``-e``) under the verifier's uid, with ``as_agent CMD...`` available to run the
+        agent's programs and code-running tools as the agent (see :mod:`selfgym.sandbox.checks`). ``env`` (the
+        answer to judge, say) reaches only the check. The verdict is the result's exit code."""
+        judge, judge_env, runner = check_request(script, dict(env or {}))
+        return self.run_judged(judge, runner, env=judge_env, timeout_s=timeout_s).judge
 
     def _timeout(self, timeout_s: float | None) -> float:
         return float(timeout_s if timeout_s is not None else self.limits.timeout_s)

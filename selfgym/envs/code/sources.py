@@ -203,7 +203,8 @@ def task_plan(task: Task):
     if missing:
         raise ValueError(f"code task {task.id!r} lacks data field(s) {missing}; see selfgym.envs.code.sources")
     visible = tuple(str(test) for test in data.get("visible_tests") or ())
-    return build_plan(data["entry_point"], data["test"], visible, str(data.get("test_setup") or ""))
+    return build_plan(data["entry_point"], data["test"], visible, str(data.get("test_setup") or ""),
+                      str(data.get("prompt_code") or ""))
 
 
 def _checked(task: Task) -> Task:
