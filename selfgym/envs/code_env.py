@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from ..sandbox import Limits, SandboxError, SandboxPool
+from ..sandbox import Limits, SandboxLostError, SandboxPool
 from .base import TextEnv, Turn
 from .code.extract import build_solution
 from .code.feedback import attempt_feedback, invalid_attempt_feedback, task_statement
@@ -89,8 +89,8 @@ class CodeEnv(TextEnv):
         sandbox = self.sandbox
         try:
             sandbox.reset()  # a clean slate: nothing a previous attempt left in /work or /tmp
-        except SandboxError:
-            sandbox = self.sandbox  # that one died; the lease hands out a fresh one
+        except SandboxLostError:
+            sandbox = self._lease.renew()  # could not be wiped clean: a fresh one, before the attempt starts
         return run_attempt(sandbox, code, self.plan, timeout_s=self.timeout_s, test_timeout_s=self.test_timeout_s,
                            context=context)
 

@@ -67,7 +67,6 @@ class ShellEnv(TextEnv):
         self.check_timeout_s = check_timeout_s
         self.max_output_chars = max_output_chars
         self._spec: ShellTaskSpec | None = None
-        self._prepared: Sandbox | None = None
 
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
         self._spec = spec_of(task)
@@ -77,13 +76,13 @@ class ShellEnv(TextEnv):
     def _act(self, action: str) -> Turn:
         if not action.strip():
             return Turn(EMPTY_ACTION, info={"malformed": True, "error": EMPTY_ACTION})
-        sandbox, note = self._episode_sandbox()
+        sandbox = self.sandbox
         answer = parse_submit(action)
         if answer is not None:
             return self._judge(sandbox, answer)
         result = run_action(sandbox, action, timeout_s=self.command_timeout_s,
                             keep_background=self._spec.keep_background)
-        observation = note + describe(result, max_chars=self.max_output_chars)
+        observation = describe(result, max_chars=self.max_output_chars)
         return Turn(observation, info={"exit_code": result.exit_code, "timed_out": result.timed_out})
 
     def _set_up(self, sandbox: Sandbox) -> None:
@@ -93,15 +92,6 @@ class ShellEnv(TextEnv):
                 ending = "timed out" if result.timed_out else f"exit code {result.exit_code}"
                 output = clip_middle(result.stdout + result.stderr, 2000)
                 raise ValueError(f"the setup of shell task {self.task.id!r} failed ({ending}):\n{output}")
-        self._prepared = sandbox
-
-    def _episode_sandbox(self) -> tuple[Sandbox, str]:
-        """The sandbox to act in, and a note for the agent if it had to be replaced (a lost container)."""
-        sandbox = self.sandbox
-        if sandbox is self._prepared:
-            return sandbox, ""
-        self._set_up(sandbox)
-        return sandbox, "[the sandbox was lost and has been set up again from the task's starting state]\n"
 
     def _judge(self, sandbox: Sandbox, answer: str) -> Turn:
         # Under the verifier's uid, out of reach of the agent's processes (still running in tasks that keep them).

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from playwright.async_api import Error as PlaywrightError
 
-from ..sandbox import Limits, SandboxError, SandboxPool, build_image, docker_client, image_tag
+from ..sandbox import Limits, SandboxError, SandboxLostError, SandboxPool, build_image, docker_client, image_tag
 from ..sandbox.images import image_exists
 from .base import TextEnv, Turn
 from .sources import TaskList
@@ -21,7 +21,8 @@ from .web.hub import PlaywrightHub, acquire_hub, release_hub
 from .web.miniwob import START_SCRIPT, STATUS_SCRIPT, MiniWobSpec, is_miniwob, miniwob_tasks, page_files
 from .web.tasks import FAMILY, load_task_file, shipped_tasks, spec_of
 
-# What goes wrong below the agent: the container, the tunnel or Chromium. The episode cannot go on.
+# What goes wrong below the agent: the container, the tunnel or Chromium. Not the agent's failure: the episode is
+# replayed on a fresh web sandbox (see TextEnv).
 _INFRASTRUCTURE_ERRORS = (PlaywrightError, SandboxError, TimeoutError, OSError)
 
 
@@ -90,18 +91,16 @@ class WebEnv(TextEnv):
         self._sites: list[Site] = []
         self._url = ""
         self._screenshot: np.ndarray | None = None
+        self._episode_seed = 0
 
     # --- episodes -------------------------------------------------------------------------------------------------
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
         miniwob = MiniWobSpec.model_validate(dict(task.data)) if is_miniwob(task) else None
         spec = None if miniwob else spec_of(task)
-        for attempt in (1, 2):  # a sandbox or browser that died between episodes is replaced once
-            try:
-                return self._start_episode(task, spec, miniwob)
-            except _INFRASTRUCTURE_ERRORS:
-                self._drop_browser(failed=True)
-                if attempt == 2:
-                    raise
+        try:
+            return self._start_episode(task, spec, miniwob)
+        except _INFRASTRUCTURE_ERRORS as exc:
+            raise self._lost(exc) from exc
 
     def _start_episode(self, task: Task, spec, miniwob: MiniWobSpec | None) -> tuple[str, dict[str, Any]]:
         browser, container = self._ready()
@@ -113,7 +112,12 @@ class WebEnv(TextEnv):
             container.install_miniwob(page_files())
             self._sites = [SITES["miniwob"]]
             browser.new_episode(miniwob.start_url, self._origins)
-            seed = miniwob.seed if miniwob.seed is not None else int(self.np_random.integers(2**31))
+            if miniwob.seed is not None:
+                seed = miniwob.seed
+            elif not self._replay:  # a replay must show the page the agent saw
+                seed = self._episode_seed = int(self.np_random.integers(2**31))
+            else:
+                seed = self._episode_seed
             self._goal = str(browser.evaluate(START_SCRIPT, seed))
             info.update(category="miniwob", seed=seed)
         else:
@@ -146,10 +150,15 @@ class WebEnv(TextEnv):
                                 terminated=True, info={"passed": reward > 0, "error": error})
             state = self._browser.observe()
         except _INFRASTRUCTURE_ERRORS as exc:
-            self._drop_browser(failed=True)
-            text = f"The browser stopped responding ({type(exc).__name__}); the episode ends without reward."
-            return Turn(text, terminated=True, info={"error": text, "browser_lost": True})
+            raise self._lost(exc) from exc
         return Turn(f"{message}\n{self._describe(state)}", info={"error": error, **self._page_info(state)})
+
+    def _lost(self, exc: BaseException) -> SandboxLostError:
+        """The web sandbox, the tunnel or Chromium failed under the agent: drop them, and let the base class replay."""
+        self._drop_browser(failed=True)
+        if isinstance(exc, SandboxLostError):
+            return exc
+        return SandboxLostError(f"The web sandbox or its browser stopped responding ({type(exc).__name__}: {exc})")
 
     def _finish(self, answer: str) -> Turn:
         if is_miniwob(self.task):
