@@ -86,7 +86,8 @@ def _validated(summary: dict[str, Any]) -> dict[str, Any]:
         return _Summary.model_validate(summary).model_dump()
     except ValidationError as exc:
         where = summary.get("_source", "a summary") if isinstance(summary, dict) else "a summary"
-        raise LeaderboardError(f"{where}: not a valid eval summary: {exc}") from None
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise LeaderboardError(f"{where}: not a valid eval summary ({problems})") from None
 
 
 def load_summaries(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
