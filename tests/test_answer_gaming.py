@@ -15,7 +15,7 @@ import gymnasium as gym
 import pytest
 from answer_gaming import assert_refuses_gaming, gaming_answers, generic_distractors
 
-import selfgym  # noqa: F401  (registers the ids)
+import selfgym  # registers the ids
 from selfgym.envs.shell import parse_submit
 from selfgym.envs.shell import shipped_tasks as shell_tasks
 from selfgym.envs.web import parse_action
@@ -239,7 +239,7 @@ def test_web_env_a_post_that_lists_candidate_numbers_gets_0(web):
 def test_web_env_ticking_every_checkbox_gets_0(web):
     """MiniWoB's click-checkboxes pays (right - wrong) / boxes; ticking every box is positive whenever most boxes
     are to be ticked. Web-v0 pays only a full solve."""
-    task = list(miniwob_tasks(["click-checkboxes"]))[0]
+    task = next(iter(miniwob_tasks(["click-checkboxes"])))
     for seed in range(60):
         observation, _ = web.reset(seed=seed, options={"task": task})
         goal = re.search(r"^Goal: Select (.*) and click Submit\.$", observation, re.MULTILINE)

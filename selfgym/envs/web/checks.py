@@ -32,8 +32,8 @@ for no truth at all.
   prompt is refused when it is loaded (an echo of the prompt would pass). "1499 or 1500", "1499-1500" and a
   full date to a question for a year ("2022-05-21") fail.
 
-Numbers written as words ("three") are not read as numbers, so they never make an answer pass, and never
-make a list of digits pass either: whatever an answer says, it passes for at most one truth.
+Numbers written as words ("three") are not read: they never make an answer pass, and a hedge such as
+"fifteen hundred or 1499" passes for 1499 only. Whatever an answer says, it passes for at most one truth.
 """
 
 from __future__ import annotations
