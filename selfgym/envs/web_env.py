@@ -58,7 +58,7 @@ class WebEnv(TextEnv):
     * ``answer`` ends the episode: site tasks run their check (the answer, the final URL and/or queries against the
       sites' databases; see :mod:`selfgym.envs.web.checks`), reward 1 if it passes; ``info`` has ``passed``, the
       ``answer`` and the ``check`` lines (expected versus found). MiniWoB++ tasks end as soon as the page judges
-      them (reward 1 when solved). ``max_steps`` actions without an end truncate the episode.
+      them (reward 1 when fully solved, else 0). ``max_steps`` actions without an end truncate the episode.
     * Tasks: ``tasks=None`` (or ``"sites"``) the shipped shop/forum/wiki tasks, ``"miniwob"``, ``"all"``, a YAML
       task file (:mod:`selfgym.envs.web.tasks`) or any task source; ``reset(options={"task": ...})`` runs any task.
 
@@ -167,7 +167,7 @@ class WebEnv(TextEnv):
             return Turn(f"Answer recorded. The page says the task is {verdict}: reward {reward:g}.", reward=reward,
                         terminated=True, info={"passed": reward > 0, "answer": answer})
         result = evaluate(spec_of(self.task).check, answer=answer, url=self._browser.page.url,
-                          database=self._container.database)
+                          database=self._container.database, context=self.task.prompt)
         text = "passed (reward 1)" if result.passed else "failed (reward 0)"
         return Turn(f"Answer recorded: {answer!r}. The task's check {text}.", reward=float(result.passed),
                     terminated=True, info={"passed": result.passed, "answer": answer, "check": result.details})
@@ -178,7 +178,9 @@ class WebEnv(TextEnv):
 
     def _miniwob_status(self) -> tuple[bool, float]:
         done, raw, _reason = self._browser.evaluate(STATUS_SCRIPT)
-        return bool(done), max(0.0, float(raw or 0.0)) if done else 0.0
+        # Only a full solve counts: click-checkboxes scores (right - wrong boxes) / boxes, so ticking every box
+        # would earn a partial reward without reading the goal.
+        return bool(done), 1.0 if done and float(raw or 0.0) >= 1.0 - 1e-9 else 0.0
 
     # --- observations ---------------------------------------------------------------------------------------------
     def _describe(self, state: PageState) -> str:
