@@ -368,6 +368,7 @@ def test_a_shell_check_is_out_of_reach_of_the_agents_background_processes(one_po
         # a task that keeps the agent's processes running, with a check that takes a second
         env.reset(options={"task_id": "shell/processes-003"})
         watcher = ("nohup python3 -c \"\nimport os, signal, time\nseen = set()\nend = time.time() + 20\n"
+                   "open('/work/ready', 'w').close()\n"
                    "while time.time() < end:\n    for pid in os.listdir('/proc'):\n"
                    "        try:\n            if not pid.isdigit() or os.stat('/proc/' + pid).st_uid != 1001:\n"
                    "                continue\n        except OSError:\n            continue\n"
@@ -379,6 +380,7 @@ def test_a_shell_check_is_out_of_reach_of_the_agents_background_processes(one_po
                    "    open('/work/seen', 'w').write(str(len(seen)))\n    time.sleep(0.002)\n\" "
                    "> /dev/null 2>&1 &")
         env.step(watcher)
+        env.step("while [ ! -e ready ]; do sleep 0.05; done")
         _, reward, terminated, _, info = env.step("submit")  # the worker still runs: the check must fail
         assert (reward, terminated, info["passed"]) == (0.0, True, False)
         sandbox = env.unwrapped.sandbox

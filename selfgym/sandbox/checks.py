@@ -101,10 +101,18 @@ _DIRECT = re.compile(
     re.MULTILINE,
 )
 _AFTER_AS_AGENT = re.compile(r"as_agent\s+$")
+_CASE = re.compile(r"\bcase\b.*?\bin\b(?P<body>.*?)\besac\b", re.DOTALL)
+_CASE_PATTERN = re.compile(r"^(\s*)\(?[^()\n]*\)", re.MULTILINE)  # `a | ./b) ...`: words to match, not commands
 
 
 def lint_check(script: str) -> str | None:
-    """Why ``script`` would run the agent's code as the verifier (a tool called without ``as_agent``), or None."""
+    """Why ``script`` would run the agent's code as the verifier (a tool called without ``as_agent``), or None.
+
+    A heuristic over the script's text (command words after ``;``, ``|``, ``&&``, ``$(``...), not a bash parser:
+    it errs towards refusing; ``as_agent`` before the tool, or a full path like ``/usr/bin/git`` where the
+    verifier must run it itself, passes."""
+    script = _CASE.sub(lambda case: case.group(0).replace(case["body"], _CASE_PATTERN.sub(r"\1", case["body"])),
+                       script)
     for match in _DIRECT.finditer(script):
         before = script[: match.start("tool")]
         if _AFTER_AS_AGENT.search(before):
