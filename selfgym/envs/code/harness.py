@@ -283,7 +283,8 @@ def run_attempt(sandbox: Sandbox, solution: str, plan: TestPlan, *, timeout_s: f
         "suites": [{"name": s.name, "source": s.source, "details": s is plan.visible, "remote": list(s.remote)}
                    for s in suites],
     }
-    result = sandbox.run_judged(["python3", "-I", "-c", JUDGE_SOURCE], ["python3", "-I", "-c", SUBJECT_SOURCE],
+    result = sandbox.run_judged(["python3", "-I", "-S", "-c", JUDGE_SOURCE],
+                                ["python3", "-I", "-S", "-c", SUBJECT_SOURCE],
                                 stdin=json.dumps(payload), timeout_s=timeout_s)
     return read_report(result, plan, timeout_s)
 

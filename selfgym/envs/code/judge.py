@@ -269,6 +269,7 @@ class RemoteObject:
 
 
 def main():
+    use_site_packages()
     config = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     read_fd, write_fd = (int(fd) for fd in os.environ["SELFGYM_SUBJECT_FDS"].split(","))
     out = os.fdopen(os.dup(1), "w")

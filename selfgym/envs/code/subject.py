@@ -19,11 +19,8 @@ that is not plain data stays here as an object the judge can only use through th
 """
 
 # ruff: noqa: F821 - values.py (json, encode, decode, dumps, Unencodable) is prepended to this file
-import linecache
 import os
 import signal
-import sys
-import traceback
 
 SOLUTION_FILE = "solution.py"
 CONTEXT_FILE = "prompt.py"
@@ -78,6 +75,7 @@ class Subject:
         self.link = link
         self.namespace = {"__name__": "solution", "__builtins__": __builtins__}
         self.objects = {}
+        self.sources = {}  # file name -> source, for tracebacks
 
     # -- values -------------------------------------------------------------------------------------------------
 
@@ -124,7 +122,7 @@ class Subject:
 
     def load(self, request):
         for filename, source in ((CONTEXT_FILE, request.get("context") or ""), (SOLUTION_FILE, request["solution"])):
-            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            self.sources[filename] = source
             exec(compile(source, filename, "exec", dont_inherit=True), self.namespace)
         return None
 
@@ -184,7 +182,7 @@ class Subject:
                     _disarm()
             except BaseException as exc:  # noqa: BLE001 - SystemExit, timeouts, anything the solution raises
                 _disarm()
-                reply = dict(describe(exc), id=request.get("id"), ok=False)
+                reply = dict(describe(exc, self.sources), id=request.get("id"), ok=False)
             try:
                 self.link.send(reply)
             except (ValueError, TypeError):  # e.g. a message that is not text
@@ -200,12 +198,17 @@ def safe_text(function, value):
         return "<%s while formatting the value>" % type(exc).__name__
 
 
-def describe(exc):
+def describe(exc, sources):
     """What a failed request reports: the error type, message and the solution's part of the traceback."""
     timed_out = isinstance(exc, TestTimeout)
     record = {"error": "Timeout" if timed_out else type(exc).__name__[:100], "timed_out": timed_out,
               "message": "" if timed_out else safe_text(str, exc), "traceback": ""}
     try:
+        import linecache  # only when something failed: with traceback, a tenth of the start-up
+        import traceback
+
+        for filename, source in sources.items():
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in (SOLUTION_FILE, CONTEXT_FILE)]
         lines = traceback.StackSummary.from_list(frames).format()  # collapses a recursion's repeated frames
         record["traceback"] = "".join(lines[-MAX_TRACEBACK_FRAMES:])[-2000:]
@@ -215,6 +218,7 @@ def describe(exc):
 
 
 def main():
+    use_site_packages()
     link = Link(os.dup(0), os.dup(1))  # private copies: the solution's prints must not reach the judge
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
