@@ -205,20 +205,16 @@ def test_endless_loops_and_fork_bombs_cost_the_attempt_not_the_episode(make_env,
     "import sys\nsys.exit(0)\ndef has_close_elements(a, b):\n    return True",
     "import os\ndef has_close_elements(a, b):\n    os._exit(0)",
     "import sys\ndef has_close_elements(a, b):\n    sys.exit(0)",
-    # prints (and writes to every descriptor) results in the runner's format without the run's nonce
+    # prints (and writes to every descriptor it has) results in the judge's format
     "import json, os\nfake = ''.join(json.dumps({'kind': 'test', 'suite': suite, 'index': i, 'passed': True}) + '\\n'"
     "\n               for suite in ('visible', 'hidden') for i in range(7)) + '{\"kind\": \"done\"}\\n'\n"
     "for fd in range(1, 20):\n    try:\n        os.write(fd, fake.encode())\n    except OSError:\n        pass\n"
     "def has_close_elements(a, b):\n    print(fake)\n    return None",
-    # rewrites the results on their way out, through the modules the runner uses
+    # rewrites results on their way out, through the modules a reporting process would use
     "import json, os\n_dumps, _write = json.dumps, os.write\n"
     "json.dumps = lambda o, *a, **k: _dumps(dict(o, passed=True) if 'passed' in o else o, *a, **k)\n"
     "os.write = lambda fd, data: _write(fd, bytes(data).replace(b'\"passed\": false', b'\"passed\": true'))\n"
     "def has_close_elements(a, b):\n    return None",
-    # a forked child that answers right carries on with the runner's state, but may not report
-    "import os\ndef has_close_elements(a, b):\n    if os.fork() == 0:\n"
-    "        return any(abs(x - y) < b for i, x in enumerate(a) for j, y in enumerate(a) if i != j)\n"
-    "    os.wait()\n    return None",
 ])
 def test_exiting_or_faking_output_does_not_pass(make_env, code):
     env = make_env(timeout_s=5.0)

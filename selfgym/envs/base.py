@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 
-from ..sandbox import Limits, Sandbox, SandboxPool
+from ..sandbox import InfrastructureError, Limits, Sandbox, SandboxLostError, SandboxPool
 from .lease import SandboxLease
 from .spaces import MAX_TEXT_LENGTH, UnicodeText
 from .task import Task, TaskSource
@@ -38,11 +38,23 @@ class TextEnv(gym.Env[str, str]):
     * ``render_mode="ansi"`` returns the episode transcript; ``close()`` gives the sandbox back.
 
     Sandboxes come from ``pool=`` (shared with other envs) or from a private pool of one, made on first use with
-    ``image`` and ``limits``. ``info`` always has ``task_id``, ``family``, ``step`` and, on steps, ``malformed``.
+    ``image`` and ``limits``. ``info`` always has ``task_id``, ``family``, ``step`` and, on steps, ``malformed``
+    and ``infra_retries``.
+
+    A sandbox lost for a reason outside the agent (:class:`~selfgym.sandbox.SandboxLostError`: the engine or the
+    host failed, the container was removed) is never the agent's failure: the env takes a fresh sandbox, sets the
+    task up again, replays the episode's earlier actions (``replays_history``; their results are discarded) and
+    plays the action again, up to ``infra_retries`` times; ``info["infra_retries"]`` counts them and
+    :attr:`infra_events` lists them for the episode. When the retries run out, ``reset``/``step`` raise
+    :class:`~selfgym.sandbox.InfrastructureError`: the episode is an error, to be reported apart from successes
+    and failures. What the agent causes (a timeout, running out of memory, the pids limit) is the action's result
+    and is never retried.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
     uses_sandbox: ClassVar[bool] = True
+    replays_history: ClassVar[bool] = True  # False where each action stands alone (a Code-v0 attempt)
+    infra_retries: int = 2
 
     def __init__(self, source: TaskSource, *, max_steps: int, pool: SandboxPool | None = None,
                  image: str | None = None, limits: Limits | None = None, render_mode: str | None = None,
@@ -62,6 +74,9 @@ class TextEnv(gym.Env[str, str]):
         self.steps = 0
         self.done = False
         self.transcript: list[tuple[str, str]] = []
+        self.infra_events: list[dict[str, Any]] = []
+        self._history: list[str] = []
+        self._replay = False  # True while an episode is replayed on a fresh sandbox (see _replay_episode)
 
     # --- what subclasses implement ---------------------------------------------------------------------------
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
@@ -78,9 +93,11 @@ class TextEnv(gym.Env[str, str]):
         self.task = self._choose_task(options or {})
         self.steps = 0
         self.done = False
+        self.infra_events = []
+        self._history = []
         if self.uses_sandbox:
             self._lease.renew()
-        observation, info = self._begin(self.task)
+        observation, info = self._replaying(lambda: self._begin(self.task), recover=self._set_up_again)
         self.transcript = [("task", observation)]
         return self._clip(observation), {**self._base_info(), **info}
 
@@ -91,11 +108,14 @@ class TextEnv(gym.Env[str, str]):
             raise gym.error.ResetNeeded("the episode has ended; call reset() before step()")
         self.steps += 1
         text, problem = self._decode(action)
+        retries_before = len(self.infra_events)
         if problem is not None:
             turn = Turn(problem, info={"malformed": True, "error": problem})
         else:
-            turn = self._act(text)
+            turn = self._replaying(lambda: self._act(text), recover=self._replay_episode)
             turn.info.setdefault("malformed", False)
+            self._history.append(text)
+        turn.info["infra_retries"] = len(self.infra_events) - retries_before
         truncated = not turn.terminated and self.steps >= self.max_steps
         self.done = turn.terminated or truncated
         self.transcript += [("action", text if problem is None else repr(action)[:200]), ("observation", turn.observation)]
@@ -112,6 +132,40 @@ class TextEnv(gym.Env[str, str]):
     def close(self) -> None:
         self._lease.close()
         super().close()
+
+    # --- sandboxes lost under the agent -------------------------------------------------------------------------
+    def _replaying(self, play, *, recover):
+        """``play()``; when its sandbox is lost, ``recover()`` on a fresh one and play again (bounded)."""
+        while True:
+            try:
+                return play()
+            except SandboxLostError as exc:
+                self.infra_events.append({"step": self.steps, "error": str(exc)})
+                self._lease.release()  # the pool replaces the dead container
+                if sum(event["step"] == self.steps for event in self.infra_events) > self.infra_retries:
+                    raise InfrastructureError(
+                        f"Episode of task {self.task.id!r} lost its sandbox {self.infra_retries + 1} times at step "
+                        f"{self.steps} (last: {exc}); this is no failure of the agent's.") from exc
+                try:
+                    recover()
+                except SandboxLostError:
+                    continue  # lost again while recovering: counted on the next round
+
+    def _set_up_again(self) -> None:
+        if self.uses_sandbox:
+            self._lease.renew()
+
+    def _replay_episode(self) -> None:
+        """A fresh sandbox in the state the episode had reached before the current action."""
+        self._set_up_again()
+        self._replay = True
+        try:
+            self._begin(self.task)
+            if self.replays_history:
+                for past in self._history:
+                    self._act(past)
+        finally:
+            self._replay = False
 
     # --- helpers for subclasses ----------------------------------------------------------------------------------
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from ..sandbox import Limits, SandboxError, SandboxPool
+from ..sandbox import Limits, SandboxLostError, SandboxPool
 from .base import TextEnv, Turn
 from .code.extract import build_solution
 from .code.feedback import attempt_feedback, invalid_attempt_feedback, task_statement
@@ -63,8 +63,10 @@ class CodeEnv(TextEnv):
         self.timeout_s = timeout_s
         self.test_timeout_s = test_timeout_s
         self.plan: TestPlan | None = None
+        self._used = False
 
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
+        self._used = False  # the sandbox is fresh from the pool: no attempt has run in it yet
         self.plan = task_plan(task)
         info = {"entry_point": self.plan.entry_point, "total": len(self.plan.hidden.tests),
                 "visible_total": len(self.plan.visible.tests)}
@@ -87,10 +89,12 @@ class CodeEnv(TextEnv):
 
     def _run(self, code: str, context: str) -> AttemptReport:
         sandbox = self.sandbox
-        try:
-            sandbox.reset()  # a clean slate: nothing a previous attempt left in /work or /tmp
-        except SandboxError:
-            sandbox = self.sandbox  # that one died; the lease hands out a fresh one
+        if self._used:  # a clean slate: nothing a previous attempt left in /work or /tmp (a new episode's is clean)
+            try:
+                sandbox.reset()
+            except SandboxLostError:
+                sandbox = self._lease.renew()  # could not be wiped clean: a fresh one, before the attempt starts
+        self._used = True
         return run_attempt(sandbox, code, self.plan, timeout_s=self.timeout_s, test_timeout_s=self.test_timeout_s,
                            context=context)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
-from ..sandbox import Limits, Sandbox, SandboxPool
+from ..sandbox import Limits, Sandbox, SandboxLostError, SandboxPool
 
 
 class SandboxLease:
@@ -41,9 +41,12 @@ class SandboxLease:
         return self.sandbox
 
     def current(self) -> Sandbox:
-        """The sandbox of this episode, replaced by a fresh one if it died (a pool replaces dead ones)."""
-        if self.sandbox is None or not self.sandbox.alive:
+        """The sandbox of this episode (acquired on first use). ``SandboxLostError`` if it died: the episode's
+        state went with it, and the env decides what to do (see :class:`~selfgym.envs.base.TextEnv`)."""
+        if self.sandbox is None:
             return self.renew()
+        if not self.sandbox.alive:
+            raise SandboxLostError(f"The episode's sandbox {self.sandbox.short_id} is lost.")
         return self.sandbox
 
     def release(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..sandbox import Limits, SandboxError, SandboxPool
+from ..sandbox import Limits, SandboxError, SandboxLostError, SandboxPool
 from .base import TextEnv, Turn
 from .math.answers import DEFAULT_TIMEOUT_S, extract_answer, judge, last_number, prepare_task
 from .math.python_tool import format_output, python_blocks, run_python
@@ -91,6 +91,8 @@ class MathEnv(TextEnv):
     def _run_python(self, code: str) -> Turn:
         try:
             result = run_python(self.sandbox, code, step=self.steps, timeout_s=self.python_timeout_s)
+        except SandboxLostError:
+            raise  # not the agent's doing: the base class replays the episode on a fresh sandbox
         except SandboxError as exc:  # e.g. the program filled /work, so the next script cannot be written
             return Turn(f"Python could not run: {exc}", 0.0, False, {"tool": "python", "error": str(exc)})
         observation = format_output(result, self.python_timeout_s)

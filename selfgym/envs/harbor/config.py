@@ -204,6 +204,8 @@ class SelfgymMetadata(BaseModel):
     * ``keep_background``: processes outlive the command that started them (default: true, as in Harbor's
       terminal; selfgym's own tasks say false unless they are about processes).
     * ``answer_file``: the file the instruction asks the answer to be written to; ``submit <answer>`` writes it.
+    * ``answer``: the reference answer of such a task, when it is fixed: the reference actions end with
+      ``submit <answer>``.
     * ``level``: difficulty 0 (one obvious command) .. 3 (several steps, less common tools).
     """
 
@@ -212,6 +214,7 @@ class SelfgymMetadata(BaseModel):
     environment: Literal["sandbox"] | None = None
     keep_background: bool = True
     answer_file: str | None = None
+    answer: str | None = None
     level: int | None = Field(default=None, ge=0, le=3)
 
     @field_validator("answer_file")
@@ -220,6 +223,12 @@ class SelfgymMetadata(BaseModel):
         if path is not None and not path.startswith("/"):
             raise ValueError(f"answer_file must be an absolute path, got {path!r}")
         return path
+
+    @model_validator(mode="after")
+    def _answer_needs_its_file(self) -> SelfgymMetadata:
+        if self.answer is not None and self.answer_file is None:
+            raise ValueError("answer needs the answer_file it is written to")
+        return self
 
 
 def resolve_env(values: dict[str, str], *, where: str) -> dict[str, str]:

@@ -6,7 +6,8 @@ import dataclasses
 import time
 from collections.abc import Mapping
 
-from ...sandbox import Limits, Sandbox, SandboxStartError, docker_client
+from ...sandbox import Limits, Sandbox, SandboxLostError, SandboxStartError, docker_client
+from ...sandbox.limits import EXECUTOR_HEADROOM_MB
 from ..lease import SandboxLease
 from ..task import Task
 from .config import resolve_env
@@ -64,11 +65,11 @@ class HarborEpisode:
         self.sandbox = self._environment(verifier=False)
         return self.sandbox
 
-    def current(self) -> tuple[Sandbox, str]:
-        """The agent's sandbox, and a note for the agent when it had to be set up again (a lost container)."""
-        if self.sandbox is not None and self.sandbox.alive:
-            return self.sandbox, ""
-        return self.start(), "[the sandbox was lost and has been set up again from the task's starting state]\n"
+    def current(self) -> Sandbox:
+        """The agent's sandbox; ``SandboxLostError`` when it died (the env replays the episode on a fresh one)."""
+        if self.sandbox is None or not self.sandbox.alive:
+            raise SandboxLostError(f"The sandbox of task {self.task.id!r} is lost.")
+        return self.sandbox
 
     def write_answer(self, answer: str) -> None:
         """``submit <answer>``: the answer goes where the instruction asked for it, written as the agent."""
@@ -182,10 +183,11 @@ class HarborEpisode:
 
     def _start_own(self, image: str) -> Sandbox:
         spec = self.spec
-        limits = dataclasses.replace(
-            self._limits, read_only_root=False,
-            cpus=spec.cpus or self._limits.cpus, memory_mb=spec.memory_mb or self._limits.memory_mb,
-            disk_mb=spec.storage_mb or self._limits.disk_mb)
+        memory_mb = spec.memory_mb or self._limits.memory_mb
+        # /work and /tmp are tmpfs, whose files count against memory: they get what the task's memory leaves
+        disk_mb = max(1, min(spec.storage_mb or self._limits.disk_mb, (memory_mb - EXECUTOR_HEADROOM_MB) // 2))
+        limits = dataclasses.replace(self._limits, read_only_root=False, cpus=spec.cpus or self._limits.cpus,
+                                     memory_mb=memory_mb, disk_mb=disk_mb)
         try:
             return Sandbox(image, limits, labels={"selfgym.harbor.task": self.task.id[:60]})
         except SandboxStartError as exc:

@@ -106,6 +106,8 @@ def _read_harbor(path: Path, family: str) -> Task:
     spec = HarborSpec(**fields)
     name = config.task.name if config.task else path.name
     solution = _solution_actions(path / "solution", config.solution.env, spec.start_dir)
+    if solution and ours.answer is not None:
+        solution[-1] = f"submit {ours.answer}"
     return _task(name, family, instruction, _difficulty(config.metadata, ours), config.metadata, spec, solution)
 
 

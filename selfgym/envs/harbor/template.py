@@ -10,6 +10,8 @@ from __future__ import annotations
 
 SETUP_FILE = "setup.sh"
 READY_MARKER = "/tmp/.selfgym-setup-done"
+# After a setup that starts processes: until each has become what it runs (`nohup cmd &` is briefly "nohup").
+SETTLE = "for i in $(seq 100); do pgrep -x nohup > /dev/null || break; sleep 0.05; done"
 
 _HEAD = """\
 # selfgym's sandbox: the public image docker/python.Dockerfile starts from, with the same tools, and setup.sh
@@ -31,7 +33,8 @@ _AT_BUILD = "RUN bash -e /opt/selfgym/setup.sh\n"
 _AT_START = f"""\
 # setup.sh starts processes, so it runs when the container starts (Harbor keeps the image's entrypoint);
 # the healthcheck in task.toml waits for it
-ENTRYPOINT ["/bin/bash", "-c", "bash -e /opt/selfgym/setup.sh && touch {READY_MARKER} && exec \\"$@\\"", "start"]
+ENTRYPOINT ["/bin/bash", "-c", "bash -e /opt/selfgym/setup.sh && {{ {SETTLE}; touch {READY_MARKER}; }} && exec \\"$@\\"", \
+    "start"]
 """
 
 
@@ -44,4 +47,4 @@ def sandbox_setup_command(*, setup_at_start: bool) -> str:
     """What selfgym runs in its sandbox for the template, in ``/work``: setup.sh (passed in ``$SELFGYM_SETUP``)
     with errexit, as the Dockerfile does, then the marker the healthcheck waits for."""
     command = 'bash -e -c "$SELFGYM_SETUP" setup.sh'
-    return f"{command} && touch {READY_MARKER}" if setup_at_start else command
+    return f"{command} && {{ {SETTLE}; touch {READY_MARKER}; }}" if setup_at_start else command

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...sandbox import ExecResult, Sandbox, SandboxError
+from ...sandbox.checks import check_request
 from .layout import (
     ARTIFACTS_DIR,
     CLEAR_VERIFIER,
@@ -53,9 +54,15 @@ with tarfile.open(sys.argv[1], "w") as tar:
 
 
 # --- running as the verifier ----------------------------------------------------------------------------------
-# The sandbox runs everything as the agent's uid today; issue 13's sandbox runs a command as the verifier's uid,
-# which the agent's cannot trace, signal or read, with `user="verifier"`. That is switched on here, in one line.
-AS_VERIFIER: dict[str, str] = {}
+# Under the verifier's uid, which the agent's processes can neither trace, signal nor read (selfgym.sandbox).
+AS_VERIFIER: dict[str, str] = {"user": "verifier"}
+# The test script runs as the judge of a judged run whose subject is the agent's side of `as_agent` (the check
+# scripts' helper, exported so that test.sh and what it starts can call it); from the working directory.
+_RUN_TESTS = f"""
+export -f as_agent
+cd "$SELFGYM_TESTS_CWD" || exit 1
+{TESTS_DIR}/test.sh
+"""
 
 
 def run_as_verifier(sandbox: Sandbox, cmd: str | list[str], **kwargs) -> ExecResult:
@@ -214,10 +221,12 @@ def run_tests(sandbox: Sandbox, spec: HarborSpec, env: dict[str, str], *, cwd: s
         put_files(sandbox, test_files(spec), as_verifier=True)
     else:
         run_as_verifier(sandbox, ["/bin/sh", "-c", RESTORE_SEED_TESTS], timeout_s=60, keep_background=keep)
-    # HOME is the verifier's own: in /work the agent could have planted dotfiles (git config, Python's user site)
-    test_env = {**env, **spec.verifier_env, "HOME": VERIFIER_HOME, "PYTHONNOUSERSITE": "1"}
-    result = run_as_verifier(sandbox, ["/bin/sh", "-c", f"{TESTS_DIR}/test.sh"], cwd=cwd, env=test_env,
-                             timeout_s=spec.verifier_timeout_s, keep_background=keep)
+    # the checks' hardened environment, with a HOME of the verifier's own (writable, unlike the checks' "/"): in
+    # /work the agent could have planted dotfiles (git config, Python's user site)
+    test_env = {**env, **spec.verifier_env, "HOME": VERIFIER_HOME, "PYTHONNOUSERSITE": "1",
+                "SELFGYM_TESTS_CWD": cwd}
+    judge, judge_env, subject = check_request(_RUN_TESTS, test_env)
+    result = sandbox.run_judged(judge, subject, env=judge_env, timeout_s=spec.verifier_timeout_s).judge
     output = result.stdout + result.stderr
     if result.timed_out:
         return Verdict(0.0, output=output, error=f"the tests timed out after {spec.verifier_timeout_s:g} s")

@@ -52,12 +52,20 @@ ANSWER_LINES = f"""
 export SELFGYM_ANSWER="$(head -c 65536 {ANSWER_FILE} 2>/dev/null)\""""
 
 
+# For checks written for selfgym's Shell-v0, which run the agent's programs with `as_agent CMD...`: selfgym's verifier
+# provides it (the command runs as the agent); elsewhere (Harbor runs everything as one user) it runs CMD itself.
+AS_AGENT_HELPER = r"""
+
+# as_agent CMD ARGS...: run CMD as the agent (selfgym's verifier provides it; elsewhere CMD runs as is)
+if ! type as_agent > /dev/null 2>&1; then as_agent() { "$@"; }; fi
+export -f as_agent"""
+
 # For checks that read git repositories (`vgit REPO ARGS...`); the explicit --git-dir also spares git's check that
 # the repository belongs to the verifier's uid.
 GIT_HELPER = r"""
 
 # git on a copy of the agent's repository with its objects, refs and index only: never with configuration,
-# hooks or attributes the agent wrote (they can name programs for git to run)
+# hooks or attributes the agent wrote (they can name programs for git to run), nor its replace refs
 vgit() {
     local repo copy f
     repo=$(cd "$1" && pwd -P) || return 1
@@ -71,7 +79,8 @@ vgit() {
             if [ -f "$repo/.git/$f" ]; then cp "$repo/.git/$f" "$copy/.git/$f" || return 1; fi
         done
     fi
-    GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null git --git-dir="$copy/.git" --work-tree="$repo" "$@"
+    GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_NO_REPLACE_OBJECTS=1 \
+        git --git-dir="$copy/.git" --work-tree="$repo" "$@"
 }
 export -f vgit
 SELFGYM_GIT_COPIES=$(mktemp -d) || exit 1
@@ -135,6 +144,9 @@ def write_task(task: Task, dest: Path, *, wrong: Iterable[Sequence[str]] = (), c
     ours = {"environment": "sandbox", "keep_background": keep_background, "level": level}
     if answer_file is not None:
         ours["answer_file"] = answer_file
+        answer = parse_submit(data["solution"][-1])
+        if answer:  # the reference actions end with `submit <answer>` (a fixed answer)
+            ours["answer"] = answer
     environment = {"build_timeout_sec": 600.0, "network_mode": "no-network", "cpus": 1, "memory_mb": 512}
     if keep_background:  # the template then runs setup.sh when the container starts: wait for it
         environment["healthcheck"] = {"command": f"test -e {READY_MARKER}", "interval_sec": 0.5,
@@ -156,8 +168,8 @@ def write_task(task: Task, dest: Path, *, wrong: Iterable[Sequence[str]] = (), c
         "instruction.md": instruction + "\n",
         "environment/Dockerfile": sandbox_dockerfile(setup_at_start=keep_background),
         f"environment/{SETUP_FILE}": _script(data.get("setup", "")),
-        "tests/test.sh": TEST_SCRIPT.format(answer=ANSWER_LINES if answer_file else "",
-                                            helpers=GIT_HELPER if "vgit " in data["check"] else ""),
+        "tests/test.sh": TEST_SCRIPT.format(answer=ANSWER_LINES if answer_file else "", helpers="".join(
+            helper for word, helper in (("as_agent", AS_AGENT_HELPER), ("vgit ", GIT_HELPER)) if word in data["check"])),
         "tests/check.sh": _script(data["check"]),
         "solution/solve.sh": solve_script(data["solution"], answer_file=answer_file),
     }

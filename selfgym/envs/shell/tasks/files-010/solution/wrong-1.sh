@@ -1,3 +1,3 @@
 #!/bin/bash
 # A plausible wrong attempt: it must earn reward 0.
-printf '%s' logs/worker-2.log > /work/answer.txt
+printf '%s' app.log/worker-2.log > /work/answer.txt

@@ -3,7 +3,7 @@
 # Reward 1 when it exits 0, else 0.
 
 # git on a copy of the agent's repository with its objects, refs and index only: never with configuration,
-# hooks or attributes the agent wrote (they can name programs for git to run)
+# hooks or attributes the agent wrote (they can name programs for git to run), nor its replace refs
 vgit() {
     local repo copy f
     repo=$(cd "$1" && pwd -P) || return 1
@@ -17,7 +17,8 @@ vgit() {
             if [ -f "$repo/.git/$f" ]; then cp "$repo/.git/$f" "$copy/.git/$f" || return 1; fi
         done
     fi
-    GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null git --git-dir="$copy/.git" --work-tree="$repo" "$@"
+    GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_NO_REPLACE_OBJECTS=1 \
+        git --git-dir="$copy/.git" --work-tree="$repo" "$@"
 }
 export -f vgit
 SELFGYM_GIT_COPIES=$(mktemp -d) || exit 1

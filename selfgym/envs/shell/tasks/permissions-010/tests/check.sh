@@ -1,3 +1,4 @@
+# out is closed to others (750): what is inside is read with the agent's rights
 [ "$(stat -c %a out)" = 750 ]
-[ "$(stat -c %a out/report.txt)" = 640 ]
-[ "$(cat out/report.txt)" = done ]
+[ "$(as_agent stat -c %a out/report.txt)" = 640 ]
+[ "$(as_agent cat out/report.txt)" = done ]
