@@ -19,8 +19,8 @@ from click.testing import CliRunner
 
 from selfgym.cli import main as cli
 from selfgym.envs.harbor import TaskDirError, TaskImageError, harbor_spec_of, read_task, read_tasks, wrong_attempts
-from selfgym.envs.harbor.template import sandbox_dockerfile
-from selfgym.envs.harbor.verifier import AS_VERIFIER, files_of_tar, parse_rewards, scalar_reward
+from selfgym.envs.harbor.template import READY_MARKER, sandbox_dockerfile
+from selfgym.envs.harbor.verifier import files_of_tar, parse_rewards, scalar_reward
 from selfgym.envs.shell import load_task_file, shipped_tasks_dir
 from selfgym.envs.shell.export import export_tasks, write_task
 from selfgym.envs.shell_env import ShellEnv
@@ -28,8 +28,6 @@ from selfgym.sandbox import Limits
 
 docker = pytest.mark.docker
 REPO = Path(__file__).resolve().parents[1]
-needs_verifier_uid = pytest.mark.skipif(
-    not AS_VERIFIER, reason="needs the sandbox's verifier uid (issue 13): until then the verifier runs as the agent")
 
 
 def make_task(root: Path, name: str, toml: str, files: dict[str, str]) -> Path:
@@ -45,13 +43,13 @@ def make_task(root: Path, name: str, toml: str, files: dict[str, str]) -> Path:
 
 
 def sandbox_task(root: Path, name: str, toml: str, *, setup: str = "", tests: dict[str, str],
-                 solution: str | None = None) -> Path:
+                 keep_background: bool = False) -> Path:
     """A task on selfgym's sandbox (the declared template), as selfgym's own tasks are."""
-    files = {"environment/Dockerfile": sandbox_dockerfile(setup_at_start=False), "environment/setup.sh": setup,
-             **{f"tests/{k}": v for k, v in tests.items()}}
-    if solution is not None:
-        files["solution/solve.sh"] = solution
-    head = '\n[metadata.selfgym]\nenvironment = "sandbox"\nkeep_background = false\n'
+    files = {"environment/Dockerfile": sandbox_dockerfile(setup_at_start=keep_background),
+             "environment/setup.sh": setup, **{f"tests/{k}": v for k, v in tests.items()}}
+    head = f'\n[metadata.selfgym]\nenvironment = "sandbox"\nkeep_background = {str(keep_background).lower()}\n'
+    if keep_background:
+        head += f'[environment.healthcheck]\ncommand = "test -e {READY_MARKER}"\ninterval_sec = 0.5\n'
     return make_task(root, name, head + textwrap.dedent(toml), files)
 
 
@@ -331,6 +329,8 @@ def sandbox_tasks(tmp_path_factory):
         "test.sh": "#!/bin/bash\n[ -f done.txt ] && echo 1 > /logs/verifier/reward.txt || echo 0 > "
                    "/logs/verifier/reward.txt\n"})
     sandbox_task(root, "no-reward", "", tests={"test.sh": "#!/bin/bash\nexit 0\n"})
+    sandbox_task(root, "watched", "", keep_background=True, tests={
+        "test.sh": "#!/bin/bash\nsleep 1\necho 0 > /logs/verifier/reward.txt\n", "key.txt": "the answer key\n"})
     sandbox_task(root, "python-in-tests", "", tests={"test.sh": """
         #!/bin/bash
         python3 -c 'import json' && [ ! -e /logs/verifier/reward.txt ] && echo 0 > /logs/verifier/reward.txt
@@ -400,7 +400,18 @@ def test_git_checks_never_run_the_agents_git_configuration(make_env):
     assert env._harbor.sandbox.run("test -e /tmp/pwned").exit_code == 1
 
 
-@needs_verifier_uid
+@docker
+def test_the_agents_background_processes_can_neither_read_the_tests_nor_forge_the_reward(make_env, sandbox_tasks):
+    spy = ("while :; do cat /tests/key.txt /tmp/.harbor/tests/key.txt >> /work/leak 2>/dev/null; "
+           "echo 1 > /logs/verifier/reward.txt; echo 1 > /tmp/.harbor/verifier/reward.txt; sleep 0.02; done")
+    env = make_env()
+    env.reset(options={"task": read_task(sandbox_tasks / "watched")})
+    env.step(f"nohup bash -c '{spy}' > /dev/null 2>&1 &")
+    _, reward, terminated, _, info = env.step("submit")  # the tests take a second, while the spy keeps trying
+    assert (reward, terminated, info["verifier_error"]) == (0.0, True, None)
+    assert env._harbor.sandbox.read_file("/work/leak") == b""
+
+
 @docker
 def test_the_agent_cannot_read_the_tests_or_take_the_verifiers_folders(make_env, sandbox_tasks):
     env = make_env()

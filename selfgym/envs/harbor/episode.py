@@ -18,7 +18,6 @@ from .template import sandbox_setup_command
 from .verifier import (
     Verdict,
     put_files,
-    run_as_verifier,
     run_collect_hooks,
     run_tests,
     take_artifacts,
@@ -89,7 +88,7 @@ class HarborEpisode:
         self._give_back()  # the agent's processes end here: nothing of theirs runs while the tests do
         sandbox = self._environment(verifier=True)
         if artifacts:
-            put_files(sandbox, artifacts, as_verifier=False)
+            put_files(sandbox, artifacts, user="agent")
         verdict = run_tests(sandbox, self.spec, {**self.env, **self.verifier_env}, cwd=self._verifier_dir)
         return verdict, notes
 
@@ -124,8 +123,8 @@ class HarborEpisode:
 
     def _prepare(self, sandbox: Sandbox) -> None:
         spec = self.spec
-        folders = run_as_verifier(sandbox, ["/bin/sh", "-c", MAKE_FOLDERS], timeout_s=30,
-                                  keep_background=spec.keep_background)
+        folders = sandbox.run(["/bin/sh", "-c", MAKE_FOLDERS], timeout_s=30, keep_background=spec.keep_background,
+                              user="verifier")
         if not folders.ok:
             raise EnvironmentSetupError(f"task {self.task.id!r}: the verifier's folders could not be made in "
                                         f"{sandbox.image}: {(folders.stdout + folders.stderr).strip()}")

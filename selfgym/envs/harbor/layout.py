@@ -12,8 +12,8 @@ before the agent's first command::
     ├── agent, artifacts    1777  anyone's: /logs/agent, and /logs/artifacts, which a separate verifier receives
     └── solution            1777  anyone's: /solution, for the reference solution's own files
 
-So the agent's processes can neither read the tests nor forge or read the reward (once the sandbox runs the
-verifier under its own uid, issue 13). A sandbox reset empties ``/tmp``, hence all of it.
+So the agent's processes (uid 1000) can neither read the tests nor forge or read the reward, which the verifier's
+uid (1001) writes and reads. A sandbox reset empties ``/tmp``, hence all of it.
 """
 
 from __future__ import annotations

@@ -6,6 +6,13 @@ directory, and the reward is read from ``/logs/verifier/reward.json`` (flat name
 ``/logs/verifier/reward.txt`` (one number). In separate mode the tests run in a fresh environment that receives
 only ``/logs/artifacts`` and the task's declared ``artifacts``.
 
+The tests run under the verifier's uid, which the agent's processes cannot trace, signal or read, with the check
+scripts' hardened environment (:mod:`selfgym.sandbox.checks`) and ``as_agent CMD...`` to run the agent's programs
+as the agent. What a test script runs itself runs as the verifier: a Harbor test that executes code the agent
+wrote (``pytest`` importing the agent's modules, say) hands that code the verifier's rights, as Harbor's own
+verifier hands it root. selfgym's own tasks run such code in ``[[verifier.collect]]`` hooks (as the agent) and
+judge its output.
+
 Everything that comes back from the sandbox is bounded and validated: a missing, empty, oversized, non-numeric or
 non-finite reward is a failed verification (reward 0, with the reason), never a crash and never a pass.
 """
@@ -20,7 +27,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...sandbox import ExecResult, Sandbox, SandboxError
+from ...sandbox import Sandbox, SandboxError
 from ...sandbox.checks import check_request
 from .layout import (
     ARTIFACTS_DIR,
@@ -53,9 +60,6 @@ with tarfile.open(sys.argv[1], "w") as tar:
 """
 
 
-# --- running as the verifier ----------------------------------------------------------------------------------
-# Under the verifier's uid, which the agent's processes can neither trace, signal nor read (selfgym.sandbox).
-AS_VERIFIER: dict[str, str] = {"user": "verifier"}
 # The test script runs as the judge of a judged run whose subject is the agent's side of `as_agent` (the check
 # scripts' helper, exported so that test.sh and what it starts can call it); from the working directory.
 _RUN_TESTS = f"""
@@ -63,18 +67,6 @@ export -f as_agent
 cd "$SELFGYM_TESTS_CWD" || exit 1
 {TESTS_DIR}/test.sh
 """
-
-
-def run_as_verifier(sandbox: Sandbox, cmd: str | list[str], **kwargs) -> ExecResult:
-    return sandbox.run(cmd, **kwargs, **AS_VERIFIER)
-
-
-def write_as_verifier(sandbox: Sandbox, files: dict[str, bytes], *, mode: int) -> None:
-    sandbox.write_files(files, mode=mode, **AS_VERIFIER)
-
-
-def read_as_verifier(sandbox: Sandbox, path: str, *, max_bytes: int) -> bytes:
-    return sandbox.read_file(path, max_bytes=max_bytes, **AS_VERIFIER)
 
 
 # --- the verdict -----------------------------------------------------------------------------------------------
@@ -176,16 +168,14 @@ def files_of_tar(data: bytes, max_total: int) -> dict[str, tuple[bytes, int]]:
     return files
 
 
-def put_files(sandbox: Sandbox, files: dict[str, tuple[bytes, int]], *, as_verifier: bool) -> None:
-    """Write ``files`` (path -> (bytes, mode)) into a sandbox, one call per mode."""
+def put_files(sandbox: Sandbox, files: dict[str, tuple[bytes, int]], *, user: str) -> None:
+    """Write ``files`` (path -> (bytes, mode)) into a sandbox as ``user`` ("agent" or "verifier"), one call per
+    mode."""
     by_mode: dict[int, dict[str, bytes]] = {}
     for path, (data, mode) in files.items():
         by_mode.setdefault(0o755 if mode & 0o111 else 0o644, {})[path] = data
     for mode, group in by_mode.items():
-        if as_verifier:
-            write_as_verifier(sandbox, group, mode=mode)
-        else:
-            sandbox.write_files(group, mode=mode)
+        sandbox.write_files(group, mode=mode, user=user)
 
 
 def test_files(spec: HarborSpec) -> dict[str, tuple[bytes, int]]:
@@ -214,13 +204,14 @@ def run_tests(sandbox: Sandbox, spec: HarborSpec, env: dict[str, str], *, cwd: s
     """Copy the tests in (or, when the verifier's image bundles them, where the layer of :mod:`.images` saved
     them), run ``/tests/test.sh`` as the verifier from ``cwd`` (the working directory), and read the reward."""
     keep = spec.keep_background  # a command that does not keep background processes kills all of them
-    cleared = run_as_verifier(sandbox, ["/bin/sh", "-c", CLEAR_VERIFIER], timeout_s=30, keep_background=keep)
+    cleared = sandbox.run(["/bin/sh", "-c", CLEAR_VERIFIER], timeout_s=30, keep_background=keep,
+                          user="verifier")
     if not cleared.ok:
         return Verdict(0.0, error=f"could not clear the verifier's folders: {cleared.stdout + cleared.stderr}")
     if spec.tests_dir is not None or spec.test_script is not None:
-        put_files(sandbox, test_files(spec), as_verifier=True)
+        put_files(sandbox, test_files(spec), user="verifier")
     else:
-        run_as_verifier(sandbox, ["/bin/sh", "-c", RESTORE_SEED_TESTS], timeout_s=60, keep_background=keep)
+        sandbox.run(["/bin/sh", "-c", RESTORE_SEED_TESTS], timeout_s=60, keep_background=keep, user="verifier")
     # the checks' hardened environment, with a HOME of the verifier's own (writable, unlike the checks' "/"): in
     # /work the agent could have planted dotfiles (git config, Python's user site)
     test_env = {**env, **spec.verifier_env, "HOME": VERIFIER_HOME, "PYTHONNOUSERSITE": "1",
@@ -238,10 +229,10 @@ def run_tests(sandbox: Sandbox, spec: HarborSpec, env: dict[str, str], *, cwd: s
 
 
 def _read_optional(sandbox: Sandbox, path: str, keep_background: bool) -> bytes | None:
-    exists = run_as_verifier(sandbox, ["test", "-f", path], timeout_s=10, keep_background=keep_background)
+    exists = sandbox.run(["test", "-f", path], timeout_s=10, keep_background=keep_background, user="verifier")
     if not exists.ok:
         return None
     try:
-        return read_as_verifier(sandbox, path, max_bytes=MAX_REWARD_BYTES)
+        return sandbox.read_file(path, max_bytes=MAX_REWARD_BYTES, user="verifier")
     except SandboxError as exc:
         raise ValueError(f"{path} could not be read: {exc}") from None
