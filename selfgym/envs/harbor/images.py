@@ -28,6 +28,7 @@ import requests
 
 from ...sandbox import SandboxError
 from ...sandbox.errors import translate
+from ...sandbox.images import image_exists
 from .layout import AGENT_UID, LAYOUT_COMMAND, SEED_DIR
 
 TASK_REPOSITORY = "selfgym/harbor-task"
@@ -46,19 +47,9 @@ def _lock(key: str) -> threading.Lock:
         return _locks.setdefault(key, threading.Lock())
 
 
-def _exists(client: docker.DockerClient, image: str) -> bool:
-    try:
-        client.images.get(image)
-        return True
-    except docker.errors.ImageNotFound:
-        return False
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise translate(exc) from None
-
-
 def _available(client: docker.DockerClient, image: str) -> bool:
     """On this engine, or pulled now (offline the pull fails fast and we say so)."""
-    if _exists(client, image):
+    if image_exists(client, image):
         return True
     repository, _, tag = image.partition(":")
     if "@" in image:
@@ -145,7 +136,7 @@ def task_image(client: docker.DockerClient, *, context: str | None, docker_image
     overrides = {base: base_images[base] for base in base_images_of(dockerfile) if base in base_images}
     tag = f"{TASK_REPOSITORY}:{context_digest(folder, repr(sorted(overrides.items())))}"
     with _lock(tag):
-        if _exists(client, tag):
+        if image_exists(client, tag):
             return tag
         rewritten = _with_bases(dockerfile, overrides)
         for base in base_images_of(rewritten):
@@ -170,7 +161,7 @@ def runnable_image(client: docker.DockerClient, image: str, *, workdir: str | No
     dockerfile = layer_dockerfile(inspected["Id"], workdir)
     tag = f"{LAYER_REPOSITORY}:{hashlib.sha256(dockerfile.encode()).hexdigest()[:12]}"
     with _lock(tag):
-        if not _exists(client, tag):
+        if not image_exists(client, tag):
             _build(client, tag=tag, timeout_s=300, where=f"selfgym's layer over {where}",
                    fileobj=io.BytesIO(dockerfile.encode()), labels={"selfgym.harbor": "layer"})
     return tag, workdir if workdir not in ("", "/") else "/work"
