@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,11 +22,12 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
-class _Episode:
+class EpisodeState:
     """The state of one episode being played: its env, conversation and steps so far.
 
     An :class:`~selfgym.sandbox.InfrastructureError` from the env ends the episode with ``error`` set (the others
-    of a batch play on): what it was is no result of the agent's."""
+    of a batch play on): what it was is no result of the agent's. Subclasses record more of each turn (GRPO's
+    token ids, :class:`selfgym.agents.grpo.TokenEpisodeState`)."""
 
     def __init__(self, env: gym.Env, task: Task | None, seed: int | None, system_prompt: str | None,
                  first_message_prefix: str = "") -> None:
@@ -47,6 +48,7 @@ class _Episode:
         self.messages.append({"role": "user", "content": first_message_prefix + observation})
 
     def play(self, completion: Completion) -> None:
+        """Step the env with the reply; the episode is ``done`` when it terminates, truncates or is lost."""
         self.messages.append({"role": "assistant", "content": completion.text})
         start = time.perf_counter()
         try:
@@ -62,6 +64,26 @@ class _Episode:
 
     def trajectory(self, meta: dict[str, Any]) -> Trajectory:
         return Trajectory(self.task, self.messages, self.steps, self.seed, dict(meta), self.error)
+
+
+def play_lockstep(episodes: Sequence[EpisodeState], generate: Callable[[list[EpisodeState]], list[Completion]],
+                  threads: ThreadPoolExecutor, *, max_turns: int | None = None,
+                  before_turn: Callable[[EpisodeState], None] | None = None) -> None:
+    """Play ``episodes`` to their ends: every turn, ``generate`` the replies of the unfinished ones in one batch,
+    then step their envs in ``threads`` (sandbox calls release the GIL). ``before_turn`` may end an episode
+    before its turn (RL rollouts end one whose next reply would not fit its token budget)."""
+    turn = 0
+    while max_turns is None or turn < max_turns:
+        if before_turn is not None:
+            for episode in episodes:
+                if not episode.done:
+                    before_turn(episode)
+        active = [episode for episode in episodes if not episode.done]
+        if not active:
+            return
+        completions = generate(active)
+        list(threads.map(lambda pair: pair[0].play(pair[1]), zip(active, completions, strict=True)))
+        turn += 1
 
 
 def rollout(env: gym.Env, policy: Policy, task: Task | None = None, *, seed: int | None = None,
@@ -90,16 +112,10 @@ def rollout_batch(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task 
     if not len(tasks) == len(seeds) == len(prefixes) == n:
         raise ValueError(f"got {n} envs but {len(tasks)} tasks, {len(seeds)} seeds, {len(prefixes)} prefixes")
     with ThreadPoolExecutor(max_workers=max(1, n)) as threads:
-        episodes = list(threads.map(lambda i: _Episode(envs[i], tasks[i], seeds[i], system_prompt, prefixes[i]),
-                                    range(n)))
-        turn = 0
-        while True:
-            active = [e for e in episodes if not e.done]
-            if not active or (max_turns is not None and turn >= max_turns):
-                break
-            completions = policy.act_batch_with_info([e.messages for e in active], sampling)
-            list(threads.map(lambda pair: pair[0].play(pair[1]), zip(active, completions, strict=True)))
-            turn += 1
+        episodes = list(threads.map(
+            lambda i: EpisodeState(envs[i], tasks[i], seeds[i], system_prompt, prefixes[i]), range(n)))
+        play_lockstep(episodes, lambda active: policy.act_batch_with_info([e.messages for e in active], sampling),
+                      threads, max_turns=max_turns)
     base_meta = {"policy": getattr(policy, "name", type(policy).__name__), **(meta or {})}
     return [episode.trajectory(base_meta) for episode in episodes]
 
