@@ -153,3 +153,39 @@ def test_grpo_experiment_runs_and_resumes(tmp_path, tiny_model):
     assert [b["episodes"] for b in batches] == [4, 8] and all("families" in b for b in batches)
     assert all(b["kl"] is None or isinstance(b["kl"], float) for b in batches)  # no "nan" strings
     assert ExperimentRunner.resume(run_dir).run()["episodes"] == 8  # finished: resuming only reports
+
+
+def run_experiment(path: Path):
+    from selfgym.experiments import ExperimentRunner, load_experiment
+    from rich.console import Console
+
+    config = load_experiment(path)
+    return ExperimentRunner(config, console=Console(quiet=True)).run(), config.run_dir
+
+
+@pytest.mark.docker
+def test_limits_in_the_env_kwargs_reach_the_sandboxes(tmp_path):
+    # before: the runner built its pool with default limits and the env's own `limits` were dropped
+    path = experiment(tmp_path, Path("unused"), env={
+        "id": "selfgym/Shell-v0", "parallel": 1,
+        "kwargs": {"max_steps": 1, "limits": {"pids": 77, "memory_mb": 200, "disk_mb": 16}}},
+        agent={"backend": "scripted", "replies": [  # cgroup v1 or v2
+            "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; "
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"]},
+        method={"name": "eval-only"}, budget={"episodes": 1}, eval={"tasks": 1})
+    _, run_dir = run_experiment(path)
+    observation = episodes_of(run_dir)[0]["steps"][0]["observation"]
+    assert observation.split()[:2] == ["77", str(200 * 1024 * 1024)], observation
+
+
+@pytest.mark.docker
+def test_a_web_experiment_gets_the_web_sandbox(tmp_path):
+    # before: `selfgym run` handed Web-v0 envs a pool of the python image, where neither Chromium nor the sites are
+    path = experiment(tmp_path, Path("unused"), env={"id": "selfgym/Web-v0", "parallel": 1,
+                                                      "kwargs": {"max_steps": 1}},
+                      agent={"backend": "scripted", "replies": ['answer("done")']},
+                      method={"name": "eval-only"}, budget={"episodes": 1}, eval={"tasks": 1})
+    report, run_dir = run_experiment(path)
+    episode = episodes_of(run_dir)[0]
+    assert episode["error"] is None and "Answer recorded" in episode["steps"][0]["observation"]
+    assert report["episodes"] == 1

@@ -93,7 +93,7 @@ class CodeEnv(TextEnv):
             try:
                 sandbox.reset()
             except SandboxLostError:
-                sandbox = self._lease.renew()  # could not be wiped clean: a fresh one, before the attempt starts
+                sandbox = self.renew_sandbox()  # could not be wiped clean: a fresh one, before the attempt starts
         self._used = True
         return run_attempt(sandbox, code, self.plan, timeout_s=self.timeout_s, test_timeout_s=self.test_timeout_s,
                            context=context)

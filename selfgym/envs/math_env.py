@@ -63,7 +63,7 @@ class MathEnv(TextEnv):
         self.verify_timeout_s = verify_timeout_s
 
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
-        self._lease.release()  # the last episode's sandbox goes back clean; this one takes one only if it runs code
+        self.release_sandbox()  # the last episode's sandbox goes back clean; this one takes one only if it runs code
         prepare_task(task.data)
         instructions = f"{ANSWER_FORMAT} {TOOL_HELP if self.tools else ''}".strip()
         return f"{task.prompt}\n\n{instructions} You have {self.max_steps} replies.", {"difficulty": task.difficulty}

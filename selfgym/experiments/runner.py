@@ -142,7 +142,7 @@ class ExperimentRunner:
 
     # --- the run -------------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        from ..sandbox import SandboxPool
+        from ..envs.pools import pool_for
 
         config = self.config
         if config.executor != "local":
@@ -150,7 +150,8 @@ class ExperimentRunner:
         logs = self._prepare_dir()
         self.recent_success.extend(m["batch_success"] for m in logs["metrics.jsonl"]
                                    if m["batch_success"] is not None)
-        pool = SandboxPool(size=config.env.parallel)
+        # the image and limits the env declares, or those its kwargs give; every env draws from this one pool
+        pool = pool_for(config.env.id, config.env.parallel, config.env.kwargs)
         envs = [gym.make(config.env.id, pool=pool, **config.env.kwargs).unwrapped for _ in range(config.env.parallel)]
         try:
             families = build_families(config, envs[0])
