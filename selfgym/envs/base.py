@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -12,6 +13,16 @@ from ..sandbox import InfrastructureError, Limits, Sandbox, SandboxLostError, Sa
 from .lease import SandboxLease
 from .spaces import MAX_TEXT_LENGTH, UnicodeText
 from .task import Task, TaskSource
+
+
+def renamed(old: str, new: str, old_value: Any, new_value: Any) -> Any:
+    """An argument's value under its new name, taking (with a DeprecationWarning) the value passed under its old
+    one. The old names stay for one release (0.2): every env says ``tasks=`` and ``max_steps=``."""
+    if old_value is None:
+        return new_value
+    warnings.warn(f"{old}= is deprecated and will be removed in selfgym 0.3; use {new}=", DeprecationWarning,
+                  stacklevel=3)
+    return old_value
 
 
 @dataclass
