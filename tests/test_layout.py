@@ -47,8 +47,8 @@ def imports(path: Path) -> tuple[set[str], set[str]]:
                 base = ".".join(anchor + ([base] if base else []))
             names = [base] + [f"{base}.{alias.name}" for alias in node.names]
         for name in names:
-            if name.startswith("selfgym") and (PACKAGE.parent / (name.replace(".", "/") + ".py")).exists() or \
-                    (PACKAGE.parent / name.replace(".", "/") / "__init__.py").exists():
+            where = PACKAGE.parent / name.replace(".", "/")
+            if name.startswith("selfgym") and (where.with_suffix(".py").exists() or (where / "__init__.py").exists()):
                 found.add(name)
                 if id(node) in top_level:
                     eager.add(name)
