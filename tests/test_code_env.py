@@ -236,7 +236,7 @@ def test_fraction_reward_counts_hidden_asserts(make_env):
 
 @docker
 def test_malformed_replies_are_attempts_with_reward_0(make_env):
-    env = make_env(max_attempts=7, max_action_chars=10_000)
+    env = make_env(max_steps=7, max_action_chars=10_000)
     env.reset(options={"task_id": "HumanEval/0"})
     replies = {"": "reply was empty", "Sort the list, then compare neighbours.": "no ```python code block",
                "```python\ndef has_close_elements(a, b)\n```": "does not compile", "x" * 10_001: "limit is 10,000",
@@ -274,12 +274,12 @@ def test_mbpp_jsonl_file_end_to_end(make_env, tmp_path):
 
 @docker
 def test_check_env_passes(make_env):
-    check_env(make_env(max_attempts=2), skip_render_check=False)
+    check_env(make_env(max_steps=2), skip_render_check=False)
 
 
 @docker
 def test_gym_make_render_and_reset_options(pool):
-    env = gym.make("selfgym/Code-v0", pool=pool, render_mode="ansi", max_attempts=2)
+    env = gym.make("selfgym/Code-v0", pool=pool, render_mode="ansi", max_steps=2)
     try:
         observation, info = env.reset(options={"task_id": "HumanEval/2"})
         assert "truncate_number" in observation and "```python" in observation and info["entry_point"]

@@ -330,7 +330,7 @@ TARGETS = {"HumanEval/0": "has_close_elements(numbers, threshold)", "HumanEval/3
 
 @pytest.fixture(scope="module")
 def code_env(pool):
-    env = gym.make("selfgym/Code-v0", pool=pool, max_attempts=10, timeout_s=20.0)
+    env = gym.make("selfgym/Code-v0", pool=pool, max_steps=10, timeout_s=20.0)
     yield env
     env.close()
 

@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 import selfgym  # noqa: F401  (registers the ids)
 from selfgym.envs import Task
 from selfgym.envs.web.container import WEB_LIMITS
-from selfgym.envs.web.reference import find
+from selfgym.envs.web.elements import find
 from selfgym.envs.web_env import WebEnv, web_image
 from selfgym.sandbox import SandboxPool
 

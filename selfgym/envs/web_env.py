@@ -8,7 +8,16 @@ from typing import Any
 import numpy as np
 from playwright.async_api import Error as PlaywrightError
 
-from ..sandbox import Limits, SandboxError, SandboxLostError, SandboxPool, build_image, docker_client, image_tag
+from ..sandbox import (
+    Limits,
+    SandboxError,
+    SandboxLostError,
+    SandboxPool,
+    SandboxSpec,
+    build_image,
+    docker_client,
+    image_tag,
+)
 from ..sandbox.images import image_exists
 from .base import TextEnv, Turn
 from .sources import TaskList
@@ -27,7 +36,8 @@ _INFRASTRUCTURE_ERRORS = (PlaywrightError, SandboxError, TimeoutError, OSError)
 
 
 def web_image() -> str:
-    """The tag of the web sandbox image for the current sources, built first if missing (minutes, once)."""
+    """The tag of the web sandbox image for the current sources, built first if missing (minutes, once). Envs
+    never build images: a missing one is an error naming ``selfgym sandbox build web``; this is for scripts."""
     client = docker_client()
     tag = image_tag("web")
     return tag if image_exists(client, tag) else build_image(client, "web")
@@ -71,16 +81,15 @@ class WebEnv(TextEnv):
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    sandbox_spec = SandboxSpec("web", WEB_LIMITS)
     uses_sandbox = False  # the base class would hand out a fresh sandbox per episode; the services stay up instead
 
     def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 30,
                  viewport: tuple[int, int] = (1280, 1080), action_timeout_s: float = 5.0,
                  max_tree_chars: int = 12_000, pool: SandboxPool | None = None, image: str | None = None,
                  limits: Limits | None = None, render_mode: str | None = None, max_action_chars: int = 8_000) -> None:
-        if pool is None and image is None:
-            image = web_image()
-        super().__init__(task_source(tasks), max_steps=max_steps, pool=pool, image=image,
-                         limits=limits or WEB_LIMITS, render_mode=render_mode, max_action_chars=max_action_chars)
+        super().__init__(task_source(tasks), max_steps=max_steps, pool=pool, image=image, limits=limits,
+                         render_mode=render_mode, max_action_chars=max_action_chars)
         self.viewport = viewport
         self.action_timeout_s = action_timeout_s
         self.max_tree_chars = max_tree_chars
@@ -217,11 +226,11 @@ class WebEnv(TextEnv):
     # --- the sandbox and the browser ------------------------------------------------------------------------------
     def _ready(self) -> tuple[BrowserSession, WebContainer]:
         """The browser and container of this env, started (or restarted in a clean sandbox) when needed."""
-        sandbox = self._lease.current()
+        sandbox = self.sandbox
         if self._browser is not None and self._container.sandbox is sandbox and self._browser.connected:
             return self._browser, self._container
         self._drop_browser(failed=self._container is not None)
-        sandbox = self._lease.current()
+        sandbox = self.sandbox
         container = WebContainer(sandbox)
         container.start()
         if self._hub is None:
@@ -239,7 +248,7 @@ class WebEnv(TextEnv):
             self._browser = None
         if failed:
             self._container = None
-            self._lease.release()
+            self.release_sandbox()
 
     def close(self) -> None:
         self._drop_browser(failed=False)

@@ -23,9 +23,10 @@ from .limits import ExecResult, JudgedResult, Limits
 from .pool import SandboxPool
 from .reaper import reap
 from .sandbox import Sandbox
+from .spec import SandboxSpec
 
 __all__ = [
     "DockerDiskFullError", "DockerPermissionError", "DockerUnavailableError", "ExecResult", "ImageNotFoundError",
     "InfrastructureError", "JudgedResult", "Limits", "Sandbox", "SandboxError", "SandboxLostError", "SandboxPool",
-    "SandboxStartError", "build_image", "default_image", "docker_client", "image_tag", "reap",
+    "SandboxSpec", "SandboxStartError", "build_image", "default_image", "docker_client", "image_tag", "reap",
 ]

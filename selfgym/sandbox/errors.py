@@ -73,8 +73,10 @@ def permission_denied() -> DockerPermissionError:
 
 
 def image_missing(image: str) -> ImageNotFoundError:
+    name = image.split("/", 1)[1].split(":", 1)[0] if image.startswith("selfgym/") else ""
+    command = f"selfgym sandbox build {name}" if name else "selfgym sandbox build"
     return ImageNotFoundError(
-        f"Sandbox image {image!r} is not on this Docker engine. Build it with `selfgym sandbox build` "
+        f"Sandbox image {image!r} is not on this Docker engine. Build it with `{command}` "
         "(works offline; `make setup` does it too)."
     )
 

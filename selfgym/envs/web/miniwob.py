@@ -25,7 +25,7 @@ from .container import SITES
 
 FAMILY = "miniwob"
 
-# The MiniWoB++ tasks offered, with difficulty. Each has a scripted solver in selfgym.envs.web.reference.
+# The MiniWoB++ tasks offered, with difficulty. Each has a scripted solver in selfgym.envs.web.miniwob_solvers.
 TASKS: dict[str, int] = {
     "click-button": 0, "click-button-sequence": 0, "click-link": 0, "click-test": 0, "click-test-2": 0,
     "click-dialog": 0, "click-dialog-2": 1, "click-checkboxes": 1, "click-option": 1, "click-tab": 1,
