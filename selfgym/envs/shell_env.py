@@ -41,7 +41,8 @@ class ShellEnv(TextEnv):
       the container's final state: reward 1 if it exits 0, else 0, and the episode terminates. Other steps
       give 0; after ``max_steps`` actions without a submit the episode is truncated.
     * ``info``: ``exit_code`` and ``timed_out`` after a command; ``passed``, ``answer`` and ``check_output``
-      after a submit; ``category`` at reset.
+      after a submit (Harbor tasks add ``rewards`` and ``verifier_error``, and ``agent_timed_out`` when the task's
+      time for the agent ran out); ``category`` at reset.
 
     Tasks come from ``tasks``: a :class:`TaskSource`, a YAML task file (see :mod:`selfgym.envs.shell.spec`),
     a Harbor or terminal-bench task directory or a folder of them (see :mod:`selfgym.envs.harbor`), or by
@@ -58,7 +59,7 @@ class ShellEnv(TextEnv):
     def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 20,
                  command_timeout_s: float | None = None, check_timeout_s: float = 30.0,
                  max_output_chars: int = 8_000, pool: SandboxPool | None = None, image: str | None = None,
-                 limits: Limits | None = None, render_mode: str | None = None,
+                 limits: Limits | Mapping[str, Any] | None = None, render_mode: str | None = None,
                  max_action_chars: int = 16_000, base_images: Mapping[str, str] | None = None) -> None:
         if tasks is None:
             source: TaskSource = shipped_tasks()
@@ -75,7 +76,7 @@ class ShellEnv(TextEnv):
         self.command_timeout_s = command_timeout_s
         self.check_timeout_s = check_timeout_s
         self.max_output_chars = max_output_chars
-        self.limits = limits
+        self.limits = Limits(**limits) if isinstance(limits, Mapping) else limits  # for tasks' own containers
         self.base_images = dict(base_images or {})
         self._spec: ShellTaskSpec | None = None
         self._harbor: HarborEpisode | None = None
@@ -139,7 +140,7 @@ class ShellEnv(TextEnv):
 
     def _begin_harbor(self, task: Task, spec: HarborSpec) -> tuple[str, dict[str, Any]]:
         self._spec = None
-        self._harbor = HarborEpisode(task, spec, self._lease, limits=self.limits, base_images=self.base_images)
+        self._harbor = HarborEpisode(task, spec, self, limits=self.limits, base_images=self.base_images)
         sandbox = self._harbor.start()
         self._time_left = spec.agent_timeout_s
         introduction = self._introduction(task, keep_background=spec.keep_background, start_dir=self._harbor.start_dir,

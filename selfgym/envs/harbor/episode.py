@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from ...sandbox import Limits, Sandbox, SandboxLostError, SandboxStartError, docker_client
 from ...sandbox.limits import EXECUTOR_HEADROOM_MB
-from ..lease import SandboxLease
+from ..base import TextEnv
 from ..task import Task
 from .config import resolve_env
 from .images import runnable_image, task_image
@@ -33,17 +33,17 @@ class EnvironmentSetupError(ValueError):
 class HarborEpisode:
     """The environment of one episode of ``task``: where the agent's commands run, and how they are judged.
 
-    ``sandbox`` tasks take a sandbox from ``lease`` (a pool of selfgym's image) and run the task's setup in it;
+    ``sandbox`` tasks take the sandbox of ``env`` (from its pool of selfgym's image) and run the task's setup in it;
     ``image`` tasks get a container of their own, of the task's image with selfgym's layer, with ``limits`` (the
     task's cpus, memory and storage replace the env's, and the root file system is writable, as the task's
     Dockerfile expects), closed at the end of the episode.
     """
 
-    def __init__(self, task: Task, spec: HarborSpec, lease: SandboxLease, *, limits: Limits | None,
+    def __init__(self, task: Task, spec: HarborSpec, env: TextEnv, *, limits: Limits | None,
                  base_images: Mapping[str, str]) -> None:
         self.task = task
         self.spec = spec
-        self._lease = lease
+        self._env = env
         self._base_images = dict(base_images)
         self._limits = limits or Limits()
         where = f"task {task.id!r}"
@@ -100,13 +100,13 @@ class HarborEpisode:
     def _environment(self, *, verifier: bool) -> Sandbox:
         self._give_back()
         if self.spec.environment == "sandbox":
-            sandbox = self._lease.renew() if verifier else self._lease.current()
+            sandbox = self._env.renew_sandbox() if verifier else self._env.sandbox
             if sandbox.limits.network and self.spec.network == "no-network":
                 raise EnvironmentSetupError(
                     f"task {self.task.id!r} forbids network access (network_mode 'no-network' / allow_internet = "
                     "false), but the env's sandbox pool has network: use a pool without network for it")
         else:
-            self._lease.release()
+            self._env.release_sandbox()
             if verifier:
                 image, self._verifier_dir = self._verifier_image()
             else:
