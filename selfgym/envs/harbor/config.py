@@ -233,17 +233,15 @@ class SelfgymMetadata(BaseModel):
 
 def resolve_env(values: dict[str, str], *, where: str) -> dict[str, str]:
     """Harbor's ``${VAR}`` / ``${VAR:-default}`` templates filled from the host's environment, as Harbor does."""
-    resolved = {}
-    for key, value in values.items():
-        def fill(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in os.environ:
-                return os.environ[name]
-            if default is not None:
-                return default
-            raise ValueError(f"{where}: {key} needs the host environment variable {name}, which is not set")
-        resolved[key] = _TEMPLATE.sub(fill, str(value))
-    return resolved
+    def fill(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ValueError(f"{where}: the host environment variable {name} is not set")
+
+    return {key: _TEMPLATE.sub(fill, str(value)) for key, value in values.items()}
 
 
 def _size_mb(size: str) -> int:

@@ -22,9 +22,10 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-import docker
 import docker.errors
 import requests
+
+import docker
 
 from ...sandbox import SandboxError
 from ...sandbox.errors import translate
