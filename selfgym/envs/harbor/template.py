@@ -14,15 +14,15 @@ READY_MARKER = "/tmp/.selfgym-setup-done"
 SETTLE = "for i in $(seq 100); do pgrep -x nohup > /dev/null || break; sleep 0.05; done"
 
 _HEAD = """\
-# selfgym's sandbox: the public image docker/python.Dockerfile starts from, with the same tools, and setup.sh
-# run in /work. task.toml declares [metadata.selfgym] environment = "sandbox", so selfgym runs this task in its
+# selfgym's sandbox: the public image docker/python.Dockerfile starts from, with the same tools (Python packages
+# at the versions of selfgym's offline Debian image), and setup.sh run in /work. task.toml declares [metadata.selfgym] environment = "sandbox", so selfgym runs this task in its
 # own pooled sandbox (running setup.sh there) instead of building this file, and checks that this file is
 # unchanged. To change the environment, edit this file and remove that declaration: selfgym then builds it.
 FROM python:3.11-slim
 RUN apt-get update \\
     && apt-get install -y --no-install-recommends git procps zip unzip xz-utils bzip2 file bc jq \\
     && rm -rf /var/lib/apt/lists/* \\
-    && pip install --no-cache-dir numpy sympy pytest
+    && pip install --no-cache-dir numpy==1.24.2 sympy==1.11.1 pytest==7.2.1
 ENV HOME=/work LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /work
 COPY setup.sh /opt/selfgym/setup.sh
