@@ -22,15 +22,15 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import docker
 import docker.errors
 import requests
-
-import docker
 
 from ...sandbox import SandboxError
 from ...sandbox.errors import translate
 from ...sandbox.images import image_exists
-from .layout import AGENT_UID, LAYOUT_COMMAND, SEED_DIR
+from ...sandbox.sandbox import AGENT_UID
+from .layout import LAYOUT_COMMAND, SEED_DIR
 
 TASK_REPOSITORY = "selfgym/harbor-task"
 LAYER_REPOSITORY = "selfgym/harbor-run"

@@ -18,7 +18,6 @@ uid (1001) writes and reads. A sandbox reset empties ``/tmp``, hence all of it.
 
 from __future__ import annotations
 
-AGENT_UID = 1000
 ROOT = "/tmp/.harbor"
 TESTS_DIR = "/tests"
 REWARD_DIR = "/logs/verifier"
