@@ -1,5 +1,6 @@
-"""Every shipped shell task (Harbor directories) played in the real sandbox: its reference solution earns 1, each
-of its plausible wrong attempts and a bare ``submit`` earn 0. Episodes run in threads over one shared pool."""
+"""Every shipped shell task (Harbor directories), exported and read back, played in the real sandbox: its reference
+solution earns 1, each of its plausible wrong attempts and a bare ``submit`` earn 0. Episodes run in threads over
+one shared pool."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from selfgym.envs import Task
-from selfgym.envs.harbor import harbor_spec_of, wrong_attempts
+from selfgym.envs.harbor import harbor_spec_of, read_tasks, wrong_attempts
 from selfgym.envs.shell import parse_submit, shipped_tasks
+from selfgym.envs.shell.export import export_tasks
 from selfgym.envs.shell_env import ShellEnv
 from selfgym.sandbox import SandboxPool
 
@@ -87,6 +89,10 @@ def wide_pool(client, sandbox_image):
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_every_shipped_task_rewards_its_solution_and_no_wrong_attempt(wide_pool):
-    failures = play_all(wide_pool, episodes(SHIPPED))
+def test_every_shipped_task_rewards_its_solution_and_no_wrong_attempt(wide_pool, tmp_path):
+    # played from an exported copy, so that export -> import is checked on every task too
+    export_tasks(SHIPPED, tmp_path)
+    imported = read_tasks(tmp_path)
+    assert [task.id for task in imported] == [task.id for task in SHIPPED]
+    failures = play_all(wide_pool, episodes(imported))
     assert not failures, f"{len(failures)} episodes went wrong:\n\n" + "\n\n".join(failures)
