@@ -411,6 +411,7 @@ def test_git_config_of_the_agent_runs_as_the_agent_not_the_verifier(one_pool):
                  "git config core.fsmonitor 'id -u > /work/fsmonitor-uid; false'")
         _, reward, *_ = env.step("submit")
         assert reward == 1.0
-        assert env.unwrapped.sandbox.read_file("fsmonitor-uid").strip() == b"1000"
+        ran_as = env.unwrapped.sandbox.run("cat /work/fsmonitor-uid 2>/dev/null || echo none").stdout.strip()
+        assert ran_as in ("1000", "none"), ran_as  # as the agent, or not at all (the check reads a copy)
     finally:
         env.close()

@@ -129,3 +129,8 @@ def check_request(script: str, env: dict[str, str] | None = None) -> tuple[list[
                      SELFGYM_AS_AGENT_CLIENT=CLIENT, **(env or {}))
     judge = ["/bin/bash", "-e", "-c", 'eval "$SELFGYM_CHECK_PRELUDE"; eval "$SELFGYM_CHECK"']
     return judge, judge_env, ["python3", "-I", "-c", RUNNER]
+
+
+# The agent's side runs the agent's own tools, but not with every trick git has for showing other content than the
+# repository holds: replace refs (``git replace``) would make ``as_agent git show`` print a forged file.
+RUNNER_ENV = {"GIT_NO_REPLACE_OBJECTS": "1"}

@@ -18,7 +18,7 @@ import docker
 import docker.errors
 import requests
 
-from .checks import check_request
+from .checks import RUNNER_ENV, check_request
 from .engine import docker_client
 from .errors import SandboxError, SandboxLostError, SandboxStartError, image_missing, translate
 from .images import default_image
@@ -396,7 +396,7 @@ class Sandbox:
         agent's programs and code-running tools as the agent (see :mod:`selfgym.sandbox.checks`). ``env`` (the
         answer to judge, say) reaches only the check. The verdict is the result's exit code."""
         judge, judge_env, runner = check_request(script, dict(env or {}))
-        return self.run_judged(judge, runner, env=judge_env, timeout_s=timeout_s).judge
+        return self.run_judged(judge, runner, env=judge_env, subject_env=RUNNER_ENV, timeout_s=timeout_s).judge
 
     def _timeout(self, timeout_s: float | None) -> float:
         return float(timeout_s if timeout_s is not None else self.limits.timeout_s)

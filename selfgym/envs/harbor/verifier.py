@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...sandbox import Sandbox, SandboxError
-from ...sandbox.checks import check_request
 from .layout import (
     ARTIFACTS_DIR,
     CLEAR_VERIFIER,
@@ -216,8 +215,7 @@ def run_tests(sandbox: Sandbox, spec: HarborSpec, env: dict[str, str], *, cwd: s
     # /work the agent could have planted dotfiles (git config, Python's user site)
     test_env = {**env, **spec.verifier_env, "HOME": VERIFIER_HOME, "PYTHONNOUSERSITE": "1",
                 "SELFGYM_TESTS_CWD": cwd}
-    judge, judge_env, subject = check_request(_RUN_TESTS, test_env)
-    result = sandbox.run_judged(judge, subject, env=judge_env, timeout_s=spec.verifier_timeout_s).judge
+    result = sandbox.run_check(_RUN_TESTS, env=test_env, timeout_s=spec.verifier_timeout_s)
     output = result.stdout + result.stderr
     if result.timed_out:
         return Verdict(0.0, output=output, error=f"the tests timed out after {spec.verifier_timeout_s:g} s")
