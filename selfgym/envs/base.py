@@ -39,10 +39,19 @@ class TextEnv(gym.Env[str, str]):
 
     Sandboxes come from ``pool=`` (shared with other envs) or from a private pool of one, made on first use with
     ``image`` and ``limits``. ``info`` always has ``task_id``, ``family``, ``step`` and, on steps, ``malformed``.
+
+    Envs pickle (``pickle``, ``copy.deepcopy`` of a wrapper stack, checkpoints) at any point. A restored env
+    keeps its task source, ``np_random``, task, step count and transcript, but not its sandbox (a container
+    cannot be copied): it takes a new one on its next ``reset``, from the same shared pool when unpickled in
+    the process that holds it, else from a private pool with that pool's image and limits. An env pickled
+    mid-episode must therefore be reset before it steps again (``step`` raises ``ResetNeeded`` until then).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
     uses_sandbox: ClassVar[bool] = True
+    # attributes of a subclass that hold live sandbox-side objects (a browser, a container handle): dropped
+    # when pickling, like any attribute holding a Sandbox
+    sandbox_bound: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, source: TaskSource, *, max_steps: int, pool: SandboxPool | None = None,
                  image: str | None = None, limits: Limits | None = None, render_mode: str | None = None,
@@ -62,6 +71,7 @@ class TextEnv(gym.Env[str, str]):
         self.steps = 0
         self.done = False
         self.transcript: list[tuple[str, str]] = []
+        self._restored_mid_episode = False
 
     # --- what subclasses implement ---------------------------------------------------------------------------
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
@@ -78,6 +88,7 @@ class TextEnv(gym.Env[str, str]):
         self.task = self._choose_task(options or {})
         self.steps = 0
         self.done = False
+        self._restored_mid_episode = False
         if self.uses_sandbox:
             self._lease.renew()
         observation, info = self._begin(self.task)
@@ -89,6 +100,8 @@ class TextEnv(gym.Env[str, str]):
             raise gym.error.ResetNeeded("call reset() before step()")
         if self.done:
             raise gym.error.ResetNeeded("the episode has ended; call reset() before step()")
+        if self._restored_mid_episode:
+            raise gym.error.ResetNeeded("this env was unpickled mid-episode without its sandbox; call reset()")
         self.steps += 1
         text, problem = self._decode(action)
         if problem is not None:
@@ -112,6 +125,14 @@ class TextEnv(gym.Env[str, str]):
     def close(self) -> None:
         self._lease.close()
         super().close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for key, value in state.items():
+            if key in self.sandbox_bound or isinstance(value, Sandbox):
+                state[key] = None
+        state["_restored_mid_episode"] = self.task is not None and not self.done
+        return state
 
     # --- helpers for subclasses ----------------------------------------------------------------------------------
     @property

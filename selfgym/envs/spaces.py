@@ -9,8 +9,14 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from gymnasium.spaces import Text
-from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory, write_to_shared_memory
+from gymnasium.spaces import Text, Tuple
+from gymnasium.vector.utils import (
+    batch_differing_spaces,
+    batch_space,
+    create_shared_memory,
+    read_from_shared_memory,
+    write_to_shared_memory,
+)
 
 MAX_TEXT_LENGTH = 1 << 20  # characters; an observation or action longer than this is cut (actions: rejected)
 
@@ -80,3 +86,26 @@ def _write_unicode_text_to_shared_memory(space: UnicodeText, index: int, value: 
     row = np.frombuffer(shared_memory.get_obj(), dtype=np.int32)[index * (space.max_length + 1):]
     row[0] = len(codes)
     row[1 : 1 + len(codes)] = codes
+
+
+class UnicodeTexts(Tuple):
+    """The batch of ``n`` :class:`UnicodeText` spaces: a vector env's ``observation_space`` and ``action_space``.
+
+    A :class:`~gymnasium.spaces.Tuple` whose members are tuples of str, as Gymnasium batches ``Text``, and also
+    the live :class:`SharedTexts` view that ``AsyncVectorEnv(shared_memory=True, copy=False)`` returns.
+    """
+
+    def contains(self, x: Any) -> bool:
+        return super().contains(tuple(x) if isinstance(x, SharedTexts) else x)
+
+
+@batch_space.register(UnicodeText)
+def _batch_unicode_text_space(space: UnicodeText, n: int = 1) -> UnicodeTexts:
+    generic = batch_space.dispatch(Text)(space, n)  # Gymnasium's batching, seeds of the copies included
+    return UnicodeTexts(generic.spaces, seed=generic.np_random)
+
+
+@batch_differing_spaces.register(UnicodeText)
+def _batch_differing_unicode_text_spaces(spaces: Sequence[UnicodeText]) -> UnicodeTexts:
+    generic = batch_differing_spaces.dispatch(Text)(spaces)
+    return UnicodeTexts(generic.spaces, seed=generic.np_random)
