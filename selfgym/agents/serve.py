@@ -36,7 +36,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .policy import Completion, Policy, Sampling
+from .policy import Completion, ContextLengthError, Policy, Sampling
+
+CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"  # OpenAI's error code for a prompt that does not fit
 
 
 def _unicode(text: str) -> str:
@@ -173,8 +175,9 @@ class _Batcher:
             start += job.n
 
 
-def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": status}}, status)
+def _error(status: int, message: str, kind: str = "invalid_request_error", code: str | int | None = None
+           ) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": code or status}}, status)
 
 
 def prompt_char_limit(policy: Policy) -> int | None:
@@ -244,10 +247,13 @@ def create_app(policy: Policy, model_name: str) -> FastAPI:
         chars = sum(len(m["content"]) for m in messages)
         if char_limit is not None and chars > char_limit:
             return _error(400, f"the messages hold {chars:,} characters; {model_name} reads at most "
-                               f"{policy.context_length} tokens, which cannot hold more than {char_limit:,}")
+                               f"{policy.context_length} tokens, which cannot hold more than {char_limit:,}",
+                          code=CONTEXT_LENGTH_EXCEEDED)
         try:
             completions = await asyncio.wrap_future(batcher.submit(messages, sampling, request.n))
-        except ValueError as error:  # e.g. a prompt longer than the context window
+        except ContextLengthError as error:
+            return _error(400, str(error), code=CONTEXT_LENGTH_EXCEEDED)
+        except ValueError as error:
             return _error(400, str(error))
         except Exception as error:
             return _error(500, f"{type(error).__name__}: {error}", "internal_server_error")

@@ -85,12 +85,17 @@ def _row(summary: dict[str, Any], ks: list[str], families: list[str]) -> dict[st
         "pass_at_k": {k: results["pass_at_k"][k]["estimate"] for k in ks if k in results["pass_at_k"]},
         "families": {f: results["families"][f]["success_rate"] for f in present},
         "family_ci95": {f: results["families"][f]["success_ci95"] for f in present},
-        "episodes": results["episodes"], "tokens_per_episode": cost["tokens_per_episode"],
+        "episodes": results["episodes"], "errors": results.get("errors", 0),
+        "tokens_per_episode": cost["tokens_per_episode"],
         "wall_seconds": cost["wall_seconds"], "source": summary.get("_source", ""),
     }
 
 
 # --- renderings ---------------------------------------------------------------------------------------------
+
+ERRORS_NOTE = ("errors: episodes lost to infrastructure failures (a sandbox killed from outside, an engine "
+               "error), left out of success and pass@k; `selfgym eval` again in the run's folder replays them.")
+
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
@@ -100,7 +105,7 @@ def to_markdown(board: dict[str, Any]) -> str:
     """The leaderboard as a Markdown table (percentages; the 95% interval of the success rate)."""
     ks, families = board["k"], board["families"]
     header = ["#", "agent", "success %", "95% CI", *[f"pass@{k} %" for k in ks], *families, "tokens/episode",
-              "wall s"]
+              "wall s", "errors"]
     lines = [f"**{board['suite']['label']}** ({board['suite']['episodes']} episodes, fingerprint "
              f"`{board['suite']['fingerprint']}`)", "",
              "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -109,8 +114,10 @@ def to_markdown(board: dict[str, Any]) -> str:
         cells = [str(row["rank"]), row["agent"].replace("|", "\\|"), _pct(row["success_rate"]),
                  f"{_pct(low)}–{_pct(high)}", *[_pct(row["pass_at_k"].get(k)) for k in ks],
                  *[_pct(row["families"].get(f)) for f in families], f"{row['tokens_per_episode']:.0f}",
-                 f"{row['wall_seconds']:.0f}"]
+                 f"{row['wall_seconds']:.0f}", str(row["errors"])]
         lines.append("| " + " | ".join(cells) + " |")
+    if any(row["errors"] for row in board["rows"]):
+        lines += ["", ERRORS_NOTE]
     return "\n".join(lines) + "\n"
 
 
@@ -167,7 +174,7 @@ td.text, th.text {{ text-align: left; }}
 </tbody></table>
 <p class="meta">Click a column header to sort. Success: share of episodes that ended with full reward
 (95% Wilson interval); pass@k: unbiased estimator (Chen et al., 2021) averaged over tasks; family columns:
-success rate.</p>
+success rate; errors: episodes lost to infrastructure failures, left out of the other columns.</p>
 <figure>{figure}</figure>
 <script>
 document.querySelectorAll("#leaderboard th").forEach((th, column) => th.addEventListener("click", () => {{
@@ -197,7 +204,7 @@ def to_html(board: dict[str, Any], figure_svg: str = "") -> str:
     ks, families = board["k"], board["families"]
     columns = [("#", "number"), ("agent", "text"), ("success %", "number"),
                *[(f"pass@{k} %", "number") for k in ks], *[(f, "number") for f in families],
-               ("tokens/episode", "number"), ("wall s", "number")]
+               ("tokens/episode", "number"), ("wall s", "number"), ("errors", "number")]
     head = "".join(f'<th data-type="{kind}" class="{kind}">{html.escape(name)}</th>'
                    for name, kind in columns)
 
@@ -215,7 +222,8 @@ def to_html(board: dict[str, Any], figure_svg: str = "") -> str:
                  *[number(row["pass_at_k"].get(k), _pct(row["pass_at_k"].get(k))) for k in ks],
                  *[number(row["families"].get(f), _pct(row["families"].get(f))) for f in families],
                  number(row["tokens_per_episode"], f"{row['tokens_per_episode']:.0f}"),
-                 number(row["wall_seconds"], f"{row['wall_seconds']:.0f}")]
+                 number(row["wall_seconds"], f"{row['wall_seconds']:.0f}"),
+                 number(row["errors"], str(row["errors"]))]
         body.append("<tr>" + "".join(cells) + "</tr>")
     suite = board["suite"]
     meta = (f"{suite['episodes']} episodes: {len(families)} task sets x {suite['attempts']} attempt(s) per "
