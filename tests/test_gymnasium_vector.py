@@ -264,7 +264,7 @@ def test_step_timeout_async_vector_env(shared_memory):
 
 @pytest.mark.parametrize("shared_memory", [True, False])
 def test_reset_out_of_order_async_vector_env(shared_memory):
-    env_fns = [make_env(CHEAP_ID, i) for i in range(4)]
+    env_fns = [make_env(CHEAP_ID, i) for i in range(2)]  # text: 4
 
     env = AsyncVectorEnv(env_fns, shared_memory=shared_memory)
     with pytest.raises(NoAsyncCallError,
@@ -288,7 +288,7 @@ def test_reset_out_of_order_async_vector_env(shared_memory):
 
 @pytest.mark.parametrize("shared_memory", [True, False])
 def test_step_out_of_order_async_vector_env(shared_memory):
-    env_fns = [make_env(CHEAP_ID, i) for i in range(4)]
+    env_fns = [make_env(CHEAP_ID, i) for i in range(2)]  # text: 4
 
     env = AsyncVectorEnv(env_fns, shared_memory=shared_memory)
     with pytest.raises(NoAsyncCallError,
@@ -313,7 +313,7 @@ def test_step_out_of_order_async_vector_env(shared_memory):
 
 @pytest.mark.parametrize("shared_memory", [True, False])
 def test_already_closed_async_vector_env(shared_memory):
-    env_fns = [make_env(CHEAP_ID, i) for i in range(4)]
+    env_fns = [make_env(CHEAP_ID, i) for i in range(2)]  # text: 4
     with pytest.raises(ClosedEnvironmentError):
         env = AsyncVectorEnv(env_fns, shared_memory=shared_memory)
         env.close()
@@ -588,7 +588,7 @@ def test_vector_obs_action_spaces(vectoriser, env_id, num_envs=N):
 @pytest.mark.parametrize("env_id", [CHEAP_ID, CONTROL_ID])
 def test_random_seeding_basics(venv_constructor, env_id):
     seed = 42
-    vector_env = venv_constructor([make_env(env_id, i) for i in range(4)])
+    vector_env = venv_constructor([make_env(env_id, i) for i in range(2)])  # text: 4
     vector_env.reset(seed=seed)
     assert vector_env.np_random_seed == tuple(seed + i for i in range(vector_env.num_envs))
     # resetting with seed=None means seed remains the same
@@ -600,7 +600,7 @@ def test_random_seeding_basics(venv_constructor, env_id):
 @pytest.mark.parametrize("venv_constructor", VECTORISERS[:3])
 @pytest.mark.parametrize("env_id", [CHEAP_ID, CONTROL_ID])
 def test_random_seeds_set_at_retrieval(venv_constructor, env_id):
-    vector_env = venv_constructor([make_env(env_id, i) for i in range(4)])
+    vector_env = venv_constructor([make_env(env_id, i) for i in range(2)])  # text: 4
     assert len(set(vector_env.np_random_seed)) == vector_env.num_envs
     # default seed starts at zero. Adjust or remove this test if the default seed changes
     assert vector_env.np_random_seed == tuple(range(vector_env.num_envs))
@@ -655,7 +655,7 @@ def test_partial_reset_failure(vectoriser):
 @pytest.mark.parametrize("vectoriser", VECTORISERS[:3], ids=VECTORISER_IDS[:3])
 @pytest.mark.parametrize("env_id", [CHEAP_ID, CONTROL_ID])
 def test_action_count_compatibility(vectoriser, env_id):
-    num_envs = 4
+    num_envs = 2  # text: 4
     envs = vectoriser([make_env(env_id, i) for i in range(num_envs)], autoreset_mode=AutoresetMode.DISABLED)
 
     envs.reset()
