@@ -17,6 +17,7 @@ bench: setup
 	$(BIN)/python benchmarks/envs_bench.py
 	$(BIN)/python benchmarks/web_bench.py
 	$(BIN)/python benchmarks/rollout_bench.py
+	$(BIN)/python benchmarks/harbor_bench.py
 
 clean-sandboxes:
 	$(BIN)/selfgym sandbox reap --all

@@ -17,6 +17,10 @@ RUN set -eux; \
     fi; \
     (getent passwd 1000 >/dev/null || useradd --uid 1000 --user-group --no-create-home --home-dir /work sandbox); \
     mkdir -p /work && chown 1000:1000 /work
+# Harbor's fixed paths (/tests, /logs/{agent,verifier,artifacts}, /solution) are links into /tmp, where the
+# verifier makes its private folders at the start of each episode (selfgym/envs/harbor/layout.py)
+RUN mkdir -p /logs && ln -sfn /tmp/.harbor/tests /tests && ln -sfn /tmp/.harbor/solution /solution \
+    && for d in agent verifier artifacts; do ln -sfn /tmp/.harbor/$d /logs/$d; done
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HOME=/work LANG=C.UTF-8
 WORKDIR /work

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from rich.markup import escape
 
-from .curricula.config import ConfigError
+from .experiments.config import ConfigError
 from .sandbox.errors import SandboxError
 
 console = Console(stderr=True, soft_wrap=True)  # one error, one line: no wrapping at 80 columns
@@ -88,6 +88,39 @@ def sandbox_ls() -> None:
     Console().print(table)
 
 
+@main.group()
+def tasks() -> None:
+    """Shell tasks as Harbor task directories."""
+
+
+@tasks.command("export")
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["harbor"]), default="harbor", show_default=True,
+              help="The directory format written.")
+@click.option("--from", "source", type=click.Path(exists=True), default=None,
+              help="A YAML shell task file, or a folder of task directories (default: selfgym's shipped tasks).")
+@click.option("--ids", multiple=True, help="Only the tasks whose id matches this glob (repeatable).")
+@clear_errors
+def tasks_export(dest: str, fmt: str, source: str | None, ids: tuple[str, ...]) -> None:
+    """Write shell tasks to DEST as Harbor task directories (one per task), which `harbor run -p DEST` plays."""
+    import fnmatch
+
+    from .envs.shell import load_task_file, shipped_tasks
+    from .envs.shell.export import export_tasks
+
+    try:
+        chosen = list(load_task_file(source) if source else shipped_tasks())
+        if ids:
+            chosen = [t for t in chosen if any(fnmatch.fnmatchcase(t.id, glob) for glob in ids)]
+            if not chosen:
+                raise ValueError(f"no task matches {', '.join(ids)}")
+        written = export_tasks(chosen, dest)
+    except (ValueError, OSError) as exc:
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        sys.exit(2)
+    console.print(f"wrote {len(written)} task director{'ies' if len(written) != 1 else 'y'} to {dest}")
+
+
 @main.command()
 @click.option("--runs", default=40, show_default=True, help="Timed runs per mode.")
 @clear_errors
@@ -105,8 +138,8 @@ def demo(runs: int) -> None:
 @clear_errors
 def run(experiment: str | None, resume_dir: str | None, output_dir: str | None) -> None:
     """Run an EXPERIMENT (YAML): env, agent, method, curriculum, budget, evaluation."""
-    from .curricula.config import load_experiment
-    from .curricula.runner import ExperimentRunner
+    from .experiments.config import load_experiment
+    from .experiments.runner import ExperimentRunner
 
     if (experiment is None) == (resume_dir is None):
         raise click.UsageError("give an EXPERIMENT file, or --resume RUN_DIR")

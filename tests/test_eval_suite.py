@@ -37,8 +37,8 @@ def test_shipped_suites_load_and_expand():
     code = expand_suite(load_suite("code"))
     assert code.tasks_per_set == {"humaneval": 164} and len(code.episodes) == 164 * 5
     shell = expand_suite(load_suite("shell"))
-    assert sum(shell.tasks_per_set.values()) == 39 and set(shell.tasks_per_set) == {
-        "files", "text", "archives", "git", "processes"}
+    assert sum(shell.tasks_per_set.values()) == 124 and set(shell.tasks_per_set) == {
+        "files", "text", "archives", "git", "processes", "data", "build", "permissions", "services"}
     math = expand_suite(load_suite("math"))
     assert all(count == 20 for count in math.tasks_per_set.values())
     # every shipped task has a reference solution for the oracle

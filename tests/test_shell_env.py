@@ -1,4 +1,5 @@
-"""selfgym/Shell-v0 on the real sandbox: every shipped task, the session, malformed actions, Gymnasium API."""
+"""selfgym/Shell-v0 on the real sandbox: the session, malformed actions, Gymnasium API. (The shipped tasks are
+played by test_shell_tasks.py, Harbor directories by test_harbor.py.)"""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import selfgym  # noqa: F401  (registers the ids)
-from selfgym.envs import Task
-from selfgym.envs.shell import load_task_file, parse_submit, shipped_tasks, tasks_from_entries
+from selfgym.envs.shell import load_task_file, parse_submit, tasks_from_entries
 from selfgym.envs.shell_env import ShellEnv
+from selfgym.sandbox import InfrastructureError
 
-SHIPPED = list(shipped_tasks())
 docker = pytest.mark.docker
 
 
@@ -28,59 +28,6 @@ def play(env: ShellEnv, task_id: str, actions: list[str]) -> tuple[float, bool, 
     for action in actions:
         _, reward, terminated, truncated, info = env.step(action)
     return reward, terminated, info
-
-
-# --- the shipped task set -----------------------------------------------------------------------------------
-
-def test_shipped_tasks_are_many_and_varied():
-    assert len(SHIPPED) >= 25
-    categories = {task.data["category"] for task in SHIPPED}
-    assert {"files", "text", "archives", "git", "processes"} <= categories
-    assert {task.difficulty for task in SHIPPED} == {0, 1, 2, 3}
-    assert all(task.family == "shell" and task.id.startswith("shell/") for task in SHIPPED)
-    for task in SHIPPED:
-        assert Task.from_json(task.to_json()) == task  # the spec is JSON: curricula can store and replay it
-
-
-@docker
-@pytest.mark.parametrize("task", SHIPPED, ids=[task.id for task in SHIPPED])
-def test_reference_solution_gets_reward_1(make_env, task):
-    env = make_env(render_mode="ansi")
-    reward, terminated, info = play(env, task.id, list(task.data["solution"]))
-    assert (reward, terminated, info["passed"]) == (1.0, True, True), env.render()
-
-
-@docker
-@pytest.mark.parametrize("task", SHIPPED, ids=[task.id for task in SHIPPED])
-def test_submitting_without_working_gets_reward_0(make_env, task):
-    reward, terminated, info = play(make_env(), task.id, ["submit"])
-    assert (reward, terminated, info["passed"]) == (0.0, True, False)
-
-
-# Plausible but wrong attempts: the checks judge the outcome, not the effort.
-WRONG_ATTEMPTS = {
-    "shell/files-003": ["find data -type f -size +1k -delete; rm data/a/edge.dat"],
-    "shell/files-005": ["ln -s /work/releases/$(ls releases | sort | tail -n 1) current"],
-    "shell/text-005": ["sort -r numbers.txt > sorted.txt"],
-    "shell/text-008": ["grep -v '^#' settings.ini > clean.ini"],
-    "shell/git-004": ["cd repo && git reset --hard HEAD~1"],
-    "shell/git-007": ["cd vault && FILTER_BRANCH_SQUELCH_WARNING=1 git filter-branch -f --index-filter "
-                      "'git rm -q --cached --ignore-unmatch credentials.env' -- --all"],  # refs/original left
-    "shell/processes-001": ["pkill -f svc/"],
-    "shell/processes-003": ["pkill -f svc/worker.sh"],
-    "shell/processes-006": [": > out/spam.log"],
-    "shell/archives-004": ["submit quartz-harbor"],
-}
-
-
-@docker
-@pytest.mark.parametrize("task_id", sorted(WRONG_ATTEMPTS))
-def test_wrong_attempts_get_reward_0(make_env, task_id):
-    actions = WRONG_ATTEMPTS[task_id]
-    if parse_submit(actions[-1]) is None:
-        actions = [*actions, "submit"]
-    reward, terminated, _ = play(make_env(), task_id, actions)
-    assert (reward, terminated) == (0.0, True)
 
 
 # --- the session --------------------------------------------------------------------------------------------
@@ -239,14 +186,30 @@ def test_close_gives_the_sandbox_back(pool):
 
 
 @docker
-def test_a_lost_sandbox_is_replaced_and_set_up_again(make_env, client):
+def test_a_lost_sandbox_is_replayed_not_counted_against_the_agent(make_env, client):
     env = make_env()
     env.reset(options={"task_id": "shell/files-002"})
+    env.step("echo mine > mine.txt && cd docs")
+    client.api.kill(env.sandbox.container_id)  # the engine loses the container: nothing the agent did
+    observation, reward, terminated, _, info = env.step("ls; cat ../mine.txt")
+    # a fresh sandbox, set up from the task and brought to the episode's state by replaying the first command
+    assert info["infra_retries"] == 1 and info["exit_code"] == 0 and not terminated
+    assert "intro.txt" in observation and "mine" in observation
+    assert [event["step"] for event in env.infra_events] == [2]
+    _, _, _, _, info = env.step("ls")
+    assert info["infra_retries"] == 0
+
+
+@docker
+def test_a_sandbox_lost_past_the_retries_is_an_infrastructure_error(make_env, client):
+    env = make_env()
+    env.infra_retries = 0
+    env.reset(options={"task_id": "shell/files-002"})
     client.api.kill(env.sandbox.container_id)
-    observation, reward, terminated, _, info = env.step("ls docs")
-    assert info["exit_code"] == 137 and not terminated  # the command's sandbox died under it
-    observation, *_ = env.step("ls docs")
-    assert "set up again" in observation and "intro.txt" in observation
+    with pytest.raises(InfrastructureError, match="no failure of the agent"):
+        env.step("ls docs")
+    env.reset(options={"task_id": "shell/files-002"})  # the env is usable again
+    assert env.step("ls docs")[4]["exit_code"] == 0
 
 
 @docker

@@ -4,51 +4,60 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import gymnasium as gym
 
 from ..envs.task import Task
-from ..sandbox.errors import InfrastructureError
+from ..sandbox import InfrastructureError
 from .policy import Completion, ContextLengthError, Policy, Sampling
 from .trajectory import Step, Trajectory
 
+INFRA_REPLAYS = 2  # an episode lost to the infrastructure is played again this many times, then kept as an error
 DEFAULT_SYSTEM_PROMPT = (
     "You are an agent solving a task in an environment. Read each observation and reply with your next action "
     "exactly in the format the task asks for."
 )
 
 
-class _Episode:
+class EpisodeState:
     """The state of one episode being played: its env, conversation and steps so far.
 
-    ``stopped`` says why an episode ended before its env ended it: its conversation outgrew the model's
-    context (the agent's failure). ``error`` says why it could not be played on: its env raised
-    :class:`~selfgym.sandbox.InfrastructureError` (not the agent's failure).
-    """
+    An :class:`~selfgym.sandbox.InfrastructureError` from the env ends the episode with ``error`` set (the others
+    of a batch play on): what it was is no result of the agent's. A conversation that outgrows the model's context
+    ends it with ``stopped`` saying so: the agent's failure. Subclasses record more of each turn (GRPO's token ids,
+    :class:`selfgym.agents.grpo.TokenEpisodeState`)."""
 
-    def __init__(self, env: gym.Env, task: Task | None, seed: int | None, system_prompt: str | None) -> None:
+    def __init__(self, env: gym.Env, task: Task | None, seed: int | None, system_prompt: str | None,
+                 first_message_prefix: str = "") -> None:
         self.env = env
         self.seed = seed
-        self.task = task
         self.messages: list[dict[str, str]] = [{"role": "system", "content": system_prompt}] if system_prompt else []
         self.steps: list[Step] = []
-        self.done = False
-        self.stopped: str | None = None
         self.error: str | None = None
-
-    def start(self, first_message_prefix: str = "") -> None:
-        options = {"task": self.task} if self.task is not None else None
-        observation, _ = self.env.reset(seed=self.seed, options=options)
-        self.task = self.env.unwrapped.task
+        self.stopped: str | None = None
+        self.done = False
+        options = {"task": task} if task is not None else None
+        try:
+            observation, _ = env.reset(seed=seed, options=options)
+        except InfrastructureError as exc:
+            self.task = task if task is not None else env.unwrapped.task
+            self.error, self.done = str(exc), True
+            return
+        self.task: Task = env.unwrapped.task
         self.messages.append({"role": "user", "content": first_message_prefix + observation})
 
     def play(self, completion: Completion) -> None:
+        """Step the env with the reply; the episode is ``done`` when it terminates, truncates or is lost."""
         self.messages.append({"role": "assistant", "content": completion.text})
         start = time.perf_counter()
-        observation, reward, terminated, truncated, info = self.env.step(completion.text)
+        try:
+            observation, reward, terminated, truncated, info = self.env.step(completion.text)
+        except InfrastructureError as exc:
+            self.error, self.done = str(exc), True
+            return
         self.steps.append(Step(completion.text, observation, float(reward), bool(terminated), bool(truncated),
                                dict(info), completion.prompt_tokens, completion.completion_tokens,
                                completion.seconds, time.perf_counter() - start))
@@ -56,44 +65,57 @@ class _Episode:
         self.done = bool(terminated or truncated)
 
     def stop(self, reason: str) -> None:
-        self.done = True
-        self.stopped = reason
+        """End the episode before the env does (``reason`` goes to the trajectory's ``meta["stopped"]``)."""
+        self.stopped, self.done = reason, True
 
     def trajectory(self, meta: dict[str, Any]) -> Trajectory:
-        if self.stopped is not None:
-            meta = {**meta, "stopped": self.stopped}
-        if self.error is not None:
-            meta = {**meta, "error": self.error}
-        return Trajectory(self.task, self.messages, self.steps, self.seed, meta)
+        meta = {**meta, "stopped": self.stopped} if self.stopped is not None else dict(meta)
+        return Trajectory(self.task, self.messages, self.steps, self.seed, meta, self.error)
+
+
+def play_lockstep(episodes: Sequence[EpisodeState],
+                  generate: Callable[[list[EpisodeState]], list[Completion | None]],
+                  threads: ThreadPoolExecutor, *, max_turns: int | None = None,
+                  before_turn: Callable[[EpisodeState], None] | None = None) -> None:
+    """Play ``episodes`` to their ends: every turn, ``generate`` the replies of the unfinished ones in one batch,
+    then step their envs in ``threads`` (sandbox calls release the GIL). ``before_turn`` may end an episode
+    before its turn (RL rollouts end one whose next reply would not fit its token budget); ``generate`` may
+    stop one instead of replying to it (None: see :func:`generate_replies`)."""
+    turn = 0
+    while max_turns is None or turn < max_turns:
+        if before_turn is not None:
+            for episode in episodes:
+                if not episode.done:
+                    before_turn(episode)
+        active = [episode for episode in episodes if not episode.done]
+        if not active:
+            return
+        replies = [(e, c) for e, c in zip(active, generate(active), strict=True) if c is not None]
+        list(threads.map(lambda pair: pair[0].play(pair[1]), replies))
+        turn += 1
 
 
 def rollout(env: gym.Env, policy: Policy, task: Task | None = None, *, seed: int | None = None,
             system_prompt: str | None = DEFAULT_SYSTEM_PROMPT, sampling: Sampling | None = None,
             first_message_prefix: str = "", max_turns: int | None = None,
-            meta: dict[str, Any] | None = None, record_errors: bool = False) -> Trajectory:
+            meta: dict[str, Any] | None = None) -> Trajectory:
     """Play one episode of ``env`` with ``policy``: on ``task`` if given, else the task the env draws with
     ``seed``. Ends when the env terminates or truncates (its step budget), after ``max_turns`` actions, or when
     the conversation no longer fits the model's context (``meta["stopped"]`` says so).
     ``first_message_prefix`` is put before the first observation (Reflexion puts its memory there)."""
     return rollout_batch([env], policy, [task], seeds=[seed], system_prompt=system_prompt, sampling=sampling,
-                         first_message_prefixes=[first_message_prefix], max_turns=max_turns, meta=meta,
-                         record_errors=record_errors)[0]
+                         first_message_prefixes=[first_message_prefix], max_turns=max_turns, meta=meta)[0]
 
 
 def rollout_batch(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task | None] | None = None, *,
                   seeds: Sequence[int | None] | None = None, system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
                   sampling: Sampling | None = None, first_message_prefixes: Sequence[str] | None = None,
-                  max_turns: int | None = None, meta: dict[str, Any] | None = None,
-                  record_errors: bool = False) -> list[Trajectory]:
+                  max_turns: int | None = None, meta: dict[str, Any] | None = None) -> list[Trajectory]:
     """Play one episode in each env at once: every turn, the replies of all unfinished episodes are generated
     in one batch (``policy.act_batch_with_info``) and the envs step in parallel threads (sandbox calls release
     the GIL). Envs may share one :class:`~selfgym.sandbox.SandboxPool`. Returns one trajectory per env, in order.
-
-    An episode whose conversation no longer fits the model's context ends there, a failure of the agent
-    (``meta["stopped"]`` says why); the others go on. An env that raises
-    :class:`~selfgym.sandbox.InfrastructureError` (its sandbox was lost for reasons outside the agent) fails
-    the call, unless ``record_errors``: then that episode ends with ``meta["error"]`` saying why (it needs a
-    given ``task``), and the others go on.
+    An episode lost to the infrastructure has ``error`` set; one whose conversation outgrew the model's context
+    ends there, a failure with ``meta["stopped"]`` saying why; the others play on.
     """
     n = len(envs)
     tasks = list(tasks) if tasks is not None else [None] * n
@@ -101,50 +123,32 @@ def rollout_batch(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task 
     prefixes = list(first_message_prefixes) if first_message_prefixes is not None else [""] * n
     if not len(tasks) == len(seeds) == len(prefixes) == n:
         raise ValueError(f"got {n} envs but {len(tasks)} tasks, {len(seeds)} seeds, {len(prefixes)} prefixes")
-    episodes = [_Episode(envs[i], tasks[i], seeds[i], system_prompt) for i in range(n)]
-
-    def guarded(episode: _Episode, action, *args) -> None:
-        try:
-            action(*args)
-        except InfrastructureError as error:
-            if not record_errors or episode.task is None:
-                raise
-            episode.error = str(error)
-            episode.done = True
-
     with ThreadPoolExecutor(max_workers=max(1, n)) as threads:
-        list(threads.map(lambda i: guarded(episodes[i], episodes[i].start, prefixes[i]), range(n)))
-        turn = 0
-        while True:
-            if max_turns is not None and turn >= max_turns:
-                break
-            replies = _replies(policy, [e for e in episodes if not e.done], sampling)
-            if not replies:
-                break
-            list(threads.map(lambda pair: guarded(pair[0], pair[0].play, pair[1]), replies))
-            turn += 1
+        episodes = list(threads.map(
+            lambda i: EpisodeState(envs[i], tasks[i], seeds[i], system_prompt, prefixes[i]), range(n)))
+        play_lockstep(episodes, lambda active: generate_replies(policy, active, sampling), threads,
+                      max_turns=max_turns)
     base_meta = {"policy": getattr(policy, "name", type(policy).__name__), **(meta or {})}
     return [episode.trajectory(base_meta) for episode in episodes]
 
 
-def _replies(policy: Policy, active: list[_Episode], sampling: Sampling | None) -> list[tuple[_Episode, Completion]]:
-    """The next reply of each active episode, in one batch; episodes whose conversation does not fit the
-    model's context are stopped instead (and left out)."""
-    while active:
-        try:
-            completions = policy.act_batch_with_info([e.messages for e in active], sampling)
-            return list(zip(active, completions, strict=True))
-        except ContextLengthError as error:
-            if error.indices is None and len(active) > 1:  # the backend cannot say which: ask one at a time
-                return [pair for episode in active for pair in _replies(policy, [episode], sampling)]
-            too_long = set(error.indices) if error.indices is not None else {0}
-            for i in sorted(too_long):
-                active[i].stop(f"context length: the conversation no longer fits the model ({error})")
-            if error.completions is not None:
-                return [(e, c) for i, (e, c) in enumerate(zip(active, error.completions, strict=True))
-                        if i not in too_long]
-            active = [e for i, e in enumerate(active) if i not in too_long]
-    return []
+def generate_replies(policy: Policy, active: list[EpisodeState], sampling: Sampling | None
+                     ) -> list[Completion | None]:
+    """The next reply of each episode of ``active``, in one batch. An episode whose conversation does not fit
+    the model's context is stopped instead (None in its place): that is its failure, not the batch's."""
+    try:
+        return policy.act_batch_with_info([e.messages for e in active], sampling)
+    except ContextLengthError as error:
+        if error.indices is None and len(active) > 1:  # the backend cannot say which: ask one at a time
+            return [reply for episode in active for reply in generate_replies(policy, [episode], sampling)]
+        too_long = set(error.indices) if error.indices is not None else {0}
+        for i in sorted(too_long):
+            active[i].stop(f"context length: the conversation no longer fits the model ({error})")
+        if error.completions is not None:  # the backend answered the others anyway
+            return error.completions
+        rest = [e for i, e in enumerate(active) if i not in too_long]
+        replies = iter(generate_replies(policy, rest, sampling) if rest else [])
+        return [None if i in too_long else next(replies) for i in range(len(active))]
 
 
 def rollout_many(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task | None], *,
@@ -162,4 +166,30 @@ def rollout_many(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task |
         chunk = list(tasks[start:stop])
         trajectories += rollout_batch(envs[:len(chunk)], policy, chunk, seeds=seeds[start:stop],
                                       first_message_prefixes=prefixes[start:stop], **kwargs)
+    return trajectories
+
+
+def replay_lost(envs: Sequence[gym.Env], policy: Policy, trajectories: Sequence[Trajectory], *,
+                replays: int = INFRA_REPLAYS, first_message_prefixes: Sequence[str] | None = None,
+                **kwargs: Any) -> list[Trajectory]:
+    """``trajectories`` with each episode lost to the infrastructure (``error`` set) played again with its task
+    and seed, up to ``replays`` times; ``meta["infra_replays"]`` counts the replays of an episode, and
+    one that is still lost keeps its ``error`` (logged, never counted). Other keyword arguments go to
+    :func:`rollout_batch`; ``first_message_prefixes`` are per episode, as given to it."""
+    trajectories = list(trajectories)
+    prefixes = list(first_message_prefixes) if first_message_prefixes is not None else [""] * len(trajectories)
+    for replay in range(1, replays + 1):
+        lost = [i for i, t in enumerate(trajectories) if t.error is not None]
+        if not lost:
+            break
+        for start in range(0, len(lost), len(envs)):
+            chunk = lost[start:start + len(envs)]
+            again = rollout_batch(envs[:len(chunk)], policy, [trajectories[i].task for i in chunk],
+                                  seeds=[trajectories[i].seed for i in chunk],
+                                  first_message_prefixes=[prefixes[i] for i in chunk], **kwargs)
+            for index, trajectory in zip(chunk, again, strict=True):
+                trajectory.meta["infra_replays"] = replay
+                trajectory.meta["infra_errors"] = [*trajectories[index].meta.get("infra_errors", []),
+                                                   trajectories[index].error]
+                trajectories[index] = trajectory
     return trajectories

@@ -97,8 +97,9 @@ class SelfgymRollout:
         logprobs = iter(self._logprobs(policy, played, sampling.temperature))
         output: dict[str, list] = {"prompt_ids": [], "completion_ids": [], "logprobs": [], "env_mask": []}
         for episode, skip in zip(episodes, unplayed, strict=True):
-            if skip:
-                row = (episode.ids[-budget:], [policy.tokenizer.eos_token_id], [0.0], [0])
+            if skip:  # an episode lost to the infrastructure at reset has no ids: its task's prompt stands in
+                prompt = episode.ids or policy.prompt_ids([{"role": "user", "content": episode.trajectory.task.prompt}])
+                row = (prompt[-budget:], [policy.tokenizer.eos_token_id], [0.0], [0])
             else:
                 row = (episode.ids[:episode.prompt_length], episode.ids[episode.prompt_length:], next(logprobs),
                        episode.mask[episode.prompt_length:])

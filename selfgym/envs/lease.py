@@ -15,7 +15,7 @@ import weakref
 from contextlib import AbstractContextManager
 from typing import Any
 
-from ..sandbox import Limits, Sandbox, SandboxPool
+from ..sandbox import Limits, Sandbox, SandboxLostError, SandboxPool, default_image, docker_client
 from ..sandbox.engine import check_owner, foreign_process_error, owner_pid
 
 # Pools pickled by this process, by id: unpickling one here gives the pool itself, not a copy.
@@ -62,7 +62,8 @@ class SandboxLease:
     """Holds at most one sandbox for an env between ``reset`` and ``close``.
 
     Pass ``pool=`` to share one :class:`SandboxPool` between many env instances (vector envs, eval workers);
-    otherwise the env makes a private pool of one sandbox on first use, with ``image``/``limits``. ``renew()``
+    otherwise the env makes a private pool of one sandbox on first use, with ``image`` (a tag; default: the
+    current build of the sandbox image ``image_name``) and ``limits``. ``renew()``
     returns a clean sandbox for a new episode (the old one is released to the pool, which resets it);
     ``release()`` gives it back; ``close()`` also closes a private pool.
 
@@ -73,10 +74,11 @@ class SandboxLease:
     """
 
     def __init__(self, pool: SandboxPool | ForeignPool | None = None, *, image: str | None = None,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, image_name: str = "python") -> None:
         self._shared_pool = pool
         self._private_pool: SandboxPool | None = None
         self._image = image
+        self._image_name = image_name
         self._limits = limits
         self._held: AbstractContextManager[Sandbox] | None = None
         self.sandbox: Sandbox | None = None
@@ -90,7 +92,9 @@ class SandboxLease:
                 check_owner(self._shared_pool.client, "SandboxPool")
             return self._shared_pool
         if self._private_pool is None:
-            self._private_pool = SandboxPool(self._image, size=1, limits=self._limits)
+            client = docker_client()
+            self._private_pool = SandboxPool(self._image or default_image(client, self._image_name), size=1,
+                                             limits=self._limits, client=client)
         return self._private_pool
 
     def _adopt_process(self) -> None:
@@ -108,10 +112,13 @@ class SandboxLease:
         return self.sandbox
 
     def current(self) -> Sandbox:
-        """The sandbox of this episode, replaced by a fresh one if it died (a pool replaces dead ones)."""
+        """The sandbox of this episode (acquired on first use). ``SandboxLostError`` if it died: the episode's
+        state went with it, and the env decides what to do (see :class:`~selfgym.envs.base.TextEnv`)."""
         self._adopt_process()
-        if self.sandbox is None or not self.sandbox.alive:
+        if self.sandbox is None:
             return self.renew()
+        if not self.sandbox.alive:
+            raise SandboxLostError(f"The episode's sandbox {self.sandbox.short_id} is lost.")
         return self.sandbox
 
     def release(self) -> None:
@@ -127,10 +134,11 @@ class SandboxLease:
             self._private_pool = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"pool": self._shared_pool, "image": self._image, "limits": self._limits}
+        return {"pool": self._shared_pool, "image": self._image, "limits": self._limits,
+                "image_name": self._image_name}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         pool, image, limits = state["pool"], state["image"], state["limits"]
         if isinstance(pool, ForeignPool):  # restored away from the pool's process: a private one like it
-            pool, image, limits = None, image or pool.image, limits or pool.limits
-        self.__init__(pool, image=image, limits=limits)
+            pool, image, limits = None, pool.image, pool.limits
+        self.__init__(pool, image=image, limits=limits, image_name=state["image_name"])

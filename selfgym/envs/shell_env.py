@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..sandbox import ExecResult, Limits, Sandbox, SandboxPool
 from .base import TextEnv, Turn
+from .harbor import HarborEpisode, HarborSpec, harbor_spec_of
 from .shell import (
     FAMILY,
     ShellTaskSpec,
@@ -39,18 +41,26 @@ class ShellEnv(TextEnv):
       the container's final state: reward 1 if it exits 0, else 0, and the episode terminates. Other steps
       give 0; after ``max_steps`` actions without a submit the episode is truncated.
     * ``info``: ``exit_code`` and ``timed_out`` after a command; ``passed``, ``answer`` and ``check_output``
-      after a submit; ``category`` at reset.
+      after a submit (Harbor tasks add ``rewards`` and ``verifier_error``, and ``agent_timed_out`` when the task's
+      time for the agent ran out); ``category`` at reset.
 
     Tasks come from ``tasks``: a :class:`TaskSource`, a YAML task file (see :mod:`selfgym.envs.shell.spec`),
-    or by default the shipped set. ``reset(options={"task": {...}})`` runs any shell task, e.g. one a
-    curriculum wrote.
+    a Harbor or terminal-bench task directory or a folder of them (see :mod:`selfgym.envs.harbor`), or by
+    default the shipped set (Harbor directories). ``reset(options={"task": {...}})`` runs any shell task, e.g.
+    one a curriculum wrote.
+
+    Harbor tasks are played as Harbor does: the task's environment (selfgym's sandbox for its own tasks, else
+    the task's image, built, in a container of its own; ``base_images`` declares stand-ins for base images that
+    cannot be pulled offline), its working directory, its time for the agent (when it runs out, the work is
+    judged as it is) and its verifier (shared or separate mode, reward files; ``info["rewards"]`` has all of
+    them, the reward is the one named ``reward``, else the only one, else their mean).
     """
 
     def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 20,
                  command_timeout_s: float | None = None, check_timeout_s: float = 30.0,
                  max_output_chars: int = 8_000, pool: SandboxPool | None = None, image: str | None = None,
-                 limits: Limits | None = None, render_mode: str | None = None,
-                 max_action_chars: int = 16_000) -> None:
+                 limits: Limits | Mapping[str, Any] | None = None, render_mode: str | None = None,
+                 max_action_chars: int = 16_000, base_images: Mapping[str, str] | None = None) -> None:
         if tasks is None:
             source: TaskSource = shipped_tasks()
         elif isinstance(tasks, (str, Path)):
@@ -66,24 +76,39 @@ class ShellEnv(TextEnv):
         self.command_timeout_s = command_timeout_s
         self.check_timeout_s = check_timeout_s
         self.max_output_chars = max_output_chars
+        self.limits = Limits(**limits) if isinstance(limits, Mapping) else limits  # for tasks' own containers
+        self.base_images = dict(base_images or {})
         self._spec: ShellTaskSpec | None = None
-        self._prepared: Sandbox | None = None
+        self._harbor: HarborEpisode | None = None
+        self._time_left: float | None = None
+
+    @property
+    def uses_sandbox(self) -> bool:  # type: ignore[override]
+        """Whether reset takes a pooled sandbox: not for Harbor tasks that bring an image (they get their own)."""
+        spec = harbor_spec_of(self.task) if self.task is not None else None
+        return spec is None or spec.environment == "sandbox"
 
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
+        self._end_harbor_episode()
+        harbor = harbor_spec_of(task)
+        if harbor is not None:
+            return self._begin_harbor(task, harbor)
         self._spec = spec_of(task)
         self._set_up(self.sandbox)
-        return self._introduction(task), {"category": self._spec.category}
+        return self._introduction(task, keep_background=self._spec.keep_background), {"category": self._spec.category}
 
     def _act(self, action: str) -> Turn:
         if not action.strip():
             return Turn(EMPTY_ACTION, info={"malformed": True, "error": EMPTY_ACTION})
-        sandbox, note = self._episode_sandbox()
+        if self._harbor is not None:
+            return self._act_harbor(action)
+        sandbox = self.sandbox
         answer = parse_submit(action)
         if answer is not None:
             return self._judge(sandbox, answer)
         result = run_action(sandbox, action, timeout_s=self.command_timeout_s,
                             keep_background=self._spec.keep_background)
-        observation = note + describe(result, max_chars=self.max_output_chars)
+        observation = describe(result, max_chars=self.max_output_chars)
         return Turn(observation, info={"exit_code": result.exit_code, "timed_out": result.timed_out})
 
     def _set_up(self, sandbox: Sandbox) -> None:
@@ -93,18 +118,10 @@ class ShellEnv(TextEnv):
                 ending = "timed out" if result.timed_out else f"exit code {result.exit_code}"
                 output = clip_middle(result.stdout + result.stderr, 2000)
                 raise ValueError(f"the setup of shell task {self.task.id!r} failed ({ending}):\n{output}")
-        self._prepared = sandbox
-
-    def _episode_sandbox(self) -> tuple[Sandbox, str]:
-        """The sandbox to act in, and a note for the agent if it had to be replaced (a lost container)."""
-        sandbox = self.sandbox
-        if sandbox is self._prepared:
-            return sandbox, ""
-        self._set_up(sandbox)
-        return sandbox, "[the sandbox was lost and has been set up again from the task's starting state]\n"
 
     def _judge(self, sandbox: Sandbox, answer: str) -> Turn:
-        result = self._script(sandbox, self._spec.check, self.check_timeout_s, env={"SELFGYM_ANSWER": answer})
+        # Under the verifier's uid, out of reach of the agent's processes (still running in tasks that keep them).
+        result = sandbox.run_check(self._spec.check, env={"SELFGYM_ANSWER": answer}, timeout_s=self.check_timeout_s)
         passed = result.ok
         check_output = clip_middle(result.stdout + result.stderr, self.max_output_chars)
         if result.timed_out:
@@ -114,18 +131,81 @@ class ShellEnv(TextEnv):
         observation = f"Submitted. The task's check {verdict}."
         return Turn(observation, reward=float(passed), terminated=True, info=info)
 
-    def _script(self, sandbox: Sandbox, script: str, timeout_s: float,
-                env: dict[str, str] | None = None) -> ExecResult:
-        """Run a task's setup or check: bash with errexit, in /work, outside the agent's session."""
-        return sandbox.run(["/bin/bash", "-e", "-c", script], env=env, timeout_s=timeout_s,
+    def _script(self, sandbox: Sandbox, script: str, timeout_s: float) -> ExecResult:
+        """Run a task's setup: bash with errexit, in /work, as the agent (its files are the agent's to change)."""
+        return sandbox.run(["/bin/bash", "-e", "-c", script], timeout_s=timeout_s,
                            keep_background=self._spec.keep_background)
 
-    def _introduction(self, task: Task) -> str:
+    # --- Harbor tasks ------------------------------------------------------------------------------------------
+
+    def _begin_harbor(self, task: Task, spec: HarborSpec) -> tuple[str, dict[str, Any]]:
+        self._spec = None
+        self._harbor = HarborEpisode(task, spec, self, limits=self.limits, base_images=self.base_images)
+        sandbox = self._harbor.start()
+        self._time_left = spec.agent_timeout_s
+        introduction = self._introduction(task, keep_background=spec.keep_background, start_dir=self._harbor.start_dir,
+                                          answer_file=spec.answer_file, network=sandbox.limits.network)
+        return introduction, {"category": task.data.get("category", "terminal")}
+
+    def _act_harbor(self, action: str) -> Turn:
+        episode = self._harbor
+        sandbox = episode.current()
+        answer = parse_submit(action)
+        if answer is not None:
+            return self._judge_harbor(answer)
+        timeout = self.command_timeout_s if self.command_timeout_s is not None else sandbox.limits.timeout_s
+        if self._time_left is not None:
+            timeout = min(timeout, self._time_left)
+        result = run_action(sandbox, action, timeout_s=timeout, keep_background=episode.spec.keep_background,
+                            cwd=episode.start_dir, env=episode.env)
+        observation = describe(result, max_chars=self.max_output_chars)
+        info = {"exit_code": result.exit_code, "timed_out": result.timed_out}
+        if self._time_left is not None:
+            self._time_left -= max(result.duration_s, 0.0)
+            if self._time_left <= 0:  # Harbor stops the agent at its timeout and verifies what it left
+                turn = self._judge_harbor("", observation + "\n[the task's time for the agent is up]\n")
+                turn.info.update(info, agent_timed_out=True)
+                return turn
+        return Turn(observation, info=info)
+
+    def _judge_harbor(self, answer: str, note: str = "") -> Turn:
+        episode = self._harbor
+        if answer and episode.spec.answer_file is not None:
+            episode.write_answer(answer)
+        verdict, notes = episode.judge()
+        output = "\n".join([*notes, verdict.output] + ([f"[verifier error: {verdict.error}]"] if verdict.error else []))
+        info = {"passed": verdict.reward >= 1.0, "answer": answer, "rewards": verdict.rewards,
+                "verifier_error": verdict.error, "check_output": clip_middle(output, self.max_output_chars)}
+        if verdict.error:
+            summary = f"the tests gave no reward ({verdict.error}): reward 0"
+        elif verdict.reward in (0.0, 1.0):
+            summary = "passed (reward 1)" if verdict.reward else "failed (reward 0)"
+        else:
+            summary = f"gave reward {verdict.reward:g}"
+        return Turn(f"{note}Submitted. The task's check {summary}.", reward=verdict.reward, terminated=True,
+                    info=info)
+
+    def _end_harbor_episode(self) -> None:
+        if self._harbor is not None:
+            episode, self._harbor = self._harbor, None
+            episode.close()
+
+    def close(self) -> None:
+        self._end_harbor_episode()
+        super().close()
+
+    def _introduction(self, task: Task, *, keep_background: bool, start_dir: str = "/work",
+                      answer_file: str | None = None, network: bool = False) -> str:
         background = ("Processes you start in the background keep running between commands."
-                      if self._spec.keep_background else
+                      if keep_background else
                       "Background processes are stopped when the command that started them ends.")
+        where = f"in {start_dir}" + ("" if network else " (no network)")
+        if answer_file is not None:
+            done = (f"send `submit` (or `submit <answer>`, which writes the answer to {answer_file} for you); "
+                    "your work is then checked.")
+        else:
+            done = "send `submit` (or `submit <answer>` if the task asks for an answer); your work is then checked."
         return (f"{task.prompt}\n\n"
-                "You are in a bash shell, in /work (no network). Send one command per turn; you will see its "
+                f"You are in a bash shell, {where}. Send one command per turn; you will see its "
                 "output and exit code. The working directory, variables and functions carry over between "
-                f"commands. {background} When you are done, send `submit` (or `submit <answer>` if the task "
-                "asks for an answer); your work is then checked.")
+                f"commands. {background} When you are done, {done}")

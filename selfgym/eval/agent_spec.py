@@ -150,7 +150,7 @@ def reference_actions(task: Task) -> list[str]:
     data = task.data
     if data.get("canonical_solution"):
         return [f"```python\n{data['canonical_solution']}\n```"]
-    if isinstance(data.get("solution"), (list, tuple)) and data.get("check"):
+    if isinstance(data.get("solution"), (list, tuple)) and (data.get("check") or data.get("harbor")):
         return [str(action) for action in data["solution"]]
     if data.get("answer") is not None:
         answer = str(data["answer"])

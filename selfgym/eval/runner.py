@@ -8,7 +8,8 @@ A run lives in one folder:
   with ``meta.eval`` = key, task set, attempt, seed), appended and fsync'd as episodes finish. Each record's
   ``status`` says how the episode ended: ``"done"`` (the env ended it, or ``max_turns``), ``"stopped"`` (the
   conversation outgrew the model's context: the agent's failure, ``reason`` says so), or ``"error"`` (its
-  sandbox was lost for reasons outside the agent more often than the env replays an attempt:
+  sandbox was lost for reasons outside the agent more often than the env replays an action, and the episode,
+  played again from the start (``meta.infra_replays``, ``meta.infra_errors``), was lost again:
   :class:`~selfgym.sandbox.InfrastructureError`, ``reason`` says what happened). Errors are not failures:
   the summary counts them apart from the success rate and pass@k;
 * ``summary.json``: the statistics (:mod:`selfgym.eval.summary`), written when the run ends.
@@ -46,12 +47,12 @@ from rich.progress import (
 )
 
 from ..agents.policy import Policy, Sampling
-from ..agents.rollout import DEFAULT_SYSTEM_PROMPT, rollout_batch
+from ..agents.rollout import DEFAULT_SYSTEM_PROMPT, replay_lost, rollout_batch
 from ..io import atomic_write_json
 from .agent_spec import AgentSpec, LockedPolicy, build_policy, parse_agent
 from .executors import Executor, make_executor
 from .suite import Episode, ExpandedSuite, Suite, expand_suite, load_suite
-from .summary import now, suite_identity, summarize, versions
+from .summary import is_error, now, suite_identity, summarize, versions
 
 
 # Envs whose sandboxes come from an image of their own (the web sandbox: the sites and Chromium), with the
@@ -148,18 +149,19 @@ class RolloutWorker:
         episodes = [Episode.from_dict(raw) for raw in chunk]
         envs = [self._env(episode, slot) for slot, episode in enumerate(episodes)]
         sampling = dataclasses.replace(self.settings.sampling, seed=episodes[0].seed)
-        trajectories = rollout_batch(
-            envs, self.policy, [e.task for e in episodes], seeds=[e.seed for e in episodes],
-            system_prompt=self.settings.system_prompt, sampling=sampling, max_turns=self.settings.max_turns,
-            meta={"agent": self.agent.name}, record_errors=True)
+        settings = dict(system_prompt=self.settings.system_prompt, sampling=sampling,
+                        max_turns=self.settings.max_turns, meta={"agent": self.agent.name})
+        trajectories = rollout_batch(envs, self.policy, [e.task for e in episodes], seeds=[e.seed for e in episodes],
+                                     **settings)
+        trajectories = replay_lost(envs, self.policy, trajectories, **settings)
         records = []
         for episode, trajectory in zip(episodes, trajectories, strict=True):
             trajectory.meta["eval"] = {"key": episode.key, "task_set": episode.task_set,
                                        "attempt": episode.attempt, "seed": episode.seed,
                                        "sampling_seed": sampling.seed, "worker_pid": os.getpid()}
             record = trajectory.to_dict()
-            if "error" in trajectory.meta:
-                record.update(status="error", reason=str(trajectory.meta["error"]))
+            if trajectory.error is not None:
+                record.update(status="error", reason=trajectory.error)
             elif "stopped" in trajectory.meta:
                 record.update(status="stopped", reason=str(trajectory.meta["stopped"]))
             else:
@@ -196,11 +198,6 @@ def chunks(episodes: Sequence[Episode], batch_size: int) -> list[list[Episode]]:
 
 
 # --- the run folder -----------------------------------------------------------------------------------------
-
-def is_error(record: dict) -> bool:
-    """Whether an episode record says the episode was lost to an infrastructure error (to be played again)."""
-    return record.get("status") == "error"
-
 
 class EpisodeLog:
     """``episodes.jsonl``: one JSON record a line, appended and fsync'd. An episode is logged once, except that

@@ -46,6 +46,11 @@ def suite_identity(expanded: ExpandedSuite) -> dict[str, Any]:
     }
 
 
+def is_error(record: dict) -> bool:
+    """Whether an episode record is of an episode lost to the infrastructure (neither success nor failure)."""
+    return record.get("status") == "error" or record.get("error") is not None
+
+
 def outcomes(ks: Sequence[int], records: Sequence[dict], task_set: str | None = None) -> dict[str, Any]:
     """Success rate with its Wilson interval (over episodes), pass@k with a bootstrap interval (over tasks),
     mean reward and turns, of the records of ``task_set`` (or all).
@@ -61,7 +66,7 @@ def outcomes(ks: Sequence[int], records: Sequence[dict], task_set: str | None = 
         meta = record["meta"]["eval"]
         if task_set is not None and meta["task_set"] != task_set:
             continue
-        if record.get("status") == "error":
+        if is_error(record):
             errors += 1
             continue
         per_task[(meta["task_set"], record["task"]["id"])].append(bool(record["success"]))
@@ -118,8 +123,8 @@ def summarize(expanded: ExpandedSuite, records: Sequence[dict], sessions: Sequen
         "agent": agent.to_dict(),
         "complete": n == len(expanded.episodes),
         "results": results,
-        "errors": [{"key": r["meta"]["eval"]["key"], "reason": r.get("reason")} for r in records
-                   if r.get("status") == "error"],
+        "errors": [{"key": r["meta"]["eval"]["key"], "reason": r.get("reason") or r.get("error")} for r in records
+                   if is_error(r)],
         "cost": {
             "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "tokens_per_episode": (prompt_tokens + completion_tokens) / n if n else 0.0,

@@ -8,10 +8,11 @@ from .spec import (
     load_task_file,
     parse_submit,
     shipped_tasks,
+    shipped_tasks_dir,
     spec_of,
     tasks_from_entries,
 )
 
 __all__ = ["FAMILY", "SESSION_SCRIPT", "STATE_DIR", "ShellTaskEntry", "ShellTaskSpec", "clip_middle",
-           "describe", "load_task_file", "parse_submit", "run_action", "shipped_tasks", "spec_of",
+           "describe", "load_task_file", "parse_submit", "run_action", "shipped_tasks", "shipped_tasks_dir", "spec_of",
            "tasks_from_entries"]

@@ -15,6 +15,8 @@ variable rather than ``argv``, so ``pkill -f PATTERN`` does not match (and kill)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ...sandbox import ExecResult, Sandbox
 
 STATE_DIR = "/tmp/.selfgym-shell"
@@ -55,12 +57,17 @@ eval "$__selfgym_action"
 """
 
 
-def run_action(sandbox: Sandbox, action: str, *, timeout_s: float | None = None,
-               keep_background: bool = False) -> ExecResult:
-    """Run one agent command in the session; stdout and stderr come back interleaved in ``stdout``."""
-    env = {"SELFGYM_SESSION": SESSION_SCRIPT, "SELFGYM_ACTION": action, "SELFGYM_STATE_DIR": STATE_DIR}
+def run_action(sandbox: Sandbox, action: str, *, timeout_s: float | None = None, keep_background: bool = False,
+               cwd: str | None = None, env: Mapping[str, str] | None = None) -> ExecResult:
+    """Run one agent command in the session; stdout and stderr come back interleaved in ``stdout``.
+
+    ``cwd`` is where the session starts (its first command; later ones start where the previous one ended), and
+    ``env`` holds variables every command gets (a task's environment).
+    """
+    env = {**(env or {}), "SELFGYM_SESSION": SESSION_SCRIPT, "SELFGYM_ACTION": action,
+           "SELFGYM_STATE_DIR": STATE_DIR}
     return sandbox.run(["/bin/bash", "-c", 'eval "$SELFGYM_SESSION"', "bash"], env=env, timeout_s=timeout_s,
-                       keep_background=keep_background)
+                       keep_background=keep_background, cwd=cwd)
 
 
 def clip_middle(text: str, max_chars: int) -> str:

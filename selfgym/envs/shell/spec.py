@@ -14,7 +14,10 @@ A task file is a YAML list of entries::
         - grep -c ERROR app.log > count.txt
         - submit
 
-Tasks that ask for an answer take it as ``submit <answer>``; the check reads it from ``$SELFGYM_ANSWER``.
+Tasks that ask for an answer take it as ``submit <answer>``; the check reads it from ``$SELFGYM_ANSWER``. The check
+runs under the verifier's uid, out of the agent's reach; to run the agent's programs or tools that execute code from
+the agent's files (git, make, pytest, ``bash script.sh``), it calls ``as_agent CMD ...`` and judges their output
+(see :mod:`selfgym.sandbox.checks`; a check that calls them directly is refused).
 ``keep_background: true`` keeps the processes that setup and the agent's commands leave running (the
 ``processes`` tasks); otherwise every process a command started is killed when it ends.
 Everything but ``id``, ``prompt`` and ``difficulty`` goes in ``Task.data``, so curricula can write new tasks.
@@ -32,6 +35,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ...sandbox.checks import lint_check
+from ..harbor.reader import read_tasks
 from ..sources import TaskList
 from ..task import Task
 
@@ -59,6 +64,14 @@ class ShellTaskSpec(BaseModel):
     check: str = Field(min_length=1)
     solution: list[str] = Field(min_length=1)
     keep_background: bool = False
+
+    @field_validator("check")
+    @classmethod
+    def _runs_no_agent_code_as_verifier(cls, check: str) -> str:
+        problem = lint_check(check)
+        if problem:
+            raise ValueError(problem)
+        return check
 
     @field_validator("solution")
     @classmethod
@@ -106,25 +119,28 @@ def tasks_from_entries(entries: Any, origin: str) -> list[Task]:
 
 
 def load_task_file(path: str | Path) -> list[Task]:
-    """Read a YAML task file (the format in this module's docstring)."""
+    """Read a YAML task file (the format in this module's docstring), or a Harbor or terminal-bench task
+    directory, or a folder of them (:mod:`selfgym.envs.harbor`)."""
     path = Path(path)
+    if path.is_dir():
+        return read_tasks(path, family=FAMILY)
     with path.open(encoding="utf-8") as fh:
         return tasks_from_entries(yaml.safe_load(fh), str(path))
 
 
+def shipped_tasks_dir() -> Path:
+    """The folder of the shipped shell tasks, one Harbor task directory each."""
+    return Path(str(resources.files(SHIPPED_TASKS_PACKAGE).joinpath(SHIPPED_TASKS_DIR)))
+
+
 @cache
 def _shipped() -> tuple[Task, ...]:
-    folder = resources.files(SHIPPED_TASKS_PACKAGE).joinpath(SHIPPED_TASKS_DIR)
-    files = sorted((f for f in folder.iterdir() if f.name.endswith(".yaml")), key=lambda f: f.name)
-    tasks: list[Task] = []
-    for file in files:
-        entries = yaml.safe_load(file.read_text(encoding="utf-8"))
-        tasks += tasks_from_entries(entries, f"{SHIPPED_TASKS_DIR}/{file.name}")
-    return tuple(tasks)
+    return tuple(read_tasks(shipped_tasks_dir(), family=FAMILY))
 
 
 def shipped_tasks() -> TaskList:
-    """The shell tasks that ship with selfgym (``selfgym/envs/shell/tasks/*.yaml``), in file order."""
+    """The shell tasks that ship with selfgym (``selfgym/envs/shell/tasks/<name>/``, Harbor task directories),
+    in name order."""
     return TaskList(_shipped(), FAMILY)
 
 

@@ -1,0 +1,2 @@
+[ "$(cat restore/a.txt)" = alpha ]
+[ "$(cat restore/b/c.txt)" = gamma ]

@@ -1,0 +1,7 @@
+#!/bin/bash
+# The verifier of a selfgym shell task: tests/check.sh, run with bash -e in /work, decides.
+# Reward 1 when it exits 0, else 0.
+cd /work || exit 1
+bash -e /tests/check.sh
+status=$?
+if [ "$status" -eq 0 ]; then echo 1; else echo 0; fi > /logs/verifier/reward.txt

@@ -1,0 +1,1 @@
+[ "$(sha256sum < big.txt | cut -d' ' -f1)" = "$(cat .expected)" ]

@@ -1,0 +1,1 @@
+[ "$(cat /logs/artifacts/out.txt)" = 'Hello, Zhivago!' ]

@@ -1,0 +1,3 @@
+#!/bin/bash
+# A plausible wrong attempt: it must earn reward 0.
+sed -i 's/data\["timeout"\] = int(data\["timeout"\])/data.setdefault("timeout", 30)/' svc/settings.py && echo '{"name": "svc", "timeout": 30}' > svc/settings.json

@@ -1,0 +1,1 @@
+[ "$(cat /logs/artifacts/out.txt)" = "$(printf "[('name', 'a'), ('retries', 2), ('timeout', 30)]\n[('timeout', 5)]")" ]

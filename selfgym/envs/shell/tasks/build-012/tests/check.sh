@@ -1,0 +1,1 @@
+[ "$(cat /logs/artifacts/out.txt)" = "$(printf 'var extra = 3;\nvar a = 1;')" ]

@@ -1,0 +1,1 @@
+[ "$(cat order.txt)" = "$(printf 'config\nfetch\nparse\nbuild\npackage\ntest\nrelease')" ]

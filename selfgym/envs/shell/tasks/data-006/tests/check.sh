@@ -1,0 +1,1 @@
+[ "$SELFGYM_ANSWER" = 8 ]

@@ -1,0 +1,1 @@
+[ "$(cat busy.txt)" = "$(printf 'admin\napi\nmetrics')" ]

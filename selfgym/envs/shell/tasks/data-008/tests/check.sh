@@ -1,0 +1,1 @@
+[ "$(cat acme.txt)" = "$(printf 'ann@acme.test\ncal@acme.test')" ]

@@ -1,0 +1,3 @@
+#!/bin/bash
+# A plausible wrong attempt: it must earn reward 0.
+jq -s -r 'group_by(.user) | map({user: .[0].user, total: (map(.total) | add)}) | sort_by(.total) | .[:3][] | "\(.user) \(.total)"' purchases.jsonl > top.txt

@@ -1,0 +1,1 @@
+[ "$(cat top.txt)" = "$(printf 'dee 80\nbo 77\nann 75')" ]

@@ -1,0 +1,2 @@
+[ -L current ]
+[ "$(cat current/VERSION)" = v1.10.0 ]

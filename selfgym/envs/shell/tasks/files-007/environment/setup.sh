@@ -1,0 +1,2 @@
+mkdir inbox
+for f in report.PDF photo.jpg notes.txt todo.TXT scan.jpg; do echo "$f" > "inbox/$f"; done

@@ -1,0 +1,3 @@
+#!/bin/bash
+# A plausible wrong attempt: it must earn reward 0.
+cd web && echo '*.log' >> .gitignore && git add .gitignore && git commit -qm 'ignore log files'

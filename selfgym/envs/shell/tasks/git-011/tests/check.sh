@@ -1,0 +1,1 @@
+[ "$SELFGYM_ANSWER" = "change 7: tidy notes part 7" ]

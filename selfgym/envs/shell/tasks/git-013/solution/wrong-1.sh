@@ -1,0 +1,3 @@
+#!/bin/bash
+# A plausible wrong attempt: it must earn reward 0.
+cd proj && git switch -q release/1.x && git merge -q --no-edit main

@@ -1,0 +1,1 @@
+[ "$(stat -c '%a %n' share/a.txt share/docs/b.txt share/docs/c.txt share/img/d.png share/e.sh)" = "$(printf '664 share/a.txt\n644 share/docs/b.txt\n644 share/docs/c.txt\n600 share/img/d.png\n775 share/e.sh')" ]

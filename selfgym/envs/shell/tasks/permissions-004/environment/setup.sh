@@ -1,0 +1,2 @@
+mkdir team
+chmod 755 team

@@ -1,0 +1,1 @@
+[ "$(cd www && stat -c '%a %n' . css cgi-bin index.html css/site.css cgi-bin/form.cgi cgi-bin/readme.txt app.cgi)" = "$(printf '755 .\n755 css\n755 cgi-bin\n644 index.html\n644 css/site.css\n755 cgi-bin/form.cgi\n644 cgi-bin/readme.txt\n755 app.cgi')" ]

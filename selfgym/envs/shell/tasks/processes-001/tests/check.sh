@@ -1,0 +1,2 @@
+[ -z "$(pgrep -f '[h]og\.sh')" ]
+[ -n "$(pgrep -f '[k]eeper\.sh')" ]

@@ -1,0 +1,3 @@
+#!/bin/bash
+# The reference solution: selfgym's reference actions, in order.
+pgrep -x -f 'sleep 86400' > pid.txt

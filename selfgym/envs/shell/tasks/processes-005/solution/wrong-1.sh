@@ -1,0 +1,3 @@
+#!/bin/bash
+# A plausible wrong attempt: it must earn reward 0.
+printf '%s' 5000 > /work/answer.txt

@@ -1,0 +1,3 @@
+[ -f out/spam.log ]
+sleep 1
+[ ! -s out/spam.log ]

@@ -1,0 +1,3 @@
+pid=$(pgrep -f '[l]isten\.py 7070')
+[ -n "$pid" ]
+[ "$SELFGYM_ANSWER" = "$pid" ]

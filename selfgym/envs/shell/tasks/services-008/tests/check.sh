@@ -1,0 +1,3 @@
+sleep 0.3
+[ -z "$(pgrep -f '[c]ounter\.py')" ]
+[ "$(cat final.txt)" = 'served 3' ]

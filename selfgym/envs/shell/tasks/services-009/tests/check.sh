@@ -1,0 +1,8 @@
+[ -s app/app.log.1 ]
+grep -qx 'line 1' app/app.log.1
+sleep 0.5
+size=$(stat -c %s app/app.log)
+sleep 0.5
+[ "$(stat -c %s app/app.log)" -gt "$size" ]
+! grep -qx 'line 1' app/app.log || exit 1
+[ -n "$(pgrep -f '[l]ogger\.py')" ]

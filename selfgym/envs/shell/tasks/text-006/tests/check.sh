@@ -1,0 +1,1 @@
+[ "$(cat active.txt)" = "$(printf '%s\n' alice bob carol trent)" ]

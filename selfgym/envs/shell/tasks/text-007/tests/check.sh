@@ -1,0 +1,1 @@
+[ "$(cat top3.txt)" = "$(printf '%s\n' the cat sat)" ]

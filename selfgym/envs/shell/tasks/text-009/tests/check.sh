@@ -1,0 +1,1 @@
+cmp -s legacy.txt <(printf 'Caf\xc3\xa9 cr\xc3\xa8me\nna\xc3\xafve r\xc3\xa9sum\xc3\xa9\n\xc2\xa9 2024\n')

@@ -1,0 +1,3 @@
+#!/bin/bash
+# A plausible wrong attempt: it must earn reward 0.
+sed -i -E 's#([0-9]{2})/([0-9]{2})/([0-9]{4})#\3-\1-\2#g' dates.txt

@@ -1,0 +1,1 @@
+[ "$(cat added.txt)" = "$(printf 'zeta\nepsilon\neta')" ]

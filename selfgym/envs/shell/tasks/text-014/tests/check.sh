@@ -1,0 +1,1 @@
+[ "$(cat db.conf)" = "$(printf 'host = db.local\nport = 5432\nuser = app')" ]

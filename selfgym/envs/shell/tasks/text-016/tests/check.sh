@@ -1,0 +1,1 @@
+[ "$(cat reversed.txt)" = "$(printf 'four\nthree\ntwo\none')" ]

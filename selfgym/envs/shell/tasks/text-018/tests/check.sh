@@ -1,0 +1,1 @@
+[ "$(cat errors.txt)" = "$(printf "ValueError: bad value\nKeyError: 'user'")" ]

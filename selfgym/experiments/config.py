@@ -1,0 +1,141 @@
+"""Experiment files: YAML validated with pydantic. A mistake is one ``ConfigError`` naming the key, its line and
+what was expected, never a stack trace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ..yaml_config import StrictModel as _Strict
+from ..yaml_config import load_yaml_model
+
+
+class ConfigError(ValueError):
+    """An experiment file that cannot be run, with the file, line and key at fault."""
+
+
+class FamilySpec(_Strict):
+    """A task family for the curriculum: a reasoning-gym generator (``name``) with its number of difficulty
+    levels, or the env's own task source (``source: env``) levelled by task difficulty."""
+
+    name: str
+    levels: int = Field(default=3, ge=1, le=20)
+
+
+class EnvSpec(_Strict):
+    id: str = "selfgym/Math-v0"
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    families: list[FamilySpec] = Field(default_factory=list)  # empty: the env's task source as one family
+    parallel: int = Field(default=4, ge=1, le=64, description="envs played in lockstep, sharing one pool")
+
+
+class AgentSpec(_Strict):
+    backend: Literal["hf", "openai", "scripted"] = "hf"
+    model: str = "smollm2"
+    base_url: str | None = None  # openai backend
+    api_key_env: str = "OPENAI_API_KEY"
+    batch_size: int = Field(default=8, ge=1)
+    max_new_tokens: int = Field(default=256, ge=1)
+    temperature: float = Field(default=0.7, ge=0)
+    top_p: float = Field(default=0.95, gt=0, le=1)
+    system_prompt: str | None = None
+    replies: list[str] = Field(default_factory=list)  # scripted backend
+
+    @model_validator(mode="after")
+    def _backend_needs(self) -> AgentSpec:
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError("agent.backend 'openai' needs agent.base_url (e.g. http://127.0.0.1:8000/v1)")
+        if self.backend == "scripted" and not self.replies:
+            raise ValueError("agent.backend 'scripted' needs agent.replies (a list of texts)")
+        return self
+
+
+class EvalOnlySpec(_Strict):
+    """Play the curriculum's tasks and evaluate; nothing is learned (a baseline, or a curriculum's own run)."""
+
+    name: Literal["eval-only"] = "eval-only"
+
+
+class ReflexionSpec(_Strict):
+    """Reflexion: up to ``trials`` attempts per task, each after a reflection on the last failure."""
+
+    name: Literal["reflexion"]
+    trials: int = Field(default=3, ge=1, description="attempts per task")
+    memory_size: int = Field(default=3, ge=1, description="reflections carried into the next attempt")
+
+
+class SelfTrainingSpec(_Strict):
+    """STaR (``self-training``) or Re-ReST (``re-rest``): fine-tune on verified successes (Re-ReST adds verified
+    corrections of the failures) every ``train_every`` tasks."""
+
+    name: Literal["self-training", "re-rest"]
+    samples_per_task: int = Field(default=1, ge=1, description="episodes sampled per task (k)")
+    train_every: int = Field(default=32, ge=1, description="tasks per fine-tuning round")
+    epochs: int = Field(default=2, ge=1)
+    learning_rate: float = Field(default=2e-4, gt=0)
+    lora_r: int = Field(default=16, ge=1)
+
+
+class GRPOSpec(_Strict):
+    """GRPO: ``tasks_per_step`` tasks a step, ``group_size`` episodes each, compared within their group."""
+
+    name: Literal["grpo"]
+    group_size: int = Field(default=8, ge=2, description="episodes per task, compared with each other")
+    tasks_per_step: int = Field(default=2, ge=1, description="tasks per training step")
+    kl_beta: float = Field(default=0.0, ge=0, description="weight of the KL penalty to the base model")
+    learning_rate: float = Field(default=2e-4, gt=0)
+    lora_r: int = Field(default=16, ge=1)
+
+
+# Each method lists only its own fields; ``name`` picks the member (a typo in one is a file:line error).
+MethodSpec = Annotated[EvalOnlySpec | ReflexionSpec | SelfTrainingSpec | GRPOSpec, Field(discriminator="name")]
+
+
+class CurriculumSpec(_Strict):
+    name: Literal["uniform", "ladder", "plr", "learning_progress", "learnability", "self_evolving"] = "uniform"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class BudgetSpec(_Strict):
+    episodes: int = Field(default=64, ge=1, description="training tasks played (not counting evaluation)")
+
+
+class EvalSpec(_Strict):
+    tasks: int = Field(default=32, ge=1, description="held-out tasks, drawn once with the eval seed")
+    every: int = Field(default=0, ge=0, description="evaluate every N training episodes (0: before and after)")
+    seed: int = 12345
+    reflection: bool = Field(default=False, description="also evaluate with one Reflexion retry")
+
+
+class ExperimentConfig(_Strict):
+    name: str
+    seed: int = 0
+    output_dir: str = "runs/{name}"
+    env: EnvSpec = Field(default_factory=EnvSpec)
+    agent: AgentSpec = Field(default_factory=AgentSpec)
+    method: MethodSpec = Field(default_factory=EvalOnlySpec)
+    curriculum: CurriculumSpec = Field(default_factory=CurriculumSpec)
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    eval: EvalSpec = Field(default_factory=EvalSpec)
+    executor: Literal["local", "ray"] = "local"
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_folder_name(cls, value: str) -> str:
+        if not value or "/" in value or value.startswith("."):
+            raise ValueError("name must be a plain folder name (no '/', not starting with '.')")
+        return value
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir.format(name=self.name))
+
+
+def load_experiment(path: str | Path) -> ExperimentConfig:
+    """Read and validate an experiment file; every problem is a :class:`ConfigError` with file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such experiment file")
+    return load_yaml_model(path, ExperimentConfig, ConfigError, "name:, env:, agent:, method:, ...")
