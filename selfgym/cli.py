@@ -248,8 +248,8 @@ def eval_suite(suite: str, agent_spec: str, model: str | None, name: str | None,
     summary = run_eval(loaded, agent, out_dir, executor=runner, batch_size=batch_size, device=device,
                        progress=not no_progress, console=console)
     results = summary["results"]
-    table = Table("family", "tasks", "episodes", "success %", "95% CI",
-                  *[f"pass@{k} %" for k in summary["suite"]["k"]], "errors", title=f"{agent.name} on {loaded.label}")
+    table = Table("family", "tasks", "episodes", "success %", "95% CI", *[f"pass@{k} %" for k in summary["suite"]["k"]],
+                  "errors", title=f"{agent.name} on {loaded.label}")
 
     def add(label: str, part: dict) -> None:
         low, high = part["success_ci95"]

@@ -20,6 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gymnasium as gym
 import pytest
 from click.testing import CliRunner
+from tiny_models import build_tiny_chat_model
 
 from selfgym import Task
 from selfgym.agents import create_app
@@ -32,7 +33,6 @@ from selfgym.eval import load_suite, run_eval
 from selfgym.eval.leaderboard import build_leaderboard, to_markdown
 from selfgym.eval.summary import outcomes
 from selfgym.sandbox import InfrastructureError
-from tiny_models import build_tiny_chat_model
 
 pytestmark = pytest.mark.docker  # the eval's workers start a sandbox pool
 FLAKY_ID = "selfgym-test/Flaky-v0"
@@ -152,8 +152,8 @@ def long_question_suite(folder):
     (folder / "q.jsonl").write_text("".join(json.dumps({"question": q, "answer": f"#### {a}"}) + "\n"
                                             for q, a in questions))
     path = folder / "long.yaml"
-    path.write_text("name: long\nversion: 1\nsampling: {max_new_tokens: 4}\n"
-                    "task_sets:\n  - {name: gsm, env: selfgym/Math-v0, file: q.jsonl, env_kwargs: {tools: false, max_steps: 1}}\n")
+    path.write_text("name: long\nversion: 1\nsampling: {max_new_tokens: 4}\ntask_sets:\n"
+                    "  - {name: gsm, env: selfgym/Math-v0, file: q.jsonl, env_kwargs: {tools: false, max_steps: 1}}\n")
     return path
 
 

@@ -33,7 +33,7 @@ from gymnasium.wrappers import (
 )
 from gymnasium.wrappers.utils import create_zero_array
 from gymnasium.wrappers.vector import DictInfoToList
-from gymnasium_port import CHEAP_ID, CONTROL_ID, SELFGYM_IDS, make_env
+from gymnasium_port import CHEAP_ID, CONTROL_ID, SELFGYM_IDS
 
 from selfgym import Task
 from selfgym.envs.code_env import CodeEnv
@@ -321,8 +321,7 @@ def test_lambda_observation_wrapper():
 
 def long_env(env_id: str) -> gym.Env:
     """text: an env with room for the tests' 7 steps in one episode (Code-v0 allows 3 attempts by default)."""
-    budget = {"max_attempts": 10} if env_id == "selfgym/Code-v0" else {"max_steps": 10}
-    return gym.make(env_id, disable_env_checker=True, **budget)
+    return gym.make(env_id, disable_env_checker=True, max_steps=10)
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)

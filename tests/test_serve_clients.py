@@ -14,13 +14,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import json
 import threading
 
-import requests
 import openai
 import pytest
+import requests
+from tiny_models import build_tiny_chat_model
 
 from selfgym.agents import HFPolicy, create_app
 from selfgym.agents.serve import prompt_char_limit, serve_in_thread
-from tiny_models import build_tiny_chat_model
 
 QUESTION = [{"role": "user", "content": "What is 2+3?"}]
 
@@ -174,7 +174,7 @@ def test_raw_http_answers_in_openai_shape(url):
     (json.dumps({"messages": QUESTION, "temperature": -1}).encode(), "temperature"),
     (json.dumps({"messages": QUESTION, "n": 1000}).encode(), "n"),
     (json.dumps({"messages": [{"role": "user", "content": 5}]}).encode(), "content"),
-    ('{"messages": [{"role": "user", "content": "\\ud800"}]}'.encode(), "unpaired surrogate"),
+    (b'{"messages": [{"role": "user", "content": "\\ud800"}]}', "unpaired surrogate"),
     (b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}', "invalid request"),
 ])
 def test_raw_http_bad_requests_are_400_with_an_error_object(url, body, complaint):

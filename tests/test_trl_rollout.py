@@ -7,9 +7,9 @@ with ``IndexError`` (it reads each completion's last token).
 from __future__ import annotations
 
 import pytest
+from tiny_models import build_tiny_chat_model
 
 from selfgym.envs import Task, TaskList, TextEnv, Turn
-from tiny_models import build_tiny_chat_model
 
 LONG_PROMPT = "Reply with a number after reading all of this. " * 40  # ~2000 characters: > 256 tokens
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .policy import Completion, ContextLengthError, Policy, PolicyError, Sampling, ScriptedPolicy, check_messages
+from .policy import (Completion, ContextLengthError, Policy, PolicyError, Sampling, ScriptedPolicy,
+                     check_messages)
 from .reflexion import Reflexion, ReflexionConfig, ReflexionResult
 from .rollout import rollout, rollout_batch, rollout_many
 from .trajectory import Step, Trajectory, append_jsonl, read_jsonl

@@ -20,8 +20,8 @@ from .policy import Completion, ContextLengthError, Policy, PolicyError, Samplin
 
 # How servers say a prompt is longer than the model's context: OpenAI (code context_length_exceeded), vLLM
 # ("This model's maximum context length is ..."), selfgym serve ("... reads at most N tokens").
-_CONTEXT_LENGTH = re.compile(r"maximum context length|context_length_exceeded|context window|reads at most \d+ tokens",
-                             re.IGNORECASE)
+_CONTEXT_LENGTH = re.compile(
+    r"maximum context length|context_length_exceeded|context window|reads at most \d+ tokens", re.IGNORECASE)
 
 
 class RateLimiter:

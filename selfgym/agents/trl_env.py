@@ -40,6 +40,7 @@ from .rollout import DEFAULT_SYSTEM_PROMPT
 
 log = logging.getLogger(__name__)
 
+
 class SelfgymRollout:
     """A TRL ``rollout_func`` over selfgym envs (see the module docstring for how to use it).
 
@@ -98,7 +99,8 @@ class SelfgymRollout:
         output: dict[str, list] = {"prompt_ids": [], "completion_ids": [], "logprobs": [], "env_mask": []}
         for episode, skip in zip(episodes, unplayed, strict=True):
             if skip:  # an episode lost to the infrastructure at reset has no ids: its task's prompt stands in
-                prompt = episode.ids or policy.prompt_ids([{"role": "user", "content": episode.trajectory.task.prompt}])
+                task_prompt = [{"role": "user", "content": episode.trajectory.task.prompt}]
+                prompt = episode.ids or policy.prompt_ids(task_prompt)
                 row = (prompt[-budget:], [policy.tokenizer.eos_token_id], [0.0], [0])
             else:
                 row = (episode.ids[:episode.prompt_length], episode.ids[episode.prompt_length:], next(logprobs),

@@ -149,8 +149,8 @@ class RolloutWorker:
         episodes = [Episode.from_dict(raw) for raw in chunk]
         envs = [self._env(episode, slot) for slot, episode in enumerate(episodes)]
         sampling = dataclasses.replace(self.settings.sampling, seed=episodes[0].seed)
-        settings = dict(system_prompt=self.settings.system_prompt, sampling=sampling,
-                        max_turns=self.settings.max_turns, meta={"agent": self.agent.name})
+        settings = {"system_prompt": self.settings.system_prompt, "sampling": sampling,
+                    "max_turns": self.settings.max_turns, "meta": {"agent": self.agent.name}}
         trajectories = rollout_batch(envs, self.policy, [e.task for e in episodes], seeds=[e.seed for e in episodes],
                                      **settings)
         trajectories = replay_lost(envs, self.policy, trajectories, **settings)

@@ -54,7 +54,7 @@ class _ProcessBoundAPIClient(docker.APIClient):
 class ProcessBoundClient(docker.DockerClient):
     """A :class:`docker.DockerClient` usable only in the process that made it (see the module docstring)."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: D107 - the SDK's constructor, with our low-level client
+    def __init__(self, *args, **kwargs) -> None:  # the SDK's constructor, with our low-level client
         self.api = _ProcessBoundAPIClient(*args, **kwargs)
 
     @property
