@@ -15,8 +15,8 @@ A run lives in one folder:
 * ``summary.json``: the statistics (:mod:`selfgym.eval.summary`), written when the run ends.
 
 Running again in the same folder resumes: episodes already logged are skipped (those logged as errors are
-played again), a line torn by a kill is cut off first, and each episode is logged once (an error record at
-most once more, followed by the replay's). Episodes are played in *chunks* of ``batch_size``
+played again), a line torn by a kill is cut off first, and each episode is logged once (but for its error
+records: each run that plays it again adds one line). Episodes are played in *chunks* of ``batch_size``
 consecutive episodes of one task set, played in lockstep (one batched policy call per turn); chunks do not
 depend on the number of workers or the executor, so neither changes the results.
 """
@@ -200,8 +200,9 @@ def chunks(episodes: Sequence[Episode], batch_size: int) -> list[list[Episode]]:
 # --- the run folder -----------------------------------------------------------------------------------------
 
 class EpisodeLog:
-    """``episodes.jsonl``: one JSON record a line, appended and fsync'd. An episode is logged once, except that
-    a record of an infrastructure error is followed by the replay's (``records`` holds the last).
+    """``episodes.jsonl``: one JSON record a line, appended and fsync'd. An episode is logged once, but an
+    episode logged as an infrastructure error is logged again when it is played again (``records`` holds the
+    last).
 
     Opening it cuts off a torn last line (a write a kill interrupted), so appends never glue onto half a
     record.
