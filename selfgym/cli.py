@@ -213,30 +213,34 @@ def eval_errors(func):
 @click.option("--gpus-per-worker", default=0.0, show_default=True, type=float,
               help="Ray: GPUs each actor takes.")
 @click.option("--device", default=None, help="Where a local model runs (default: cuda when available).")
+@click.option("--limit", default=None, type=click.IntRange(min=1),
+              help="A quick check: only the first N tasks of each task set (results not rankable with full runs).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @clear_errors
 @eval_errors
 def eval_suite(suite: str, agent_spec: str, model: str | None, name: str | None, out_dir: str | None,
                executor: str, workers: int, batch_size: int, ray_address: str | None, gpus_per_worker: float,
-               device: str | None, no_progress: bool) -> None:
+               device: str | None, limit: int | None, no_progress: bool) -> None:
     """Evaluate an agent on SUITE (a suite YAML, or a shipped suite: code, shell, math).
 
-    Episodes are logged to OUT/episodes.jsonl as they finish; running the same command again resumes. The
-    summary (success rate, pass@k, 95% intervals, per-family breakdown, tokens, time, versions, images) goes
-    to OUT/summary.json.
+    Episodes are logged to OUT/episodes.jsonl as they finish; running the same command again resumes, and
+    plays again the episodes lost to infrastructure errors. The summary (success rate, pass@k, 95% intervals,
+    per-family breakdown, errors, tokens, time, versions, images) goes to OUT/summary.json.
     """
     import re
 
     from .eval.agent_spec import parse_agent
     from .eval.executors import make_executor
     from .eval.runner import run_eval
-    from .eval.suite import load_suite
+    from .eval.suite import limit_suite, load_suite
 
     loaded = load_suite(suite)
+    if limit is not None:
+        loaded = limit_suite(loaded, limit)
     agent = parse_agent(agent_spec, model=model, name=name)
     if out_dir is None:
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", agent.name).strip("_") or "agent"
-        out_dir = f"runs/eval/{loaded.name}-v{loaded.version}/{slug}"
+        out_dir = f"runs/eval/{loaded.name}-v{loaded.version}/{slug}" + (f"-limit{limit}" if limit else "")
     try:
         runner = make_executor(executor, workers, address=ray_address, gpus_per_worker=gpus_per_worker)
     except ValueError as exc:
@@ -244,15 +248,15 @@ def eval_suite(suite: str, agent_spec: str, model: str | None, name: str | None,
     summary = run_eval(loaded, agent, out_dir, executor=runner, batch_size=batch_size, device=device,
                        progress=not no_progress, console=console)
     results = summary["results"]
-    table = Table("family", "tasks", "episodes", "success %", "95% CI",
-                  *[f"pass@{k} %" for k in summary["suite"]["k"]], title=f"{agent.name} on {loaded.label}")
+    table = Table("family", "tasks", "episodes", "success %", "95% CI", *[f"pass@{k} %" for k in summary["suite"]["k"]],
+                  "errors", title=f"{agent.name} on {loaded.label}")
 
     def add(label: str, part: dict) -> None:
         low, high = part["success_ci95"]
         pass_at = [part["pass_at_k"].get(str(k), {}).get("estimate") for k in summary["suite"]["k"]]
         table.add_row(label, str(part["tasks"]), str(part["episodes"]), f"{100 * part['success_rate']:.1f}",
                       f"{100 * low:.1f}-{100 * high:.1f}",
-                      *["-" if value is None else f"{100 * value:.1f}" for value in pass_at])
+                      *["-" if value is None else f"{100 * value:.1f}" for value in pass_at], str(part["errors"]))
 
     for family, part in results["families"].items():
         add(family, part)
@@ -261,6 +265,9 @@ def eval_suite(suite: str, agent_spec: str, model: str | None, name: str | None,
     cost = summary["cost"]
     tokens = cost["prompt_tokens"] + cost["completion_tokens"]
     console.print(f"{tokens:,} tokens, {cost['wall_seconds']:.1f} s; summary: {out_dir}/summary.json")
+    if results["errors"]:
+        console.print(f"[yellow]{results['errors']} episode(s) lost to infrastructure errors[/] (not counted as "
+                      "failures; reasons in summary.json): run the same command again to play them again")
 
 
 @main.command()

@@ -20,13 +20,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .policy import Completion, Policy, PolicyError, Sampling, ScriptedPolicy, check_messages
+from .policy import (Completion, ContextLengthError, Policy, PolicyError, Sampling, ScriptedPolicy,
+                     check_messages)
 from .reflexion import Reflexion, ReflexionConfig, ReflexionResult
 from .rollout import rollout, rollout_batch, rollout_many
 from .trajectory import Step, Trajectory, append_jsonl, read_jsonl
 
 if TYPE_CHECKING:
-    from .hf import ContextLengthError, HFPolicy
+    from .hf import HFPolicy
     from .openai_policy import OpenAIPolicy
     from .grpo import GRPOConfig, GRPOTrainer
     from .sb3 import CandidateChoiceWrapper, CurriculumTeacherEnv, HashingFeaturizer
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "HFPolicy": ".hf",
-    "ContextLengthError": ".hf",
     "OpenAIPolicy": ".openai_policy",
     "create_app": ".serve",
     "smollm2_path": ".smollm2",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .policy import Completion, Policy, Sampling, truncate_at_stop
+from .policy import Completion, ContextLengthError, Policy, Sampling, truncate_at_stop
 from .smollm2 import resolve_model_name
 
 if TYPE_CHECKING:
@@ -30,10 +30,6 @@ PLAIN_CHAT_TEMPLATE = (
     "{% for message in messages %}{{ message['role'] }}: {{ message['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}assistant: {% endif %}"
 )
-
-
-class ContextLengthError(ValueError):
-    """The prompt does not fit in the model's context window."""
 
 
 def default_device() -> torch.device:
@@ -129,12 +125,13 @@ class HFPolicy(Policy):
 
     def _complete(self, conversations: list[list[dict[str, str]]], sampling: Sampling) -> list[Completion]:
         prompts = [self.prompt_ids(messages) for messages in conversations]
-        for i, ids in enumerate(prompts):
-            if self.context_length is not None and len(ids) >= self.context_length:
+        if self.context_length is not None:
+            too_long = [i for i, ids in enumerate(prompts) if len(ids) >= self.context_length]
+            if too_long:
+                first = too_long[0]
                 raise ContextLengthError(
-                    f"conversation {i} is {len(ids)} tokens long; "
-                    f"{self.name} reads at most {self.context_length}"
-                )
+                    f"conversation {first} is {len(prompts[first])} tokens long; {self.name} reads at most "
+                    f"{self.context_length} tokens (its context window)", indices=too_long)
         completions: list[Completion | None] = [None] * len(prompts)
         # Similar lengths side by side: a batch pads every prompt to its longest one.
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))

@@ -8,6 +8,7 @@ that name the endpoint.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,12 @@ from typing import Any
 
 import openai
 
-from .policy import Completion, Policy, PolicyError, Sampling
+from .policy import Completion, ContextLengthError, Policy, PolicyError, Sampling
+
+# How servers say a prompt is longer than the model's context: OpenAI (code context_length_exceeded), vLLM
+# ("This model's maximum context length is ..."), selfgym serve ("... reads at most N tokens").
+_CONTEXT_LENGTH = re.compile(
+    r"maximum context length|context_length_exceeded|context window|reads at most \d+ tokens", re.IGNORECASE)
 
 
 class RateLimiter:
@@ -90,8 +96,20 @@ class OpenAIPolicy(Policy):
     def _complete(self, conversations: list[list[dict[str, str]]], sampling: Sampling) -> list[Completion]:
         if len(conversations) == 1:
             return [self._request(conversations[0], sampling)]
+
+        def ask(messages: list[dict[str, str]]) -> Completion | ContextLengthError:
+            try:
+                return self._request(messages, sampling)
+            except ContextLengthError as error:  # the others' replies are kept (and paid for): see below
+                return error
+
         with ThreadPoolExecutor(min(self.max_concurrency, len(conversations))) as pool:
-            return list(pool.map(lambda messages: self._request(messages, sampling), conversations))
+            results = list(pool.map(ask, conversations))
+        too_long = [i for i, result in enumerate(results) if isinstance(result, ContextLengthError)]
+        if too_long:
+            raise ContextLengthError(f"conversation {too_long[0]}: {results[too_long[0]]}", indices=too_long,
+                                     completions=[None if i in too_long else r for i, r in enumerate(results)])
+        return results
 
     def request_params(self, sampling: Sampling) -> dict[str, Any]:
         """The chat-completions parameters that carry ``sampling``."""
@@ -121,9 +139,11 @@ class OpenAIPolicy(Policy):
                 + (f" ({error.__cause__})" if error.__cause__ else "")
             ) from error
         except openai.APIStatusError as error:
-            raise PolicyError(
-                f"{self.base_url} answered HTTP {error.status_code} for model {self.model!r}: {error.message}"
-            ) from error
+            problem = f"{self.base_url} answered HTTP {error.status_code} for model {self.model!r}: {error.message}"
+            if error.status_code == 400 and (error.code == "context_length_exceeded"
+                                             or _CONTEXT_LENGTH.search(error.message or "")):
+                raise ContextLengthError(problem) from error
+            raise PolicyError(problem) from error
         seconds = time.perf_counter() - started
         if not response.choices:
             raise PolicyError(f"{self.base_url} returned no choices for model {self.model!r}")

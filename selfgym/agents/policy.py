@@ -24,6 +24,21 @@ class PolicyError(RuntimeError):
     """A backend could not produce an answer (endpoint unreachable, server error, script exhausted, ...)."""
 
 
+class ContextLengthError(PolicyError, ValueError):
+    """A prompt does not fit in the model's context window.
+
+    ``indices`` are the positions of the conversations that do not fit in the batch that was asked for (None
+    when the backend cannot tell); ``completions``, when the backend answered the others anyway (a server is
+    asked one conversation at a time), holds their replies, with None at ``indices``.
+    """
+
+    def __init__(self, message: str, *, indices: Sequence[int] | None = None,
+                 completions: Sequence[Completion | None] | None = None) -> None:
+        super().__init__(message)
+        self.indices = list(indices) if indices is not None else None
+        self.completions = list(completions) if completions is not None else None
+
+
 @dataclass(frozen=True)
 class Sampling:
     """How to sample a reply; the same fields mean the same thing for every backend.

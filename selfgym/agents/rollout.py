@@ -12,7 +12,7 @@ import gymnasium as gym
 
 from ..envs.task import Task
 from ..sandbox import InfrastructureError
-from .policy import Completion, Policy, Sampling
+from .policy import Completion, ContextLengthError, Policy, Sampling
 from .trajectory import Step, Trajectory
 
 INFRA_REPLAYS = 2  # an episode lost to the infrastructure is played again this many times, then kept as an error
@@ -26,8 +26,9 @@ class EpisodeState:
     """The state of one episode being played: its env, conversation and steps so far.
 
     An :class:`~selfgym.sandbox.InfrastructureError` from the env ends the episode with ``error`` set (the others
-    of a batch play on): what it was is no result of the agent's. Subclasses record more of each turn (GRPO's
-    token ids, :class:`selfgym.agents.grpo.TokenEpisodeState`)."""
+    of a batch play on): what it was is no result of the agent's. A conversation that outgrows the model's context
+    ends it with ``stopped`` saying so: the agent's failure. Subclasses record more of each turn (GRPO's token ids,
+    :class:`selfgym.agents.grpo.TokenEpisodeState`)."""
 
     def __init__(self, env: gym.Env, task: Task | None, seed: int | None, system_prompt: str | None,
                  first_message_prefix: str = "") -> None:
@@ -36,6 +37,7 @@ class EpisodeState:
         self.messages: list[dict[str, str]] = [{"role": "system", "content": system_prompt}] if system_prompt else []
         self.steps: list[Step] = []
         self.error: str | None = None
+        self.stopped: str | None = None
         self.done = False
         options = {"task": task} if task is not None else None
         try:
@@ -62,16 +64,23 @@ class EpisodeState:
         self.messages.append({"role": "user", "content": observation})
         self.done = bool(terminated or truncated)
 
+    def stop(self, reason: str) -> None:
+        """End the episode before the env does (``reason`` goes to the trajectory's ``meta["stopped"]``)."""
+        self.stopped, self.done = reason, True
+
     def trajectory(self, meta: dict[str, Any]) -> Trajectory:
-        return Trajectory(self.task, self.messages, self.steps, self.seed, dict(meta), self.error)
+        meta = {**meta, "stopped": self.stopped} if self.stopped is not None else dict(meta)
+        return Trajectory(self.task, self.messages, self.steps, self.seed, meta, self.error)
 
 
-def play_lockstep(episodes: Sequence[EpisodeState], generate: Callable[[list[EpisodeState]], list[Completion]],
+def play_lockstep(episodes: Sequence[EpisodeState],
+                  generate: Callable[[list[EpisodeState]], list[Completion | None]],
                   threads: ThreadPoolExecutor, *, max_turns: int | None = None,
                   before_turn: Callable[[EpisodeState], None] | None = None) -> None:
     """Play ``episodes`` to their ends: every turn, ``generate`` the replies of the unfinished ones in one batch,
     then step their envs in ``threads`` (sandbox calls release the GIL). ``before_turn`` may end an episode
-    before its turn (RL rollouts end one whose next reply would not fit its token budget)."""
+    before its turn (RL rollouts end one whose next reply would not fit its token budget); ``generate`` may
+    stop one instead of replying to it (None: see :func:`generate_replies`)."""
     turn = 0
     while max_turns is None or turn < max_turns:
         if before_turn is not None:
@@ -81,8 +90,8 @@ def play_lockstep(episodes: Sequence[EpisodeState], generate: Callable[[list[Epi
         active = [episode for episode in episodes if not episode.done]
         if not active:
             return
-        completions = generate(active)
-        list(threads.map(lambda pair: pair[0].play(pair[1]), zip(active, completions, strict=True)))
+        replies = [(e, c) for e, c in zip(active, generate(active), strict=True) if c is not None]
+        list(threads.map(lambda pair: pair[0].play(pair[1]), replies))
         turn += 1
 
 
@@ -91,7 +100,8 @@ def rollout(env: gym.Env, policy: Policy, task: Task | None = None, *, seed: int
             first_message_prefix: str = "", max_turns: int | None = None,
             meta: dict[str, Any] | None = None) -> Trajectory:
     """Play one episode of ``env`` with ``policy``: on ``task`` if given, else the task the env draws with
-    ``seed``. Ends when the env terminates or truncates (its step budget), or after ``max_turns`` actions.
+    ``seed``. Ends when the env terminates or truncates (its step budget), after ``max_turns`` actions, or when
+    the conversation no longer fits the model's context (``meta["stopped"]`` says so).
     ``first_message_prefix`` is put before the first observation (Reflexion puts its memory there)."""
     return rollout_batch([env], policy, [task], seeds=[seed], system_prompt=system_prompt, sampling=sampling,
                          first_message_prefixes=[first_message_prefix], max_turns=max_turns, meta=meta)[0]
@@ -104,6 +114,8 @@ def rollout_batch(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task 
     """Play one episode in each env at once: every turn, the replies of all unfinished episodes are generated
     in one batch (``policy.act_batch_with_info``) and the envs step in parallel threads (sandbox calls release
     the GIL). Envs may share one :class:`~selfgym.sandbox.SandboxPool`. Returns one trajectory per env, in order.
+    An episode lost to the infrastructure has ``error`` set; one whose conversation outgrew the model's context
+    ends there, a failure with ``meta["stopped"]`` saying why; the others play on.
     """
     n = len(envs)
     tasks = list(tasks) if tasks is not None else [None] * n
@@ -114,10 +126,29 @@ def rollout_batch(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task 
     with ThreadPoolExecutor(max_workers=max(1, n)) as threads:
         episodes = list(threads.map(
             lambda i: EpisodeState(envs[i], tasks[i], seeds[i], system_prompt, prefixes[i]), range(n)))
-        play_lockstep(episodes, lambda active: policy.act_batch_with_info([e.messages for e in active], sampling),
-                      threads, max_turns=max_turns)
+        play_lockstep(episodes, lambda active: generate_replies(policy, active, sampling), threads,
+                      max_turns=max_turns)
     base_meta = {"policy": getattr(policy, "name", type(policy).__name__), **(meta or {})}
     return [episode.trajectory(base_meta) for episode in episodes]
+
+
+def generate_replies(policy: Policy, active: list[EpisodeState], sampling: Sampling | None
+                     ) -> list[Completion | None]:
+    """The next reply of each episode of ``active``, in one batch. An episode whose conversation does not fit
+    the model's context is stopped instead (None in its place): that is its failure, not the batch's."""
+    try:
+        return policy.act_batch_with_info([e.messages for e in active], sampling)
+    except ContextLengthError as error:
+        if error.indices is None and len(active) > 1:  # the backend cannot say which: ask one at a time
+            return [reply for episode in active for reply in generate_replies(policy, [episode], sampling)]
+        too_long = set(error.indices) if error.indices is not None else {0}
+        for i in sorted(too_long):
+            active[i].stop(f"context length: the conversation no longer fits the model ({error})")
+        if error.completions is not None:  # the backend answered the others anyway
+            return error.completions
+        rest = [e for i, e in enumerate(active) if i not in too_long]
+        replies = iter(generate_replies(policy, rest, sampling) if rest else [])
+        return [None if i in too_long else next(replies) for i in range(len(active))]
 
 
 def rollout_many(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task | None], *,

@@ -5,6 +5,12 @@ Endpoints: ``POST /v1/chat/completions`` (messages, temperature, top_p, max_toke
 streaming), ``GET /v1/models`` and ``GET /health``. Concurrent requests with the same sampling parameters are
 generated together in one batch; seeded requests run alone, so that their result does not depend on what
 else was in flight.
+
+A request the model cannot answer is a 400 naming the field at fault, never a 500: roles other than
+``system``, ``user`` and ``assistant``, text with unpaired surrogates, empty stop strings, seeds outside the
+64-bit range OpenAI allows, and prompts longer than the context window. A prompt with more characters than
+the context window could hold is refused before it is tokenized, so a huge message cannot keep the one
+worker busy; in a batch, an over-long prompt fails alone.
 """
 
 from __future__ import annotations
@@ -27,20 +33,42 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.exceptions import HTTPException
 
-from .policy import Completion, Policy, Sampling
+from .policy import Completion, ContextLengthError, Policy, Sampling
+
+CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"  # OpenAI's error code for a prompt that does not fit
+
+
+def _unicode(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(f"the text has an unpaired surrogate at character {error.start}; send valid Unicode "
+                         "(UTF-8) text") from None
+    return text
 
 
 class TextPart(BaseModel):
     type: Literal["text"] = "text"
     text: str
 
+    @field_validator("text")
+    @classmethod
+    def _valid_text(cls, text: str) -> str:
+        return _unicode(text)
+
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    role: str
+    role: Literal["system", "user", "assistant"]
     content: str | list[TextPart] | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _valid_content(cls, content):
+        return _unicode(content) if isinstance(content, str) else content
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -60,9 +88,19 @@ class ChatRequest(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     n: int = Field(default=1, ge=1, le=128)
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)  # OpenAI's range (int64)
     stop: str | list[str] | None = None
     stream: bool = False
+
+    @field_validator("stop")
+    @classmethod
+    def _stop_strings(cls, stop):
+        strings = [stop] if isinstance(stop, str) else stop or []
+        if any(not text for text in strings):
+            raise ValueError("stop strings must not be empty (an empty one would end every reply at once)")
+        for text in strings:
+            _unicode(text)
+        return stop
 
     def sampling(self, default: Sampling) -> Sampling:
         fields: dict[str, Any] = {
@@ -125,8 +163,11 @@ class _Batcher:
         try:
             completions = self.policy.act_batch_with_info(conversations, group[0].sampling)
         except Exception as error:  # handed to the request that asked; the server keeps serving
-            for job in group:
-                job.done.set_exception(error)
+            if len(group) > 1:  # one request's fault (an over-long prompt) must not fail the others
+                for job in group:
+                    self._run([job])
+                return
+            group[0].done.set_exception(error)
             return
         start = 0
         for job in group:
@@ -134,14 +175,30 @@ class _Batcher:
             start += job.n
 
 
-def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": status}}, status)
+def _error(status: int, message: str, kind: str = "invalid_request_error", code: str | int | None = None
+           ) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": code or status}}, status)
+
+
+def prompt_char_limit(policy: Policy) -> int | None:
+    """The most characters a prompt that fits ``policy``'s context window can have (None: no known window).
+
+    A token stands for at most as many characters as its longest vocabulary entry has (byte-level entries have
+    one character per byte), so a prompt with more characters than ``context_length`` times that cannot fit,
+    whatever the chat template adds.
+    """
+    context_length = getattr(policy, "context_length", None)
+    tokenizer = getattr(policy, "tokenizer", None)
+    if context_length is None or tokenizer is None:
+        return None
+    return context_length * max(len(token) for token in tokenizer.get_vocab())
 
 
 def create_app(policy: Policy, model_name: str) -> FastAPI:
     """A FastAPI app serving ``policy`` under the model name ``model_name``."""
     batcher = _Batcher(policy)
     created = int(time.time())
+    char_limit = prompt_char_limit(policy)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -158,6 +215,11 @@ def create_app(policy: Policy, model_name: str) -> FastAPI:
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in error.errors()
         )
         return _error(400, f"invalid request: {details}")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request, error: HTTPException) -> JSONResponse:  # e.g. a body that is not UTF-8 JSON
+        kind = "invalid_request_error" if error.status_code < 500 else "internal_server_error"
+        return _error(error.status_code, f"invalid request: {error.detail}", kind)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -182,9 +244,16 @@ def create_app(policy: Policy, model_name: str) -> FastAPI:
         except ValueError as error:
             return _error(400, str(error))
         messages = [{"role": m.role, "content": m.text()} for m in request.messages]
+        chars = sum(len(m["content"]) for m in messages)
+        if char_limit is not None and chars > char_limit:
+            return _error(400, f"the messages hold {chars:,} characters; {model_name} reads at most "
+                               f"{policy.context_length} tokens, which cannot hold more than {char_limit:,}",
+                          code=CONTEXT_LENGTH_EXCEEDED)
         try:
             completions = await asyncio.wrap_future(batcher.submit(messages, sampling, request.n))
-        except ValueError as error:  # e.g. a prompt longer than the context window
+        except ContextLengthError as error:
+            return _error(400, str(error), code=CONTEXT_LENGTH_EXCEEDED)
+        except ValueError as error:
             return _error(400, str(error))
         except Exception as error:
             return _error(500, f"{type(error).__name__}: {error}", "internal_server_error")

@@ -25,6 +25,7 @@ applied to the completion (it spans several turns): ``max_new_tokens`` bounds ea
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -37,6 +38,8 @@ from .hf import HFPolicy
 from .policy import Sampling
 from .rollout import DEFAULT_SYSTEM_PROMPT
 
+log = logging.getLogger(__name__)
+
 
 class SelfgymRollout:
     """A TRL ``rollout_func`` over selfgym envs (see the module docstring for how to use it).
@@ -47,7 +50,9 @@ class SelfgymRollout:
         tasks: the training tasks (a list or any iterable :class:`~selfgym.envs.TaskSource`); :meth:`dataset`
             turns them into TRL's training dataset, one row per task.
         max_new_tokens: per reply. ``max_episode_tokens``: the whole episode (prompt included); an episode
-            that would need more ends there.
+            that would need more ends there. A prompt that leaves no room for one reply makes an unplayed
+            episode: reward 0, and for TRL one end-of-turn token masked out of the loss, after the prompt's
+            last ``max_episode_tokens - 1`` tokens (TRL needs a completion to read).
         system_prompt: the first message of every episode (``None`` for none).
     """
 
@@ -81,14 +86,29 @@ class SelfgymRollout:
         episodes, _ = play_episodes(policy, self.envs[:len(tasks)], tasks, sampling=sampling,
                                     max_episode_tokens=self.max_episode_tokens,
                                     system_prompt=self.system_prompt, meta={"source": "trl"})
-        return {
-            "prompt_ids": [e.ids[:e.prompt_length] for e in episodes],
-            "completion_ids": [e.ids[e.prompt_length:] for e in episodes],
-            "logprobs": self._logprobs(policy, episodes, sampling.temperature),
-            "env_mask": [e.mask[e.prompt_length:] for e in episodes],
-            "env_reward": [e.reward for e in episodes],
-            "success": [float(e.trajectory.success) for e in episodes],
-        }
+        unplayed = [len(e.ids) == e.prompt_length for e in episodes]
+        if any(unplayed):
+            log.warning("%d of %d prompts left no room for a reply in max_episode_tokens=%d; their episodes end "
+                        "unplayed, with reward 0 and nothing to learn from", sum(unplayed), len(episodes),
+                        self.max_episode_tokens)
+        # TRL needs at least one completion token per episode (it reads the last): an unplayed episode gets the
+        # end-of-turn token, masked out of the loss, after as much of its prompt as fits the episode budget.
+        budget = min(self.max_episode_tokens, policy.context_length or self.max_episode_tokens) - 1
+        played = [e for e, skip in zip(episodes, unplayed, strict=True) if not skip]
+        logprobs = iter(self._logprobs(policy, played, sampling.temperature))
+        output: dict[str, list] = {"prompt_ids": [], "completion_ids": [], "logprobs": [], "env_mask": []}
+        for episode, skip in zip(episodes, unplayed, strict=True):
+            if skip:  # an episode lost to the infrastructure at reset has no ids: its task's prompt stands in
+                task_prompt = [{"role": "user", "content": episode.trajectory.task.prompt}]
+                prompt = episode.ids or policy.prompt_ids(task_prompt)
+                row = (prompt[-budget:], [policy.tokenizer.eos_token_id], [0.0], [0])
+            else:
+                row = (episode.ids[:episode.prompt_length], episode.ids[episode.prompt_length:], next(logprobs),
+                       episode.mask[episode.prompt_length:])
+            for key, value in zip(output, row, strict=True):
+                output[key].append(value)
+        return {**output, "env_reward": [e.reward for e in episodes],
+                "success": [float(e.trajectory.success) for e in episodes]}
 
     def _task(self, prompt: Any) -> Task:
         task_id = None

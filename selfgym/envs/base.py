@@ -63,6 +63,12 @@ class TextEnv(gym.Env[str, str]):
     :class:`~selfgym.sandbox.InfrastructureError`: the episode is an error, to be reported apart from successes
     and failures. What the agent causes (a timeout, running out of memory, the pids limit) is the action's result
     and is never retried.
+
+    Envs pickle (``pickle``, ``copy.deepcopy`` of a wrapper stack, checkpoints) at any point. A restored env
+    keeps its task source, ``np_random``, task, step count and transcript, but not its sandbox (a container
+    cannot be copied): it takes a new one on its next ``reset``, from the same shared pool when unpickled in
+    the process that holds it, else from a private pool with that pool's image and limits. An env pickled
+    mid-episode must therefore be reset before it steps again (``step`` raises ``ResetNeeded`` until then).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
@@ -70,6 +76,9 @@ class TextEnv(gym.Env[str, str]):
     uses_sandbox: ClassVar[bool] = True
     replays_history: ClassVar[bool] = True  # False where each action stands alone (a Code-v0 attempt)
     infra_retries: int = 2
+    # attributes of a subclass that hold live sandbox-side objects (a browser, a container handle): dropped
+    # when pickling, like any attribute holding a Sandbox
+    sandbox_bound: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, source: TaskSource, *, max_steps: int, pool: SandboxPool | None = None,
                  image: str | None = None, limits: Limits | Mapping[str, Any] | None = None,
@@ -95,6 +104,7 @@ class TextEnv(gym.Env[str, str]):
         self.infra_events: list[dict[str, Any]] = []
         self._history: list[str] = []
         self._replay = False  # True while an episode is replayed on a fresh sandbox (see _replay_episode)
+        self._restored_mid_episode = False
 
     # --- what subclasses implement ---------------------------------------------------------------------------
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
@@ -111,6 +121,7 @@ class TextEnv(gym.Env[str, str]):
         self.task = self._choose_task(options or {})
         self.steps = 0
         self.done = False
+        self._restored_mid_episode = False
         self.infra_events = []
         self._history = []
         if self.uses_sandbox:
@@ -124,6 +135,8 @@ class TextEnv(gym.Env[str, str]):
             raise gym.error.ResetNeeded("call reset() before step()")
         if self.done:
             raise gym.error.ResetNeeded("the episode has ended; call reset() before step()")
+        if self._restored_mid_episode:
+            raise gym.error.ResetNeeded("this env was unpickled mid-episode without its sandbox; call reset()")
         self.steps += 1
         text, problem = self._decode(action)
         retries_before = len(self.infra_events)
@@ -150,6 +163,14 @@ class TextEnv(gym.Env[str, str]):
     def close(self) -> None:
         self._lease.close()
         super().close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for key, value in state.items():
+            if key in self.sandbox_bound or isinstance(value, Sandbox):
+                state[key] = None
+        state["_restored_mid_episode"] = self.task is not None and not self.done
+        return state
 
     # --- sandboxes lost under the agent -------------------------------------------------------------------------
     def _replaying(self, play, *, recover):

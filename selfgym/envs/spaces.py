@@ -9,8 +9,14 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from gymnasium.spaces import Text
-from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory, write_to_shared_memory
+from gymnasium.spaces import Text, Tuple
+from gymnasium.vector.utils import (
+    batch_differing_spaces,
+    batch_space,
+    create_shared_memory,
+    read_from_shared_memory,
+    write_to_shared_memory,
+)
 
 MAX_TEXT_LENGTH = 1 << 20  # characters; an observation or action longer than this is cut (actions: rejected)
 
@@ -19,12 +25,21 @@ class UnicodeText(Text):
     """A :class:`gymnasium.spaces.Text` that holds any Unicode string of 0..``max_length`` characters.
 
     Gymnasium's ``Text`` checks each character against a finite charset, which model output and program output
-    (any language, any symbol) cannot promise. ``sample()`` still draws from printable ASCII, so random agents
-    and ``check_env`` work.
+    (any language, any symbol) cannot promise. ``sample()`` still draws from printable ASCII (uniformly, as
+    ``Text`` does), so random agents and ``check_env`` work.
     """
 
     def __init__(self, max_length: int = MAX_TEXT_LENGTH, *, min_length: int = 0, seed: Any = None) -> None:
         super().__init__(max_length, min_length=min_length, charset=string.printable, seed=seed)
+        self._code_points = np.array([ord(c) for c in self.character_list], dtype="<u4")
+
+    def sample(self, mask: Any = None, probability: Any = None) -> str:
+        if mask is not None or probability is not None:
+            return super().sample(mask, probability)
+        # Text.sample joins one str per character: 0.25 s for a string of the default million-character size
+        length = self.np_random.integers(self.min_length, self.max_length + 1)
+        picks = self.np_random.integers(len(self._code_points), size=length)
+        return self._code_points[picks].tobytes().decode("utf-32-le")
 
     def contains(self, x: Any) -> bool:
         return isinstance(x, str) and self.min_length <= len(x) <= self.max_length
@@ -80,3 +95,26 @@ def _write_unicode_text_to_shared_memory(space: UnicodeText, index: int, value: 
     row = np.frombuffer(shared_memory.get_obj(), dtype=np.int32)[index * (space.max_length + 1):]
     row[0] = len(codes)
     row[1 : 1 + len(codes)] = codes
+
+
+class UnicodeTexts(Tuple):
+    """The batch of ``n`` :class:`UnicodeText` spaces: a vector env's ``observation_space`` and ``action_space``.
+
+    A :class:`~gymnasium.spaces.Tuple` whose members are tuples of str, as Gymnasium batches ``Text``, and also
+    the live :class:`SharedTexts` view that ``AsyncVectorEnv(shared_memory=True, copy=False)`` returns.
+    """
+
+    def contains(self, x: Any) -> bool:
+        return super().contains(tuple(x) if isinstance(x, SharedTexts) else x)
+
+
+@batch_space.register(UnicodeText)
+def _batch_unicode_text_space(space: UnicodeText, n: int = 1) -> UnicodeTexts:
+    generic = batch_space.dispatch(Text)(space, n)  # Gymnasium's batching, seeds of the copies included
+    return UnicodeTexts(generic.spaces, seed=generic.np_random)
+
+
+@batch_differing_spaces.register(UnicodeText)
+def _batch_differing_unicode_text_spaces(spaces: Sequence[UnicodeText]) -> UnicodeTexts:
+    generic = batch_differing_spaces.dispatch(Text)(spaces)
+    return UnicodeTexts(generic.spaces, seed=generic.np_random)

@@ -83,6 +83,7 @@ class WebEnv(TextEnv):
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
     sandbox_spec = SandboxSpec("web", WEB_LIMITS)
     uses_sandbox = False  # the base class would hand out a fresh sandbox per episode; the services stay up instead
+    sandbox_bound = ("_hub", "_container", "_browser")  # a pickled env reconnects on its next reset
 
     def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 30,
                  viewport: tuple[int, int] = (1280, 1080), action_timeout_s: float = 5.0,

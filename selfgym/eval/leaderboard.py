@@ -59,6 +59,7 @@ class _Outcomes(_Fields):
 
 class _Results(_Outcomes):
     episodes: int
+    errors: int = Field(default=0, ge=0)  # absent from summaries written before errors were counted apart
     pass_at_k: dict[str, _Estimate]
     families: dict[str, _Outcomes]
 
@@ -155,12 +156,17 @@ def _row(summary: dict[str, Any], ks: list[str], families: list[str]) -> dict[st
         "pass_at_k": {k: results["pass_at_k"][k]["estimate"] for k in ks if k in results["pass_at_k"]},
         "families": {f: results["families"][f]["success_rate"] for f in present},
         "family_ci95": {f: results["families"][f]["success_ci95"] for f in present},
-        "episodes": results["episodes"], "tokens_per_episode": cost["tokens_per_episode"],
+        "episodes": results["episodes"], "errors": results["errors"],
+        "tokens_per_episode": cost["tokens_per_episode"],
         "wall_seconds": cost["wall_seconds"], "source": summary.get("_source", ""),
     }
 
 
 # --- renderings ---------------------------------------------------------------------------------------------
+
+ERRORS_NOTE = ("errors: episodes lost to infrastructure failures (a sandbox killed from outside, an engine "
+               "error), left out of success and pass@k; `selfgym eval` again in the run's folder replays them.")
+
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
@@ -178,7 +184,7 @@ def to_markdown(board: dict[str, Any]) -> str:
     escaped, so that they show as written."""
     ks, families = board["k"], board["families"]
     header = ["#", "agent", "success %", "95% CI", *[f"pass@{k} %" for k in ks], *map(_md, families),
-              "tokens/episode", "wall s"]
+              "tokens/episode", "wall s", "errors"]
     fingerprint = str(board["suite"]["fingerprint"])
     fingerprint = f"`{fingerprint}`" if re.fullmatch(r"[0-9a-f]+", fingerprint) else _md(fingerprint)
     lines = [f"**{_md(board['suite']['label'])}** ({_md(board['suite']['episodes'])} episodes, fingerprint "
@@ -189,8 +195,10 @@ def to_markdown(board: dict[str, Any]) -> str:
         cells = [str(row["rank"]), _md(row["agent"]), _pct(row["success_rate"]),
                  f"{_pct(low)}–{_pct(high)}", *[_pct(row["pass_at_k"].get(k)) for k in ks],
                  *[_pct(row["families"].get(f)) for f in families], f"{row['tokens_per_episode']:.0f}",
-                 f"{row['wall_seconds']:.0f}"]
+                 f"{row['wall_seconds']:.0f}", str(row["errors"])]
         lines.append("| " + " | ".join(cells) + " |")
+    if any(row["errors"] for row in board["rows"]):
+        lines += ["", ERRORS_NOTE]
     return "\n".join(lines) + "\n"
 
 
@@ -247,7 +255,7 @@ def to_html(board: dict[str, Any], figure_svg: str = "") -> str:
     ks, families = board["k"], board["families"]
     columns = [("#", "number"), ("agent", "text"), ("success %", "number"),
                *[(f"pass@{k} %", "number") for k in ks], *[(f, "number") for f in families],
-               ("tokens/episode", "number"), ("wall s", "number")]
+               ("tokens/episode", "number"), ("wall s", "number"), ("errors", "number")]
 
     def number(value: float | None, text: str, ci: str = "") -> dict[str, str]:
         return {"kind": "number", "value": "NaN" if value is None else repr(float(value)), "text": text, "ci": ci}
@@ -261,7 +269,8 @@ def to_html(board: dict[str, Any], figure_svg: str = "") -> str:
                      *[number(row["pass_at_k"].get(k), _pct(row["pass_at_k"].get(k))) for k in ks],
                      *[number(row["families"].get(f), _pct(row["families"].get(f))) for f in families],
                      number(row["tokens_per_episode"], f"{row['tokens_per_episode']:.0f}"),
-                     number(row["wall_seconds"], f"{row['wall_seconds']:.0f}")])
+                     number(row["wall_seconds"], f"{row['wall_seconds']:.0f}"),
+                     number(row["errors"], str(row["errors"]))])
     return _templates().get_template("leaderboard.html").render(
         suite=board["suite"], families=families, columns=columns, rows=rows, figure=figure_svg)
 

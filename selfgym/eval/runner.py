@@ -5,11 +5,18 @@ A run lives in one folder:
 * ``run.json``: the suite (name, version, fingerprint), the agent, and one entry per invocation (executor,
   workers, versions, sandbox images);
 * ``episodes.jsonl``: one trajectory per finished episode (the :class:`~selfgym.agents.Trajectory` format,
-  with ``meta.eval`` = key, task set, attempt, seed), appended and fsync'd as episodes finish;
+  with ``meta.eval`` = key, task set, attempt, seed), appended and fsync'd as episodes finish. Each record's
+  ``status`` says how the episode ended: ``"done"`` (the env ended it, or ``max_turns``), ``"stopped"`` (the
+  conversation outgrew the model's context: the agent's failure, ``reason`` says so), or ``"error"`` (its
+  sandbox was lost for reasons outside the agent more often than the env replays an action, and the episode,
+  played again from the start (``meta.infra_replays``, ``meta.infra_errors``), was lost again:
+  :class:`~selfgym.sandbox.InfrastructureError`, ``reason`` says what happened). Errors are not failures:
+  the summary counts them apart from the success rate and pass@k;
 * ``summary.json``: the statistics (:mod:`selfgym.eval.summary`), written when the run ends.
 
-Running again in the same folder resumes: episodes already logged are skipped, a line torn by a kill is cut
-off first, and each episode is logged exactly once. Episodes are played in *chunks* of ``batch_size``
+Running again in the same folder resumes: episodes already logged are skipped (those logged as errors are
+played again), a line torn by a kill is cut off first, and each episode is logged once (but for its error
+records: each run that plays it again adds one line). Episodes are played in *chunks* of ``batch_size``
 consecutive episodes of one task set, played in lockstep (one batched policy call per turn); chunks do not
 depend on the number of workers or the executor, so neither changes the results.
 """
@@ -40,12 +47,12 @@ from rich.progress import (
 )
 
 from ..agents.policy import Policy, Sampling
-from ..agents.rollout import DEFAULT_SYSTEM_PROMPT, rollout_batch
+from ..agents.rollout import DEFAULT_SYSTEM_PROMPT, replay_lost, rollout_batch
 from ..io import atomic_write_json
 from .agent_spec import AgentSpec, LockedPolicy, build_policy, parse_agent
 from .executors import Executor, make_executor
 from .suite import Episode, ExpandedSuite, Suite, expand_suite, load_suite
-from .summary import now, suite_identity, summarize, versions
+from .summary import is_error, now, suite_identity, summarize, versions
 
 
 # Envs whose sandboxes come from an image of their own (the web sandbox: the sites and Chromium), with the
@@ -142,16 +149,24 @@ class RolloutWorker:
         episodes = [Episode.from_dict(raw) for raw in chunk]
         envs = [self._env(episode, slot) for slot, episode in enumerate(episodes)]
         sampling = dataclasses.replace(self.settings.sampling, seed=episodes[0].seed)
-        trajectories = rollout_batch(
-            envs, self.policy, [e.task for e in episodes], seeds=[e.seed for e in episodes],
-            system_prompt=self.settings.system_prompt, sampling=sampling, max_turns=self.settings.max_turns,
-            meta={"agent": self.agent.name})
+        settings = {"system_prompt": self.settings.system_prompt, "sampling": sampling,
+                    "max_turns": self.settings.max_turns, "meta": {"agent": self.agent.name}}
+        trajectories = rollout_batch(envs, self.policy, [e.task for e in episodes], seeds=[e.seed for e in episodes],
+                                     **settings)
+        trajectories = replay_lost(envs, self.policy, trajectories, **settings)
         records = []
         for episode, trajectory in zip(episodes, trajectories, strict=True):
             trajectory.meta["eval"] = {"key": episode.key, "task_set": episode.task_set,
                                        "attempt": episode.attempt, "seed": episode.seed,
                                        "sampling_seed": sampling.seed, "worker_pid": os.getpid()}
-            records.append(trajectory.to_dict())
+            record = trajectory.to_dict()
+            if trajectory.error is not None:
+                record.update(status="error", reason=trajectory.error)
+            elif "stopped" in trajectory.meta:
+                record.update(status="stopped", reason=str(trajectory.meta["stopped"]))
+            else:
+                record.update(status="done", reason=None)
+            records.append(record)
         return records
 
     def close(self) -> None:
@@ -185,7 +200,9 @@ def chunks(episodes: Sequence[Episode], batch_size: int) -> list[list[Episode]]:
 # --- the run folder -----------------------------------------------------------------------------------------
 
 class EpisodeLog:
-    """``episodes.jsonl``: one JSON record a line, appended and fsync'd; an episode is logged at most once.
+    """``episodes.jsonl``: one JSON record a line, appended and fsync'd. An episode is logged once, but an
+    episode logged as an infrastructure error is logged again when it is played again (``records`` holds the
+    last).
 
     Opening it cuts off a torn last line (a write a kill interrupted), so appends never glue onto half a
     record.
@@ -217,18 +234,24 @@ class EpisodeLog:
             except (json.JSONDecodeError, KeyError, TypeError):
                 problem = f"{self.path}:{number}: not an episode record; is this an eval folder?"
                 raise EvalError(problem) from None
-            self.records.setdefault(key, record)
+            if self.open(key):
+                self.records[key] = record
 
     def __contains__(self, key: str) -> bool:
+        """Whether ``key`` has a record (an error's included)."""
         return key in self.records
 
+    def open(self, key: str) -> bool:
+        """Whether episode ``key`` is still to be played: no record yet, or one of an infrastructure error."""
+        return key not in self.records or is_error(self.records[key])
+
     def append(self, records: Iterable[dict]) -> list[dict]:
-        """Log the records whose episodes are not logged yet (in one write); return those."""
+        """Log the records of episodes still open (in one write); return those."""
         with self._lock:
             fresh = []
             for record in records:
                 key = record["meta"]["eval"]["key"]
-                if key not in self.records:
+                if self.open(key):
                     self.records[key] = record
                     fresh.append(record)
             if fresh:
@@ -313,7 +336,7 @@ def run_eval(suite: Suite | str | Path, agent: AgentSpec | str, out_dir: str | P
     run = RunFolder(out_dir, expanded, agent)
     log = EpisodeLog(out_dir / "episodes.jsonl")
     todo = [[e.to_dict() for e in chunk] for chunk in chunks(expanded.episodes, batch_size)
-            if any(e.key not in log for e in chunk)]
+            if any(log.open(e.key) for e in chunk)]
     if todo:
         session = run.start_session(executor, batch_size)
         executor.on_worker = functools.partial(run.add_worker, session)
@@ -363,22 +386,25 @@ class _Progress:
 
     def __init__(self, console: Console | None, enabled: bool, expanded: ExpandedSuite, log: EpisodeLog):
         keys = {e.key for e in expanded.episodes}
-        done = [record for key, record in log.records.items() if key in keys]
+        done = [record for key, record in log.records.items() if key in keys and not log.open(key)]
         self.solved = sum(bool(r["success"]) for r in done)
+        self.errors = 0
         self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("solved {task.fields[solved]}"), TimeElapsedColumn(),
-                            TimeRemainingColumn(), console=console or Console(stderr=True),
+                            TextColumn("solved {task.fields[solved]}"), TextColumn("{task.fields[errors]}"),
+                            TimeElapsedColumn(), TimeRemainingColumn(), console=console or Console(stderr=True),
                             disable=not enabled)
         self.task = self.bar.add_task(expanded.suite.label, total=len(keys), completed=len(done),
-                                      solved=self.solved)
+                                      solved=self.solved, errors="")
 
     def __enter__(self):
         self.bar.start()
         return self.advance
 
     def advance(self, records: list[dict]) -> None:
-        self.solved += sum(bool(r["success"]) for r in records)
-        self.bar.update(self.task, advance=len(records), solved=self.solved)
+        self.solved += sum(bool(r["success"]) and not is_error(r) for r in records)
+        self.errors += sum(is_error(r) for r in records)
+        self.bar.update(self.task, advance=len(records), solved=self.solved,
+                        errors=f"errors {self.errors}" if self.errors else "")
 
     def __exit__(self, *exc_info) -> None:
         self.bar.stop()

@@ -225,6 +225,19 @@ def load_suite(name_or_path: str | Path) -> Suite:
     return suite
 
 
+def limit_suite(suite: Suite, limit: int) -> Suite:
+    """``suite`` with at most the first ``limit`` tasks of each task set (after its ``ids``, within its own
+    ``limit``): a quick check. Its fingerprint differs from the full suite's, so its results are never ranked
+    with full runs."""
+    if limit < 1:
+        raise SuiteError(f"limit must be at least 1, got {limit}")
+    task_sets = [task_set.model_copy(update={"limit": min(limit, task_set.limit or limit)})
+                 for task_set in suite.task_sets]
+    limited = suite.model_copy(update={"task_sets": task_sets})
+    limited._base_dir = suite.base_dir
+    return limited
+
+
 # --- expansion ----------------------------------------------------------------------------------------------
 
 def expand_suite(suite: Suite) -> ExpandedSuite:

@@ -46,14 +46,28 @@ def suite_identity(expanded: ExpandedSuite) -> dict[str, Any]:
     }
 
 
+def is_error(record: dict) -> bool:
+    """Whether an episode record is of an episode lost to the infrastructure (neither success nor failure)."""
+    return record.get("status") == "error" or record.get("error") is not None
+
+
 def outcomes(ks: Sequence[int], records: Sequence[dict], task_set: str | None = None) -> dict[str, Any]:
     """Success rate with its Wilson interval (over episodes), pass@k with a bootstrap interval (over tasks),
-    mean reward and turns, of the records of ``task_set`` (or all)."""
+    mean reward and turns, of the records of ``task_set`` (or all).
+
+    Episodes lost to infrastructure errors are counted in ``errors`` and left out of everything else: they
+    are neither successes nor failures of the agent. pass@k is estimated over the tasks with at least k
+    episodes that are not errors.
+    """
     per_task: dict[tuple[str, str], list[bool]] = defaultdict(list)
     rewards, turns = [], []
+    errors = 0
     for record in records:
         meta = record["meta"]["eval"]
         if task_set is not None and meta["task_set"] != task_set:
+            continue
+        if is_error(record):
+            errors += 1
             continue
         per_task[(meta["task_set"], record["task"]["id"])].append(bool(record["success"]))
         rewards.append(float(record["final_reward"]))
@@ -61,21 +75,21 @@ def outcomes(ks: Sequence[int], records: Sequence[dict], task_set: str | None = 
     episodes = len(rewards)
     successes = sum(sum(wins) for wins in per_task.values())
     result: dict[str, Any] = {
-        "tasks": len(per_task), "episodes": episodes, "successes": successes,
+        "tasks": len(per_task), "episodes": episodes, "successes": successes, "errors": errors,
         "success_rate": successes / episodes if episodes else 0.0,
         "success_ci95": list(wilson_interval(successes, episodes)),
         "mean_reward": sum(rewards) / episodes if episodes else 0.0,
         "mean_turns": sum(turns) / episodes if episodes else 0.0,
         "pass_at_k": {},
     }
-    keys = sorted(per_task)
-    attempts = [len(per_task[key]) for key in keys]
-    correct = [sum(per_task[key]) for key in keys]
     for k in ks:
-        if keys and min(attempts) >= k:
+        keys = sorted(key for key, wins in per_task.items() if len(wins) >= k)
+        if keys:
+            attempts = [len(per_task[key]) for key in keys]
+            correct = [sum(per_task[key]) for key in keys]
             values = [pass_at_k(n, c, k) for n, c in zip(attempts, correct, strict=True)]
             result["pass_at_k"][str(k)] = {"estimate": mean_pass_at_k(attempts, correct, k),
-                                           "ci95": list(bootstrap_interval(values))}
+                                           "ci95": list(bootstrap_interval(values)), "tasks": len(keys)}
     return result
 
 
@@ -86,6 +100,8 @@ def summarize(expanded: ExpandedSuite, records: Sequence[dict], sessions: Sequen
     ``results`` depends only on what happened in the episodes (identical for the same suite, agent and seeds,
     whatever the executor); ``cost`` and ``run`` say what it took and on what. Wall time adds up each
     session's time from its start to its last logged episode, so a killed session counts until then.
+    ``errors`` lists the episodes lost to infrastructure errors (key and reason); running the eval again
+    plays them again.
     """
     results = outcomes(expanded.suite.k, records)
     results["families"] = {name: outcomes(expanded.suite.k, records, name) for name in expanded.tasks_per_set}
@@ -107,6 +123,8 @@ def summarize(expanded: ExpandedSuite, records: Sequence[dict], sessions: Sequen
         "agent": agent.to_dict(),
         "complete": n == len(expanded.episodes),
         "results": results,
+        "errors": [{"key": r["meta"]["eval"]["key"], "reason": r.get("reason") or r.get("error")} for r in records
+                   if is_error(r)],
         "cost": {
             "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "tokens_per_episode": (prompt_tokens + completion_tokens) / n if n else 0.0,

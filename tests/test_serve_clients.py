@@ -1,0 +1,185 @@
+"""Other people's clients against ``selfgym serve``: the official ``openai`` SDK and raw HTTP (requests).
+
+Issue 20, fault 5 (each reproduced first): a lone surrogate was a 500, an 8 MB message was tokenized before the
+length check (blocking the one worker), seed 2**70 was answered with torch's "Overflow when unpacking long long",
+unknown roles were accepted, and ``stop: [""]`` ended every reply after one token.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import json
+import threading
+
+import openai
+import pytest
+import requests
+from tiny_models import build_tiny_chat_model
+
+from selfgym.agents import HFPolicy, create_app
+from selfgym.agents.serve import prompt_char_limit, serve_in_thread
+
+QUESTION = [{"role": "user", "content": "What is 2+3?"}]
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory) -> HFPolicy:
+    return HFPolicy(build_tiny_chat_model(tmp_path_factory.mktemp("tiny-chat")), name="tiny", batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def tokenized(policy):
+    """The length (characters) of every prompt the served policy tokenizes."""
+    lengths: list[int] = []
+    prompt_ids = policy.prompt_ids
+
+    def recording(messages):
+        lengths.append(sum(len(m["content"]) for m in messages))
+        return prompt_ids(messages)
+
+    policy.prompt_ids = recording
+    yield lengths
+    del policy.prompt_ids
+
+
+@pytest.fixture(scope="module")
+def url(policy, tokenized):
+    with serve_in_thread(create_app(policy, "tiny")) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def client(url) -> openai.OpenAI:
+    return openai.OpenAI(base_url=url, api_key="EMPTY", max_retries=0)
+
+
+# --- the openai SDK ---------------------------------------------------------------------------------------------
+
+def test_sdk_lists_the_model_and_completes(client):
+    assert [model.id for model in client.models.list().data] == ["tiny"]
+    response = client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=8)
+    assert response.object == "chat.completion" and response.choices[0].message.role == "assistant"
+    assert response.choices[0].finish_reason in ("stop", "length")
+    assert response.usage.total_tokens == response.usage.prompt_tokens + response.usage.completion_tokens
+
+
+def test_sdk_sampling_parameters(client):
+    kwargs = dict(model="tiny", messages=QUESTION, max_completion_tokens=6, temperature=1.0, top_p=0.9)
+    first = client.chat.completions.create(n=2, seed=3, **kwargs)
+    again = client.chat.completions.create(n=2, seed=3, **kwargs)
+    assert [c.index for c in first.choices] == [0, 1]
+    assert [c.message.content for c in first.choices] == [c.message.content for c in again.choices]
+    stopped = client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=8, stop="\n")
+    assert "\n" not in stopped.choices[0].message.content
+    assert client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=4, seed=-(2**63)).choices
+
+
+def test_sdk_content_parts_and_a_system_message(client):
+    messages = [{"role": "system", "content": "Be brief."},
+                {"role": "user", "content": [{"type": "text", "text": "What is "}, {"type": "text", "text": "2+3?"}]}]
+    parts = client.chat.completions.create(model="tiny", messages=messages, max_tokens=6)
+    plain = client.chat.completions.create(
+        model="tiny", messages=[messages[0], {"role": "user", "content": "What is 2+3?"}], max_tokens=6)
+    assert parts.choices[0].message.content == plain.choices[0].message.content
+
+
+def test_sdk_errors_are_openai_errors(client):
+    with pytest.raises(openai.NotFoundError, match="serves 'tiny'"):
+        client.chat.completions.create(model="gpt-4o", messages=QUESTION)
+    with pytest.raises(openai.BadRequestError, match="streaming is not supported"):
+        client.chat.completions.create(model="tiny", messages=QUESTION, stream=True)
+    with pytest.raises(openai.BadRequestError, match="reads at most 512"):
+        client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "step " * 1000}])
+
+
+def test_a_lone_surrogate_is_a_400_not_a_500(url):
+    # the SDK itself refuses to encode one (UnicodeEncodeError), so it comes as JSON's \ud800 escape, as curl sends it
+    for content in ('"bad \\ud800 text"', '[{"type": "text", "text": "\\udfff"}]'):
+        body = '{"model": "tiny", "messages": [{"role": "user", "content": %s}]}' % content
+        response = requests.post(f"{url}/chat/completions", data=body.encode(), timeout=60,
+                                 headers={"content-type": "application/json"})
+        assert response.status_code == 400, response.text
+        assert "unpaired surrogate" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("seed", [2**70, 2**63, -(2**63) - 1])
+def test_a_seed_outside_int64_is_a_400(client, seed):
+    with pytest.raises(openai.BadRequestError, match="seed"):
+        client.chat.completions.create(model="tiny", messages=QUESTION, seed=seed)
+
+
+@pytest.mark.parametrize("role", ["robot", "tool", "function", ""])
+def test_an_unknown_role_is_a_400(client, role):
+    with pytest.raises(openai.BadRequestError, match=r"role.*'system', 'user' or 'assistant'"):
+        client.chat.completions.create(model="tiny", messages=[{"role": role, "content": "hi"}])
+
+
+@pytest.mark.parametrize("stop", [[""], "", ["\n", ""]])
+def test_an_empty_stop_string_is_a_400(client, stop):
+    with pytest.raises(openai.BadRequestError, match="stop strings must not be empty"):
+        client.chat.completions.create(model="tiny", messages=QUESTION, stop=stop)
+
+
+def test_a_huge_message_is_refused_before_it_is_tokenized(client, policy, tokenized):
+    huge = "x" * (8 << 20)
+    tiny_answers = []
+    worker = threading.Thread(target=lambda: tiny_answers.append(
+        client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=4)))
+    with pytest.raises(openai.BadRequestError, match="8,388,608 characters; tiny reads at most 512 tokens"):
+        worker.start()
+        client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": huge}])
+    worker.join(timeout=120)
+    assert tiny_answers and tiny_answers[0].choices
+    assert max(tokenized) <= prompt_char_limit(policy)  # the huge one never reached the tokenizer
+
+
+def test_an_over_long_prompt_in_a_batch_fails_alone(url, policy):
+    too_long = [{"role": "user", "content": "step " * 1000}]
+    results: dict[str, int] = {}
+    barrier = threading.Barrier(4)
+
+    def ask(name, messages):
+        barrier.wait()
+        results[name] = requests.post(f"{url}/chat/completions", timeout=120,
+                                   json={"model": "tiny", "messages": messages, "max_tokens": 4}).status_code
+
+    threads = [threading.Thread(target=ask, args=(f"ok{i}", QUESTION)) for i in range(3)]
+    threads.append(threading.Thread(target=ask, args=("long", too_long)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert results == {"ok0": 200, "ok1": 200, "ok2": 200, "long": 400}
+
+
+# --- raw HTTP ---------------------------------------------------------------------------------------------------
+
+def test_raw_http_answers_in_openai_shape(url):
+    root = url.removesuffix("/v1")
+    assert requests.get(f"{root}/health").json() == {"status": "ok"}
+    response = requests.post(f"{url}/chat/completions", json={"messages": QUESTION, "max_tokens": 3}, timeout=60)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["object"] == "chat.completion" and body["model"] == "tiny" and body["choices"][0]["index"] == 0
+
+
+@pytest.mark.parametrize("body, complaint", [
+    (b"{not json", "invalid request"),
+    (json.dumps({"model": "tiny"}).encode(), "messages"),
+    (json.dumps({"messages": []}).encode(), "messages"),
+    (json.dumps({"messages": QUESTION, "max_tokens": 0}).encode(), "max_tokens"),
+    (json.dumps({"messages": QUESTION, "temperature": -1}).encode(), "temperature"),
+    (json.dumps({"messages": QUESTION, "n": 1000}).encode(), "n"),
+    (json.dumps({"messages": [{"role": "user", "content": 5}]}).encode(), "content"),
+    (b'{"messages": [{"role": "user", "content": "\\ud800"}]}', "unpaired surrogate"),
+    (b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}', "invalid request"),
+])
+def test_raw_http_bad_requests_are_400_with_an_error_object(url, body, complaint):
+    response = requests.post(f"{url}/chat/completions", data=body, headers={"content-type": "application/json"},
+                          timeout=60)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and complaint in error["message"]
