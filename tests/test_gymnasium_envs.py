@@ -138,21 +138,17 @@ def _pickle_round_trip(env: gym.Env) -> None:
 
 # Issue 20, fault 3: Code-v0, Shell-v0 and Web-v0 did not pickle after reset ("Can't pickle local object
 # 'UnixHTTPAdapter...'": the env held its sandbox's Docker client).
-# Shell-v0's shipped tasks are Harbor tasks now, whose episode (ShellEnv._harbor) holds containers of its own that
-# TextEnv.__getstate__ cannot know about: ShellEnv must list it in `sandbox_bound` (not done here: shell_env.py is
-# being rewritten elsewhere).
-HARBOR_EPISODE = pytest.mark.xfail(strict=True, reason="ShellEnv._harbor is not in ShellEnv.sandbox_bound")
+# Shell-v0's shipped tasks are Harbor tasks, whose episode (ShellEnv._harbor) holds containers of its own:
+# ShellEnv lists it in `sandbox_bound`, so it is dropped like the sandbox.
 
 
-@pytest.mark.parametrize("env_id", [pytest.param(i, marks=HARBOR_EPISODE) if i == "selfgym/Shell-v0" else i
-                                    for i in ENV_IDS])
+@pytest.mark.parametrize("env_id", ENV_IDS)
 def test_pickle_env(env_id):
     # Gymnasium's envs come from `spec.make(disable_env_checker=True).unwrapped`
     _pickle_round_trip(gym.spec(env_id).make(disable_env_checker=True).unwrapped)
 
 
-@pytest.mark.parametrize("env_id", [pytest.param(i, marks=HARBOR_EPISODE) if i == "selfgym/Shell-v0" else i
-                                    for i in SANDBOX_IDS])
+@pytest.mark.parametrize("env_id", SANDBOX_IDS)
 def test_pickle_env_made_with_a_shared_pool(env_id, sandbox_image):
     """text: added. Through ``gym.make`` (the wrappers and the spec keep the pool too), with a shared pool: the
     restored env draws from the same pool."""

@@ -56,6 +56,8 @@ class ShellEnv(TextEnv):
     them, the reward is the one named ``reward``, else the only one, else their mean).
     """
 
+    sandbox_bound = ("_harbor",)  # a Harbor episode holds containers of its own: a pickled env resets first
+
     def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 20,
                  command_timeout_s: float | None = None, check_timeout_s: float = 30.0,
                  max_output_chars: int = 8_000, pool: SandboxPool | None = None, image: str | None = None,

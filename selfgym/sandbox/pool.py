@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import docker
 
-from .engine import docker_client
+from .engine import check_owner, docker_client
 from .errors import SandboxError
 from .images import default_image
 from .limits import Limits
@@ -137,6 +137,7 @@ class SandboxPool:
             self.release(sandbox)
 
     def _take(self, timeout: float | None) -> Sandbox:
+        check_owner(self.client, "SandboxPool")  # a forked child must not use its parent's containers and sockets
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if self._closed:
