@@ -201,3 +201,33 @@ def test_forked_child_terminated_leaves_parent_pool_alone(client, sandbox_image)
         child.join(10)
         with pool.acquire(timeout=10) as sandbox:
             assert sandbox.run("echo alive").stdout == "alive\n"
+
+
+@pytest.mark.docker
+def test_no_socket_is_left_unclosed_when_a_sandbox_dies_or_closes(client, sandbox_image):
+    import gc
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        sandbox = Sandbox(sandbox_image, TIGHT, client=client)
+        sandbox.run("true")
+        client.api.kill(sandbox.container_id)  # lost under us: its attach socket must still be closed
+        with pytest.raises(SandboxLostError):
+            sandbox.run("true")
+        del sandbox
+        with SandboxPool(sandbox_image, size=1, limits=TIGHT, client=client) as pool, pool.acquire() as held:
+            held.run("true")
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)], [str(w.message) for w in caught]
+
+
+@pytest.mark.docker
+def test_an_env_left_open_at_exit_closes_quietly(sandbox_image):
+    script = ("import gymnasium as gym, selfgym\n"
+              f"env = gym.make('selfgym/Shell-v0', image={sandbox_image!r}, max_steps=2, disable_env_checker=False)\n"
+              "env.reset(seed=0)\nenv.step('ls')\n")  # no close: atexit and the garbage collector do it
+    result = subprocess.run([sys.executable, "-W", "error::ResourceWarning", "-c", script], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Exception ignored" not in result.stderr and "ResourceWarning" not in result.stderr, result.stderr

@@ -262,6 +262,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._alive = False
+        self._removed = False
         self._channel: _Channel | None = None
         self.container_id = self._create(dict(owner_labels(), **(labels or {})))
         try:
@@ -322,7 +323,7 @@ class Sandbox:
                 else:
                     reason = "died"
                 oom_killed = self._oom_killed()
-                self._kill()
+                self.close()
                 lost = SandboxLostError(f"Sandbox {self.short_id} {reason} during {request['op']!r}"
                                         f"{' (out of memory)' if oom_killed else ''}.")
                 lost.oom_killed = oom_killed
@@ -466,14 +467,12 @@ class Sandbox:
         a pool replaces it with a new container.
         """
         if not self.limits.read_only_root:
-            self._alive = False
-            self._kill()
+            self.close()
             raise SandboxLostError(f"Sandbox {self.short_id} has a writable root, which a reset cannot verify "
                                    "clean; it is replaced instead.")
         reply = self._call({"op": "reset"}, 30.0)
         if not reply.ok:
-            self._alive = False
-            self._kill()
+            self.close()
             raise SandboxLostError(f"Sandbox {self.short_id} could not be reset: {reply.error}")
 
     def ping(self) -> dict:
@@ -505,11 +504,15 @@ class Sandbox:
             pass  # already gone, or the engine is away; the reaper will see to it
 
     def close(self) -> None:
-        """Stop and remove the container. Idempotent."""
+        """Close the channel (the executor reads EOF and exits) and remove the container. Idempotent: the second
+        call does nothing (nor asks the engine anything, which at interpreter exit may be gone)."""
         self._alive = False
-        if self._channel is not None:
-            self._channel.close()  # the executor reads EOF and exits
-        self._kill()
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            channel.close()
+        if not self._removed:
+            self._removed = True
+            self._kill()
 
     def __enter__(self) -> Sandbox:
         return self
