@@ -20,25 +20,14 @@ from rich.console import Console
 from rich.table import Table
 
 import selfgym  # noqa: F401 - registers the ids
-from selfgym.envs import Task
 from selfgym.sandbox import SandboxPool, build_image, docker_client
-
-
-def reference_actions(env_name: str, task: Task) -> list[str]:
-    if env_name == "Code":
-        return [f"```python\n{task.data['canonical_solution']}\n```"]
-    if env_name == "Shell":
-        return list(task.data["solution"])
-    if env_name == "Math":
-        return [f"The answer is \\boxed{{{task.data['answer']}}}."]
-    raise ValueError(env_name)
 
 
 def play(env_name: str, pool: SandboxPool, seconds: float, seed: int, totals: dict, lock: threading.Lock,
          barrier: threading.Barrier) -> None:
     env = gym.make(f"selfgym/{env_name}-v0", pool=pool).unwrapped
     env.reset(seed=seed)  # warm-up outside the timing: task-source datasets, the verifier's worker process
-    for action in reference_actions(env_name, env.task):
+    for action in env.reference_actions(env.task):
         if any(env.step(action)[2:4]):
             break
     steps = episodes = solved = 0
@@ -48,7 +37,7 @@ def play(env_name: str, pool: SandboxPool, seconds: float, seed: int, totals: di
     try:
         while time.perf_counter() < deadline:
             _, info = env.reset(seed=seed + episodes)
-            for action in reference_actions(env_name, env.task):
+            for action in env.reference_actions(env.task):
                 _, reward, terminated, truncated, info = env.step(action)
                 steps += 1
                 if terminated or truncated:

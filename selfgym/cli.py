@@ -180,7 +180,7 @@ def eval_errors(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         from .agents.policy import PolicyError
-        from .eval.agent_spec import AgentSpecError
+        from .agents.spec import AgentSpecError
         from .eval.executors import ExecutorError
         from .eval.leaderboard import LeaderboardError
         from .eval.runner import EvalError
@@ -229,7 +229,7 @@ def eval_suite(suite: str, agent_spec: str, model: str | None, name: str | None,
     """
     import re
 
-    from .eval.agent_spec import parse_agent
+    from .agents.spec import parse_agent
     from .eval.executors import make_executor
     from .eval.runner import run_eval
     from .eval.suite import limit_suite, load_suite
@@ -239,7 +239,7 @@ def eval_suite(suite: str, agent_spec: str, model: str | None, name: str | None,
         loaded = limit_suite(loaded, limit)
     agent = parse_agent(agent_spec, model=model, name=name)
     if out_dir is None:
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", agent.name).strip("_") or "agent"
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", agent.display_name).strip("_") or "agent"
         out_dir = f"runs/eval/{loaded.name}-v{loaded.version}/{slug}" + (f"-limit{limit}" if limit else "")
     try:
         runner = make_executor(executor, workers, address=ray_address, gpus_per_worker=gpus_per_worker)
@@ -249,7 +249,7 @@ def eval_suite(suite: str, agent_spec: str, model: str | None, name: str | None,
                        progress=not no_progress, console=console)
     results = summary["results"]
     table = Table("family", "tasks", "episodes", "success %", "95% CI", *[f"pass@{k} %" for k in summary["suite"]["k"]],
-                  "errors", title=f"{agent.name} on {loaded.label}")
+                  "errors", title=f"{agent.display_name} on {loaded.label}")
 
     def add(label: str, part: dict) -> None:
         low, high = part["success_ci95"]

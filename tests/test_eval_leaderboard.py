@@ -16,16 +16,9 @@ import pytest
 from click.testing import CliRunner
 from eval_suites import mixed_suite
 
+from selfgym.agents import parse_agent
 from selfgym.cli import main
-from selfgym.eval import (
-    LeaderboardError,
-    build_leaderboard,
-    load_summaries,
-    parse_agent,
-    run_eval,
-    to_html,
-    to_markdown,
-)
+from selfgym.eval import LeaderboardError, build_leaderboard, load_summaries, run_eval, to_html, to_markdown
 
 pytestmark = pytest.mark.docker
 

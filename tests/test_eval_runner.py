@@ -78,11 +78,12 @@ def test_sigkill_half_way_then_resume_logs_each_episode_once(tmp_path):
 
 
 def test_web_suite_and_oracle_on_real_pages(tmp_path):
-    from selfgym.eval.agent_spec import signature
+    from selfgym.envs.web_env import WebEnv
 
     shipped = expand_suite(load_suite("web"))
     assert shipped.tasks_per_set == {"shop": 24, "forum": 21, "wiki": 21, "cross-site": 2, "miniwob": 24}
-    assert len({signature(e.task) for e in shipped.episodes}) == len(shipped.episodes)  # the oracle can tell
+    signatures = {WebEnv.task_signature(e.task) for e in shipped.episodes}
+    assert len(signatures) == len(shipped.episodes)  # the oracle can tell
     suite = tmp_path / "web.yaml"
     suite.write_text(load_suite("web").model_dump_json().replace('"limit":null', '"limit":1'))
     summary = run_eval(suite, "scripted:oracle", tmp_path / "run", workers=2, progress=False)

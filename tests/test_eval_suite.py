@@ -8,20 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from selfgym.agents import PolicyError
-from selfgym.envs import Task
-from selfgym.eval import (
-    AgentSpecError,
-    EpisodeLog,
-    EvalError,
-    OraclePolicy,
-    SuiteError,
-    expand_suite,
-    load_suite,
-    parse_agent,
-    reference_actions,
-    shipped_suites,
-)
+from selfgym.agents import AgentSpecError, OraclePolicy, PolicyError, parse_agent
+from selfgym.envs import Task, env_class
+from selfgym.envs.math_env import MathEnv
+from selfgym.eval import EpisodeLog, EvalError, SuiteError, expand_suite, load_suite, shipped_suites
 from selfgym.eval.runner import chunks
 from selfgym.eval.suite import episode_seed
 
@@ -43,7 +33,7 @@ def test_shipped_suites_load_and_expand():
     assert all(count == 20 for count in math.tasks_per_set.values())
     # every shipped task has a reference solution for the oracle
     for expanded in (code, shell, math):
-        assert all(reference_actions(e.task) for e in expanded.episodes if e.attempt == 0)
+        assert all(env_class(e.env_id).reference_actions(e.task) for e in expanded.episodes if e.attempt == 0)
     # the fingerprint is a function of the content: the same on a second expansion
     assert expand_suite(load_suite("math")).fingerprint == math.fingerprint
 
@@ -104,20 +94,20 @@ def test_task_files_globs_limits_and_seeds(tmp_path):
 
 def test_agent_specs(tmp_path):
     spec = parse_agent("openai:my-model@http://127.0.0.1:8000/v1")
-    assert (spec.kind, spec.target, spec.base_url) == ("openai", "my-model", "http://127.0.0.1:8000/v1")
-    assert spec.name == "my-model"
-    assert parse_agent("openai:http://h:1/v1", model="m").target == "m"
+    assert (spec.backend, spec.model, spec.base_url) == ("openai", "my-model", "http://127.0.0.1:8000/v1")
+    assert spec.display_name == "my-model"
+    assert parse_agent("openai:http://h:1/v1", model="m").model == "m"
     with pytest.raises(AgentSpecError, match="name the model"):
         parse_agent("openai:http://h:1/v1")
-    assert parse_agent("hf:smollm2", name="small").name == "small"
-    assert parse_agent("scripted:oracle").name == "scripted:oracle"
+    assert parse_agent("hf:smollm2", name="small").display_name == "small"
+    assert parse_agent("scripted:oracle").display_name == "scripted:oracle"
     with pytest.raises(AgentSpecError, match="scripted:oracle"):
         parse_agent("scripted:genius")
     checkpoint = tmp_path / "ckpt" / "policy"
     checkpoint.mkdir(parents=True)
     (checkpoint / "config.json").write_text("{}")
     spec = parse_agent(str(tmp_path / "ckpt"))
-    assert (spec.kind, spec.target, spec.name) == ("hf", str(checkpoint), "ckpt")
+    assert (spec.backend, spec.model, spec.display_name) == ("hf", str(checkpoint), "ckpt")
     with pytest.raises(AgentSpecError, match="no config.json"):
         parse_agent(str(tmp_path))
     with pytest.raises(AgentSpecError, match="cannot tell which agent"):
@@ -128,7 +118,7 @@ def test_oracle_finds_the_most_specific_task():
     short = Task("t/1", "math", "What is 2+3?", data={"answer": "5"})
     longer = Task("t/2", "math", "What is 2+33?", data={"answer": "35"})
     multi = Task("t/3", "math", "List them.", data={"answer": "a\nb"})
-    oracle = OraclePolicy([short, longer, multi])
+    oracle = OraclePolicy([(MathEnv, task) for task in (short, longer, multi)])
     def ask(text: str) -> str:
         return oracle.act([{"role": "system", "content": "s"}, {"role": "user", "content": text}])
 

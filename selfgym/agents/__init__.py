@@ -2,7 +2,9 @@
 
 Policies map a chat history to the next assistant message (:class:`Policy`): :class:`HFPolicy` runs a local
 transformers model (``HFPolicy.default()`` is the embedded SmolLM2-135M-Instruct, no download needed),
-:class:`OpenAIPolicy` asks any OpenAI-compatible server, :class:`ScriptedPolicy` replays a script.
+:class:`OpenAIPolicy` asks any OpenAI-compatible server, :class:`ScriptedPolicy` replays a script,
+:class:`OraclePolicy` plays each task's reference solution. :class:`AgentSpec` names one (an experiment's
+``agent:``, or an ``--agent`` string through :func:`parse_agent`) and :func:`build_policy` builds it.
 ``selfgym.agents.serve.serve(model)`` exposes a model as an OpenAI-compatible endpoint (``create_app`` for any
 policy).
 
@@ -20,10 +22,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .policy import (Completion, ContextLengthError, Policy, PolicyError, Sampling, ScriptedPolicy,
+from .policy import (Completion, ContextLengthError, LockedPolicy, Policy, PolicyError, Sampling, ScriptedPolicy,
                      check_messages)
 from .reflexion import Reflexion, ReflexionConfig, ReflexionResult
 from .rollout import rollout, rollout_batch, rollout_many
+from .scripted import EmptyPolicy, OraclePolicy
+from .spec import AgentSpec, AgentSpecError, build_policy, parse_agent
 from .trajectory import Step, Trajectory, append_jsonl, read_jsonl
 
 if TYPE_CHECKING:
@@ -53,10 +57,11 @@ _LAZY = {
 }
 
 __all__ = [
-    "CandidateChoiceWrapper", "Completion", "ContextLengthError", "CurriculumTeacherEnv", "GRPOConfig",
-    "GRPOTrainer", "HFPolicy", "HashingFeaturizer", "OpenAIPolicy", "Policy", "PolicyError", "Reflexion",
-    "ReflexionConfig", "ReflexionResult", "Sampling", "ScriptedPolicy", "SelfTrainConfig", "SelfTrainer",
-    "SelfgymRollout", "Step", "Trajectory", "append_jsonl", "check_messages", "create_app", "env_reward",
+    "AgentSpec", "AgentSpecError", "CandidateChoiceWrapper", "Completion", "ContextLengthError",
+    "CurriculumTeacherEnv", "EmptyPolicy", "GRPOConfig", "GRPOTrainer", "HFPolicy", "HashingFeaturizer",
+    "LockedPolicy", "OpenAIPolicy", "OraclePolicy", "Policy", "PolicyError", "Reflexion", "ReflexionConfig",
+    "ReflexionResult", "Sampling", "ScriptedPolicy", "SelfTrainConfig", "SelfTrainer", "SelfgymRollout", "Step",
+    "Trajectory", "append_jsonl", "build_policy", "check_messages", "create_app", "env_reward", "parse_agent",
     "read_jsonl", "rollout", "rollout_batch", "rollout_many", "smollm2_path"
 ]
 

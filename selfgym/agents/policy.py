@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from ..envs.task import Task
 
 Message = Mapping[str, str]
 """One chat message: ``{"role": "system" | "user" | "assistant", "content": "..."}``."""
@@ -127,6 +130,10 @@ class Policy(ABC):
             return []
         return self._complete(conversations, self.resolve_sampling(sampling, overrides))
 
+    def expect(self, env_class: type, task: Task) -> None:
+        """``task`` of an env of ``env_class`` is about to be played with this policy (the rollout loop says so
+        for every episode). Models ignore it; a scripted oracle learns from it which task a conversation is."""
+
     def resolve_sampling(
         self, sampling: Sampling | None = None, overrides: Mapping[str, Any] | None = None
     ) -> Sampling:
@@ -226,3 +233,20 @@ def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     """``text`` cut before the earliest stop string, and whether one was found."""
     cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
     return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+class LockedPolicy(Policy):
+    """Lets several threads share a policy that serves one at a time (a local model): calls take turns."""
+
+    def __init__(self, inner: Policy) -> None:
+        super().__init__(inner.sampling)
+        self.inner = inner
+        self.name = inner.name
+        self._lock = threading.Lock()
+
+    def expect(self, env_class: type, task: Task) -> None:
+        self.inner.expect(env_class, task)
+
+    def _complete(self, conversations: list[list[dict[str, str]]], sampling: Sampling) -> list[Completion]:
+        with self._lock:
+            return self.inner.act_batch_with_info(conversations, sampling)

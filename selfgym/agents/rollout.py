@@ -126,6 +126,8 @@ def rollout_batch(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task 
     with ThreadPoolExecutor(max_workers=max(1, n)) as threads:
         episodes = list(threads.map(
             lambda i: EpisodeState(envs[i], tasks[i], seeds[i], system_prompt, prefixes[i]), range(n)))
+        for episode in episodes:
+            policy.expect(type(episode.env.unwrapped), episode.task)
         play_lockstep(episodes, lambda active: generate_replies(policy, active, sampling), threads,
                       max_turns=max_turns)
     base_meta = {"policy": getattr(policy, "name", type(policy).__name__), **(meta or {})}

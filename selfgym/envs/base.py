@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -105,6 +106,30 @@ class TextEnv(gym.Env[str, str]):
         self._history: list[str] = []
         self._replay = False  # True while an episode is replayed on a fresh sandbox (see _replay_episode)
         self._restored_mid_episode = False
+
+    # --- what an env knows of its tasks: evaluation suites and the scripted oracle ask the env class ----------
+    @classmethod
+    def read_task_file(cls, path: str | Path) -> TaskSource:
+        """The tasks of a task file in this env's format (a suite's ``file:``)."""
+        raise ValueError(f"{cls.__name__} reads no task files; pass the env's own task option in env_kwargs instead")
+
+    @classmethod
+    def reference_actions(cls, task: Task) -> list[str]:
+        """The actions that solve ``task`` by its own reference solution; ``ValueError`` if it carries none."""
+        raise ValueError(f"task {task.id!r} has no reference solution {cls.__name__} can play")
+
+    @classmethod
+    def reference_reply(cls, task: Task, observations: Sequence[str]) -> str:
+        """The reference's action after ``observations`` (the first is the task's): its actions in order, the
+        last one repeated. Envs whose reference reacts to what it sees (a web page) override this."""
+        actions = cls.reference_actions(task)
+        return actions[min(max(len(observations) - 1, 0), len(actions) - 1)]
+
+    @classmethod
+    def task_signature(cls, task: Task) -> str:
+        """Text of ``task`` that the env's first observation contains: how a policy that sees only the
+        conversation (the scripted oracle) recognises which task it is playing."""
+        return task.prompt.strip()
 
     # --- what subclasses implement ---------------------------------------------------------------------------
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:

@@ -10,7 +10,7 @@ from .base import TextEnv, Turn, renamed
 from .code.extract import build_solution
 from .code.feedback import attempt_feedback, invalid_attempt_feedback, task_statement
 from .code.harness import AttemptReport, TestPlan, run_attempt
-from .code.sources import code_tasks, task_plan
+from .code.sources import code_tasks, read_code_jsonl, task_plan
 from .task import Task, TaskSource
 
 
@@ -64,6 +64,18 @@ class CodeEnv(TextEnv):
         self.test_timeout_s = test_timeout_s
         self.plan: TestPlan | None = None
         self._used = False
+
+    @classmethod
+    def read_task_file(cls, path: str | Path) -> TaskSource:
+        """A JSONL file of HumanEval- or MBPP-format records (detected per record)."""
+        return read_code_jsonl(path)
+
+    @classmethod
+    def reference_actions(cls, task: Task) -> list[str]:
+        """The task's canonical solution, as a reply."""
+        if not task.data.get("canonical_solution"):
+            return super().reference_actions(task)
+        return [f"```python\n{task.data['canonical_solution']}\n```"]
 
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
         self._used = False  # the sandbox is fresh from the pool: no attempt has run in it yet

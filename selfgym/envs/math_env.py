@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ..sandbox import Limits, SandboxError, SandboxLostError, SandboxPool
 from .base import TextEnv, Turn, renamed
 from .math.answers import DEFAULT_TIMEOUT_S, extract_answer, judge, last_number, prepare_task
 from .math.python_tool import format_output, python_blocks, run_python
-from .math.sources import default_source
+from .math.sources import default_source, load_math_jsonl
 from .task import Task, TaskSource
 
 ANSWER_FORMAT = ("Give your final answer as \\boxed{...}, or inside <answer>...</answer> when it is not a single "
@@ -62,6 +63,21 @@ class MathEnv(TextEnv):
         self.tools = tools
         self.python_timeout_s = python_timeout_s
         self.verify_timeout_s = verify_timeout_s
+
+    @classmethod
+    def read_task_file(cls, path: str | Path) -> TaskSource:
+        """A JSONL file of GSM8K- or MATH-format records (detected per record)."""
+        return load_math_jsonl(path)
+
+    @classmethod
+    def reference_actions(cls, task: Task) -> list[str]:
+        """The gold answer, boxed (or in ``<answer>`` tags when it is not one expression)."""
+        if task.data.get("answer") is None:
+            return super().reference_actions(task)
+        answer = str(task.data["answer"])
+        if "\n" in answer or answer.count("{") != answer.count("}"):
+            return [f"<answer>{answer}</answer>"]
+        return [f"The answer is \\boxed{{{answer}}}."]
 
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
         self.release_sandbox()  # the last episode's sandbox goes back clean; this one takes one only if it runs code

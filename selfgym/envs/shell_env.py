@@ -84,6 +84,19 @@ class ShellEnv(TextEnv):
         self._harbor: HarborEpisode | None = None
         self._time_left: float | None = None
 
+    @classmethod
+    def read_task_file(cls, path: str | Path) -> TaskSource:
+        """A YAML task file, or a Harbor / terminal-bench task directory or a folder of them."""
+        return TaskList(load_task_file(path), FAMILY)
+
+    @classmethod
+    def reference_actions(cls, task: Task) -> list[str]:
+        """The task's scripted solution: its commands, then its submit."""
+        solution = task.data.get("solution")
+        if not isinstance(solution, (list, tuple)) or not (task.data.get("check") or task.data.get("harbor")):
+            return super().reference_actions(task)
+        return [str(action) for action in solution]
+
     @property
     def uses_sandbox(self) -> bool:  # type: ignore[override]
         """Whether reset takes a pooled sandbox: not for Harbor tasks that bring an image (they get their own)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from .web.checks import evaluate
 from .web.container import DEVTOOLS_PORT, SITES, WEB_LIMITS, Site, WebContainer
 from .web.hub import PlaywrightHub, acquire_hub, release_hub
 from .web.miniwob import START_SCRIPT, STATUS_SCRIPT, MiniWobSpec, is_miniwob, miniwob_tasks, page_files
+from .web.reference import ReferencePolicy
 from .web.tasks import FAMILY, load_task_file, shipped_tasks, spec_of
 
 # What goes wrong below the agent: the container, the tunnel or Chromium. Not the agent's failure: the episode is
@@ -102,6 +104,24 @@ class WebEnv(TextEnv):
         self._url = ""
         self._screenshot: np.ndarray | None = None
         self._episode_seed = 0
+
+    # --- what the env knows of its tasks ------------------------------------------------------------------------
+    @classmethod
+    def read_task_file(cls, path: str | Path) -> TaskSource:
+        """A YAML file of site tasks (:mod:`selfgym.envs.web.tasks`)."""
+        return TaskList(load_task_file(path), FAMILY)
+
+    @classmethod
+    def reference_reply(cls, task: Task, observations: Sequence[str]) -> str:
+        """The task's reference reacts to the page (it finds elements by role and name, or a MiniWoB++ solver
+        reads the goal): replayed over the observations so far."""
+        reference = ReferencePolicy(task)
+        return [reference(observation) for observation in observations][-1]
+
+    @classmethod
+    def task_signature(cls, task: Task) -> str:
+        """A MiniWoB++ task's goal is read from its page (the same prompt for all): its page's name in the URL."""
+        return f"/miniwob/{task.data['miniwob']}.html" if is_miniwob(task) else super().task_signature(task)
 
     # --- episodes -------------------------------------------------------------------------------------------------
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:

@@ -4,10 +4,10 @@ summaries with pass@k and intervals, and leaderboards.
     from selfgym.eval import run_eval
     summary = run_eval("code", "openai:my-model@http://127.0.0.1:8000/v1", "runs/eval/code/my-model")
 
-The command line does the same: ``selfgym eval code --agent ...`` and ``selfgym leaderboard RUN...``.
+The command line does the same: ``selfgym eval code --agent ...`` and ``selfgym leaderboard RUN...``. Agents
+are :class:`selfgym.agents.AgentSpec` values (``parse_agent`` reads ``--agent`` strings).
 """
 
-from .agent_spec import AgentSpec, AgentSpecError, OraclePolicy, build_policy, parse_agent, reference_actions
 from .executors import Executor, ExecutorError, LocalExecutor, RayExecutor, make_executor
 from .leaderboard import (
     LeaderboardError,
@@ -23,10 +23,9 @@ from .suite import Episode, ExpandedSuite, Suite, SuiteError, expand_suite, load
 from .summary import summarize
 
 __all__ = [
-    "AgentSpec", "AgentSpecError", "Episode", "EpisodeLog", "EvalError", "Executor", "ExecutorError",
-    "ExpandedSuite", "LeaderboardError", "LocalExecutor", "OraclePolicy", "RayExecutor", "RolloutWorker",
-    "Suite", "SuiteError", "bootstrap_interval", "build_leaderboard", "build_policy", "expand_suite",
-    "load_suite", "load_summaries", "make_executor", "mcnemar_test", "mean_pass_at_k", "parse_agent",
-    "pass_at_k", "reference_actions", "run_eval", "shipped_suites", "summarize", "to_html", "to_markdown",
+    "Episode", "EpisodeLog", "EvalError", "Executor", "ExecutorError", "ExpandedSuite", "LeaderboardError",
+    "LocalExecutor", "RayExecutor", "RolloutWorker", "Suite", "SuiteError", "bootstrap_interval",
+    "build_leaderboard", "expand_suite", "load_suite", "load_summaries", "make_executor", "mcnemar_test",
+    "mean_pass_at_k", "pass_at_k", "run_eval", "shipped_suites", "summarize", "to_html", "to_markdown",
     "wilson_interval", "write_leaderboard",
 ]

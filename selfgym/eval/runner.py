@@ -46,18 +46,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ..agents.policy import Policy, Sampling
+from ..agents.policy import LockedPolicy, Policy, Sampling
 from ..agents.rollout import DEFAULT_SYSTEM_PROMPT, replay_lost, rollout_batch
-from ..io import atomic_write_json
-from .agent_spec import AgentSpec, LockedPolicy, build_policy, parse_agent
+from ..agents.spec import AgentSpec, build_policy, parse_agent
+from ..io import append_jsonl, atomic_write_json
 from .executors import Executor, make_executor
 from .suite import Episode, ExpandedSuite, Suite, expand_suite, load_suite
 from .summary import is_error, now, suite_identity, summarize, versions
-
-
-# Envs whose sandboxes come from an image of their own (the web sandbox: the sites and Chromium), with the
-# image's name: each keeps a private sandbox for its lifetime instead of drawing from the worker's pool.
-OWN_SANDBOX_ENVS = {"selfgym/Web-v0": "web"}
 
 
 class EvalError(RuntimeError):
@@ -87,39 +82,34 @@ class PlaySettings:
 
 
 class RolloutWorker:
-    """Plays chunks of episodes with one policy, its envs drawing sandboxes from one pool.
+    """Plays chunks of episodes with one policy, its envs drawing sandboxes from pools made from what each env
+    declares (:class:`~selfgym.envs.EnvPools`: one per image and limits).
 
-    ``pool``/``policy`` are shared with the other workers of this process when given (the local executor);
-    otherwise the worker makes its own (a Ray actor) and closes them in :meth:`close`. ``tasks`` (dicts) are
-    what an oracle agent may be asked about.
+    ``pools``/``policy`` are shared with the other workers of this process when given (the local executor);
+    otherwise the worker makes its own (a Ray actor) and closes them in :meth:`close`.
     """
 
-    def __init__(self, agent: AgentSpec, settings: PlaySettings, *, pool=None, policy: Policy | None = None,
-                 tasks: Sequence[dict] = (), device: str | None = None) -> None:
-        from ..envs.task import Task
-        from ..sandbox import SandboxPool
+    def __init__(self, agent: AgentSpec, settings: PlaySettings, *, pools=None, policy: Policy | None = None,
+                 device: str | None = None) -> None:
+        from ..envs.pools import EnvPools
 
         self.agent = agent
         self.settings = settings
         self._envs: list = []
         self._envs_key: tuple[str, str] | None = None
-        self._own_pool = pool is None
-        self.pool = pool if pool is not None else SandboxPool(size=settings.batch_size)
+        self._own_pools = pools is None
+        self.pools = pools if pools is not None else EnvPools(settings.batch_size)
         try:
-            self.policy = policy if policy is not None else build_policy(
-                agent, settings.sampling, tasks=map(Task.from_dict, tasks), device=device,
-                batch_size=settings.batch_size)
+            self.policy = policy if policy is not None else build_policy(agent, settings.sampling, device=device)
         except BaseException:
             self.close()
             raise
 
     def describe(self) -> dict[str, Any]:
-        from ..sandbox import image_tag
+        from ..sandbox import docker_client
 
-        tags = [self.pool.image] + [image_tag(OWN_SANDBOX_ENVS[env_id]) for env_id in self.settings.env_ids
-                                    if env_id in OWN_SANDBOX_ENVS]
         return {"pid": os.getpid(), "host": socket.gethostname(), "versions": versions(),
-                "images": image_digests(self.pool.client, tags)}
+                "images": image_digests(docker_client(), [pool_image_of(env_id) for env_id in self.settings.env_ids])}
 
     def _env(self, episode: Episode, slot: int):
         """The env for ``slot`` of a chunk of ``episode``'s task set. A worker keeps the envs of one task set
@@ -133,9 +123,9 @@ class RolloutWorker:
         if key != self._envs_key:
             self._close_envs()
             self._envs_key = key
-        shared = {} if episode.env_id in OWN_SANDBOX_ENVS else {"pool": self.pool}
+        pool = self.pools.get(episode.env_id, episode.env_kwargs)
         while len(self._envs) <= slot:
-            self._envs.append(gym.make(episode.env_id, **shared, **episode.env_kwargs))
+            self._envs.append(gym.make(episode.env_id, pool=pool, **episode.env_kwargs))
         return self._envs[slot]
 
     def _close_envs(self) -> None:
@@ -150,7 +140,7 @@ class RolloutWorker:
         envs = [self._env(episode, slot) for slot, episode in enumerate(episodes)]
         sampling = dataclasses.replace(self.settings.sampling, seed=episodes[0].seed)
         settings = {"system_prompt": self.settings.system_prompt, "sampling": sampling,
-                    "max_turns": self.settings.max_turns, "meta": {"agent": self.agent.name}}
+                    "max_turns": self.settings.max_turns, "meta": {"agent": self.agent.display_name}}
         trajectories = rollout_batch(envs, self.policy, [e.task for e in episodes], seeds=[e.seed for e in episodes],
                                      **settings)
         trajectories = replay_lost(envs, self.policy, trajectories, **settings)
@@ -171,8 +161,15 @@ class RolloutWorker:
 
     def close(self) -> None:
         self._close_envs()
-        if self._own_pool and hasattr(self, "pool"):
-            self.pool.close()
+        if self._own_pools and hasattr(self, "pools"):
+            self.pools.close()
+
+
+def pool_image_of(env_id: str) -> str:
+    """The tag of the sandbox image envs of ``env_id`` run in (as the env declares it)."""
+    from ..envs.pools import sandbox_spec
+
+    return sandbox_spec(env_id).tag()
 
 
 def image_digests(client, tags: Sequence[str]) -> dict[str, str]:
@@ -255,10 +252,7 @@ class EpisodeLog:
                     self.records[key] = record
                     fresh.append(record)
             if fresh:
-                with self.path.open("ab") as fh:
-                    fh.write(b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in fresh))
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                append_jsonl(self.path, fresh)
             return fresh
 
 
@@ -273,7 +267,7 @@ class RunFolder:
             theirs, ours = (_run_identity(state), _run_identity(identity))
             if theirs != ours:
                 raise EvalError(f"{out_dir} holds a run of {theirs[0]} (fingerprint {theirs[1]}) by "
-                                f"{state['agent']['spec']!r}, not of {ours[0]} ({ours[1]}) by {agent.spec!r}: "
+                                f"{state['agent'].get('spec')!r}, not of {ours[0]} ({ours[1]}) by {agent.spec!r}: "
                                 "choose another --out folder")
             self.state = {**state, "agent": identity["agent"]}  # the name may change between sessions
         else:
@@ -303,7 +297,7 @@ def _run_identity(state: dict) -> tuple:
     """What a resumed run must share with the folder's: the suite, and the agent (its display name may
     change)."""
     suite, agent = state["suite"], state["agent"]
-    return suite["label"], suite["fingerprint"], agent["kind"], agent["target"], agent["base_url"]
+    return suite["label"], suite["fingerprint"], agent.get("backend"), agent.get("model"), agent.get("base_url")
 
 
 # --- running ------------------------------------------------------------------------------------------------
@@ -341,9 +335,8 @@ def run_eval(suite: Suite | str | Path, agent: AgentSpec | str, out_dir: str | P
         session = run.start_session(executor, batch_size)
         executor.on_worker = functools.partial(run.add_worker, session)
         settings = PlaySettings.of(suite, batch_size)
-        oracle_tasks = [e.task.to_dict() for e in expanded.episodes
-                        if e.attempt == 0 and agent.kind == "scripted"]
-        factory, shared_pool = _worker_factory(executor, agent, settings, oracle_tasks, device)
+        agent = agent.model_copy(update={"batch_size": batch_size})  # what each worker generates together
+        factory, shared_pools = _worker_factory(executor, agent, settings, device)
         try:
             with _Progress(console, progress, expanded, log) as advance:
                 for _, records in executor.map_unordered(factory, todo):
@@ -352,33 +345,31 @@ def run_eval(suite: Suite | str | Path, agent: AgentSpec | str, out_dir: str | P
                         record["meta"]["eval"].update(session=session["id"], finished_at=finished_at)
                     advance(log.append(records))
         finally:
-            if shared_pool is not None:
-                shared_pool.close()
+            if shared_pools is not None:
+                shared_pools.close()
     records = [log.records[e.key] for e in expanded.episodes if e.key in log]
     summary = summarize(expanded, records, run.state["sessions"], agent)
     atomic_write_json(out_dir / "summary.json", summary)
     return summary
 
 
-def _worker_factory(executor: Executor, agent: AgentSpec, settings: PlaySettings, tasks: list[dict],
-                    device: str | None):
-    """How the executor builds workers, and the pool they share: local threads share one pool and one policy
-    (a local model is loaded once); each Ray actor makes its own (None). The caller closes the shared pool."""
+def _worker_factory(executor: Executor, agent: AgentSpec, settings: PlaySettings, device: str | None):
+    """How the executor builds workers, and the pools they share: local threads share one set of pools and one
+    policy (a local model is loaded once); each Ray actor makes its own (None). The caller closes the shared
+    pools."""
     if not executor.in_process:
-        return functools.partial(RolloutWorker, agent, settings, tasks=tasks, device=device), None
-    from ..envs.task import Task
-    from ..sandbox import SandboxPool
+        return functools.partial(RolloutWorker, agent, settings, device=device), None
+    from ..envs.pools import EnvPools
 
-    pool = SandboxPool(size=executor.workers * settings.batch_size)
+    pools = EnvPools(executor.workers * settings.batch_size)
     try:
-        policy = build_policy(agent, settings.sampling, tasks=map(Task.from_dict, tasks), device=device,
-                              batch_size=settings.batch_size)
+        policy = build_policy(agent, settings.sampling, device=device)
     except BaseException:
-        pool.close()
+        pools.close()
         raise
     if not agent.thread_safe and executor.workers > 1:
         policy = LockedPolicy(policy)  # the threads take turns with it
-    return functools.partial(RolloutWorker, agent, settings, pool=pool, policy=policy), pool
+    return functools.partial(RolloutWorker, agent, settings, pools=pools, policy=policy), pools
 
 
 class _Progress:

@@ -14,7 +14,7 @@ A suite file::
         env: selfgym/Code-v0
         env_kwargs: {max_steps: 1}
         # tasks: the env's own source (default), or one of
-        # file: tasks.jsonl          (a JSONL/YAML task file for that env; relative to the suite file)
+        # file: tasks.jsonl          (a task file in the env's format: its read_task_file; relative path from here)
         # reasoning_gym: {name: gcd, level: 1, seed: 3, size: 20}
         ids: ["HumanEval/1*"]       # optional: keep tasks whose id matches one of these globs
         limit: 20                   # optional: the first N tasks (after ids)
@@ -36,16 +36,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from ..envs.task import Task, TaskSource
+from ..yaml_config import StrictModel as _Strict
 from ..yaml_config import load_yaml_model
 
 SHIPPED_SUITES_PACKAGE = "selfgym.eval"
@@ -54,10 +48,6 @@ SHIPPED_SUITES_DIR = "suites"
 
 class SuiteError(ValueError):
     """A suite that cannot be run: the file, line and key at fault, and what was expected."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SamplingSpec(_Strict):
@@ -282,9 +272,10 @@ def _load_tasks(suite: Suite, task_set: TaskSetSpec, where: str) -> list[Task]:
             source = ReasoningGymSource(spec.name, spec.level, seed=spec.seed, size=spec.size, **spec.config)
             return list(source)
         if task_set.file is not None:
+            from ..envs.pools import env_class
+
             path = Path(task_set.file).expanduser()
-            read = _task_file_reader(task_set.env, where)
-            return list(read(path if path.is_absolute() else suite.base_dir / path))
+            return list(env_class(task_set.env).read_task_file(path if path.is_absolute() else suite.base_dir / path))
         return list(own_source)
     except (ValueError, KeyError, TypeError, FileNotFoundError) as exc:
         raise SuiteError(f"{where}: {exc}") from None
@@ -301,22 +292,6 @@ def _env_source(task_set: TaskSetSpec, where: str) -> TaskSource:
         return env.unwrapped.source
     finally:
         env.close()
-
-
-def _task_file_reader(env_id: str, where: str):
-    """How a task file is read for ``env_id``: code and math JSONL (their formats detected per record), shell
-    YAML task files."""
-    if env_id == "selfgym/Code-v0":
-        from ..envs.code.sources import read_code_jsonl
-        return read_code_jsonl
-    if env_id == "selfgym/Math-v0":
-        from ..envs.math.sources import load_math_jsonl
-        return load_math_jsonl
-    if env_id == "selfgym/Shell-v0":
-        from ..envs.shell import load_task_file
-        return load_task_file
-    raise SuiteError(f"{where}: task files are read for Code-v0, Math-v0 and Shell-v0, not {env_id}; "
-                     "pass the env's own option in env_kwargs instead")
 
 
 def _select(tasks: list[Task], task_set: TaskSetSpec, where: str) -> list[Task]:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import Any
 
-from .agent_spec import AgentSpec
+from ..agents.spec import AgentSpec
 from .stats import bootstrap_interval, mean_pass_at_k, pass_at_k, wilson_interval
 from .suite import ExpandedSuite
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
+from ..agents.policy import Sampling
+from ..agents.spec import AgentSpec
 from ..yaml_config import StrictModel as _Strict
 from ..yaml_config import load_yaml_model
 
@@ -31,25 +33,17 @@ class EnvSpec(_Strict):
     parallel: int = Field(default=4, ge=1, le=64, description="envs played in lockstep, sharing one pool")
 
 
-class AgentSpec(_Strict):
-    backend: Literal["hf", "openai", "scripted"] = "hf"
-    model: str = "smollm2"
-    base_url: str | None = None  # openai backend
-    api_key_env: str = "OPENAI_API_KEY"
-    batch_size: int = Field(default=8, ge=1)
+class AgentConfig(AgentSpec):
+    """The agent of an experiment (:class:`selfgym.agents.AgentSpec`'s fields) and how it samples while it
+    trains (evaluations are greedy)."""
+
     max_new_tokens: int = Field(default=256, ge=1)
     temperature: float = Field(default=0.7, ge=0)
     top_p: float = Field(default=0.95, gt=0, le=1)
     system_prompt: str | None = None
-    replies: list[str] = Field(default_factory=list)  # scripted backend
 
-    @model_validator(mode="after")
-    def _backend_needs(self) -> AgentSpec:
-        if self.backend == "openai" and not self.base_url:
-            raise ValueError("agent.backend 'openai' needs agent.base_url (e.g. http://127.0.0.1:8000/v1)")
-        if self.backend == "scripted" and not self.replies:
-            raise ValueError("agent.backend 'scripted' needs agent.replies (a list of texts)")
-        return self
+    def sampling(self) -> Sampling:
+        return Sampling(max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p)
 
 
 class EvalOnlySpec(_Strict):
@@ -114,7 +108,7 @@ class ExperimentConfig(_Strict):
     seed: int = 0
     output_dir: str = "runs/{name}"
     env: EnvSpec = Field(default_factory=EnvSpec)
-    agent: AgentSpec = Field(default_factory=AgentSpec)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
     method: MethodSpec = Field(default_factory=EvalOnlySpec)
     curriculum: CurriculumSpec = Field(default_factory=CurriculumSpec)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -52,20 +51,9 @@ STATE = "state.json"
 
 def build_policy(config: ExperimentConfig, checkpoint: str | None = None):
     """The agent's policy: a checkpoint of this run when there is one, else what the config names."""
-    from ..agents.policy import Sampling, ScriptedPolicy
+    from ..agents.spec import build_policy as build
 
-    agent = config.agent
-    sampling = Sampling(max_new_tokens=agent.max_new_tokens, temperature=agent.temperature, top_p=agent.top_p)
-    if agent.backend == "scripted":
-        return ScriptedPolicy(agent.replies, cycle=True, sampling=sampling)
-    if agent.backend == "openai":
-        from ..agents.openai_policy import OpenAIPolicy
-
-        return OpenAIPolicy(agent.model, base_url=agent.base_url, api_key=os.environ.get(agent.api_key_env),
-                            sampling=sampling)
-    from ..agents.hf import HFPolicy
-
-    return HFPolicy(checkpoint or agent.model, sampling=sampling, batch_size=agent.batch_size)
+    return build(config.agent, config.agent.sampling(), checkpoint=checkpoint)
 
 
 def build_families(config: ExperimentConfig, env: gym.Env) -> list[TaskFamily]:
