@@ -15,7 +15,7 @@ import pickle
 import pytest
 
 from selfgym.envs.code_env import CodeEnv
-from selfgym.envs.lease import ForeignPool
+from selfgym.sandbox.pool import ForeignPool
 from selfgym.sandbox import SandboxPool, docker_client
 from selfgym.sandbox.engine import ForeignProcessError, owner_pid
 

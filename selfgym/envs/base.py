@@ -6,14 +6,19 @@ import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import gymnasium as gym
 
-from ..sandbox import InfrastructureError, Limits, Sandbox, SandboxLostError, SandboxPool, SandboxSpec
+from ..sandbox.errors import InfrastructureError, SandboxLostError
+from ..sandbox.limits import Limits
+from ..sandbox.spec import SandboxSpec
 from .lease import SandboxLease
 from .spaces import MAX_TEXT_LENGTH, UnicodeText
 from .task import Task, TaskSource
+
+if TYPE_CHECKING:
+    from ..sandbox import Sandbox, SandboxPool
 
 
 def renamed(old: str, new: str, old_value: Any, new_value: Any) -> Any:
@@ -190,6 +195,8 @@ class TextEnv(gym.Env[str, str]):
         super().close()
 
     def __getstate__(self) -> dict[str, Any]:
+        from ..sandbox import Sandbox
+
         state = self.__dict__.copy()
         for key, value in state.items():
             if key in self.sandbox_bound or isinstance(value, Sandbox):

@@ -2,61 +2,22 @@
 
 Pools and sandboxes belong to the process that made them (their connections to Docker are its sockets). So a
 lease in a forked child forgets what it inherited, a pool shared from another process is refused with a clear
-error, and a :class:`~selfgym.sandbox.SandboxPool` pickles as a reference to itself: unpickled in the process
-that holds it, it is that pool; anywhere else it is a :class:`ForeignPool`, which says what the pool was and
-refuses to hand out sandboxes.
+error, and a pool pickled elsewhere comes back as a :class:`~selfgym.sandbox.pool.ForeignPool`. The sandbox
+layer (Docker's SDK) is imported when a sandbox is first needed, not with the env.
 """
 
 from __future__ import annotations
 
-import copyreg
 import os
-import weakref
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..sandbox import Limits, Sandbox, SandboxLostError, SandboxPool, default_image, docker_client
-from ..sandbox.engine import check_owner, foreign_process_error, owner_pid
+from ..sandbox.errors import SandboxLostError
+from ..sandbox.limits import Limits
 
-# Pools pickled by this process, by id: unpickling one here gives the pool itself, not a copy.
-_PICKLED_POOLS: weakref.WeakValueDictionary[str, SandboxPool] = weakref.WeakValueDictionary()
-os.register_at_fork(after_in_child=_PICKLED_POOLS.clear)  # a child's unpickled pools are never the parent's
-
-
-class ForeignPool:
-    """What a :class:`SandboxPool` unpickles to in a process that does not hold it (a spawned worker, a
-    restored checkpoint): its id, image, limits and size, and an error on :meth:`acquire`."""
-
-    closed = False
-
-    def __init__(self, pool_id: str, image: str, limits: Limits, size: int, owner_pid: int) -> None:
-        self.id, self.image, self.limits, self.size, self.owner_pid = pool_id, image, limits, size, owner_pid
-
-    def acquire(self, timeout: float | None = None) -> AbstractContextManager[Sandbox]:
-        raise foreign_process_error("SandboxPool", self.owner_pid)
-
-    def close(self) -> None:
-        """Nothing to do: the pool's containers are its own process's to remove."""
-
-    def __repr__(self) -> str:
-        return f"ForeignPool(id={self.id}, image={self.image!r}, size={self.size}, owner_pid={self.owner_pid})"
-
-
-def _pool_reference(pool: SandboxPool) -> tuple:
-    _PICKLED_POOLS[pool.id] = pool
-    owner = owner_pid(pool.client) or os.getpid()
-    return _resolve_pool, (pool.id, pool.image, pool.limits, pool.size, owner)
-
-
-def _resolve_pool(pool_id: str, image: str, limits: Limits, size: int, owner: int) -> SandboxPool | ForeignPool:
-    pool = _PICKLED_POOLS.get(pool_id)
-    if pool is not None:
-        return pool
-    return ForeignPool(pool_id, image, limits, size, owner)
-
-
-copyreg.pickle(SandboxPool, _pool_reference)
-
+if TYPE_CHECKING:
+    from ..sandbox import Sandbox, SandboxPool
+    from ..sandbox.pool import ForeignPool
 
 class SandboxLease:
     """Holds at most one sandbox for an env between ``reset`` and ``close``.
@@ -86,6 +47,9 @@ class SandboxLease:
 
     @property
     def pool(self) -> SandboxPool:
+        from ..sandbox import SandboxPool, default_image, docker_client
+        from ..sandbox.engine import check_owner
+
         self._adopt_process()
         if self._shared_pool is not None:
             if isinstance(self._shared_pool, SandboxPool):
@@ -138,6 +102,8 @@ class SandboxLease:
                 "image_name": self._image_name}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        from ..sandbox.pool import ForeignPool
+
         pool, image, limits = state["pool"], state["image"], state["limits"]
         if isinstance(pool, ForeignPool):  # restored away from the pool's process: a private one like it
             pool, image, limits = None, pool.image, pool.limits

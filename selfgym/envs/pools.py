@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
-from ..sandbox import Limits, SandboxPool, SandboxSpec, docker_client
+from ..sandbox.limits import Limits
+from ..sandbox.spec import SandboxSpec
+
+if TYPE_CHECKING:
+    from ..sandbox import SandboxPool
 
 
 def env_class(env_id: str) -> type:
@@ -42,6 +46,8 @@ def pool_for(env_id: str, size: int, env_kwargs: Mapping[str, Any] | None = None
     """A pool of ``size`` sandboxes for envs of ``env_id``: the image and limits its class declares, overridden
     by ``image`` and ``limits`` in ``env_kwargs`` (what ``gym.make`` would get, e.g. from an experiment file).
     ``ImageNotFoundError`` naming ``selfgym sandbox build <name>`` when the image is not built."""
+    from ..sandbox import SandboxPool, docker_client
+
     spec, image, limits = _sandbox_of(env_id, env_kwargs)
     client = pool_kwargs.pop("client", None) or docker_client()
     return SandboxPool(image or spec.built_tag(client), size=size, limits=limits, client=client, **pool_kwargs)
@@ -66,7 +72,7 @@ class EnvPools:
         key = (image or spec.image, limits)
         with self._lock:
             if key not in self._pools:
-                self._pools[key] = pool_for(env_id, self.size, env_kwargs, client=self.client or docker_client())
+                self._pools[key] = pool_for(env_id, self.size, env_kwargs, client=self.client)
             return self._pools[key]
 
     @property

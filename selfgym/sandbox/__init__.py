@@ -7,7 +7,9 @@ Quick use::
         print(sb.run("python3 -c 'print(1 + 1)'").stdout)
 """
 
-from .engine import docker_client
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     DockerDiskFullError,
     DockerPermissionError,
@@ -18,15 +20,30 @@ from .errors import (
     SandboxLostError,
     SandboxStartError,
 )
-from .images import build_image, default_image, image_tag
 from .limits import ExecResult, JudgedResult, Limits
-from .pool import SandboxPool
-from .reaper import reap
-from .sandbox import Sandbox
 from .spec import SandboxSpec
+
+if TYPE_CHECKING:
+    from .engine import docker_client
+    from .images import build_image, default_image, image_tag
+    from .pool import SandboxPool
+    from .reaper import reap
+    from .sandbox import Sandbox
+
+# What needs Docker's SDK is imported on first use, so that `import selfgym` (and an env's module) stays light.
+_LAZY = {
+    "docker_client": ".engine", "build_image": ".images", "default_image": ".images", "image_tag": ".images",
+    "SandboxPool": ".pool", "reap": ".reaper", "Sandbox": ".sandbox",
+}
 
 __all__ = [
     "DockerDiskFullError", "DockerPermissionError", "DockerUnavailableError", "ExecResult", "ImageNotFoundError",
     "InfrastructureError", "JudgedResult", "Limits", "Sandbox", "SandboxError", "SandboxLostError", "SandboxPool",
     "SandboxSpec", "SandboxStartError", "build_image", "default_image", "docker_client", "image_tag", "reap",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import re
 
-import docker.errors
-
 
 class SandboxError(RuntimeError):
     """Base class of every selfgym sandbox error."""
@@ -90,6 +88,8 @@ def disk_full(detail: str) -> DockerDiskFullError:
 
 def translate(exc: BaseException, *, image: str | None = None) -> SandboxError:
     """Map an exception from the Docker SDK to the matching :class:`SandboxError`."""
+    import docker.errors
+
     if isinstance(exc, SandboxError):
         return exc
     text = str(exc)

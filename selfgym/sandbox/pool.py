@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import docker
 
-from .engine import check_owner, docker_client
+from .engine import check_owner, docker_client, foreign_process_error, owner_pid
 from .errors import SandboxError
 from .images import default_image
 from .limits import Limits
@@ -208,6 +208,11 @@ class SandboxPool:
     def __deepcopy__(self, memo: dict) -> SandboxPool:
         return self
 
+    # pickled, a pool is a reference to itself: the same pool where it is unpickled in this process, a
+    # ForeignPool anywhere else (its containers and sockets are this process's)
+    def __reduce__(self) -> tuple:
+        return _pool_reference(self)
+
     def __enter__(self) -> SandboxPool:
         return self
 
@@ -248,3 +253,40 @@ def _install_exit_handlers() -> None:
         if threading.current_thread() is threading.main_thread():
             previous = signal.getsignal(signal.SIGTERM)
             signal.signal(signal.SIGTERM, lambda s, f: _on_sigterm(s, f, previous))
+
+
+# Pools pickled by this process, by id: unpickling one here gives the pool itself, not a copy.
+_PICKLED_POOLS: weakref.WeakValueDictionary[str, SandboxPool] = weakref.WeakValueDictionary()
+os.register_at_fork(after_in_child=_PICKLED_POOLS.clear)  # a child's unpickled pools are never the parent's
+
+
+class ForeignPool:
+    """What a :class:`SandboxPool` unpickles to in a process that does not hold it (a spawned worker, a
+    restored checkpoint): its id, image, limits and size, and an error on :meth:`acquire`."""
+
+    closed = False
+
+    def __init__(self, pool_id: str, image: str, limits: Limits, size: int, owner_pid: int) -> None:
+        self.id, self.image, self.limits, self.size, self.owner_pid = pool_id, image, limits, size, owner_pid
+
+    def acquire(self, timeout: float | None = None) -> Iterator[Sandbox]:
+        raise foreign_process_error("SandboxPool", self.owner_pid)
+
+    def close(self) -> None:
+        """Nothing to do: the pool's containers are its own process's to remove."""
+
+    def __repr__(self) -> str:
+        return f"ForeignPool(id={self.id}, image={self.image!r}, size={self.size}, owner_pid={self.owner_pid})"
+
+
+def _pool_reference(pool: SandboxPool) -> tuple:
+    _PICKLED_POOLS[pool.id] = pool
+    owner = owner_pid(pool.client) or os.getpid()
+    return _resolve_pool, (pool.id, pool.image, pool.limits, pool.size, owner)
+
+
+def _resolve_pool(pool_id: str, image: str, limits: Limits, size: int, owner: int) -> SandboxPool | ForeignPool:
+    pool = _PICKLED_POOLS.get(pool_id)
+    if pool is not None:
+        return pool
+    return ForeignPool(pool_id, image, limits, size, owner)

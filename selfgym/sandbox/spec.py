@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import docker
-
-from .engine import docker_client
-from .images import default_image, image_tag
 from .limits import Limits
+
+if TYPE_CHECKING:
+    import docker
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,13 @@ class SandboxSpec:
 
     def tag(self) -> str:
         """The image's tag for the current sources (not checked: see :meth:`built_tag`)."""
+        from .images import image_tag
+
         return image_tag(self.image)
 
     def built_tag(self, client: docker.DockerClient | None = None) -> str:
         """The image's tag; a clear error naming ``selfgym sandbox build <name>`` when it is not built."""
+        from .engine import docker_client
+        from .images import default_image
+
         return default_image(client or docker_client(), self.image)
