@@ -305,7 +305,13 @@ def test_envs_share_one_pool_in_a_sync_vector_env_and_close_gives_sandboxes_back
 
 
 def test_async_vector_env_judges_in_its_worker_processes():
-    # vector-env workers are daemonic processes: the verifier must start there too (it is a plain subprocess)
+    # vector-env workers are daemonic processes: the verifier must start there too (it is a plain subprocess), and
+    # a forked worker must start its own rather than write to the parent's pipes
+    from selfgym.envs.math.answers import verify_answer
+    from selfgym.envs.math.verifier import default_verifier
+
+    assert verify_answer("\\sqrt{12}", "2\\sqrt{3}").correct
+    parent_workers = default_verifier().pids
     envs = gym.vector.AsyncVectorEnv([functools.partial(MathEnv, tools=False) for _ in range(2)], context="fork")
     try:
         envs.reset(options={"task": plain_task("\\frac{1}{2}")})
@@ -314,6 +320,7 @@ def test_async_vector_env_judges_in_its_worker_processes():
         assert list(infos["extracted"]) == ["\\sqrt{1/4}", "\\sqrt{1/2}"]
     finally:
         envs.close()
+    assert default_verifier().pids == parent_workers and verify_answer("\\sqrt{27}", "3\\sqrt{3}").correct
 
 
 def test_flexible_extraction_falls_back_to_the_last_number():

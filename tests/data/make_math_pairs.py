@@ -192,8 +192,9 @@ KINDS = [integers, fractions, decimals, radicals, constants, intervals, sets, tu
          scientific, expressions, equations, texts, listings]
 
 
-def pairs() -> list[dict]:
-    rng = random.Random(SEED)
+def pairs(seed: int = SEED) -> list[dict]:
+    """The pairs of the file (another ``seed``: other pairs of the same kinds, e.g. to warm a verifier up)."""
+    rng = random.Random(seed)
     seen, rows = set(), []
     for kind in KINDS:
         for gold, equal, unequal in kind(rng):

@@ -1,10 +1,11 @@
 """Final answers: pulling one out of a model's text, and judging it against the gold answer.
 
 ``extract_answer`` finds the final answer (``<answer>…</answer>``, ``\\boxed{…}``, an ``Answer:`` line, or a
-GSM8K-style ``#### …`` line). ``verify_answer`` judges it by mathematical equivalence: plain numbers and identical
-strings are decided here at once; anything else goes to math-verify in a child process with a deadline (see
-:mod:`.verifier`), because math-verify's own timeout is ``signal.alarm``, which works only on the main thread,
-and a pathological answer (``10^{10^{10}}``) can hang sympy in C code that no signal interrupts.
+GSM8K-style ``#### …`` line). ``verify_answer`` judges it by mathematical equivalence: plain numbers, intervals,
+sets and identical strings are decided here at once (:mod:`.exact`); anything else goes to math-verify in a pool of
+child processes with a deadline (see :mod:`.verifier`), because math-verify's own timeout is ``signal.alarm``,
+which works only on the main thread, and a pathological answer (``10^{10^{10}}``) can hang sympy in C code that
+no signal interrupts.
 
 Verdicts are cached per (gold, answer): an RL batch asks about the same pair many times.
 """
@@ -33,7 +34,7 @@ class Verdict:
 
     Attributes:
         correct: the answer is equivalent to the gold answer.
-        method: how it was decided: ``"exact"`` (same text), ``"numeric"`` (plain numbers compared here),
+        method: how it was decided: ``"exact"`` (same text), ``"numeric"`` (numbers, sets, intervals compared here),
             ``"math-verify"``, ``"score_answer"`` (a reasoning-gym generator's own scorer), or ``"none"``.
         score: the scorer's reward in [0, 1] (reasoning-gym gives partial credit); 1.0 or 0.0 otherwise.
         error: why the answer could not be judged (timeout, too long, verifier failure), else ``None``.
@@ -214,10 +215,15 @@ def _math_verdict(gold: str, answer: str, timeout_s: float) -> tuple[Verdict, bo
     """The verdict, and whether a mathematical value was read in the answer (so the verdict is about it)."""
     try:
         return _cached_verdict(gold, answer, timeout_s)
-    except VerificationTimeout:
-        return Verdict(False, "math-verify", 0.0, f"verification timed out after {timeout_s:g} s"), False
-    except VerifierError as exc:
-        return Verdict(False, "math-verify", 0.0, f"verification failed: {exc}"), False
+    except (VerificationTimeout, VerifierError) as exc:
+        return _failed("math-verify", "verification", timeout_s, exc), False
+
+
+def _failed(method: str, what: str, timeout_s: float, exc: Exception) -> Verdict:
+    """The wrong verdict that a verifier worker's timeout or failure stands for, saying which."""
+    if isinstance(exc, VerificationTimeout):
+        return Verdict(False, method, 0.0, f"{what} timed out after {timeout_s:g} s")
+    return Verdict(False, method, 0.0, f"{what} failed: {exc}")
 
 
 @lru_cache(maxsize=65_536)
@@ -270,10 +276,8 @@ def judge(task: Task, answer: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> V
     entry = {"question": task.prompt, "answer": gold, "metadata": task.data.get("metadata", {})}
     try:
         return _cached_score(json.dumps({"spec": spec, "entry": entry}, sort_keys=True), answer, timeout_s)
-    except VerificationTimeout:
-        return Verdict(False, "score_answer", 0.0, f"scoring timed out after {timeout_s:g} s")
-    except VerifierError as exc:
-        return Verdict(False, "score_answer", 0.0, f"scoring failed: {exc}")
+    except (VerificationTimeout, VerifierError) as exc:
+        return _failed("score_answer", "scoring", timeout_s, exc)
 
 
 @lru_cache(maxsize=65_536)

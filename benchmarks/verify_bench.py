@@ -1,0 +1,148 @@
+"""Symbolic answer verification throughput: today's verifier (one worker process behind a lock) against the
+verifier pool with 1 and 2 worker processes, on the same 300 distinct (gold, answer) pairs, in one run.
+
+    .venv/bin/python benchmarks/verify_bench.py [--pairs 300] [--processes 1 2] [--threads 4] [--repeats 3]
+                                                [--baseline 8ce73d8 | --baseline-path DIR] [--json out.json]
+
+The pairs are those of ``tests/data/math_pairs.jsonl`` (fractions, radicals, intervals, sets, matrices, degrees,
+percentages, scientific notation, expressions, ...) that today's code sends to math-verify: none of them is two
+plain numbers or the same text. Each measurement runs in a fresh Python process: its verifier warms up on 100
+other pairs of the same kinds (imports, parser caches), its verdict caches are cleared, then ``--threads`` threads
+verify the 300 pairs through ``verify_answer`` (as GRPO groups and eval workers do) and the rate is pairs/s. The
+baseline is the code of git revision ``--baseline`` (before the pool), extracted with ``git archive``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PAIRS_FILE = REPO / "tests" / "data" / "math_pairs.jsonl"
+BASELINE_REVISION = "8ce73d8"  # main before the verifier pool: one worker process, every request behind one lock
+
+
+def child(args: argparse.Namespace) -> None:
+    """In a fresh process, with the code under test on PYTHONPATH: select or time pairs; prints JSON."""
+    import logging
+
+    logging.disable(logging.WARNING)
+    from selfgym.envs.math import answers
+
+    if args.child == "select":  # the pairs today's code sends to math-verify
+        pairs = json.loads(sys.stdin.read())
+        symbolic = [i for i, (gold, answer) in enumerate(pairs)
+                    if answers.fast_verdict(answers.clean_answer(gold), answers.strip_units(answers.clean_answer(answer)))
+                    is None]
+        print(json.dumps(symbolic))
+        return
+    work = json.loads(sys.stdin.read())
+    if args.child_processes is not None:
+        from selfgym.envs.math.verifier import set_verifier_processes
+        set_verifier_processes(args.child_processes)
+    with ThreadPoolExecutor(max_workers=args.threads) as threads:
+        list(threads.map(lambda pair: answers.verify_answer(*pair), work["warmup"]))  # starts every worker
+        answers.clear_verification_cache()
+        load = os.getloadavg()[0]
+        started = time.perf_counter()
+        verdicts = list(threads.map(lambda pair: answers.verify_answer(*pair), work["pairs"]))
+        elapsed = time.perf_counter() - started
+    print(json.dumps({"rate": len(work["pairs"]) / elapsed, "load": load,
+                      "correct": [verdict.correct for verdict in verdicts],
+                      "errors": sum(verdict.error is not None for verdict in verdicts)}))
+
+
+def run_child(code: Path, stdin: dict | list, *arguments: str) -> dict | list:
+    env = {**os.environ, "PYTHONPATH": str(code), "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run([sys.executable, __file__, *arguments], input=json.dumps(stdin), capture_output=True,
+                          text=True, env=env, timeout=1800)
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark child failed ({code}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def baseline_code(args: argparse.Namespace, into: Path) -> Path:
+    if args.baseline_path:
+        return Path(args.baseline_path).resolve()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", args.baseline, "selfgym"], capture_output=True,
+                             check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=300)
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2], help="verifier pool sizes to time")
+    parser.add_argument("--threads", type=int, default=4, help="threads asking for verdicts at once")
+    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per configuration (median)")
+    parser.add_argument("--baseline", default=BASELINE_REVISION, help="git revision of today's code")
+    parser.add_argument("--baseline-path", help="a checkout of today's code instead of --baseline")
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--child", choices=["select", "time"], help=argparse.SUPPRESS)
+    parser.add_argument("--child-processes", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+
+    sys.path.insert(0, str(PAIRS_FILE.parent))
+    from make_math_pairs import pairs as generated_pairs
+
+    rows = [json.loads(line) for line in PAIRS_FILE.read_text(encoding="utf-8").splitlines()]
+    all_pairs = [(row["gold"], row["answer"]) for row in rows]
+    with tempfile.TemporaryDirectory() as scratch:
+        baseline = baseline_code(args, Path(scratch))
+        symbolic = run_child(baseline, all_pairs, "--child", "select")
+        if len(symbolic) < args.pairs:
+            raise SystemExit(f"only {len(symbolic)} symbolic pairs in {PAIRS_FILE}; asked for {args.pairs}")
+        pairs = [all_pairs[i] for i in symbolic[:args.pairs]]
+        measured = set(pairs)
+        warmup = [(row["gold"], row["answer"]) for row in generated_pairs(seed=1)
+                  if (row["gold"], row["answer"]) not in measured][:100]
+        work = {"pairs": pairs, "warmup": warmup}
+        print(f"{len(os.sched_getaffinity(0))} CPUs; {len(pairs)} distinct symbolic pairs, {args.threads} threads, "
+              f"median of {args.repeats} fresh processes each; baseline {args.baseline_path or args.baseline}")
+        configurations = [("today (1 process, one lock)", baseline, None)]
+        configurations += [(f"pool, {n} process{'es' if n > 1 else ''}", REPO, n) for n in args.processes]
+        figures, reference = {}, None
+        for name, code, processes in configurations:
+            runs = []
+            for _ in range(args.repeats):
+                extra = ["--child-processes", str(processes)] if processes is not None else []
+                runs.append(run_child(code, work, "--child", "time", "--threads", str(args.threads), *extra))
+            reference = reference or runs[0]["correct"]
+            agree = all(run["correct"] == reference for run in runs)
+            rate = statistics.median(run["rate"] for run in runs)
+            loads = ", ".join(f"{run['load']:.1f}" for run in runs)
+            rates = ", ".join(f"{run['rate']:.0f}" for run in runs)
+            figures[name] = {"pairs_per_s": rate, "runs": [run["rate"] for run in runs],
+                             "load_averages": [run["load"] for run in runs], "same_verdicts": agree}
+            print(f"{name:32} {rate:8.1f} pairs/s   (runs: {rates}; "
+                  f"load average {loads}; verdicts {'as today' if agree else 'DIFFER'}; "
+                  f"errors {sum(run['errors'] for run in runs)})")
+    today = figures["today (1 process, one lock)"]["pairs_per_s"]
+    by_size = {n: figures[f"pool, {n} process{'es' if n > 1 else ''}"]["pairs_per_s"] for n in args.processes}
+    if 1 in by_size:
+        print(f"pool with 1 process / today: {by_size[1] / today:.2f}x")
+    if 1 in by_size and 2 in by_size:
+        print(f"2 processes / 1 process: {by_size[2] / by_size[1]:.2f}x (goal >= 1.8x)")
+    if 2 in by_size:
+        print(f"2 processes / today: {by_size[2] / today:.2f}x (goal >= 2x)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
