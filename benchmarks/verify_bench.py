@@ -15,21 +15,19 @@ baseline is the code of git revision ``--baseline`` (before the pool), extracted
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from baseline import BASELINE_REVISION, REPO, baseline_code
+
 PAIRS_FILE = REPO / "tests" / "data" / "math_pairs.jsonl"
-BASELINE_REVISION = "8ce73d8"  # main before the verifier pool: one worker process, every request behind one lock
 
 
 def child(args: argparse.Namespace) -> None:
@@ -71,16 +69,6 @@ def run_child(code: Path, stdin: dict | list, *arguments: str) -> dict | list:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def baseline_code(args: argparse.Namespace, into: Path) -> Path:
-    if args.baseline_path:
-        return Path(args.baseline_path).resolve()
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", args.baseline, "selfgym"], capture_output=True,
-                             check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
-    return into
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=300)
@@ -103,7 +91,7 @@ def main() -> None:
     rows = [json.loads(line) for line in PAIRS_FILE.read_text(encoding="utf-8").splitlines()]
     all_pairs = [(row["gold"], row["answer"]) for row in rows]
     with tempfile.TemporaryDirectory() as scratch:
-        baseline = baseline_code(args, Path(scratch))
+        baseline = baseline_code(args.baseline, args.baseline_path, Path(scratch))
         symbolic = run_child(baseline, all_pairs, "--child", "select")
         if len(symbolic) < args.pairs:
             raise SystemExit(f"only {len(symbolic)} symbolic pairs in {PAIRS_FILE}; asked for {args.pairs}")

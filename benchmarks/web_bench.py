@@ -16,14 +16,12 @@ p50 of at most 130 ms on a quiet machine.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import time
@@ -33,11 +31,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from baseline import BASELINE_REVISION, REPO, baseline_code
 from selfgym.envs.web.reference import ReferencePolicy
 from selfgym.envs.web_env import WebEnv, web_image
 
-REPO = Path(__file__).resolve().parents[1]
-BASELINE_REVISION = "8ce73d8"  # main with the Playwright route guard (a round trip to this process per request)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -108,16 +105,6 @@ def latencies_of(code: Path, args: argparse.Namespace) -> dict[str, list[float]]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def baseline_code(args: argparse.Namespace, into: Path) -> Path:
-    if args.baseline_path:
-        return Path(args.baseline_path).resolve()
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", args.baseline, "selfgym", "docker"], capture_output=True,
-                             check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
-    return into
-
-
 def summary(timings: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     """p50/p95 (ms) of resets, of all browser actions together, and of each action kind."""
     browser_steps = [t for kind, values in timings.items() if kind not in ("reset", "answer", "reward") for t in values]
@@ -154,7 +141,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch, console.status("latency...") as status:
         code = {"today": REPO}
         if not args.no_baseline:
-            code["baseline"] = baseline_code(args, Path(scratch))
+            code["baseline"] = baseline_code(args.baseline, args.baseline_path, Path(scratch))
         for round_ in range(args.rounds):
             for name in names:
                 status.update(f"latency, round {round_ + 1}/{args.rounds}: {name}...")

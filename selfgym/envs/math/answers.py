@@ -195,6 +195,24 @@ def strip_units(answer: str) -> str:
     return match["number"].strip() if words and not _MATH_WORDS.intersection(words) else answer
 
 
+_LINE_STRUCTURE = re.compile(r"\\begin\s*\{|\\end\s*\{|\\\\|\\newline\b|\n")
+
+
+def several_lines(answer: str) -> bool:
+    """Whether ``answer`` breaks a line outside a LaTeX environment (a newline, ``\\\\``, ``\\newline``): a list
+    of candidates, one per line. Rows of a matrix or cases (``\\begin{pmatrix}1\\\\2\\end{pmatrix}``) are one."""
+    depth = 0
+    for token in _LINE_STRUCTURE.finditer(answer):
+        text = token.group(0)
+        if text.startswith("\\begin"):
+            depth += 1
+        elif text.startswith("\\end"):
+            depth = max(depth - 1, 0)
+        elif depth == 0:
+            return True
+    return False
+
+
 # --- verification ---------------------------------------------------------------------------------------------
 
 def verify_answer(gold: str, answer: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Verdict:
@@ -234,6 +252,8 @@ def _cached_verdict(gold: str, answer: str, timeout_s: float) -> tuple[Verdict, 
     if decided is not None:
         correct, method = decided
         return Verdict(correct, method, float(correct)), True
+    if several_lines(answer):  # math-verify would read one of them (the first or the last, by the separator)
+        return Verdict(False, "none", 0.0, "the answer has several lines; a final answer is one expression"), True
     if len(answer) > MAX_SYMBOLIC_ANSWER_CHARS:
         return Verdict(False, "none", 0.0,
                        f"answer is {len(answer):,} characters; at most {MAX_SYMBOLIC_ANSWER_CHARS:,} are verified"), False

@@ -25,8 +25,9 @@ from fractions import Fraction
 from functools import lru_cache
 
 # Spacing and sizing that do not change what LaTeX means: texts equal without them are equal answers.
-# (Space between two letters stays: "\\pi r" is not "\\pir".)
-_LATEX_NOISE = re.compile(r"\\left\b|\\right\b|\\[,;:! ]|\\displaystyle|(?<![A-Za-z])\s+|\s+(?![A-Za-z])")
+# (Space between two letters or digits stays: "\\pi r" is not "\\pir", and "2 3" is not 23.)
+_LATEX_NOISE = re.compile(
+    r"\\left\b|\\right\b|\\[,;:! ]|\\displaystyle|(?<![A-Za-z0-9])\s+|\s+(?![A-Za-z0-9])")
 _FRAC_VARIANTS = re.compile(r"\\[dt]frac\b")
 
 _UNSIGNED = (r"(?:(?P<decimal>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)"
