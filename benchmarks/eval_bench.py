@@ -32,7 +32,7 @@ from selfgym.sandbox import build_image, docker_client
 def suite_file(folder: Path, tasks: int) -> Path:
     path = folder / "bench.yaml"
     path.write_text(f"name: bench\nversion: 1\nattempts: 1\ntask_sets:\n  - {{name: humaneval, "
-                    f"env: selfgym/Code-v0, env_kwargs: {{max_attempts: 1}}, limit: {tasks}}}\n")
+                    f"env: selfgym/Code-v0, env_kwargs: {{max_steps: 1}}, limit: {tasks}}}\n")
     return path
 
 

@@ -120,7 +120,7 @@ def main() -> None:
     np.random.default_rng(0).shuffle(distinct)
     held_out, train_tasks = distinct[:args.eval], distinct[args.eval:]
     batch = args.tasks_per_step * args.group
-    envs = [gym.make("selfgym/Math-v0", source=TaskList(train_tasks, args.family), max_steps=1, tools=False,
+    envs = [gym.make("selfgym/Math-v0", tasks=TaskList(train_tasks, args.family), max_steps=1, tools=False,
                      extraction=args.extraction).unwrapped for _ in range(batch)]
 
     policy = HFPolicy("smollm2")

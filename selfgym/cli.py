@@ -12,7 +12,7 @@ from rich.table import Table
 
 from rich.markup import escape
 
-from .curricula.config import ConfigError
+from .experiments.config import ConfigError
 from .sandbox.errors import SandboxError
 
 console = Console(stderr=True, soft_wrap=True)  # one error, one line: no wrapping at 80 columns
@@ -105,8 +105,8 @@ def demo(runs: int) -> None:
 @clear_errors
 def run(experiment: str | None, resume_dir: str | None, output_dir: str | None) -> None:
     """Run an EXPERIMENT (YAML): env, agent, method, curriculum, budget, evaluation."""
-    from .curricula.config import load_experiment
-    from .curricula.runner import ExperimentRunner
+    from .experiments.config import load_experiment
+    from .experiments.runner import ExperimentRunner
 
     if (experiment is None) == (resume_dir is None):
         raise click.UsageError("give an EXPERIMENT file, or --resume RUN_DIR")

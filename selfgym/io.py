@@ -1,10 +1,12 @@
-"""Atomic file writes: a result or checkpoint is either there whole or not at all, even after a kill."""
+"""Files that survive a kill: atomic writes (a result or checkpoint is there whole or not at all) and append-only
+JSON Lines logs (each append fsync'd; a line torn by a kill is dropped when read)."""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,3 +33,35 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def append_jsonl(path: str | Path, rows: Iterable[Any]) -> None:
+    """Append ``rows`` (JSON values) to a JSON Lines file, one a line, flushed and fsync'd together, so a kill
+    loses at most the line being written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_jsonl(path: str | Path) -> list[Any]:
+    """The rows of a JSON Lines file (none if it does not exist). A line that is not JSON is dropped when it is
+    the last one and unterminated (torn by a kill); anywhere else it is an error naming the file and line."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").split("\n")
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):  # the last piece, with no newline after it: a torn write
+                break
+            raise ValueError(f"{path}:{number}: not a JSON line") from None
+    return rows

@@ -7,9 +7,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 Model = TypeVar("Model", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """The base of every config read from a file: unknown keys are errors (a typo is never silently ignored),
+    and values are frozen once read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def load_yaml_model(path: str | Path, model: type[Model], error: type[Exception], what: str) -> Model:
@@ -33,44 +40,78 @@ def load_yaml_model(path: str | Path, model: type[Model], error: type[Exception]
         problems = []
         for detail in exc.errors():
             loc = tuple(part for part in detail["loc"] if not str(part).startswith("function-"))
-            key = ".".join(str(part) for part in loc) or "(top level)"
+            if detail["type"] == "union_tag_invalid":  # the tag names none of the members: say which exist
+                ctx = detail["ctx"]
+                loc += (ctx["discriminator"].strip("'"),)
+                tags = [tag.strip(" '") for tag in ctx["expected_tags"].split(",")]
+                close = difflib.get_close_matches(str(ctx["tag"]), tags, n=1)
+                detail = {**detail, "msg": f"{ctx['tag']!r} is not one of {', '.join(tags)}"
+                                          f"{f' (did you mean {close[0]!r}?)' if close else ''}"}
+            line, shown = locate(root, loc)
+            key = ".".join(str(part) for part in shown) or "(top level)"
             message = detail["msg"]
             if detail["type"] == "extra_forbidden":
                 fields = fields_at(model, loc[:-1])
                 close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
                 message = f"unknown key{f' (did you mean {close[0]!r}?)' if close else ''}"
                 message += f"; expected one of: {', '.join(fields)}" if fields else ""
-            problems.append(f"{path}:{line_of(root, loc) or '?'}: {key}: {message}")
+            problems.append(f"{path}:{line or '?'}: {key}: {message}")
         raise error("\n".join(problems)) from None
 
 
-def line_of(node: yaml.Node | None, loc: tuple) -> int | None:
-    """The 1-based line of the YAML node at ``loc`` (as deep as it exists)."""
+def locate(node: yaml.Node | None, loc: tuple) -> tuple[int | None, tuple]:
+    """The 1-based line of the YAML node at ``loc`` (as deep as it exists), and ``loc`` as the file spells it:
+    without the parts pydantic adds that the file does not have (the tag of a union member, ``method.grpo``)."""
     line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:
+    shown: list = []
+    for position, key in enumerate(loc):
         if isinstance(node, yaml.MappingNode):
             match = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(key)), None)
             if match is None:
+                if position < len(loc) - 1:
+                    continue  # not in the file: a union member's tag in pydantic's location
+                shown.append(key)  # the unknown or missing key itself
                 break
             line, node = match[0].start_mark.line + 1, match[1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
             node = node.value[key]
             line = node.start_mark.line + 1
         else:
+            shown += list(loc[position:])
             break
-    return line
+        shown.append(key)
+    return line, tuple(shown)
 
 
 def fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
-    """The keys allowed at ``loc`` inside ``model`` (nested models, lists and optionals of them)."""
-    current: Any = model
+    """The keys allowed at ``loc`` inside ``model`` (nested models, lists and optionals of them, and the member of
+    a tagged union that pydantic's location names by its tag, as in ``("method", "grpo")``)."""
+    candidates: list[type[BaseModel]] = [model]
     for part in loc:
         if isinstance(part, int):
             continue
-        info = current.model_fields.get(str(part)) if current else None
-        annotation = info.annotation if info else None
-        candidates = [annotation, *getattr(annotation, "__args__", ())]
-        current = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-        if current is None:
+        owner = next((c for c in candidates if str(part) in c.model_fields), None)
+        if owner is not None:
+            candidates = _models_in(owner.model_fields[str(part)].annotation)
+        else:
+            candidates = [c for c in candidates if _tag(c) == str(part)]
+        if not candidates:
             return []
-    return sorted(current.model_fields)
+    return sorted({name for c in candidates for name in c.model_fields})
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation admits: itself, or the members of its Optional / list / Union."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in getattr(annotation, "__args__", ()):
+        found += [m for m in _models_in(arg) if m not in found]
+    return found
+
+
+def _tag(model: type[BaseModel]) -> str | None:
+    """The value of a union member's ``name: Literal[...]`` tag (its discriminator), if it has one."""
+    field = model.model_fields.get("name")
+    values = getattr(field.annotation, "__args__", ()) if field else ()
+    return str(values[0]) if len(values) == 1 else None

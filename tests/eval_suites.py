@@ -29,7 +29,7 @@ seed: 11
 attempts: 2
 k: [1, 2]
 task_sets:
-  - {{name: mini, env: selfgym/Code-v0, file: mini.jsonl, env_kwargs: {{max_attempts: 1}}}}
+  - {{name: mini, env: selfgym/Code-v0, file: mini.jsonl, env_kwargs: {{max_steps: 1}}}}
   - {{name: shell, env: selfgym/Shell-v0, ids: [shell/text-001], env_kwargs: {{max_steps: 4}}}}
   - {{name: gsm, env: selfgym/Math-v0, file: gsm.jsonl}}
 """)
@@ -40,5 +40,5 @@ def he_suite(folder: Path, tasks: int, attempts: int = 1) -> Path:
     """The first ``tasks`` HumanEval problems, one reply per episode."""
     path = folder / "he.yaml"
     path.write_text(f"name: he\nversion: 1\nattempts: {attempts}\ntask_sets:\n  - {{name: humaneval, "
-                    f"env: selfgym/Code-v0, env_kwargs: {{max_attempts: 1}}, limit: {tasks}}}\n")
+                    f"env: selfgym/Code-v0, env_kwargs: {{max_steps: 1}}, limit: {tasks}}}\n")
     return path

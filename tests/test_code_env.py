@@ -205,20 +205,16 @@ def test_endless_loops_and_fork_bombs_cost_the_attempt_not_the_episode(make_env,
     "import sys\nsys.exit(0)\ndef has_close_elements(a, b):\n    return True",
     "import os\ndef has_close_elements(a, b):\n    os._exit(0)",
     "import sys\ndef has_close_elements(a, b):\n    sys.exit(0)",
-    # prints (and writes to every descriptor) results in the runner's format without the run's nonce
+    # prints (and writes to every descriptor it has) results in the judge's format
     "import json, os\nfake = ''.join(json.dumps({'kind': 'test', 'suite': suite, 'index': i, 'passed': True}) + '\\n'"
     "\n               for suite in ('visible', 'hidden') for i in range(7)) + '{\"kind\": \"done\"}\\n'\n"
     "for fd in range(1, 20):\n    try:\n        os.write(fd, fake.encode())\n    except OSError:\n        pass\n"
     "def has_close_elements(a, b):\n    print(fake)\n    return None",
-    # rewrites the results on their way out, through the modules the runner uses
+    # rewrites results on their way out, through the modules a reporting process would use
     "import json, os\n_dumps, _write = json.dumps, os.write\n"
     "json.dumps = lambda o, *a, **k: _dumps(dict(o, passed=True) if 'passed' in o else o, *a, **k)\n"
     "os.write = lambda fd, data: _write(fd, bytes(data).replace(b'\"passed\": false', b'\"passed\": true'))\n"
     "def has_close_elements(a, b):\n    return None",
-    # a forked child that answers right carries on with the runner's state, but may not report
-    "import os\ndef has_close_elements(a, b):\n    if os.fork() == 0:\n"
-    "        return any(abs(x - y) < b for i, x in enumerate(a) for j, y in enumerate(a) if i != j)\n"
-    "    os.wait()\n    return None",
 ])
 def test_exiting_or_faking_output_does_not_pass(make_env, code):
     env = make_env(timeout_s=5.0)
@@ -240,7 +236,7 @@ def test_fraction_reward_counts_hidden_asserts(make_env):
 
 @docker
 def test_malformed_replies_are_attempts_with_reward_0(make_env):
-    env = make_env(max_attempts=7, max_action_chars=10_000)
+    env = make_env(max_steps=7, max_action_chars=10_000)
     env.reset(options={"task_id": "HumanEval/0"})
     replies = {"": "reply was empty", "Sort the list, then compare neighbours.": "no ```python code block",
                "```python\ndef has_close_elements(a, b)\n```": "does not compile", "x" * 10_001: "limit is 10,000",
@@ -278,12 +274,12 @@ def test_mbpp_jsonl_file_end_to_end(make_env, tmp_path):
 
 @docker
 def test_check_env_passes(make_env):
-    check_env(make_env(max_attempts=2), skip_render_check=False)
+    check_env(make_env(max_steps=2), skip_render_check=False)
 
 
 @docker
 def test_gym_make_render_and_reset_options(pool):
-    env = gym.make("selfgym/Code-v0", pool=pool, render_mode="ansi", max_attempts=2)
+    env = gym.make("selfgym/Code-v0", pool=pool, render_mode="ansi", max_steps=2)
     try:
         observation, info = env.reset(options={"task_id": "HumanEval/2"})
         assert "truncate_number" in observation and "```python" in observation and info["entry_point"]

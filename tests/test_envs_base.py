@@ -115,3 +115,18 @@ def test_async_vector_env_keeps_unicode_observations():
         assert tuple(observations) == ("right", "'wrong ✗' is wrong") and list(rewards) == [1.0, 0.0]
     finally:
         envs.close()
+
+
+def test_old_constructor_names_still_work_for_one_release_with_a_warning():
+    from selfgym.envs.code_env import CodeEnv
+    from selfgym.envs.math_env import MathEnv
+
+    tasks = TaskList([Task("m/1", "m", "1 + 1?", data={"answer": "2"})], "m")
+    with pytest.warns(DeprecationWarning, match="source= is deprecated.*use tasks="):
+        math = MathEnv(source=tasks)
+    assert math.source is tasks
+    with pytest.warns(DeprecationWarning, match="max_attempts= is deprecated.*use max_steps="):
+        code = CodeEnv(max_attempts=5)
+    assert code.max_steps == 5
+    math.close()
+    code.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from selfgym.curricula.config import ConfigError, load_experiment
+from selfgym.experiments.config import ConfigError, load_experiment
 from tiny_models import build_tiny_chat_model
 
 SELFGYM = [sys.executable, "-m", "selfgym.cli"]
@@ -48,7 +48,8 @@ def tiny_model(tmp_path_factory):
 @pytest.mark.parametrize("text, message", [
     ("name: x\nagent:\n  temprature: 0.5\n", ":3: agent.temprature: unknown key (did you mean 'temperature'?)"),
     ("name: x\nbudget:\n  episodes: lots\n", ":3: budget.episodes: Input should be a valid integer"),
-    ("name: x\nmethod: {name: grpoo}\n", ":2: method.name: Input should be 'eval-only'"),
+    ("name: x\nmethod: {name: grpoo}\n", ":2: method.name: 'grpoo' is not one of eval-only, reflexion, self-training, re-rest, grpo (did you mean 'grpo'?)"),
+    ("name: x\nmethod: {name: grpo, trials: 3}\n", ":2: method.trials: unknown key; expected one of: group_size, kl_beta"),
     ("name: x\nenv: [1, 2\n", "not valid YAML"),
     ("- a\n- b\n", "must be a mapping"),
 ])
@@ -108,7 +109,7 @@ def test_killed_run_resumes_to_the_same_episodes(tmp_path, tiny_model):
     assert [e["episode"] for e in after_resume] == list(range(12)) == [e["episode"] for e in uninterrupted]
     assert [e["task"]["id"] for e in after_resume] == [e["task"]["id"] for e in uninterrupted]
     state = json.loads((run_dir / "state.json").read_text())
-    assert state["episodes"] == 12 and state["buffer"] == []  # the last round's buffer was trained on or dropped
+    assert state["episodes"] == 12 and state["method"]["buffer"] == []  # the last round's buffer was trained on or dropped
     evals = [json.loads(line) for line in (run_dir / "evals.jsonl").read_text().splitlines()]
     assert [e["episodes"] for e in evals] == [0, 6, 12]
     assert (run_dir / "plots" / "run.png").stat().st_size > 10_000
@@ -123,7 +124,7 @@ def test_killed_run_resumes_to_the_same_episodes(tmp_path, tiny_model):
 
 @pytest.mark.docker
 def test_evaluations_when_batches_do_not_divide_every(tmp_path, tiny_model):
-    from selfgym.curricula.runner import ExperimentRunner
+    from selfgym.experiments.runner import ExperimentRunner
 
     # batches of 2 episodes, an evaluation every 3: after the batches that cross 3 and 6, and at the end
     path = experiment(tmp_path, tiny_model, method={"name": "eval-only"}, budget={"episodes": 8},
@@ -134,7 +135,7 @@ def test_evaluations_when_batches_do_not_divide_every(tmp_path, tiny_model):
 
 @pytest.mark.docker
 def test_grpo_experiment_runs_and_resumes(tmp_path, tiny_model):
-    from selfgym.curricula.runner import ExperimentRunner
+    from selfgym.experiments.runner import ExperimentRunner
 
     path = experiment(tmp_path, tiny_model, name="grpo", budget={"episodes": 8}, eval={"tasks": 2, "every": 4},
                       method={"name": "grpo", "group_size": 2, "tasks_per_step": 2, "learning_rate": 1e-4})
@@ -152,3 +153,39 @@ def test_grpo_experiment_runs_and_resumes(tmp_path, tiny_model):
     assert [b["episodes"] for b in batches] == [4, 8] and all("families" in b for b in batches)
     assert all(b["kl"] is None or isinstance(b["kl"], float) for b in batches)  # no "nan" strings
     assert ExperimentRunner.resume(run_dir).run()["episodes"] == 8  # finished: resuming only reports
+
+
+def run_experiment(path: Path):
+    from selfgym.experiments import ExperimentRunner, load_experiment
+    from rich.console import Console
+
+    config = load_experiment(path)
+    return ExperimentRunner(config, console=Console(quiet=True)).run(), config.run_dir
+
+
+@pytest.mark.docker
+def test_limits_in_the_env_kwargs_reach_the_sandboxes(tmp_path):
+    # before: the runner built its pool with default limits and the env's own `limits` were dropped
+    path = experiment(tmp_path, Path("unused"), env={
+        "id": "selfgym/Shell-v0", "parallel": 1,
+        "kwargs": {"max_steps": 1, "limits": {"pids": 77, "memory_mb": 200, "disk_mb": 16}}},
+        agent={"backend": "scripted", "replies": [  # cgroup v1 or v2
+            "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; "
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"]},
+        method={"name": "eval-only"}, budget={"episodes": 1}, eval={"tasks": 1})
+    _, run_dir = run_experiment(path)
+    observation = episodes_of(run_dir)[0]["steps"][0]["observation"]
+    assert observation.split()[:2] == ["77", str(200 * 1024 * 1024)], observation
+
+
+@pytest.mark.docker
+def test_a_web_experiment_gets_the_web_sandbox(tmp_path):
+    # before: `selfgym run` handed Web-v0 envs a pool of the python image, where neither Chromium nor the sites are
+    path = experiment(tmp_path, Path("unused"), env={"id": "selfgym/Web-v0", "parallel": 1,
+                                                      "kwargs": {"max_steps": 1}},
+                      agent={"backend": "scripted", "replies": ['answer("done")']},
+                      method={"name": "eval-only"}, budget={"episodes": 1}, eval={"tasks": 1})
+    report, run_dir = run_experiment(path)
+    episode = episodes_of(run_dir)[0]
+    assert episode["error"] is None and "Answer recorded" in episode["steps"][0]["observation"]
+    assert report["episodes"] == 1

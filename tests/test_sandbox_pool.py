@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import TIGHT, our_containers
-from selfgym.sandbox import Limits, SandboxError, SandboxPool, reap
+from selfgym.sandbox import Limits, Sandbox, SandboxError, SandboxLostError, SandboxPool, reap
 
 pytestmark = pytest.mark.docker
 
@@ -66,9 +66,10 @@ def test_release_resets_the_sandbox(client, sandbox_image):
 def test_dead_container_is_replaced(client, sandbox_image):
     with SandboxPool(sandbox_image, size=1, limits=TIGHT, client=client) as pool:
         with pool.acquire() as sb:
-            client.api.kill(sb.container_id)  # the container dies under us
-            result = sb.run("echo hi")
-            assert result.exit_code == 137 and not sb.alive
+            client.api.kill(sb.container_id)  # the container dies under us, of no doing of the command
+            with pytest.raises(SandboxLostError, match="died"):
+                sb.run("echo hi")
+            assert not sb.alive
             dead = sb.container_id
         with pool.acquire(timeout=60) as sb:
             assert sb.container_id != dead
@@ -119,7 +120,7 @@ def test_500_cycles_leak_no_container(client, sandbox_image):
 
 CRASHING_OWNER = textwrap.dedent("""
     import sys
-    from selfgym.sandbox import Limits, SandboxPool
+    from selfgym.sandbox import Limits, Sandbox, SandboxPool
     pool = SandboxPool(sys.argv[1], size=2, limits=Limits(timeout_s=600))
     with pool.acquire() as sb:
         print(pool.id, flush=True)
@@ -175,6 +176,17 @@ def test_limits_validate_with_clear_messages():
         Limits(pids=2)
     with pytest.raises(ValueError, match="timeout_s"):
         Limits(timeout_s=-1)
+    with pytest.raises(ValueError, match=r"memory_mb >= 320 or disk_mb <= 96"):
+        Limits(memory_mb=256)  # two 128 MiB tmpfs would leave the executor no memory
+    with pytest.raises(ValueError, match="runtime"):
+        Limits(runtime="")
+
+
+@pytest.mark.docker
+def test_an_unknown_runtime_is_one_clear_error(client, sandbox_image):
+    with pytest.raises(SandboxError, match=r"no runtime 'no-such-runtime'.*daemon.json") as caught:
+        Sandbox(sandbox_image, Limits(runtime="no-such-runtime"), client=client)
+    assert "Traceback" not in str(caught.value) and "400 Client Error" not in str(caught.value)
 
 
 @pytest.mark.docker

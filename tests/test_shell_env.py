@@ -12,6 +12,7 @@ import selfgym  # noqa: F401  (registers the ids)
 from selfgym.envs import Task
 from selfgym.envs.shell import load_task_file, parse_submit, shipped_tasks, tasks_from_entries
 from selfgym.envs.shell_env import ShellEnv
+from selfgym.sandbox import InfrastructureError
 
 SHIPPED = list(shipped_tasks())
 docker = pytest.mark.docker
@@ -239,14 +240,30 @@ def test_close_gives_the_sandbox_back(pool):
 
 
 @docker
-def test_a_lost_sandbox_is_replaced_and_set_up_again(make_env, client):
+def test_a_lost_sandbox_is_replayed_not_counted_against_the_agent(make_env, client):
     env = make_env()
     env.reset(options={"task_id": "shell/files-002"})
+    env.step("echo mine > mine.txt && cd docs")
+    client.api.kill(env.sandbox.container_id)  # the engine loses the container: nothing the agent did
+    observation, reward, terminated, _, info = env.step("ls; cat ../mine.txt")
+    # a fresh sandbox, set up from the task and brought to the episode's state by replaying the first command
+    assert info["infra_retries"] == 1 and info["exit_code"] == 0 and not terminated
+    assert "intro.txt" in observation and "mine" in observation
+    assert [event["step"] for event in env.infra_events] == [2]
+    _, _, _, _, info = env.step("ls")
+    assert info["infra_retries"] == 0
+
+
+@docker
+def test_a_sandbox_lost_past_the_retries_is_an_infrastructure_error(make_env, client):
+    env = make_env()
+    env.infra_retries = 0
+    env.reset(options={"task_id": "shell/files-002"})
     client.api.kill(env.sandbox.container_id)
-    observation, reward, terminated, _, info = env.step("ls docs")
-    assert info["exit_code"] == 137 and not terminated  # the command's sandbox died under it
-    observation, *_ = env.step("ls docs")
-    assert "set up again" in observation and "intro.txt" in observation
+    with pytest.raises(InfrastructureError, match="no failure of the agent"):
+        env.step("ls docs")
+    env.reset(options={"task_id": "shell/files-002"})  # the env is usable again
+    assert env.step("ls docs")[4]["exit_code"] == 0
 
 
 @docker

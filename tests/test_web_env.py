@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 import selfgym  # noqa: F401  (registers the ids)
 from selfgym.envs import Task
 from selfgym.envs.web.container import WEB_LIMITS
-from selfgym.envs.web.reference import find
+from selfgym.envs.web.elements import find
 from selfgym.envs.web_env import WebEnv, web_image
 from selfgym.sandbox import SandboxPool
 
@@ -147,11 +147,13 @@ def test_rgb_array_render_mode_gives_screenshots():
         viewer.close()
 
 
-def test_a_lost_sandbox_ends_the_episode_and_the_next_reset_recovers(env, client):
-    env.reset(options={"task": SHOP_HOME})
-    client.api.kill(env.unwrapped._container.sandbox.container_id)
-    _, reward, terminated, _, info = env.step("scroll(down)")
-    assert terminated and reward == 0.0 and info["browser_lost"]
+def test_a_lost_sandbox_is_replayed_on_a_fresh_one(env, client):
+    observation, _ = env.reset(options={"task": SHOP_HOME})
+    env.step(f'click({find(observation, "link", "Laptops")})')
+    client.api.kill(env.unwrapped._container.sandbox.container_id)  # the engine loses it: not the agent's doing
+    observation, reward, terminated, _, info = env.step("scroll(down)")
+    assert not terminated and info["infra_retries"] == 1
+    assert "URL: http://shop.localhost:7770/category/laptops" in observation  # the click was replayed
     observation, _ = env.reset(options={"task": SHOP_HOME})
     assert find(observation, "link", "Laptops") is not None
 

@@ -64,13 +64,14 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from ..curricula.base import SampledTasks, TaskChooser
 from ..envs.sources import TaskList
 from ..envs.task import Task, TaskSource
 from .hf import HFPolicy, seeded_rng
 from .metrics import MetricsLogger
-from .policy import Sampling
-from .rollout import DEFAULT_SYSTEM_PROMPT
-from .trajectory import Step, Trajectory
+from .policy import Completion, Sampling
+from .rollout import DEFAULT_SYSTEM_PROMPT, INFRA_REPLAYS, EpisodeState, play_lockstep
+from .trajectory import Trajectory
 
 log = logging.getLogger(__name__)
 
@@ -172,47 +173,34 @@ class RolloutTiming:
 _REPLY_SENTINEL = "\u2063selfgym-reply-\u2063"
 
 
-class _Episode:
+class TokenEpisodeState(EpisodeState):
+    """An episode played from token ids: besides the conversation, ``ids`` (the whole episode as the model read
+    and wrote it) and ``mask`` (1 on the tokens the model sampled)."""
+
     def __init__(self, env: gym.Env, task: Task, seed: int | None, system_prompt: str | None,
-                 policy: HFPolicy, max_tokens: int) -> None:
-        self.env, self.seed, self.max_tokens = env, seed, max_tokens
-        observation, _ = env.reset(seed=seed, options={"task": task})
-        self.task: Task = env.unwrapped.task
-        self.messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
-        self.messages.append({"role": "user", "content": observation})
-        self.ids = policy.prompt_ids(self.messages)
+                 policy: HFPolicy) -> None:
+        super().__init__(env, task, seed, system_prompt)
+        self.policy = policy
+        self.ids = policy.prompt_ids(self.messages) if self.error is None else []
         self.mask = [0] * len(self.ids)
         self.prompt_length = len(self.ids)
-        self.steps: list[Step] = []
-        self.done = False
         self.length_capped = False
 
-    def play(self, reply_ids: list[int], policy: HFPolicy, seconds: float) -> float:
-        """Step the env with the decoded reply; extend ids and mask. Returns the env's time."""
-        ended = reply_ids[-1] in policy.eos_token_ids
-        text = policy.tokenizer.decode(reply_ids[:-1] if ended else reply_ids, skip_special_tokens=True)
-        context = len(self.ids)
+    def play(self, completion: Completion) -> None:
+        """Step the env with the decoded reply; extend ids and mask with the reply and the observation's turn."""
+        reply_ids, history = completion.token_ids, list(self.messages)
         self.ids += reply_ids
         self.mask += [1] * len(reply_ids)
-        start = time.perf_counter()
-        observation, reward, terminated, truncated, info = self.env.step(text)
-        env_seconds = time.perf_counter() - start
-        self.steps.append(Step(text, observation, float(reward), bool(terminated), bool(truncated),
-                               dict(info), context, len(reply_ids), seconds, env_seconds))
-        history = self.messages
-        self.messages = [*history, {"role": "assistant", "content": text},
-                         {"role": "user", "content": observation}]
-        self.done = bool(terminated or truncated)
+        super().play(completion)
         if not self.done:
-            end_text = policy.tokenizer.decode(reply_ids[-1:]) if ended else ""
-            observation_ids = observation_turn_ids(policy, history, observation, end_text)
+            ended = reply_ids[-1] in self.policy.eos_token_ids
+            end_text = self.policy.tokenizer.decode(reply_ids[-1:]) if ended else ""
+            observation_ids = observation_turn_ids(self.policy, history, self.steps[-1].observation, end_text)
             self.ids += observation_ids
             self.mask += [0] * len(observation_ids)
-        return env_seconds
 
-    def trajectory(self, meta: dict[str, Any]) -> TokenEpisode:
-        trajectory = Trajectory(self.task, self.messages, self.steps, self.seed, dict(meta))
-        return TokenEpisode(trajectory, self.ids, self.mask, self.prompt_length, self.length_capped)
+    def token_episode(self, meta: dict[str, Any]) -> TokenEpisode:
+        return TokenEpisode(self.trajectory(meta), self.ids, self.mask, self.prompt_length, self.length_capped)
 
 
 def observation_turn_ids(policy: HFPolicy, history: Sequence[dict[str, str]], observation: str,
@@ -253,11 +241,12 @@ def play_episodes(policy: HFPolicy, envs: Sequence[gym.Env], tasks: Sequence[Tas
                   seeds: Sequence[int | None] | None = None,
                   meta: dict[str, Any] | None = None) -> tuple[list[TokenEpisode], RolloutTiming]:
     """Play ``tasks[i]`` in ``envs[i]`` with ``policy``, all at once, as token sequences with a mask on the
-    model's tokens.
+    model's tokens (the rollout module's lockstep loop, generating from token ids).
 
     Each turn, the unfinished episodes' next replies are sampled in one batch (``sampling``; its ``seed``
     makes them reproducible) and the envs step in threads. An episode ends when its env terminates or
-    truncates, or when another reply of ``sampling.max_new_tokens`` would not fit in ``max_episode_tokens``.
+    truncates, when it is lost to the infrastructure (``trajectory.error``), or when another reply of
+    ``sampling.max_new_tokens`` would not fit in ``max_episode_tokens``.
     """
     if len(tasks) != len(envs):
         raise ValueError(f"got {len(envs)} envs but {len(tasks)} tasks")
@@ -267,37 +256,40 @@ def play_episodes(policy: HFPolicy, envs: Sequence[gym.Env], tasks: Sequence[Tas
     if policy.context_length is not None:
         max_episode_tokens = min(max_episode_tokens, policy.context_length)
     timing = RolloutTiming()
+
+    def cap(episode: TokenEpisodeState) -> None:
+        if max_episode_tokens - len(episode.ids) < sampling.max_new_tokens:
+            episode.done = episode.length_capped = True
+
+    def generate(active: list[TokenEpisodeState]) -> list[Completion]:
+        start = time.perf_counter()
+        replies = generate_ids(policy, [episode.ids for episode in active], sampling)
+        seconds = time.perf_counter() - start
+        timing.generation_s += seconds
+        timing.generated_tokens += sum(len(reply) for reply in replies)
+        completions = []
+        for episode, reply in zip(active, replies, strict=True):
+            ended = reply[-1] in policy.eos_token_ids
+            text = policy.tokenizer.decode(reply[:-1] if ended else reply, skip_special_tokens=True)
+            completions.append(Completion(text, len(episode.ids), len(reply), seconds, token_ids=reply))
+        return completions
+
     was_training = policy.model.training
     policy.model.eval()
     try:
         with ThreadPoolExecutor(max_workers=max(1, len(envs))) as threads:
             start = time.perf_counter()
             episodes = list(threads.map(
-                lambda i: _Episode(envs[i], tasks[i], seeds[i], system_prompt, policy, max_episode_tokens),
-                range(len(envs))))
+                lambda i: TokenEpisodeState(envs[i], tasks[i], seeds[i], system_prompt, policy), range(len(envs))))
             timing.env_s += time.perf_counter() - start
             with seeded_rng(sampling.seed, policy.device):
-                while True:
-                    for episode in episodes:
-                        room = max_episode_tokens - len(episode.ids)
-                        if not episode.done and room < sampling.max_new_tokens:
-                            episode.done = episode.length_capped = True
-                    active = [episode for episode in episodes if not episode.done]
-                    if not active:
-                        break
-                    start = time.perf_counter()
-                    replies = generate_ids(policy, [episode.ids for episode in active], sampling)
-                    seconds = time.perf_counter() - start
-                    timing.generation_s += seconds
-                    timing.generated_tokens += sum(len(reply) for reply in replies)
-                    start = time.perf_counter()
-                    list(threads.map(_Episode.play, active, replies, [policy] * len(active),
-                                     [seconds] * len(active)))
-                    timing.env_s += time.perf_counter() - start
+                start = time.perf_counter()
+                play_lockstep(episodes, generate, threads, before_turn=cap)
+                timing.env_s += time.perf_counter() - start - timing.generation_s
     finally:
         policy.model.train(was_training)
     base_meta = {"policy": policy.name, **(meta or {})}
-    return [episode.trajectory(base_meta) for episode in episodes], timing
+    return [episode.token_episode(base_meta) for episode in episodes], timing
 
 
 # --- the loss -----------------------------------------------------------------------------------------------
@@ -406,16 +398,16 @@ class GRPOTrainer:
     """
 
     def __init__(self, policy: HFPolicy, envs: Sequence[gym.Env], config: GRPOConfig | None = None, *,
-                 tasks: TaskSource | Sequence[Task] | Any | None = None) -> None:
+                 tasks: TaskSource | Sequence[Task] | TaskChooser | None = None) -> None:
         self.config = config = config or GRPOConfig()
         if not envs:
             raise ValueError("GRPOTrainer needs at least one env")
         self.policy, self.envs = policy, list(envs)
-        self.tasks = self._task_chooser(tasks)
         random.seed(config.seed)
         np.random.seed(config.seed)  # noqa: NPY002 - third-party code draws from the global generators
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
+        self.tasks = self._task_chooser(tasks)
         self.device = policy.device
         self.autocast_bf16 = config.bf16 if config.bf16 is not None else self.device.type == "cuda"
         self.model = self._prepare_model()
@@ -440,12 +432,16 @@ class GRPOTrainer:
                                          resume_step=self.step if latest is not None else None)
 
     # -- setup -----------------------------------------------------------------------------------------------
-    def _task_chooser(self, tasks: Any) -> Any:
-        if tasks is None:
-            return self.envs[0].unwrapped.source
-        if hasattr(tasks, "next_task") or hasattr(tasks, "sample"):
+    def _task_chooser(self, tasks: TaskSource | Sequence[Task] | TaskChooser | None) -> TaskChooser:
+        if isinstance(tasks, TaskChooser):
             return tasks
-        return TaskList(tasks, "grpo")
+        if tasks is None:
+            source = self.envs[0].unwrapped.source
+        elif isinstance(tasks, TaskSource):
+            source = tasks
+        else:
+            source = TaskList(tasks, "grpo")
+        return SampledTasks(source, self.rng)  # the trainer's generator: saved with its checkpoints
 
     def _prepare_model(self) -> torch.nn.Module:
         config, model = self.config, self.policy.model
@@ -500,14 +496,17 @@ class GRPOTrainer:
         """One step: rollouts, advantages, update, metrics. Returns the step's metrics."""
         config = self.config
         started = time.perf_counter()
-        tasks = [self._next_task() for _ in range(config.tasks_per_step)]
+        tasks = [self.tasks.next_task() for _ in range(config.tasks_per_step)]
         episodes, timing = self._rollouts(tasks)
         self.last_episodes = episodes
+        lost = np.array([episode.trajectory.error is not None for episode in episodes])
         for episode in episodes:
-            if hasattr(self.tasks, "update"):
+            if episode.trajectory.error is None:  # an episode lost to the infrastructure is no outcome
                 self.tasks.update(episode.trajectory.task, float(episode.trajectory.success))
         rewards = [episode.reward for episode in episodes]
         advantages = group_advantages(rewards, config.group_size, scale=config.scale_rewards)
+        # a group with an episode still lost after its replays is incomplete: it teaches nothing this step
+        advantages = advantages * np.repeat(~lost.reshape(-1, config.group_size).any(axis=1), config.group_size)
         for param_group in self.optimizer.param_groups:
             param_group["lr"] = config.learning_rate * min(1.0, (self.step + 1) / max(1, config.warmup_steps))
         update = self._update(episodes, advantages)
@@ -517,6 +516,7 @@ class GRPOTrainer:
         metrics = {
             "reward": float(np.mean(rewards)), "reward_std": float(np.std(rewards)),
             "success": float(np.mean([e.trajectory.success for e in episodes])),
+            "infra_errors": int(lost.sum()),
             "groups_with_signal": float(np.mean(groups.std(axis=1) > 0)),
             **update,
             "episodes": len(episodes), "turns": float(np.mean([len(e.trajectory.steps) for e in episodes])),
@@ -535,11 +535,6 @@ class GRPOTrainer:
                  metrics["success"], metrics["kl"], elapsed)
         return metrics
 
-    def _next_task(self) -> Task:
-        if hasattr(self.tasks, "next_task"):
-            return self.tasks.next_task()
-        return self.tasks.sample(self.rng)
-
     def _rollouts(self, tasks: Sequence[Task]) -> tuple[list[TokenEpisode], RolloutTiming]:
         config = self.config
         jobs = [task for task in tasks for _ in range(config.group_size)]
@@ -550,14 +545,24 @@ class GRPOTrainer:
             seed = int(np.random.SeedSequence([config.seed, self.step, chunk]).generate_state(1)[0])
             sampling = Sampling(max_new_tokens=config.max_new_tokens, temperature=config.temperature,
                                 top_p=config.top_p, seed=seed)
-            with self._autocast():
-                played, chunk_timing = play_episodes(
-                    self.policy, self.envs[:len(batch)], batch, sampling=sampling,
-                    max_episode_tokens=config.max_episode_tokens, system_prompt=config.system_prompt,
-                    seeds=[seed + i for i in range(len(batch))],
-                    meta={"source": "grpo", "step": self.step + 1})
+            seeds = [seed + i for i in range(len(batch))]
+            played: list[TokenEpisode | None] = [None] * len(batch)
+            todo = list(range(len(batch)))
+            for replay in range(INFRA_REPLAYS + 1):  # episodes lost to the infrastructure are played again
+                with self._autocast():
+                    again, chunk_timing = play_episodes(
+                        self.policy, self.envs[:len(todo)], [batch[i] for i in todo], sampling=sampling,
+                        max_episode_tokens=config.max_episode_tokens, system_prompt=config.system_prompt,
+                        seeds=[seeds[i] for i in todo], meta={"source": "grpo", "step": self.step + 1})
+                timing.add(chunk_timing)
+                for index, episode in zip(todo, again, strict=True):
+                    if replay:
+                        episode.trajectory.meta["infra_replays"] = replay
+                    played[index] = episode
+                todo = [i for i in todo if played[i].trajectory.error is not None]
+                if not todo:
+                    break
             episodes += played
-            timing.add(chunk_timing)
         return episodes, timing
 
     def _update(self, episodes: list[TokenEpisode], advantages: np.ndarray) -> dict[str, float]:
@@ -678,8 +683,7 @@ class GRPOTrainer:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "task_rng": self.rng.bit_generator.state,
         }
-        if hasattr(self.tasks, "state_dict"):
-            state["tasks"] = self.tasks.state_dict()
+        state["tasks"] = self.tasks.state_dict()
         return state
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -691,7 +695,7 @@ class GRPOTrainer:
         if state["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.rng.bit_generator.state = state["task_rng"]
-        if "tasks" in state and hasattr(self.tasks, "load_state_dict"):
+        if "tasks" in state:
             self.tasks.load_state_dict(state["tasks"])
 
     def save_pretrained(self, path: str | Path) -> Path:

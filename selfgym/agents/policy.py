@@ -63,7 +63,8 @@ class Completion:
     ``finish_reason`` is ``"stop"`` (end of turn or a stop string) or ``"length"`` (``max_new_tokens``
     reached).
     ``seconds`` is the wall time of the backend call that produced it; replies generated together in one batch
-    share that call's time.
+    share that call's time. ``token_ids``: the reply's own tokens, end-of-turn token included, where the caller
+    generated from token ids (RL training keeps exactly what was sampled).
     """
 
     text: str
@@ -71,6 +72,7 @@ class Completion:
     completion_tokens: int = 0
     seconds: float = 0.0
     finish_reason: str = "stop"
+    token_ids: list[int] | None = None
 
 
 class Policy(ABC):

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..envs.task import Task
 from .policy import Policy, Sampling
-from .rollout import DEFAULT_SYSTEM_PROMPT, rollout_batch
+from .rollout import DEFAULT_SYSTEM_PROMPT, replay_lost, rollout_batch
 from .trajectory import Trajectory
 
 REFLECTION_SYSTEM_PROMPT = (
@@ -53,6 +53,11 @@ class ReflexionResult:
     @property
     def success(self) -> bool:
         return any(t.success for t in self.trajectories)
+
+    @property
+    def error(self) -> str | None:
+        """Why the last trial was lost to the infrastructure (it was replayed, and lost again), if it was."""
+        return self.trajectories[-1].error if self.trajectories else None
 
     def solved_by_trial(self, trials: int) -> list[bool]:
         """For each trial number 1..trials: solved at or before it (a solved task stays solved)."""
@@ -103,20 +108,21 @@ class Reflexion:
             raise ValueError("Reflexion.run needs at least one env")
         results = [ReflexionResult(task, [], []) for task in tasks]
         for trial in range(self.config.trials):
-            pending = [r for r in results if not r.success]
+            pending = [r for r in results if not r.success and r.error is None]
             for start in range(0, len(pending), len(envs)):
                 chunk = pending[start:start + len(envs)]
                 prefixes = [memory_prompt(r.reflections, r.trajectories[-1] if r.trajectories else None,
                                           self.config) for r in chunk]
-                trajectories = rollout_batch(
-                    envs[:len(chunk)], self.actor, [r.task for r in chunk],
-                    seeds=[seed + trial for _ in chunk], system_prompt=self.config.system_prompt,
-                    sampling=self.config.actor_sampling, first_message_prefixes=prefixes,
-                    meta={"method": "reflexion", "trial": trial + 1})
+                kwargs = dict(system_prompt=self.config.system_prompt, sampling=self.config.actor_sampling,
+                              first_message_prefixes=prefixes, meta={"method": "reflexion", "trial": trial + 1})
+                trajectories = rollout_batch(envs[:len(chunk)], self.actor, [r.task for r in chunk],
+                                             seeds=[seed + trial for _ in chunk], **kwargs)
+                trajectories = replay_lost(envs, self.actor, trajectories, **kwargs)  # no trial is lost to them
                 for result, trajectory, prefix in zip(chunk, trajectories, prefixes, strict=True):
                     trajectory.meta["memory"] = list(result.reflections[-self.config.memory_size:])
                     result.trajectories.append(trajectory)
-                failed = [(r, t) for r, t in zip(chunk, trajectories, strict=True) if not t.success]
+                failed = [(r, t) for r, t in zip(chunk, trajectories, strict=True)
+                          if not t.success and t.error is None]
                 if failed and trial + 1 < self.config.trials:
                     texts = self.reflector.act_batch([reflection_messages(t, self.config) for _, t in failed],
                                                      self.config.reflection_sampling)

@@ -4,41 +4,58 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import gymnasium as gym
 
 from ..envs.task import Task
+from ..sandbox import InfrastructureError
 from .policy import Completion, Policy, Sampling
 from .trajectory import Step, Trajectory
 
+INFRA_REPLAYS = 2  # an episode lost to the infrastructure is played again this many times, then kept as an error
 DEFAULT_SYSTEM_PROMPT = (
     "You are an agent solving a task in an environment. Read each observation and reply with your next action "
     "exactly in the format the task asks for."
 )
 
 
-class _Episode:
-    """The state of one episode being played: its env, conversation and steps so far."""
+class EpisodeState:
+    """The state of one episode being played: its env, conversation and steps so far.
+
+    An :class:`~selfgym.sandbox.InfrastructureError` from the env ends the episode with ``error`` set (the others
+    of a batch play on): what it was is no result of the agent's. Subclasses record more of each turn (GRPO's
+    token ids, :class:`selfgym.agents.grpo.TokenEpisodeState`)."""
 
     def __init__(self, env: gym.Env, task: Task | None, seed: int | None, system_prompt: str | None,
                  first_message_prefix: str = "") -> None:
         self.env = env
         self.seed = seed
-        options = {"task": task} if task is not None else None
-        observation, _ = env.reset(seed=seed, options=options)
-        self.task: Task = env.unwrapped.task
         self.messages: list[dict[str, str]] = [{"role": "system", "content": system_prompt}] if system_prompt else []
-        self.messages.append({"role": "user", "content": first_message_prefix + observation})
         self.steps: list[Step] = []
+        self.error: str | None = None
         self.done = False
+        options = {"task": task} if task is not None else None
+        try:
+            observation, _ = env.reset(seed=seed, options=options)
+        except InfrastructureError as exc:
+            self.task = task if task is not None else env.unwrapped.task
+            self.error, self.done = str(exc), True
+            return
+        self.task: Task = env.unwrapped.task
+        self.messages.append({"role": "user", "content": first_message_prefix + observation})
 
     def play(self, completion: Completion) -> None:
+        """Step the env with the reply; the episode is ``done`` when it terminates, truncates or is lost."""
         self.messages.append({"role": "assistant", "content": completion.text})
         start = time.perf_counter()
-        observation, reward, terminated, truncated, info = self.env.step(completion.text)
+        try:
+            observation, reward, terminated, truncated, info = self.env.step(completion.text)
+        except InfrastructureError as exc:
+            self.error, self.done = str(exc), True
+            return
         self.steps.append(Step(completion.text, observation, float(reward), bool(terminated), bool(truncated),
                                dict(info), completion.prompt_tokens, completion.completion_tokens,
                                completion.seconds, time.perf_counter() - start))
@@ -46,7 +63,27 @@ class _Episode:
         self.done = bool(terminated or truncated)
 
     def trajectory(self, meta: dict[str, Any]) -> Trajectory:
-        return Trajectory(self.task, self.messages, self.steps, self.seed, dict(meta))
+        return Trajectory(self.task, self.messages, self.steps, self.seed, dict(meta), self.error)
+
+
+def play_lockstep(episodes: Sequence[EpisodeState], generate: Callable[[list[EpisodeState]], list[Completion]],
+                  threads: ThreadPoolExecutor, *, max_turns: int | None = None,
+                  before_turn: Callable[[EpisodeState], None] | None = None) -> None:
+    """Play ``episodes`` to their ends: every turn, ``generate`` the replies of the unfinished ones in one batch,
+    then step their envs in ``threads`` (sandbox calls release the GIL). ``before_turn`` may end an episode
+    before its turn (RL rollouts end one whose next reply would not fit its token budget)."""
+    turn = 0
+    while max_turns is None or turn < max_turns:
+        if before_turn is not None:
+            for episode in episodes:
+                if not episode.done:
+                    before_turn(episode)
+        active = [episode for episode in episodes if not episode.done]
+        if not active:
+            return
+        completions = generate(active)
+        list(threads.map(lambda pair: pair[0].play(pair[1]), zip(active, completions, strict=True)))
+        turn += 1
 
 
 def rollout(env: gym.Env, policy: Policy, task: Task | None = None, *, seed: int | None = None,
@@ -75,16 +112,10 @@ def rollout_batch(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task 
     if not len(tasks) == len(seeds) == len(prefixes) == n:
         raise ValueError(f"got {n} envs but {len(tasks)} tasks, {len(seeds)} seeds, {len(prefixes)} prefixes")
     with ThreadPoolExecutor(max_workers=max(1, n)) as threads:
-        episodes = list(threads.map(lambda i: _Episode(envs[i], tasks[i], seeds[i], system_prompt, prefixes[i]),
-                                    range(n)))
-        turn = 0
-        while True:
-            active = [e for e in episodes if not e.done]
-            if not active or (max_turns is not None and turn >= max_turns):
-                break
-            completions = policy.act_batch_with_info([e.messages for e in active], sampling)
-            list(threads.map(lambda pair: pair[0].play(pair[1]), zip(active, completions, strict=True)))
-            turn += 1
+        episodes = list(threads.map(
+            lambda i: EpisodeState(envs[i], tasks[i], seeds[i], system_prompt, prefixes[i]), range(n)))
+        play_lockstep(episodes, lambda active: policy.act_batch_with_info([e.messages for e in active], sampling),
+                      threads, max_turns=max_turns)
     base_meta = {"policy": getattr(policy, "name", type(policy).__name__), **(meta or {})}
     return [episode.trajectory(base_meta) for episode in episodes]
 
@@ -104,4 +135,30 @@ def rollout_many(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task |
         chunk = list(tasks[start:stop])
         trajectories += rollout_batch(envs[:len(chunk)], policy, chunk, seeds=seeds[start:stop],
                                       first_message_prefixes=prefixes[start:stop], **kwargs)
+    return trajectories
+
+
+def replay_lost(envs: Sequence[gym.Env], policy: Policy, trajectories: Sequence[Trajectory], *,
+                replays: int = INFRA_REPLAYS, first_message_prefixes: Sequence[str] | None = None,
+                **kwargs: Any) -> list[Trajectory]:
+    """``trajectories`` with each episode lost to the infrastructure (``error`` set) played again with its task
+    and seed, up to ``replays`` times; ``meta["infra_replays"]`` counts the replays of an episode, and
+    one that is still lost keeps its ``error`` (logged, never counted). Other keyword arguments go to
+    :func:`rollout_batch`; ``first_message_prefixes`` are per episode, as given to it."""
+    trajectories = list(trajectories)
+    prefixes = list(first_message_prefixes) if first_message_prefixes is not None else [""] * len(trajectories)
+    for replay in range(1, replays + 1):
+        lost = [i for i, t in enumerate(trajectories) if t.error is not None]
+        if not lost:
+            break
+        for start in range(0, len(lost), len(envs)):
+            chunk = lost[start:start + len(envs)]
+            again = rollout_batch(envs[:len(chunk)], policy, [trajectories[i].task for i in chunk],
+                                  seeds=[trajectories[i].seed for i in chunk],
+                                  first_message_prefixes=[prefixes[i] for i in chunk], **kwargs)
+            for index, trajectory in zip(chunk, again, strict=True):
+                trajectory.meta["infra_replays"] = replay
+                trajectory.meta["infra_errors"] = [*trajectories[index].meta.get("infra_errors", []),
+                                                   trajectories[index].error]
+                trajectories[index] = trajectory
     return trajectories

@@ -31,7 +31,7 @@ import torch
 from ..envs.task import Task
 from .hf import HFPolicy
 from .policy import Policy, Sampling
-from .rollout import DEFAULT_SYSTEM_PROMPT, rollout_batch, rollout_many
+from .rollout import DEFAULT_SYSTEM_PROMPT, replay_lost, rollout_batch, rollout_many
 from .trajectory import Trajectory
 
 log = logging.getLogger(__name__)
@@ -84,10 +84,17 @@ def collect(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task], samp
         chunk = jobs[start:start + len(envs)]
         # a distinct sampling seed per chunk: the same prompt sampled k times must give k different answers
         chunk_sampling = dataclasses.replace(sampling, seed=seed + start) if sampling is not None else None
-        trajectories += rollout_batch(envs[:len(chunk)], policy, [task for task, _ in chunk],
-                                      seeds=[seed + k for _, k in chunk], system_prompt=system_prompt,
-                                      sampling=chunk_sampling, meta={"source": "sample"})
+        played = rollout_batch(envs[:len(chunk)], policy, [task for task, _ in chunk],
+                               seeds=[seed + k for _, k in chunk], system_prompt=system_prompt,
+                               sampling=chunk_sampling, meta={"source": "sample"})
+        trajectories += replay_lost(envs, policy, played, system_prompt=system_prompt, sampling=chunk_sampling,
+                                    meta={"source": "sample"})
     return trajectories
+
+
+def failures_of(trajectories: Sequence[Trajectory]) -> list[Trajectory]:
+    """The failed episodes: played to their end without success (one lost to the infrastructure is none)."""
+    return [t for t in trajectories if not t.success and t.error is None]
 
 
 def correction_prefix(failed: Trajectory, max_chars: int) -> str:
@@ -100,9 +107,10 @@ def correct(envs: Sequence[gym.Env], reflector: Policy, failures: Sequence[Traje
     """Re-ReST's step 2: the reflector replays each failed task with the failure and its feedback in front of the
     task; returns every corrected episode (verified by the env: check ``.success``)."""
     prefixes = [correction_prefix(failed, max_chars) for failed in failures]
+    kwargs = dict(system_prompt=system_prompt, sampling=sampling, meta={"source": "correction"})
     corrected = rollout_many(envs, reflector, [f.task for f in failures], seeds=[f.seed for f in failures],
-                             system_prompt=system_prompt, sampling=sampling, first_message_prefixes=prefixes,
-                             meta={"source": "correction"})
+                             first_message_prefixes=prefixes, **kwargs)
+    corrected = replay_lost(envs, reflector, corrected, first_message_prefixes=prefixes, **kwargs)
     for trajectory, prefix in zip(corrected, prefixes, strict=True):
         trajectory.meta["correction_prefix"] = prefix
     return corrected
@@ -226,7 +234,7 @@ class SelfTrainer:
             report = IterationReport(iteration, len(sampled), len(kept))
             corrections: list[Trajectory] = []
             if config.method == "re-rest":
-                failures = [t for t in sampled if not t.success]
+                failures = failures_of(sampled)
                 tried = correct(envs, self.reflector, failures, sampling=config.reflector_sampling, seed=seed,
                                 system_prompt=config.system_prompt, max_chars=config.max_attempt_chars)
                 corrections = [t for t in tried if t.success]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -11,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import io
 from ..envs.task import Task
 
 
@@ -54,7 +54,10 @@ class Trajectory:
 
     ``messages`` is the conversation: ``system`` (if any), then alternating ``user`` (observations, the first one
     the task) and ``assistant`` (actions), ending with the last observation. ``meta`` holds what the method that
-    produced it wants to keep (trial number, reflections used, the policy's name, ...).
+    produced it wants to keep (trial number, reflections used, the policy's name, ...). ``error`` is set when the
+    episode could not be played to its end for a reason outside the agent
+    (:class:`~selfgym.sandbox.InfrastructureError`): such an episode is neither a success nor a failure, and no
+    method learns from it or counts it.
     """
 
     task: Task
@@ -62,6 +65,7 @@ class Trajectory:
     steps: list[Step]
     seed: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
 
     @property
     def final_reward(self) -> float:
@@ -74,7 +78,7 @@ class Trajectory:
     @property
     def success(self) -> bool:
         """The episode ended with full reward (all tests passed, the check succeeded, the answer was right)."""
-        return self.final_reward >= 1.0
+        return self.error is None and self.final_reward >= 1.0
 
     @property
     def prompt_tokens(self) -> int:
@@ -97,13 +101,14 @@ class Trajectory:
         return {
             "task": self.task.to_dict(), "messages": self.messages, "seed": self.seed, "meta": json_safe(self.meta),
             "steps": [{**asdict(step), "info": json_safe(step.info)} for step in self.steps],
-            "success": self.success, "final_reward": self.final_reward,
+            "success": self.success, "final_reward": self.final_reward, "error": self.error,
         }
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Trajectory:
         return cls(task=Task.from_dict(raw["task"]), messages=list(raw["messages"]),
-                   steps=[Step(**step) for step in raw["steps"]], seed=raw.get("seed"), meta=dict(raw.get("meta", {})))
+                   steps=[Step(**step) for step in raw["steps"]], seed=raw.get("seed"), meta=dict(raw.get("meta", {})),
+                   error=raw.get("error"))
 
     def transcript(self) -> str:
         """The conversation as plain text (for prompts that quote an attempt)."""
@@ -111,29 +116,14 @@ class Trajectory:
 
 
 def append_jsonl(path: str | Path, trajectories: Iterable[Trajectory]) -> None:
-    """Append trajectories to a JSONL file, one line each, flushed and fsync'd so a kill loses at most the line
-    being written (readers skip a torn last line)."""
-    import os
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        for trajectory in trajectories:
-            fh.write(json.dumps(trajectory.to_dict(), ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    """Append trajectories to a JSONL file, one line each, fsync'd (see :func:`selfgym.io.append_jsonl`)."""
+    io.append_jsonl(path, (trajectory.to_dict() for trajectory in trajectories))
 
 
 def read_jsonl(path: str | Path) -> Iterator[Trajectory]:
     """Trajectories from a JSONL file; a torn last line (a write cut by a kill) is skipped."""
-    with Path(path).open(encoding="utf-8") as fh:
-        lines = fh.readlines()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, row in enumerate(io.read_jsonl(path), start=1):
         try:
-            yield Trajectory.from_dict(json.loads(line))
-        except json.JSONDecodeError:
-            if number == len(lines) and not line.endswith("\n"):
-                return
-            raise ValueError(f"{path}:{number}: not a trajectory (invalid JSON)") from None
+            yield Trajectory.from_dict(row)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: record {number} is not a trajectory ({exc})") from None

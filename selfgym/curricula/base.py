@@ -9,7 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..envs.task import Task
+from ..envs.task import Task, TaskSource
 
 
 @runtime_checkable
@@ -71,6 +71,39 @@ class Arm:
 def task_arm(task: Task) -> Arm:
     """The arm a task came from (``data["level"]`` when the family set it, else its rounded difficulty)."""
     return Arm(task.family, int(task.data.get("level", round(task.difficulty))))
+
+
+@runtime_checkable
+class TaskChooser(Protocol):
+    """What picks a learner's next task and hears how each went: every :class:`Curriculum`, or
+    :class:`SampledTasks` over a fixed source. Trainers (``GRPOTrainer``) take any of these."""
+
+    def next_task(self) -> Task: ...
+
+    def update(self, task: Task, outcome: Any) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class SampledTasks:
+    """Tasks drawn from a source with a generator the owner keeps (and saves); outcomes change nothing."""
+
+    def __init__(self, source: TaskSource, rng: np.random.Generator) -> None:
+        self.source, self.rng = source, rng
+
+    def next_task(self) -> Task:
+        return self.source.sample(self.rng)
+
+    def update(self, task: Task, outcome: Any) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
 
 
 class Curriculum(abc.ABC):

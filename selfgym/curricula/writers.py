@@ -119,7 +119,7 @@ class CodeTaskValidator:
     """
 
     def __init__(self, **env_kwargs: Any) -> None:
-        self.env = gym.make("selfgym/Code-v0", max_attempts=1, **env_kwargs).unwrapped
+        self.env = gym.make("selfgym/Code-v0", max_steps=1, **env_kwargs).unwrapped
 
     def __call__(self, task: Task) -> str | None:
         solution = task.data.get("canonical_solution")

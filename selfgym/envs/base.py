@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import gymnasium as gym
 
-from ..sandbox import Limits, Sandbox, SandboxPool
+from ..sandbox import InfrastructureError, Limits, Sandbox, SandboxLostError, SandboxPool, SandboxSpec
 from .lease import SandboxLease
 from .spaces import MAX_TEXT_LENGTH, UnicodeText
 from .task import Task, TaskSource
+
+
+def renamed(old: str, new: str, old_value: Any, new_value: Any) -> Any:
+    """An argument's value under its new name, taking (with a DeprecationWarning) the value passed under its old
+    one. The old names stay for one release (0.2): every env says ``tasks=`` and ``max_steps=``."""
+    if old_value is None:
+        return new_value
+    warnings.warn(f"{old}= is deprecated and will be removed in selfgym 0.3; use {new}=", DeprecationWarning,
+                  stacklevel=3)
+    return old_value
 
 
 @dataclass
@@ -37,16 +48,32 @@ class TextEnv(gym.Env[str, str]):
       exception. ``truncated`` is set when ``max_steps`` actions were taken without the episode ending.
     * ``render_mode="ansi"`` returns the episode transcript; ``close()`` gives the sandbox back.
 
-    Sandboxes come from ``pool=`` (shared with other envs) or from a private pool of one, made on first use with
-    ``image`` and ``limits``. ``info`` always has ``task_id``, ``family``, ``step`` and, on steps, ``malformed``.
+    Each env class declares the sandbox it runs in (``sandbox_spec``: an image by name and default limits); its
+    sandboxes come from ``pool=`` (shared with other envs; :func:`selfgym.envs.pool_for` makes one from the
+    declaration) or from a private pool of one, made on first use from the declaration, with ``image`` (a tag)
+    and ``limits`` (a :class:`~selfgym.sandbox.Limits` or a dict of its fields) overriding it. Subclasses use
+    the episode's sandbox through :attr:`sandbox`, :meth:`release_sandbox` and :meth:`renew_sandbox`. ``info`` always has ``task_id``, ``family``, ``step`` and, on steps, ``malformed``
+    and ``infra_retries``.
+
+    A sandbox lost for a reason outside the agent (:class:`~selfgym.sandbox.SandboxLostError`: the engine or the
+    host failed, the container was removed) is never the agent's failure: the env takes a fresh sandbox, sets the
+    task up again, replays the episode's earlier actions (``replays_history``; their results are discarded) and
+    plays the action again, up to ``infra_retries`` times; ``info["infra_retries"]`` counts them and
+    :attr:`infra_events` lists them for the episode. When the retries run out, ``reset``/``step`` raise
+    :class:`~selfgym.sandbox.InfrastructureError`: the episode is an error, to be reported apart from successes
+    and failures. What the agent causes (a timeout, running out of memory, the pids limit) is the action's result
+    and is never retried.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
+    sandbox_spec: ClassVar[SandboxSpec] = SandboxSpec()
     uses_sandbox: ClassVar[bool] = True
+    replays_history: ClassVar[bool] = True  # False where each action stands alone (a Code-v0 attempt)
+    infra_retries: int = 2
 
     def __init__(self, source: TaskSource, *, max_steps: int, pool: SandboxPool | None = None,
-                 image: str | None = None, limits: Limits | None = None, render_mode: str | None = None,
-                 max_action_chars: int = 64_000) -> None:
+                 image: str | None = None, limits: Limits | Mapping[str, Any] | None = None,
+                 render_mode: str | None = None, max_action_chars: int = 64_000) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         if max_steps < 1:
@@ -57,11 +84,17 @@ class TextEnv(gym.Env[str, str]):
         self.render_mode = render_mode
         self.observation_space = UnicodeText(MAX_TEXT_LENGTH)
         self.action_space = UnicodeText(MAX_TEXT_LENGTH)
-        self._lease = SandboxLease(pool, image=image, limits=limits)
+        if isinstance(limits, Mapping):  # from a YAML file's env kwargs
+            limits = Limits(**limits)
+        self._lease = SandboxLease(pool, image=image, limits=limits or self.sandbox_spec.limits,
+                                   image_name=self.sandbox_spec.image)
         self.task: Task | None = None
         self.steps = 0
         self.done = False
         self.transcript: list[tuple[str, str]] = []
+        self.infra_events: list[dict[str, Any]] = []
+        self._history: list[str] = []
+        self._replay = False  # True while an episode is replayed on a fresh sandbox (see _replay_episode)
 
     # --- what subclasses implement ---------------------------------------------------------------------------
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
@@ -78,9 +111,11 @@ class TextEnv(gym.Env[str, str]):
         self.task = self._choose_task(options or {})
         self.steps = 0
         self.done = False
+        self.infra_events = []
+        self._history = []
         if self.uses_sandbox:
-            self._lease.renew()
-        observation, info = self._begin(self.task)
+            self.renew_sandbox()
+        observation, info = self._replaying(lambda: self._begin(self.task), recover=self._set_up_again)
         self.transcript = [("task", observation)]
         return self._clip(observation), {**self._base_info(), **info}
 
@@ -91,11 +126,14 @@ class TextEnv(gym.Env[str, str]):
             raise gym.error.ResetNeeded("the episode has ended; call reset() before step()")
         self.steps += 1
         text, problem = self._decode(action)
+        retries_before = len(self.infra_events)
         if problem is not None:
             turn = Turn(problem, info={"malformed": True, "error": problem})
         else:
-            turn = self._act(text)
+            turn = self._replaying(lambda: self._act(text), recover=self._replay_episode)
             turn.info.setdefault("malformed", False)
+            self._history.append(text)
+        turn.info["infra_retries"] = len(self.infra_events) - retries_before
         truncated = not turn.terminated and self.steps >= self.max_steps
         self.done = turn.terminated or truncated
         self.transcript += [("action", text if problem is None else repr(action)[:200]), ("observation", turn.observation)]
@@ -113,11 +151,53 @@ class TextEnv(gym.Env[str, str]):
         self._lease.close()
         super().close()
 
+    # --- sandboxes lost under the agent -------------------------------------------------------------------------
+    def _replaying(self, play, *, recover):
+        """``play()``; when its sandbox is lost, ``recover()`` on a fresh one and play again (bounded)."""
+        while True:
+            try:
+                return play()
+            except SandboxLostError as exc:
+                self.infra_events.append({"step": self.steps, "error": str(exc)})
+                self.release_sandbox()  # the pool replaces the dead container
+                if sum(event["step"] == self.steps for event in self.infra_events) > self.infra_retries:
+                    raise InfrastructureError(
+                        f"Episode of task {self.task.id!r} lost its sandbox {self.infra_retries + 1} times at step "
+                        f"{self.steps} (last: {exc}); this is no failure of the agent's.") from exc
+                try:
+                    recover()
+                except SandboxLostError:
+                    continue  # lost again while recovering: counted on the next round
+
+    def _set_up_again(self) -> None:
+        if self.uses_sandbox:
+            self.renew_sandbox()
+
+    def _replay_episode(self) -> None:
+        """A fresh sandbox in the state the episode had reached before the current action."""
+        self._set_up_again()
+        self._replay = True
+        try:
+            self._begin(self.task)
+            if self.replays_history:
+                for past in self._history:
+                    self._act(past)
+        finally:
+            self._replay = False
+
     # --- helpers for subclasses ----------------------------------------------------------------------------------
     @property
     def sandbox(self) -> Sandbox:
-        """The episode's sandbox (a fresh one if it died)."""
+        """The episode's sandbox, acquired on first use; ``SandboxLostError`` if it died under the episode."""
         return self._lease.current()
+
+    def release_sandbox(self) -> None:
+        """Give the episode's sandbox back (the pool resets it); the next use of :attr:`sandbox` takes one."""
+        self._lease.release()
+
+    def renew_sandbox(self) -> Sandbox:
+        """Give the sandbox back and take a clean one."""
+        return self._lease.renew()
 
     def _choose_task(self, options: Mapping[str, Any]) -> Task:
         unknown = set(options) - {"task", "task_id"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from ..sandbox import Limits, SandboxError, SandboxPool
-from .base import TextEnv, Turn
+from ..sandbox import Limits, SandboxLostError, SandboxPool
+from .base import TextEnv, Turn, renamed
 from .code.extract import build_solution
 from .code.feedback import attempt_feedback, invalid_attempt_feedback, task_statement
 from .code.harness import AttemptReport, TestPlan, run_attempt
@@ -32,7 +32,7 @@ class CodeEnv(TextEnv):
       (empty, prose, syntax error, no entry point) is an attempt with reward 0 and an observation saying what
       was expected; the code is only compiled on the host, never run there.
     * Reward: 1 when every hidden test passes, else 0; ``reward="fraction"`` gives the fraction passed.
-      ``terminated`` when all pass; ``truncated`` when ``max_attempts`` attempts were used.
+      ``terminated`` when all pass; ``truncated`` when ``max_steps`` attempts were used.
     * Execution: each attempt runs in the episode's sandbox under ``timeout_s`` in all and ``test_timeout_s``
       per test; an endless loop, a fork bomb or a crash costs the attempt, never the episode.
     * ``info``: ``passed``/``total`` (hidden tests), ``failed_tests`` (visible tests that failed, as source),
@@ -42,55 +42,59 @@ class CodeEnv(TextEnv):
 
     Example::
 
-        env = gym.make("selfgym/Code-v0", max_attempts=3)
+        env = gym.make("selfgym/Code-v0", max_steps=3)
         observation, info = env.reset(options={"task_id": "HumanEval/0"})
         observation, reward, terminated, truncated, info = env.step("```python\\ndef ...\\n```")
     """
 
-    def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_attempts: int = 3,
+    def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 3,
                  reward: Literal["binary", "fraction"] = "binary", timeout_s: float = 10.0,
                  test_timeout_s: float = 3.0, pool: SandboxPool | None = None, image: str | None = None,
                  limits: Limits | None = None, render_mode: str | None = None,
-                 max_action_chars: int = 64_000) -> None:
+                 max_action_chars: int = 64_000, max_attempts: int | None = None) -> None:
+        max_steps = renamed("max_attempts", "max_steps", max_attempts, max_steps)
         if reward not in ("binary", "fraction"):
             raise ValueError(f"reward must be 'binary' or 'fraction', got {reward!r}")
         if timeout_s <= 0 or test_timeout_s <= 0:
             raise ValueError(f"timeouts must be positive, got timeout_s={timeout_s}, test_timeout_s={test_timeout_s}")
-        super().__init__(code_tasks(tasks), max_steps=max_attempts, pool=pool, image=image, limits=limits,
+        super().__init__(code_tasks(tasks), max_steps=max_steps, pool=pool, image=image, limits=limits,
                          render_mode=render_mode, max_action_chars=max_action_chars)
-        self.max_attempts = max_attempts
         self.reward_mode = reward
         self.timeout_s = timeout_s
         self.test_timeout_s = test_timeout_s
         self.plan: TestPlan | None = None
+        self._used = False
 
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
+        self._used = False  # the sandbox is fresh from the pool: no attempt has run in it yet
         self.plan = task_plan(task)
         info = {"entry_point": self.plan.entry_point, "total": len(self.plan.hidden.tests),
                 "visible_total": len(self.plan.visible.tests)}
-        return task_statement(task, self.plan.entry_point, self.max_attempts), info
+        return task_statement(task, self.plan.entry_point, self.max_steps), info
 
     def _act(self, action: str) -> Turn:
         solution = build_solution(action, self.plan.entry_point, str(self.task.data.get("prompt_code") or ""))
         if solution.code is None:
             observation = invalid_attempt_feedback(solution.problem, attempt=self.steps,
-                                                   max_attempts=self.max_attempts)
+                                                   max_attempts=self.max_steps)
             return Turn(observation, 0.0, False, self._info(None, error=solution.error))
         report = self._run(solution.code, solution.context)
         if report.all_passed:
             reward = 1.0
         else:
             reward = report.passed / report.total if self.reward_mode == "fraction" else 0.0
-        observation = attempt_feedback(report, attempt=self.steps, max_attempts=self.max_attempts,
+        observation = attempt_feedback(report, attempt=self.steps, max_attempts=self.max_steps,
                                        entry_point=self.plan.entry_point)
         return Turn(observation, reward, report.all_passed, self._info(report))
 
     def _run(self, code: str, context: str) -> AttemptReport:
         sandbox = self.sandbox
-        try:
-            sandbox.reset()  # a clean slate: nothing a previous attempt left in /work or /tmp
-        except SandboxError:
-            sandbox = self.sandbox  # that one died; the lease hands out a fresh one
+        if self._used:  # a clean slate: nothing a previous attempt left in /work or /tmp (a new episode's is clean)
+            try:
+                sandbox.reset()
+            except SandboxLostError:
+                sandbox = self.renew_sandbox()  # could not be wiped clean: a fresh one, before the attempt starts
+        self._used = True
         return run_attempt(sandbox, code, self.plan, timeout_s=self.timeout_s, test_timeout_s=self.test_timeout_s,
                            context=context)
 

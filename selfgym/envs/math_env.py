@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..sandbox import Limits, SandboxError, SandboxPool
-from .base import TextEnv, Turn
+from ..sandbox import Limits, SandboxError, SandboxLostError, SandboxPool
+from .base import TextEnv, Turn, renamed
 from .math.answers import DEFAULT_TIMEOUT_S, extract_answer, judge, last_number, prepare_task
 from .math.python_tool import format_output, python_blocks, run_python
 from .math.sources import default_source
@@ -33,7 +33,7 @@ class MathEnv(TextEnv):
     ``$SELFGYM_VERIFIER_PROCESSES`` caps it), so envs stepped in threads are judged in parallel.
 
     Args:
-        source: where tasks come from (default: easy arithmetic and algebra from reasoning-gym generators; see
+        tasks: where tasks come from (default: easy arithmetic and algebra from reasoning-gym generators; see
             :func:`~selfgym.envs.math.sources.default_source`). Any :class:`~selfgym.envs.TaskSource` whose
             tasks carry ``data={"answer": gold}`` or a reasoning-gym spec.
         max_steps: replies per episode (tool turns included).
@@ -51,22 +51,23 @@ class MathEnv(TextEnv):
 
     uses_sandbox = False  # taken lazily in _act when a reply runs Python
 
-    def __init__(self, source: TaskSource | None = None, *, max_steps: int = 4, tools: bool = True,
+    def __init__(self, tasks: TaskSource | None = None, *, max_steps: int = 4, tools: bool = True,
                  python_timeout_s: float = 10.0, verify_timeout_s: float = DEFAULT_TIMEOUT_S,
                  pool: SandboxPool | None = None, image: str | None = None, limits: Limits | None = None,
                  render_mode: str | None = None, max_action_chars: int = 64_000,
-                 extraction: str = "strict") -> None:
+                 extraction: str = "strict", source: TaskSource | None = None) -> None:
+        tasks = renamed("source", "tasks", source, tasks)
         if extraction not in ("strict", "flexible"):
             raise ValueError(f"extraction must be 'strict' or 'flexible', got {extraction!r}")
         self.extraction = extraction
-        super().__init__(source if source is not None else default_source(), max_steps=max_steps, pool=pool,
+        super().__init__(tasks if tasks is not None else default_source(), max_steps=max_steps, pool=pool,
                          image=image, limits=limits, render_mode=render_mode, max_action_chars=max_action_chars)
         self.tools = tools
         self.python_timeout_s = python_timeout_s
         self.verify_timeout_s = verify_timeout_s
 
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
-        self._lease.release()  # the last episode's sandbox goes back clean; this one takes one only if it runs code
+        self.release_sandbox()  # the last episode's sandbox goes back clean; this one takes one only if it runs code
         prepare_task(task.data)
         instructions = f"{ANSWER_FORMAT} {TOOL_HELP if self.tools else ''}".strip()
         return f"{task.prompt}\n\n{instructions} You have {self.max_steps} replies.", {"difficulty": task.difficulty}
@@ -94,6 +95,8 @@ class MathEnv(TextEnv):
     def _run_python(self, code: str) -> Turn:
         try:
             result = run_python(self.sandbox, code, step=self.steps, timeout_s=self.python_timeout_s)
+        except SandboxLostError:
+            raise  # not the agent's doing: the base class replays the episode on a fresh sandbox
         except SandboxError as exc:  # e.g. the program filled /work, so the next script cannot be written
             return Turn(f"Python could not run: {exc}", 0.0, False, {"tool": "python", "error": str(exc)})
         observation = format_output(result, self.python_timeout_s)

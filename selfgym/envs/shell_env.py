@@ -67,7 +67,6 @@ class ShellEnv(TextEnv):
         self.check_timeout_s = check_timeout_s
         self.max_output_chars = max_output_chars
         self._spec: ShellTaskSpec | None = None
-        self._prepared: Sandbox | None = None
 
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
         self._spec = spec_of(task)
@@ -77,13 +76,13 @@ class ShellEnv(TextEnv):
     def _act(self, action: str) -> Turn:
         if not action.strip():
             return Turn(EMPTY_ACTION, info={"malformed": True, "error": EMPTY_ACTION})
-        sandbox, note = self._episode_sandbox()
+        sandbox = self.sandbox
         answer = parse_submit(action)
         if answer is not None:
             return self._judge(sandbox, answer)
         result = run_action(sandbox, action, timeout_s=self.command_timeout_s,
                             keep_background=self._spec.keep_background)
-        observation = note + describe(result, max_chars=self.max_output_chars)
+        observation = describe(result, max_chars=self.max_output_chars)
         return Turn(observation, info={"exit_code": result.exit_code, "timed_out": result.timed_out})
 
     def _set_up(self, sandbox: Sandbox) -> None:
@@ -93,18 +92,10 @@ class ShellEnv(TextEnv):
                 ending = "timed out" if result.timed_out else f"exit code {result.exit_code}"
                 output = clip_middle(result.stdout + result.stderr, 2000)
                 raise ValueError(f"the setup of shell task {self.task.id!r} failed ({ending}):\n{output}")
-        self._prepared = sandbox
-
-    def _episode_sandbox(self) -> tuple[Sandbox, str]:
-        """The sandbox to act in, and a note for the agent if it had to be replaced (a lost container)."""
-        sandbox = self.sandbox
-        if sandbox is self._prepared:
-            return sandbox, ""
-        self._set_up(sandbox)
-        return sandbox, "[the sandbox was lost and has been set up again from the task's starting state]\n"
 
     def _judge(self, sandbox: Sandbox, answer: str) -> Turn:
-        result = self._script(sandbox, self._spec.check, self.check_timeout_s, env={"SELFGYM_ANSWER": answer})
+        # Under the verifier's uid, out of reach of the agent's processes (still running in tasks that keep them).
+        result = sandbox.run_check(self._spec.check, env={"SELFGYM_ANSWER": answer}, timeout_s=self.check_timeout_s)
         passed = result.ok
         check_output = clip_middle(result.stdout + result.stderr, self.max_output_chars)
         if result.timed_out:
@@ -114,10 +105,9 @@ class ShellEnv(TextEnv):
         observation = f"Submitted. The task's check {verdict}."
         return Turn(observation, reward=float(passed), terminated=True, info=info)
 
-    def _script(self, sandbox: Sandbox, script: str, timeout_s: float,
-                env: dict[str, str] | None = None) -> ExecResult:
-        """Run a task's setup or check: bash with errexit, in /work, outside the agent's session."""
-        return sandbox.run(["/bin/bash", "-e", "-c", script], env=env, timeout_s=timeout_s,
+    def _script(self, sandbox: Sandbox, script: str, timeout_s: float) -> ExecResult:
+        """Run a task's setup: bash with errexit, in /work, as the agent (its files are the agent's to change)."""
+        return sandbox.run(["/bin/bash", "-e", "-c", script], timeout_s=timeout_s,
                            keep_background=self._spec.keep_background)
 
     def _introduction(self, task: Task) -> str:

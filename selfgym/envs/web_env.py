@@ -8,7 +8,16 @@ from typing import Any
 import numpy as np
 from playwright.async_api import Error as PlaywrightError
 
-from ..sandbox import Limits, SandboxError, SandboxPool, build_image, docker_client, image_tag
+from ..sandbox import (
+    Limits,
+    SandboxError,
+    SandboxLostError,
+    SandboxPool,
+    SandboxSpec,
+    build_image,
+    docker_client,
+    image_tag,
+)
 from ..sandbox.images import image_exists
 from .base import TextEnv, Turn
 from .sources import TaskList
@@ -21,12 +30,14 @@ from .web.hub import PlaywrightHub, acquire_hub, release_hub
 from .web.miniwob import START_SCRIPT, STATUS_SCRIPT, MiniWobSpec, is_miniwob, miniwob_tasks, page_files
 from .web.tasks import FAMILY, load_task_file, shipped_tasks, spec_of
 
-# What goes wrong below the agent: the container, the tunnel or Chromium. The episode cannot go on.
+# What goes wrong below the agent: the container, the tunnel or Chromium. Not the agent's failure: the episode is
+# replayed on a fresh web sandbox (see TextEnv).
 _INFRASTRUCTURE_ERRORS = (PlaywrightError, SandboxError, TimeoutError, OSError)
 
 
 def web_image() -> str:
-    """The tag of the web sandbox image for the current sources, built first if missing (minutes, once)."""
+    """The tag of the web sandbox image for the current sources, built first if missing (minutes, once). Envs
+    never build images: a missing one is an error naming ``selfgym sandbox build web``; this is for scripts."""
     client = docker_client()
     tag = image_tag("web")
     return tag if image_exists(client, tag) else build_image(client, "web")
@@ -57,7 +68,7 @@ class WebEnv(TextEnv):
     * ``answer`` ends the episode: site tasks run their check (the answer, the final URL and/or queries against the
       sites' databases; see :mod:`selfgym.envs.web.checks`), reward 1 if it passes; ``info`` has ``passed``, the
       ``answer`` and the ``check`` lines (expected versus found). MiniWoB++ tasks end as soon as the page judges
-      them (reward 1 when solved). ``max_steps`` actions without an end truncate the episode.
+      them (reward 1 when fully solved, else 0). ``max_steps`` actions without an end truncate the episode.
     * Tasks: ``tasks=None`` (or ``"sites"``) the shipped shop/forum/wiki tasks, ``"miniwob"``, ``"all"``, a YAML
       task file (:mod:`selfgym.envs.web.tasks`) or any task source; ``reset(options={"task": ...})`` runs any task.
 
@@ -70,16 +81,15 @@ class WebEnv(TextEnv):
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    sandbox_spec = SandboxSpec("web", WEB_LIMITS)
     uses_sandbox = False  # the base class would hand out a fresh sandbox per episode; the services stay up instead
 
     def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 30,
                  viewport: tuple[int, int] = (1280, 1080), action_timeout_s: float = 5.0,
                  max_tree_chars: int = 12_000, pool: SandboxPool | None = None, image: str | None = None,
                  limits: Limits | None = None, render_mode: str | None = None, max_action_chars: int = 8_000) -> None:
-        if pool is None and image is None:
-            image = web_image()
-        super().__init__(task_source(tasks), max_steps=max_steps, pool=pool, image=image,
-                         limits=limits or WEB_LIMITS, render_mode=render_mode, max_action_chars=max_action_chars)
+        super().__init__(task_source(tasks), max_steps=max_steps, pool=pool, image=image, limits=limits,
+                         render_mode=render_mode, max_action_chars=max_action_chars)
         self.viewport = viewport
         self.action_timeout_s = action_timeout_s
         self.max_tree_chars = max_tree_chars
@@ -90,18 +100,16 @@ class WebEnv(TextEnv):
         self._sites: list[Site] = []
         self._url = ""
         self._screenshot: np.ndarray | None = None
+        self._episode_seed = 0
 
     # --- episodes -------------------------------------------------------------------------------------------------
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
         miniwob = MiniWobSpec.model_validate(dict(task.data)) if is_miniwob(task) else None
         spec = None if miniwob else spec_of(task)
-        for attempt in (1, 2):  # a sandbox or browser that died between episodes is replaced once
-            try:
-                return self._start_episode(task, spec, miniwob)
-            except _INFRASTRUCTURE_ERRORS:
-                self._drop_browser(failed=True)
-                if attempt == 2:
-                    raise
+        try:
+            return self._start_episode(task, spec, miniwob)
+        except _INFRASTRUCTURE_ERRORS as exc:
+            raise self._lost(exc) from exc
 
     def _start_episode(self, task: Task, spec, miniwob: MiniWobSpec | None) -> tuple[str, dict[str, Any]]:
         browser, container = self._ready()
@@ -113,7 +121,12 @@ class WebEnv(TextEnv):
             container.install_miniwob(page_files())
             self._sites = [SITES["miniwob"]]
             browser.new_episode(miniwob.start_url, self._origins)
-            seed = miniwob.seed if miniwob.seed is not None else int(self.np_random.integers(2**31))
+            if miniwob.seed is not None:
+                seed = miniwob.seed
+            elif not self._replay:  # a replay must show the page the agent saw
+                seed = self._episode_seed = int(self.np_random.integers(2**31))
+            else:
+                seed = self._episode_seed
             self._goal = str(browser.evaluate(START_SCRIPT, seed))
             info.update(category="miniwob", seed=seed)
         else:
@@ -146,10 +159,15 @@ class WebEnv(TextEnv):
                                 terminated=True, info={"passed": reward > 0, "error": error})
             state = self._browser.observe()
         except _INFRASTRUCTURE_ERRORS as exc:
-            self._drop_browser(failed=True)
-            text = f"The browser stopped responding ({type(exc).__name__}); the episode ends without reward."
-            return Turn(text, terminated=True, info={"error": text, "browser_lost": True})
+            raise self._lost(exc) from exc
         return Turn(f"{message}\n{self._describe(state)}", info={"error": error, **self._page_info(state)})
+
+    def _lost(self, exc: BaseException) -> SandboxLostError:
+        """The web sandbox, the tunnel or Chromium failed under the agent: drop them, and let the base class replay."""
+        self._drop_browser(failed=True)
+        if isinstance(exc, SandboxLostError):
+            return exc
+        return SandboxLostError(f"The web sandbox or its browser stopped responding ({type(exc).__name__}: {exc})")
 
     def _finish(self, answer: str) -> Turn:
         if is_miniwob(self.task):
@@ -158,7 +176,7 @@ class WebEnv(TextEnv):
             return Turn(f"Answer recorded. The page says the task is {verdict}: reward {reward:g}.", reward=reward,
                         terminated=True, info={"passed": reward > 0, "answer": answer})
         result = evaluate(spec_of(self.task).check, answer=answer, url=self._browser.page.url,
-                          database=self._container.database)
+                          database=self._container.database, context=self.task.prompt)
         text = "passed (reward 1)" if result.passed else "failed (reward 0)"
         return Turn(f"Answer recorded: {answer!r}. The task's check {text}.", reward=float(result.passed),
                     terminated=True, info={"passed": result.passed, "answer": answer, "check": result.details})
@@ -169,7 +187,9 @@ class WebEnv(TextEnv):
 
     def _miniwob_status(self) -> tuple[bool, float]:
         done, raw, _reason = self._browser.evaluate(STATUS_SCRIPT)
-        return bool(done), max(0.0, float(raw or 0.0)) if done else 0.0
+        # Only a full solve counts: click-checkboxes scores (right - wrong boxes) / boxes, so ticking every box
+        # would earn a partial reward without reading the goal.
+        return bool(done), 1.0 if done and float(raw or 0.0) >= 1.0 - 1e-9 else 0.0
 
     # --- observations ---------------------------------------------------------------------------------------------
     def _describe(self, state: PageState) -> str:
@@ -206,11 +226,11 @@ class WebEnv(TextEnv):
     # --- the sandbox and the browser ------------------------------------------------------------------------------
     def _ready(self) -> tuple[BrowserSession, WebContainer]:
         """The browser and container of this env, started (or restarted in a clean sandbox) when needed."""
-        sandbox = self._lease.current()
+        sandbox = self.sandbox
         if self._browser is not None and self._container.sandbox is sandbox and self._browser.connected:
             return self._browser, self._container
         self._drop_browser(failed=self._container is not None)
-        sandbox = self._lease.current()
+        sandbox = self.sandbox
         container = WebContainer(sandbox)
         container.start()
         if self._hub is None:
@@ -228,7 +248,7 @@ class WebEnv(TextEnv):
             self._browser = None
         if failed:
             self._container = None
-            self._lease.release()
+            self.release_sandbox()
 
     def close(self) -> None:
         self._drop_browser(failed=False)

@@ -6,12 +6,16 @@ are ranked together; anything else is a :class:`LeaderboardError` that says whic
 
 from __future__ import annotations
 
-import html
+import functools
 import io
 import json
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+import jinja2
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from .summary import SUMMARY_FORMAT
@@ -19,6 +23,71 @@ from .summary import SUMMARY_FORMAT
 
 class LeaderboardError(ValueError):
     """Summaries that cannot be ranked together (other suite versions, incomplete runs, not summaries)."""
+
+
+# The parts of a summary a leaderboard shows, typed: a summary file may come from anyone, and a field that is not
+# what it should be (a script where a count belongs) is refused, not shown. Unlisted fields pass through.
+class _Fields(BaseModel):
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+
+
+class _TaskSet(_Fields):
+    name: str
+    tasks: int
+
+
+class _Suite(_Fields):
+    name: str
+    version: int | str
+    label: str
+    fingerprint: str = Field(pattern=r"^[0-9a-f]{8,64}$")
+    attempts: int
+    k: list[int]
+    seed: int
+    episodes: int
+    task_sets: list[_TaskSet]
+
+
+class _Estimate(_Fields):
+    estimate: float
+
+
+class _Outcomes(_Fields):
+    success_rate: float
+    success_ci95: tuple[float, float]
+
+
+class _Results(_Outcomes):
+    episodes: int
+    pass_at_k: dict[str, _Estimate]
+    families: dict[str, _Outcomes]
+
+
+class _Agent(_Fields):
+    name: str
+    spec: str = ""
+
+
+class _Cost(_Fields):
+    tokens_per_episode: float
+    wall_seconds: float
+
+
+class _Summary(_Fields):
+    suite: _Suite
+    agent: _Agent
+    complete: bool
+    results: _Results
+    cost: _Cost
+
+
+def _validated(summary: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return _Summary.model_validate(summary).model_dump()
+    except ValidationError as exc:
+        where = summary.get("_source", "a summary") if isinstance(summary, dict) else "a summary"
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise LeaderboardError(f"{where}: not a valid eval summary ({problems})") from None
 
 
 def load_summaries(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
@@ -47,6 +116,7 @@ def build_leaderboard(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """
     if not summaries:
         raise LeaderboardError("no results to rank")
+    summaries = [_validated(summary) for summary in summaries]
     suites: dict[tuple, list[str]] = {}
     for summary in summaries:
         suite = summary["suite"]
@@ -96,22 +166,37 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
+def _md(text: Any) -> str:
+    """``text`` as literal Markdown table content: no cell breaks, line breaks, emphasis or raw HTML."""
+    text = " ".join(str(text).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "".join("\\" + c if c in "\\|`*_[]" else c for c in text)
+
+
 def to_markdown(board: dict[str, Any]) -> str:
-    """The leaderboard as a Markdown table (percentages; the 95% interval of the success rate)."""
+    """The leaderboard as a Markdown table (percentages; the 95% interval of the success rate). Names are
+    escaped, so that they show as written."""
     ks, families = board["k"], board["families"]
-    header = ["#", "agent", "success %", "95% CI", *[f"pass@{k} %" for k in ks], *families, "tokens/episode",
-              "wall s"]
-    lines = [f"**{board['suite']['label']}** ({board['suite']['episodes']} episodes, fingerprint "
-             f"`{board['suite']['fingerprint']}`)", "",
+    header = ["#", "agent", "success %", "95% CI", *[f"pass@{k} %" for k in ks], *map(_md, families),
+              "tokens/episode", "wall s"]
+    fingerprint = str(board["suite"]["fingerprint"])
+    fingerprint = f"`{fingerprint}`" if re.fullmatch(r"[0-9a-f]+", fingerprint) else _md(fingerprint)
+    lines = [f"**{_md(board['suite']['label'])}** ({_md(board['suite']['episodes'])} episodes, fingerprint "
+             f"{fingerprint})", "",
              "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in board["rows"]:
         low, high = row["success_ci95"]
-        cells = [str(row["rank"]), row["agent"].replace("|", "\\|"), _pct(row["success_rate"]),
+        cells = [str(row["rank"]), _md(row["agent"]), _pct(row["success_rate"]),
                  f"{_pct(low)}–{_pct(high)}", *[_pct(row["pass_at_k"].get(k)) for k in ks],
                  *[_pct(row["families"].get(f)) for f in families], f"{row['tokens_per_episode']:.0f}",
                  f"{row['wall_seconds']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _plain(text: str) -> str:
+    """``text`` for matplotlib as written: ``$`` would start mathtext (and a bad formula would fail the plot)."""
+    return str(text).replace("$", r"\$")
 
 
 def plot(board: dict[str, Any], fmt: str = "png") -> bytes:
@@ -122,7 +207,7 @@ def plot(board: dict[str, Any], fmt: str = "png") -> bytes:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    groups = [*board["families"], "overall"]
+    groups = [*map(_plain, board["families"]), "overall"]
     rows = board["rows"]
     width = 0.8 / max(1, len(rows))
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(groups) + 2), 3.8), dpi=110)
@@ -134,11 +219,11 @@ def plot(board: dict[str, Any], fmt: str = "png") -> bytes:
         errors = np.array([[max(0.0, v - lo) for v, (lo, _) in zip(values, intervals)],
                            [max(0.0, hi - v) for v, (_, hi) in zip(values, intervals)]])
         offset = (i - (len(rows) - 1) / 2) * width
-        ax.bar(x + offset, values, width, yerr=errors, capsize=2, label=row["agent"])
+        ax.bar(x + offset, values, width, yerr=errors, capsize=2, label=_plain(row["agent"]))
     ax.set_xticks(x, groups, rotation=20, ha="right")
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("success rate (95% CI)")
-    ax.set_title(board["suite"]["label"])
+    ax.set_title(_plain(board["suite"]["label"]))
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     buffer = io.BytesIO()
@@ -147,81 +232,38 @@ def plot(board: dict[str, Any], fmt: str = "png") -> bytes:
     return buffer.getvalue()
 
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-th, td {{ padding: .35em .7em; border-bottom: 1px solid #ddd; text-align: right; }}
-th {{ cursor: pointer; background: #f3f3f3; user-select: none; white-space: nowrap; }}
-th[aria-sort="ascending"]::after {{ content: " \\25B2"; }}
-th[aria-sort="descending"]::after {{ content: " \\25BC"; }}
-td.text, th.text {{ text-align: left; }}
-.ci {{ color: #888; font-size: .85em; }}
-.meta {{ color: #555; font-size: .9em; }}
-</style></head><body>
-<h1>{title}</h1>
-<p class="meta">{meta}</p>
-<table id="leaderboard"><thead><tr>{head}</tr></thead><tbody>
-{body}
-</tbody></table>
-<p class="meta">Click a column header to sort. Success: share of episodes that ended with full reward
-(95% Wilson interval); pass@k: unbiased estimator (Chen et al., 2021) averaged over tasks; family columns:
-success rate.</p>
-<figure>{figure}</figure>
-<script>
-document.querySelectorAll("#leaderboard th").forEach((th, column) => th.addEventListener("click", () => {{
-  const body = document.querySelector("#leaderboard tbody");
-  const ascending = th.getAttribute("aria-sort") !== "ascending";
-  document.querySelectorAll("#leaderboard th").forEach(other => other.removeAttribute("aria-sort"));
-  th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
-  const numeric = th.dataset.type === "number";
-  const value = row => {{
-    const cell = row.children[column];
-    return numeric ? parseFloat(cell.dataset.value) : cell.textContent;
-  }};
-  const rows = Array.from(body.rows).sort((a, b) => {{
-    const x = value(a), y = value(b);
-    const order = numeric ? x - y : x.localeCompare(y);
-    return ascending ? order : -order;
-  }});
-  rows.forEach(row => body.appendChild(row));
-}}));
-</script>
-</body></html>
-"""
+@functools.cache
+def _templates() -> jinja2.Environment:
+    # autoescape everywhere: suite, agent and family names come from summary files anyone may hand in
+    return jinja2.Environment(loader=jinja2.PackageLoader("selfgym.eval", "templates"), autoescape=True,
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
 def to_html(board: dict[str, Any], figure_svg: str = "") -> str:
-    """A self-contained page: the table (sortable by clicking a header) and the plot (inline SVG)."""
+    """A self-contained page: the table (sortable by clicking a header) and the plot (inline SVG).
+
+    Every value from ``board`` is HTML-escaped by the template; ``figure_svg`` is inserted as markup (pass
+    only what :func:`plot` drew)."""
     ks, families = board["k"], board["families"]
     columns = [("#", "number"), ("agent", "text"), ("success %", "number"),
                *[(f"pass@{k} %", "number") for k in ks], *[(f, "number") for f in families],
                ("tokens/episode", "number"), ("wall s", "number")]
-    head = "".join(f'<th data-type="{kind}" class="{kind}">{html.escape(name)}</th>'
-                   for name, kind in columns)
 
-    def number(value: float | None, text: str, extra: str = "") -> str:
-        data = "NaN" if value is None else repr(float(value))
-        return f'<td data-value="{data}">{text}{extra}</td>'
+    def number(value: float | None, text: str, ci: str = "") -> dict[str, str]:
+        return {"kind": "number", "value": "NaN" if value is None else repr(float(value)), "text": text, "ci": ci}
 
-    body = []
+    rows = []
     for row in board["rows"]:
         low, high = row["success_ci95"]
-        cells = [number(row["rank"], str(row["rank"])),
-                 f'<td class="text" title="{html.escape(row["spec"])}">{html.escape(row["agent"])}</td>',
-                 number(row["success_rate"], _pct(row["success_rate"]),
-                        f' <span class="ci">[{_pct(low)}, {_pct(high)}]</span>'),
-                 *[number(row["pass_at_k"].get(k), _pct(row["pass_at_k"].get(k))) for k in ks],
-                 *[number(row["families"].get(f), _pct(row["families"].get(f))) for f in families],
-                 number(row["tokens_per_episode"], f"{row['tokens_per_episode']:.0f}"),
-                 number(row["wall_seconds"], f"{row['wall_seconds']:.0f}")]
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    suite = board["suite"]
-    meta = (f"{suite['episodes']} episodes: {len(families)} task sets x {suite['attempts']} attempt(s) per "
-            f"task; seed {suite['seed']}; fingerprint <code>{html.escape(suite['fingerprint'])}</code>")
-    return _PAGE.format(title=html.escape(f"Leaderboard: {suite['label']}"), meta=meta, head=head,
-                        body="\n".join(body), figure=figure_svg)
+        rows.append([number(row["rank"], str(row["rank"])),
+                     {"kind": "text", "title": row["spec"], "text": row["agent"]},
+                     number(row["success_rate"], _pct(row["success_rate"]), f"[{_pct(low)}, {_pct(high)}]"),
+                     *[number(row["pass_at_k"].get(k), _pct(row["pass_at_k"].get(k))) for k in ks],
+                     *[number(row["families"].get(f), _pct(row["families"].get(f))) for f in families],
+                     number(row["tokens_per_episode"], f"{row['tokens_per_episode']:.0f}"),
+                     number(row["wall_seconds"], f"{row['wall_seconds']:.0f}")])
+    return _templates().get_template("leaderboard.html").render(
+        suite=board["suite"], families=families, columns=columns, rows=rows, figure=figure_svg)
 
 
 def write_leaderboard(summaries: Sequence[dict[str, Any]], out_dir: str | Path) -> dict[str, Path]:

@@ -12,7 +12,7 @@ A suite file::
     task_sets:                      # each is one family of the per-family breakdown
       - name: humaneval
         env: selfgym/Code-v0
-        env_kwargs: {max_attempts: 1}
+        env_kwargs: {max_steps: 1}
         # tasks: the env's own source (default), or one of
         # file: tasks.jsonl          (a JSONL/YAML task file for that env; relative to the suite file)
         # reasoning_gym: {name: gcd, level: 1, seed: 3, size: 20}

@@ -19,13 +19,14 @@ from .errors import (
     SandboxStartError,
 )
 from .images import build_image, default_image, image_tag
-from .limits import ExecResult, Limits
+from .limits import ExecResult, JudgedResult, Limits
 from .pool import SandboxPool
 from .reaper import reap
 from .sandbox import Sandbox
+from .spec import SandboxSpec
 
 __all__ = [
     "DockerDiskFullError", "DockerPermissionError", "DockerUnavailableError", "ExecResult", "ImageNotFoundError",
-    "InfrastructureError", "Limits", "Sandbox", "SandboxError", "SandboxLostError", "SandboxPool",
-    "SandboxStartError", "build_image", "default_image", "docker_client", "image_tag", "reap",
+    "InfrastructureError", "JudgedResult", "Limits", "Sandbox", "SandboxError", "SandboxLostError", "SandboxPool",
+    "SandboxSpec", "SandboxStartError", "build_image", "default_image", "docker_client", "image_tag", "reap",
 ]

@@ -8,6 +8,7 @@ user sees one sentence, not the SDK's internals.
 from __future__ import annotations
 
 import os
+import re
 
 import docker.errors
 
@@ -72,8 +73,10 @@ def permission_denied() -> DockerPermissionError:
 
 
 def image_missing(image: str) -> ImageNotFoundError:
+    name = image.split("/", 1)[1].split(":", 1)[0] if image.startswith("selfgym/") else ""
+    command = f"selfgym sandbox build {name}" if name else "selfgym sandbox build"
     return ImageNotFoundError(
-        f"Sandbox image {image!r} is not on this Docker engine. Build it with `selfgym sandbox build` "
+        f"Sandbox image {image!r} is not on this Docker engine. Build it with `{command}` "
         "(works offline; `make setup` does it too)."
     )
 
@@ -99,6 +102,13 @@ def translate(exc: BaseException, *, image: str | None = None) -> SandboxError:
         return image_missing(image or "?")
     if isinstance(exc, PermissionError) or "permission denied" in lowered:
         return permission_denied()
+    if "unknown runtime" in lowered:
+        named = re.search(r"unknown runtime specified:?\s*([\w.-]+)", text, re.IGNORECASE)
+        runtime = named.group(1) if named else "?"
+        return SandboxError(
+            f"The Docker engine has no runtime {runtime!r} (Limits.runtime). Install it and register it in "
+            "/etc/docker/daemon.json (gVisor: `runsc install`, then restart dockerd), or leave Limits.runtime unset."
+        )
     transport = (
         "error while fetching server api version", "connection refused", "connection aborted",
         "no such file or directory", "failed to establish a new connection", "read timed out",

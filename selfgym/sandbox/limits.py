@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+EXECUTOR_HEADROOM_MB = 64
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one sandbox container may use. Every field is enforced by the kernel through Docker.
@@ -18,6 +21,8 @@ class Limits:
         network: ``False`` gives the container no network interface but loopback.
         read_only_root: mount the image's file system read-only.
         max_output_bytes: bytes kept of each of stdout and stderr per command (the head, plus the last 4 KiB).
+        runtime: the Docker runtime to run the container with (e.g. ``"runsc"`` for gVisor, when the engine has it
+            installed); ``None`` is the engine's default (runc). A stronger runtime adds a kernel boundary.
     """
 
     cpus: float = 1.0
@@ -28,14 +33,23 @@ class Limits:
     network: bool = False
     read_only_root: bool = True
     max_output_bytes: int = 256 * 1024
+    runtime: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("cpus", "memory_mb", "pids", "timeout_s", "disk_mb", "max_output_bytes"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Limits.{name} must be a positive number, got {value!r}")
-        if self.memory_mb < 32:
-            raise ValueError(f"Limits.memory_mb must be at least 32 (the executor needs ~15 MiB), got {self.memory_mb}")
+        # Files in the two tmpfs mounts count against the memory limit and no process can free them: they must
+        # leave the executor (~20 MiB) room, or the agent could starve it by filling the disk.
+        needed = 2 * self.disk_mb + EXECUTOR_HEADROOM_MB
+        if self.memory_mb < needed:
+            raise ValueError(
+                f"Limits.memory_mb={self.memory_mb} leaves the sandbox's executor no room: files in /work and /tmp "
+                f"(2 x disk_mb = {2 * self.disk_mb} MiB) count against memory. Use memory_mb >= {needed} or "
+                f"disk_mb <= {max(1, (self.memory_mb - EXECUTOR_HEADROOM_MB) // 2)}.")
+        if self.runtime is not None and (not isinstance(self.runtime, str) or not self.runtime.strip()):
+            raise ValueError(f"Limits.runtime must be a Docker runtime name such as 'runsc', got {self.runtime!r}")
         if self.pids < 8:
             raise ValueError(f"Limits.pids must be at least 8, got {self.pids}")
 
@@ -66,3 +80,14 @@ class ExecResult:
     def ok(self) -> bool:
         """True when the command exited 0 within its limits."""
         return self.exit_code == 0 and not (self.timed_out or self.oom_killed)
+
+
+@dataclass(frozen=True)
+class JudgedResult:
+    """The outcome of :meth:`~selfgym.sandbox.Sandbox.run_judged`: the judge's own result (its stdout is the
+    verdict), and what became of the subject, the agent's side: its exit code when it ended before the judge did
+    (``None`` when the judge finished first and it was killed), and the end of its stderr (capped)."""
+
+    judge: ExecResult
+    subject_exit_code: int | None
+    subject_stderr: str

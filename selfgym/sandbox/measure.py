@@ -103,7 +103,8 @@ def time_exec(sandbox: Sandbox, program: str, runs: int) -> list[float]:
 
 def run_in_fresh_container(client: docker.DockerClient, image: str, limits: Limits, program: str) -> None:
     api = client.api
-    spec = container_spec(api, image, limits, python_argv(program), owner_labels(), auto_remove=False)
+    spec = container_spec(api, image, limits, python_argv(program), owner_labels(), auto_remove=False,
+                          executor=False)
     container_id = api.create_container(**spec)["Id"]
     try:
         api.start(container_id)

@@ -54,7 +54,7 @@ class SandboxPool:
 
     Example::
 
-        with SandboxPool(size=4, limits=Limits(memory_mb=256, timeout_s=5)) as pool:
+        with SandboxPool(size=4, limits=Limits(memory_mb=256, disk_mb=64, timeout_s=5)) as pool:
             with pool.acquire() as sb:
                 result = sb.run("python3 -c 'print(2 ** 10)'")
     """

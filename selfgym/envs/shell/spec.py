@@ -14,7 +14,10 @@ A task file is a YAML list of entries::
         - grep -c ERROR app.log > count.txt
         - submit
 
-Tasks that ask for an answer take it as ``submit <answer>``; the check reads it from ``$SELFGYM_ANSWER``.
+Tasks that ask for an answer take it as ``submit <answer>``; the check reads it from ``$SELFGYM_ANSWER``. The check
+runs under the verifier's uid, out of the agent's reach; to run the agent's programs or tools that execute code from
+the agent's files (git, make, pytest, ``bash script.sh``), it calls ``as_agent CMD ...`` and judges their output
+(see :mod:`selfgym.sandbox.checks`; a check that calls them directly is refused).
 ``keep_background: true`` keeps the processes that setup and the agent's commands leave running (the
 ``processes`` tasks); otherwise every process a command started is killed when it ends.
 Everything but ``id``, ``prompt`` and ``difficulty`` goes in ``Task.data``, so curricula can write new tasks.
@@ -32,6 +35,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ...sandbox.checks import lint_check
 from ..sources import TaskList
 from ..task import Task
 
@@ -59,6 +63,14 @@ class ShellTaskSpec(BaseModel):
     check: str = Field(min_length=1)
     solution: list[str] = Field(min_length=1)
     keep_background: bool = False
+
+    @field_validator("check")
+    @classmethod
+    def _runs_no_agent_code_as_verifier(cls, check: str) -> str:
+        problem = lint_check(check)
+        if problem:
+            raise ValueError(problem)
+        return check
 
     @field_validator("solution")
     @classmethod

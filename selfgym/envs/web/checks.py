@@ -2,18 +2,45 @@
 
 A check (``Task.data["check"]``) has one or more parts, all of which must pass:
 
-* ``answer``: ``exact`` (the normalised answer equals one of these), ``must_include`` (it contains each of these) or
-  ``number`` (the first number in the answer equals this one; ``$1,299.00`` reads as 1299);
+* ``answer``: what ``answer("…")`` must say, one of three kinds (below);
 * ``url``: a regular expression that must match the final page's path and query in full (``/orders/1007``);
-* ``sql``: queries against a site's database after the episode, each with the rows it must return.
+* ``sql``: queries against a site's database after the episode, each with the rows it must return
+  (``expect``), or with an answer check that the one value it returns must pass (``answer``: the text of a post
+  that must give a number, say).
 
-Normalising lower-cases, collapses white space and drops surrounding quotes and a final full stop.
+The answer kinds, and why none of them can be passed by listing candidates or hedging. The reward is optimised
+by a policy, so every kind keeps one property: an answer that passes the check of one truth fails the check of
+any other truth of the same question. "Alex, Ben, Chris, Zoe", "1499 or 1500" and "Zoe (or maybe Ken)" pass
+for no truth at all.
+
+* ``exact``: the normalised answer equals one of these (lower case, white space collapsed, surrounding quotes
+  and a final full stop dropped). A list or hedge is never equal to one of them.
+* ``must_include`` (with ``must_exclude``): the answer names each expected phrase, names none of the
+  distractors, and says nothing else in a list. Phrases match as whole words, ignoring case, accents and the
+  punctuation between words ("Zoe" is in "Zoe D.", "early blight" in "Early-blight."; "Sunn" is not in
+  "sunny"). The answer is cut into items at list separators (``, ; / | & +``, line breaks) and at the words
+  and, or, nor, vs, versus, plus, either, maybe, perhaps, possibly, probably, alternatively, otherwise; every
+  item must contain an expected phrase: "Port Kelwick and Vellmar" and "From Port Kelwick to Vellmar" pass,
+  "Zoe, Ken" and "Zoe or someone else" do not. ``must_exclude`` lists the other candidates, taken from the
+  sites' data (every reviewer's name when the question asks for one), so that a list without separators
+  ("Zoe Ken Sam") fails too. Mentioning a distractor even to rule it out fails ("Sunn, not Ardle"): answer
+  with the answer.
+* ``number``: every number in the answer is the expected one, and there is at least one. ``$1,299.00``
+  reads as 1299 (commas only group thousands: "1,2,3" is three numbers, "1499,1500" two); a number glued to
+  letters still counts ("x1500"). Numbers that the task's prompt itself contains may appear as well, so
+  "The total of order #1002 was $264.00" and "4.3 out of 5" pass; a task whose expected number is in its
+  prompt is refused when it is loaded (an echo of the prompt would pass). "1499 or 1500", "1499-1500" and a
+  full date to a question for a year ("2022-05-21") fail.
+
+Numbers written as words ("three") are not read: they never make an answer pass, and a hedge such as
+"fifteen hundred or 1499" passes for 1499 only. Whatever an answer says, it passes for at most one truth.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,33 +48,59 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+# Thousands groups of exactly three digits ("1,499.00"); a minus sign only where it is not a hyphen ("2024-01").
+_NUMBER = re.compile(r"(?:(?<![\w.])-)?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|\d+(?:\.\d+)?|\.\d+)")
+_SEPARATOR = re.compile(r"[,;/|&+\n]|\b(?:and|or|nor|vs|versus|plus|either|maybe|perhaps|possibly|probably|"
+                        r"alternatively|otherwise)\b")
+_WORD = re.compile(r"[^\W_]+")
+_MARK = "\x00"  # stands in for an expected phrase found in the answer; neither a word nor a separator
 
 
 class AnswerCheck(BaseModel):
-    """What the agent's ``answer("…")`` must say."""
+    """What the agent's ``answer("…")`` must say (see the module docstring for each kind)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     exact: list[str] = Field(default_factory=list)
     must_include: list[str] = Field(default_factory=list)
+    must_exclude: list[str] = Field(default_factory=list)
     number: float | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> AnswerCheck:
         if sum(bool(x) for x in (self.exact, self.must_include, self.number is not None)) != 1:
             raise ValueError("an answer check needs exactly one of exact, must_include, number")
+        if self.must_exclude and not self.must_include:
+            raise ValueError("must_exclude goes with must_include (exact and number answers already refuse "
+                             "anything else)")
+        for phrase in (*self.must_include, *self.must_exclude):
+            if not words(phrase):
+                raise ValueError(f"the phrase {phrase!r} has no letters or digits to match")
+        for wanted in self.must_include:
+            for other in self.must_exclude:
+                if _contains(words(wanted), words(other)) or _contains(words(other), words(wanted)):
+                    raise ValueError(f"must_exclude phrase {other!r} overlaps must_include phrase {wanted!r}: "
+                                     "no answer could pass")
         return self
 
 
 class SqlCheck(BaseModel):
-    """A query against a site's database and the rows (as lists) it must return, in order."""
+    """A query against a site's database, with the rows (as lists) it must return in order (``expect``), or an
+    answer check that the single value it must return passes (``answer``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     db: str
     query: str
-    expect: list[list[Any]]
+    expect: list[list[Any]] | None = None
+    answer: AnswerCheck | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SqlCheck:
+        if (self.expect is None) == (self.answer is None):
+            raise ValueError("a sql check needs exactly one of expect (the rows) and answer (a check of the "
+                             "one value the query returns)")
+        return self
 
 
 class Check(BaseModel):
@@ -65,6 +118,10 @@ class Check(BaseModel):
             raise ValueError("a check needs at least one of answer, url, sql")
         return self
 
+    def answer_checks(self) -> list[AnswerCheck]:
+        """Every answer check in it: of the answer, and of sql values."""
+        return [c for c in (self.answer, *(query.answer for query in self.sql)) if c is not None]
+
 
 @dataclass
 class Verdict:
@@ -80,27 +137,93 @@ def normalise(text: str) -> str:
     return text[:-1] if text.endswith(".") else text
 
 
-def first_number(text: str) -> float | None:
-    match = _NUMBER.search(text.replace("$", ""))
-    return float(match[0].replace(",", "")) if match else None
+def _fold(text: str) -> str:
+    """Lower case without accents (``Zoë`` -> ``zoe``), so that phrases and answers compare alike."""
+    decomposed = unicodedata.normalize("NFKD", str(text).casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def check_answer(check: AnswerCheck, answer: str) -> tuple[bool, str]:
-    said = normalise(answer)
+def words(text: str) -> list[str]:
+    """The words of ``text`` as phrases are matched: folded, split at anything but letters and digits."""
+    return _WORD.findall(_fold(text))
+
+
+def numbers(text: str) -> list[float]:
+    """Every number written with digits in ``text`` (``$1,499.00`` -> 1499.0; ``1,2,3`` -> 1, 2, 3)."""
+    text = str(text).replace("\u2212", "-")
+    return [float(m[0].replace(",", "")) for m in _NUMBER.finditer(text)]
+
+
+def _contains(haystack: list[str], needle: list[str]) -> bool:
+    return f" {' '.join(needle)} " in f" {' '.join(haystack)} "
+
+
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    """The phrase's words in order, whole, with any non-word characters between them."""
+    return re.compile(r"(?<![^\W_])" + r"[\W_]+".join(map(re.escape, words(phrase))) + r"(?![^\W_])")
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+
+
+def check_answer(check: AnswerCheck, answer: str, context: str = "") -> tuple[bool, str]:
+    """Judge ``answer`` (``context``: the task's prompt, whose numbers a number answer may repeat)."""
+    answer = str(answer)
     if check.exact:
-        ok = said in {normalise(e) for e in check.exact}
+        ok = normalise(answer) in {normalise(e) for e in check.exact}
         return ok, f"answer {answer!r}: expected exactly {' or '.join(map(repr, check.exact))}"
     if check.must_include:
-        missing = [m for m in check.must_include if normalise(m) not in said]
-        return not missing, f"answer {answer!r}: must include {check.must_include!r}" + (
-            f"; missing {missing!r}" if missing else "")
-    number = first_number(answer)
-    ok = number is not None and abs(number - check.number) <= 1e-6 * max(1.0, abs(check.number))
-    return ok, f"answer {answer!r}: expected the number {check.number:g}"
+        return _check_phrases(check, answer)
+    return _check_number(check.number, answer, context)
 
 
-def evaluate(check: Check, *, answer: str, url: str, database: Callable[[str], sqlite3.Connection]) -> Verdict:
-    """Judge an episode's end: ``answer`` given, final page ``url``, ``database(name)`` opens a site's current data."""
+def _check_phrases(check: AnswerCheck, answer: str) -> tuple[bool, str]:
+    folded = _fold(answer)
+    expected = f"answer {answer!r}: must name {check.must_include!r} and nothing else"
+    missing = [p for p in check.must_include if not _phrase_pattern(p).search(folded)]
+    if missing:
+        return False, f"{expected}; missing {missing!r}"
+    named = [p for p in check.must_exclude if _phrase_pattern(p).search(folded)]
+    if named:
+        return False, f"{expected}; it also names {named!r}"
+    marked = folded
+    for phrase in sorted(check.must_include, key=lambda p: -len(words(p))):
+        marked = _phrase_pattern(phrase).sub(_MARK, marked)
+    stray = [item.strip() for item in _SEPARATOR.split(marked) if words(item) and _MARK not in item]
+    if stray:
+        return False, f"{expected}; it also says {stray[0]!r} (one answer, not a list or alternatives)"
+    return True, expected
+
+
+def _check_number(expected: float, answer: str, context: str) -> tuple[bool, str]:
+    said, allowed = numbers(answer), numbers(context)
+    line = f"answer {answer!r}: expected the number {expected:g}"
+    if not any(_same(n, expected) for n in said):
+        return False, line
+    others = [n for n in said if not _same(n, expected) and not any(_same(n, c) for c in allowed)]
+    if others:
+        return False, f"{line} and no other; it also gives {', '.join(f'{n:g}' for n in others)}"
+    return True, line
+
+
+def validate_check(check: Check, *, prompt: str, reference_answer: str) -> None:
+    """Refuse (``ValueError``) a task whose check cannot do its job: the reference's answer fails it, or an
+    expected number is in the prompt (answers may repeat the prompt's numbers, so an echo would pass)."""
+    for answer_check in check.answer_checks():
+        if answer_check.number is not None and any(_same(answer_check.number, n) for n in numbers(prompt)):
+            raise ValueError(f"its expected number {answer_check.number:g} is in its prompt, so an answer that "
+                             "only repeats the prompt would pass; reword the prompt")
+    if check.answer is not None:
+        ok, line = check_answer(check.answer, reference_answer, prompt)
+        if not ok:
+            raise ValueError(f"the reference's answer fails the task's check ({line})")
+
+
+def evaluate(check: Check, *, answer: str, url: str, database: Callable[[str], sqlite3.Connection],
+             context: str = "") -> Verdict:
+    """Judge an episode's end: ``answer`` given, final page ``url``, ``database(name)`` opens a site's current
+    data; ``context`` is the task's prompt (numbers it contains may appear in number answers)."""
     verdict = Verdict(True)
 
     def record(ok: bool, line: str) -> None:
@@ -108,7 +231,7 @@ def evaluate(check: Check, *, answer: str, url: str, database: Callable[[str], s
         verdict.details.append(("ok: " if ok else "FAILED: ") + line)
 
     if check.answer is not None:
-        record(*check_answer(check.answer, answer))
+        record(*check_answer(check.answer, answer, context))
     if check.url is not None:
         parts = urlsplit(url)
         where = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -119,8 +242,14 @@ def evaluate(check: Check, *, answer: str, url: str, database: Callable[[str], s
             if query.db not in opened:
                 opened[query.db] = database(query.db)
             rows = [list(row) for row in opened[query.db].execute(query.query).fetchall()]
-            record(rows == query.expect, f"{query.db}: {query.query} returned {_short(rows)}, expected "
-                                         f"{_short(query.expect)}")
+            if query.answer is None:
+                record(rows == query.expect, f"{query.db}: {query.query} returned {_short(rows)}, expected "
+                                             f"{_short(query.expect)}")
+            elif len(rows) != 1 or len(rows[0]) != 1:
+                record(False, f"{query.db}: {query.query} returned {_short(rows)}, expected one row of one value")
+            else:
+                ok, line = check_answer(query.answer, str(rows[0][0]), context)
+                record(ok, f"{query.db}: {query.query}: {line}")
     finally:
         for conn in opened.values():
             conn.close()

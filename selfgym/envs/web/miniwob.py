@@ -4,10 +4,11 @@ The ``miniwob`` package ships the MiniWoB++ pages (HTML + JavaScript, under ``mi
 into the web sandbox, where the ``miniwob`` site serves them, and plays them in the same Chromium, with the same
 observation and actions as the self-hosted sites. Each page draws a random problem and judges it with its own
 JavaScript reward function (``core.endEpisode``): the episode ends when the page reports it is done, with reward
-``max(0, raw reward)`` (1 for a solved instance of the tasks shipped here). The problem is drawn with MiniWoB's
-seeded generator (``Math.seedrandom``) from a seed the environment draws from its own ``np_random``, so a seeded
-``reset`` replays the same instance. The page's timer is lifted (agents here think slower than MiniWoB's 10 s) and
-its score display hidden.
+1 if the page's raw reward is 1 (a full solve) and 0 otherwise. Partial credit is not passed on: click-checkboxes
+scores (right - wrong boxes) / boxes, which ticking every box, without reading the goal, would turn positive. The
+problem is drawn with MiniWoB's seeded generator (``Math.seedrandom``) from a seed the environment draws from its
+own ``np_random``, so a seeded ``reset`` replays the same instance. The page's timer is lifted (agents here think
+slower than MiniWoB's 10 s) and its score display hidden.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .container import SITES
 
 FAMILY = "miniwob"
 
-# The MiniWoB++ tasks offered, with difficulty. Each has a scripted solver in selfgym.envs.web.reference.
+# The MiniWoB++ tasks offered, with difficulty. Each has a scripted solver in selfgym.envs.web.miniwob_solvers.
 TASKS: dict[str, int] = {
     "click-button": 0, "click-button-sequence": 0, "click-link": 0, "click-test": 0, "click-test-2": 0,
     "click-dialog": 0, "click-dialog-2": 1, "click-checkboxes": 1, "click-option": 1, "click-tab": 1,

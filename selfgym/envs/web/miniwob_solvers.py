@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Generator
 
-from .reference import elements, find
+from .elements import elements, find
 
 Solver = Callable[[str], str]
 _SOLVERS: dict[str, Callable[[str], Generator[str, str, None]]] = {}

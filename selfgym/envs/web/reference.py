@@ -12,25 +12,12 @@ from __future__ import annotations
 import re
 
 from ..task import Task
+from .elements import find
 from .miniwob import is_miniwob
+from .miniwob_solvers import solver
 
 _SYMBOLIC = re.compile(r'^(click|type|select)\(\s*([A-Za-z]+)\s+"((?:[^"\\]|\\.)*)"\s*(?:#(\d+))?\s*(,.*)?\)\s*$',
                        re.DOTALL)
-_ELEMENT = re.compile(r'^\s*\[(\d+)\] (\S+)(?: "((?:[^"\\]|\\.)*)")?', re.MULTILINE)
-
-
-def elements(observation: str) -> list[tuple[int, str, str]]:
-    """``(id, role, name)`` of every element line of an observation, in order."""
-    return [(int(m[1]), m[2], (m[3] or "").replace('\\"', '"').replace("\\\\", "\\"))
-            for m in _ELEMENT.finditer(observation)]
-
-
-def find(observation: str, role: str, name: str | None = None, nth: int = 1) -> int | None:
-    """The id of the ``nth`` element with ``role`` (and exactly ``name``, if given), or None."""
-    found = [i for i, r, n in elements(observation) if r == role and (name is None or n == name)]
-    return found[nth - 1] if len(found) >= nth else None
-
-
 def resolve(step: str, observation: str) -> str | None:
     """``step`` with a symbolic element replaced by its id in ``observation`` (None if it is not there)."""
     match = _SYMBOLIC.match(step.strip())
@@ -49,8 +36,6 @@ class ReferencePolicy:
         self.max_scrolls = max_scrolls
         self._scrolls = 0
         if is_miniwob(task):
-            from .miniwob_solvers import solver
-
             self._solver = solver(task.data["miniwob"])
             self._steps: list[str] = []
         else:

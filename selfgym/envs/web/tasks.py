@@ -33,7 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..sources import TaskList
 from ..task import Task
-from .checks import Check
+from .actions import parse_action
+from .checks import Check, validate_check
 from .container import SITES, Site
 
 FAMILY = "web"
@@ -75,11 +76,18 @@ class WebTaskSpec(BaseModel):
 
 
 def spec_of(task: Task) -> WebTaskSpec:
-    """The validated spec of a site task (a ``ValueError`` naming the task if its data is wrong)."""
+    """The validated spec of a site task (a ``ValueError`` naming the task if its data is wrong, or if its check
+    cannot judge it: see :func:`.checks.validate_check`)."""
     try:
-        return WebTaskSpec.model_validate(dict(task.data))
+        spec = WebTaskSpec.model_validate(dict(task.data))
     except ValidationError as exc:
         raise ValueError(f"web task {task.id!r} has invalid data: {exc}") from None
+    try:
+        answer = parse_action(spec.reference[-1]).text or ""
+        validate_check(spec.check, prompt=task.prompt, reference_answer=answer)
+    except ValueError as exc:
+        raise ValueError(f"web task {task.id!r}: {exc}") from None
+    return spec
 
 
 def task_from_entry(entry: Mapping[str, Any], where: str = "") -> Task:

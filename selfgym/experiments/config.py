@@ -4,19 +4,16 @@ what was expected, never a stack trace."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from ..yaml_config import StrictModel as _Strict
 from ..yaml_config import load_yaml_model
 
 
 class ConfigError(ValueError):
     """An experiment file that cannot be run, with the file, line and key at fault."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class FamilySpec(_Strict):
@@ -55,18 +52,45 @@ class AgentSpec(_Strict):
         return self
 
 
-class MethodSpec(_Strict):
-    name: Literal["eval-only", "reflexion", "self-training", "re-rest", "grpo"] = "eval-only"
-    trials: int = Field(default=3, ge=1, description="reflexion: attempts per task")
-    memory_size: int = Field(default=3, ge=1)
-    samples_per_task: int = Field(default=4, ge=1, description="self-training / re-rest: k")
-    train_every: int = Field(default=32, ge=1, description="self-training / re-rest: tasks per fine-tuning round")
+class EvalOnlySpec(_Strict):
+    """Play the curriculum's tasks and evaluate; nothing is learned (a baseline, or a curriculum's own run)."""
+
+    name: Literal["eval-only"] = "eval-only"
+
+
+class ReflexionSpec(_Strict):
+    """Reflexion: up to ``trials`` attempts per task, each after a reflection on the last failure."""
+
+    name: Literal["reflexion"]
+    trials: int = Field(default=3, ge=1, description="attempts per task")
+    memory_size: int = Field(default=3, ge=1, description="reflections carried into the next attempt")
+
+
+class SelfTrainingSpec(_Strict):
+    """STaR (``self-training``) or Re-ReST (``re-rest``): fine-tune on verified successes (Re-ReST adds verified
+    corrections of the failures) every ``train_every`` tasks."""
+
+    name: Literal["self-training", "re-rest"]
+    samples_per_task: int = Field(default=1, ge=1, description="episodes sampled per task (k)")
+    train_every: int = Field(default=32, ge=1, description="tasks per fine-tuning round")
     epochs: int = Field(default=2, ge=1)
     learning_rate: float = Field(default=2e-4, gt=0)
     lora_r: int = Field(default=16, ge=1)
-    group_size: int = Field(default=8, ge=2, description="grpo: episodes per task, compared with each other")
-    tasks_per_step: int = Field(default=2, ge=1, description="grpo: tasks per training step")
-    kl_beta: float = Field(default=0.0, ge=0, description="grpo: weight of the KL penalty to the base model")
+
+
+class GRPOSpec(_Strict):
+    """GRPO: ``tasks_per_step`` tasks a step, ``group_size`` episodes each, compared within their group."""
+
+    name: Literal["grpo"]
+    group_size: int = Field(default=8, ge=2, description="episodes per task, compared with each other")
+    tasks_per_step: int = Field(default=2, ge=1, description="tasks per training step")
+    kl_beta: float = Field(default=0.0, ge=0, description="weight of the KL penalty to the base model")
+    learning_rate: float = Field(default=2e-4, gt=0)
+    lora_r: int = Field(default=16, ge=1)
+
+
+# Each method lists only its own fields; ``name`` picks the member (a typo in one is a file:line error).
+MethodSpec = Annotated[EvalOnlySpec | ReflexionSpec | SelfTrainingSpec | GRPOSpec, Field(discriminator="name")]
 
 
 class CurriculumSpec(_Strict):
@@ -91,7 +115,7 @@ class ExperimentConfig(_Strict):
     output_dir: str = "runs/{name}"
     env: EnvSpec = Field(default_factory=EnvSpec)
     agent: AgentSpec = Field(default_factory=AgentSpec)
-    method: MethodSpec = Field(default_factory=MethodSpec)
+    method: MethodSpec = Field(default_factory=EvalOnlySpec)
     curriculum: CurriculumSpec = Field(default_factory=CurriculumSpec)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
