@@ -8,6 +8,7 @@ import json
 
 import gymnasium as gym
 import pytest
+from answer_gaming import assert_refuses_gaming, generic_distractors
 from gymnasium.utils.env_checker import check_env
 
 import selfgym  # noqa: F401  (registers the ids)
@@ -375,6 +376,42 @@ def test_no_list_of_candidates_passes_for_two_gold_answers(separator):
     for first, second in (("2", "3"), ("\\frac{1}{2}", "\\frac{1}{3}"), ("1687.5", "57")):
         for reply in (f"\\boxed{{{first}{separator}{second}}}", f"<answer>{first}{separator}{second}</answer>"):
             assert reward_of(reply, first) + reward_of(reply, second) <= 1.0, reply
+
+
+@pytest.mark.parametrize("marker", ["\\boxed{%s}", "<answer>%s</answer>", "Answer: %s"])
+@pytest.mark.parametrize("reference, distractors", [
+    ("3", ["2", "4"]), ("-6", ["-13"]), ("1687.5", ["57"]), ("\\frac{1}{2}", ["\\frac{1}{3}"]),
+    ("\\sqrt{2}", ["\\sqrt{3}"]), ("x^2+1", ["x^2-1"]), ("(1,2]", ["[1,2)"]), ("90^\\circ", ["45^\\circ"]),
+    ("50\\%", ["20\\%"]), ("\\{1,2\\}", ["\\{3\\}"]),
+])
+def test_math_env_refuses_every_gaming_answer(reference, distractors, marker):
+    env = gym.make("selfgym/Math-v0", tools=False)
+
+    def passes(answer: str) -> bool:
+        env.reset(options={"task": plain_task(reference)})
+        return env.step(marker.replace("%s", answer))[1] == 1.0
+
+    try:
+        assert_refuses_gaming(passes, reference, distractors)
+    finally:
+        env.close()
+
+
+def test_math_env_refuses_gaming_answers_to_the_default_generators():
+    env = gym.make("selfgym/Math-v0", tools=False)
+    try:
+        for name in DEFAULT_GENERATORS:
+            # (seed 4: no gold is -1, for which the "range" form "-1-0" is an expression worth -1, a right answer)
+            task = ReasoningGymSource(name, 0, seed=4, size=4).task(0)
+
+            def passes(answer: str, task=task) -> bool:
+                env.reset(options={"task": task.to_dict()})
+                return env.step(f"<answer>{answer}</answer>")[1] == 1.0
+
+            gold = str(task.data["answer"])
+            assert_refuses_gaming(passes, gold, generic_distractors(gold))
+    finally:
+        env.close()
 
 
 def test_flexible_extraction_reads_one_number_so_a_list_passes_for_one_gold_at_most():
