@@ -115,12 +115,6 @@ def tagged_blocks(text: str, tag: str) -> list[tuple[int, int]]:
     return blocks
 
 
-def last_tagged(text: str, tag: str) -> str | None:
-    """The content of the last complete ``<tag>…</tag>`` (any case)."""
-    blocks = tagged_blocks(text, tag)
-    return text[blocks[-1][0]: blocks[-1][1]] if blocks else None
-
-
 def clean_answer(answer: str) -> str:
     """Strip what surrounds an answer but is not part of it: spaces, math delimiters, bold, a final period."""
     answer = _drop_final_period(answer.strip().strip("*").strip())
@@ -222,8 +216,8 @@ def verify_answer(gold: str, answer: str, *, timeout_s: float = DEFAULT_TIMEOUT_
     Equivalence is math-verify's: ``\\frac{1}{2}`` = ``0.5``, ``\\sqrt{8}`` = ``2\\sqrt{2}``, ``(1,2]``,
     ``\\{1,2\\}`` = ``\\{2,1\\}``, ``50\\%`` = ``0.5``; numbers written with a decimal point agree to 6 places;
     a plain number followed by unit words (``10 dollars``) is that number. A list of candidates is one set
-    (``1, 2, 3`` is not ``2``). Plain forms are decided here (:mod:`.exact`), the rest by math-verify in the
-    verifier pool. A timeout or an answer longer than ``MAX_SYMBOLIC_ANSWER_CHARS`` is judged wrong, with
+    (``1, 2, 3`` is not ``2``), and one over several lines is wrong. Plain forms are decided here
+    (:mod:`.exact`), the rest by math-verify in the verifier pool. A timeout or an answer longer than ``MAX_SYMBOLIC_ANSWER_CHARS`` is judged wrong, with
     ``error`` saying why. Results are cached.
     """
     return _math_verdict(gold, answer, timeout_s)[0]
