@@ -9,8 +9,8 @@ import tarfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# main before the verifier pool and the in-browser origin guard (issue 17)
-BASELINE_REVISION = "8ce73d8"
+# main before the verifier pool and the in-browser origin guard (issue 17), as this branch last merged it
+BASELINE_REVISION = "8a09e2c"
 
 
 def baseline_code(revision: str, checkout: str | None, into: Path) -> Path:

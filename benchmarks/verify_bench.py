@@ -2,7 +2,7 @@
 verifier pool with 1 and 2 worker processes, on the same 300 distinct (gold, answer) pairs, in one run.
 
     .venv/bin/python benchmarks/verify_bench.py [--pairs 300] [--processes 1 2] [--threads 4] [--repeats 3]
-                                                [--baseline 8ce73d8 | --baseline-path DIR] [--json out.json]
+                                                [--baseline REV | --baseline-path DIR] [--json out.json]
 
 The pairs are those of ``tests/data/math_pairs.jsonl`` (fractions, radicals, intervals, sets, matrices, degrees,
 percentages, scientific notation, expressions, ...) that today's code sends to math-verify: none of them is two

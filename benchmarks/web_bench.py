@@ -1,8 +1,8 @@
 """Web-v0 latency and throughput: reset and step p50/p95 of today's code and of a baseline, episodes/s with 1 and
 2 environments.
 
-    .venv/bin/python benchmarks/web_bench.py [--episodes 68] [--envs 1 2] [--tasks sites|miniwob|all]
-                                             [--baseline 8ce73d8 | --baseline-path DIR | --no-baseline] [--json out.json]
+    .venv/bin/python benchmarks/web_bench.py [--episodes 68] [--rounds 2] [--envs 1 2] [--tasks sites|miniwob|all]
+                                             [--baseline REV | --baseline-path DIR | --no-baseline] [--json out.json]
 
 Episodes play the tasks' scripted reference solutions (every action kind occurs), so a step is what an agent's
 step costs: the action in Chromium plus the next observation. Step latency is reported per action kind and over
