@@ -6,10 +6,12 @@ verifier pool with 1 and 2 worker processes, on the same 300 distinct (gold, ans
 
 The pairs are those of ``tests/data/math_pairs.jsonl`` (fractions, radicals, intervals, sets, matrices, degrees,
 percentages, scientific notation, expressions, ...) that today's code sends to math-verify: none of them is two
-plain numbers or the same text. Each measurement runs in a fresh Python process: its verifier warms up on 100
-other pairs of the same kinds (imports, parser caches), its verdict caches are cleared, then ``--threads`` threads
-verify the 300 pairs through ``verify_answer`` (as GRPO groups and eval workers do) and the rate is pairs/s. The
-baseline is the code of git revision ``--baseline`` (before the pool), extracted with ``git archive``.
+plain numbers or the same text. Each measurement runs in a fresh Python process: its verifier warms up on
+``--warmup`` other pairs of the same kinds that share no gold or answer with them (imports, the parser's
+prediction caches, as in a long run), its verdict caches are cleared, then ``--threads`` threads
+verify the 300 pairs through ``verify_answer`` (as GRPO groups and eval workers do) and the rate is pairs/s; the CPU
+time that process and its workers spent per pair is printed too (it does not depend on the machine's load, the rate
+does). The baseline is the code of git revision ``--baseline`` (before the pool), extracted with ``git archive``.
 """
 
 from __future__ import annotations
@@ -52,12 +54,21 @@ def child(args: argparse.Namespace) -> None:
         list(threads.map(lambda pair: answers.verify_answer(*pair), work["warmup"]))  # starts every worker
         answers.clear_verification_cache()
         load = os.getloadavg()[0]
-        started = time.perf_counter()
+        cpu, started = cpu_seconds(), time.perf_counter()
         verdicts = list(threads.map(lambda pair: answers.verify_answer(*pair), work["pairs"]))
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     print(json.dumps({"rate": len(work["pairs"]) / elapsed, "load": load,
+                      "cpu_ms_per_pair": cpu * 1000 / len(work["pairs"]),
                       "correct": [verdict.correct for verdict in verdicts],
                       "errors": sum(verdict.error is not None for verdict in verdicts)}))
+
+
+def cpu_seconds() -> float:
+    """CPU time used so far by this process and its verifier workers (a load-independent cost)."""
+    import psutil
+
+    me = psutil.Process()
+    return sum(sum(process.cpu_times()[:2]) for process in [me, *me.children(recursive=True)])
 
 
 def run_child(code: Path, stdin: dict | list, *arguments: str) -> dict | list:
@@ -74,6 +85,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=300)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2], help="verifier pool sizes to time")
     parser.add_argument("--threads", type=int, default=4, help="threads asking for verdicts at once")
+    parser.add_argument("--warmup", type=int, default=500, help="other pairs verified first in each process")
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes per configuration (median)")
     parser.add_argument("--baseline", default=BASELINE_REVISION, help="git revision of today's code")
     parser.add_argument("--baseline-path", help="a checkout of today's code instead of --baseline")
@@ -97,8 +109,9 @@ def main() -> None:
             raise SystemExit(f"only {len(symbolic)} symbolic pairs in {PAIRS_FILE}; asked for {args.pairs}")
         pairs = [all_pairs[i] for i in symbolic[:args.pairs]]
         measured = set(pairs)
-        warmup = [(row["gold"], row["answer"]) for row in generated_pairs(seed=1)
-                  if (row["gold"], row["answer"]) not in measured][:100]
+        texts = {text for pair in pairs for text in pair}  # the measured golds and answers stay unseen
+        warmup = [(row["gold"], row["answer"]) for seed in range(1, 10) for row in generated_pairs(seed=seed)
+                  if row["gold"] not in texts and row["answer"] not in texts][:args.warmup]
         work = {"pairs": pairs, "warmup": warmup}
         print(f"{len(os.sched_getaffinity(0))} CPUs; {len(pairs)} distinct symbolic pairs, {args.threads} threads, "
               f"median of {args.repeats} fresh processes each; baseline {args.baseline_path or args.baseline}")
@@ -115,9 +128,10 @@ def main() -> None:
             rate = statistics.median(run["rate"] for run in runs)
             loads = ", ".join(f"{run['load']:.1f}" for run in runs)
             rates = ", ".join(f"{run['rate']:.0f}" for run in runs)
-            figures[name] = {"pairs_per_s": rate, "runs": [run["rate"] for run in runs],
+            cpu = statistics.median(run["cpu_ms_per_pair"] for run in runs)
+            figures[name] = {"pairs_per_s": rate, "runs": [run["rate"] for run in runs], "cpu_ms_per_pair": cpu,
                              "load_averages": [run["load"] for run in runs], "same_verdicts": agree}
-            print(f"{name:32} {rate:8.1f} pairs/s   (runs: {rates}; "
+            print(f"{name:32} {rate:8.1f} pairs/s   {cpu:5.1f} CPU ms/pair   (runs: {rates}; "
                   f"load average {loads}; verdicts {'as today' if agree else 'DIFFER'}; "
                   f"errors {sum(run['errors'] for run in runs)})")
     today = figures["today (1 process, one lock)"]["pairs_per_s"]

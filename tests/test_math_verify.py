@@ -372,13 +372,18 @@ def test_a_sequential_caller_keeps_one_worker_and_concurrent_ones_are_judged_in_
         assert len(outcome) == 1 and len(pool.pids) == 2
 
 
-def test_a_worker_that_served_a_gold_answer_gets_its_next_requests():
+def test_a_gold_answer_goes_to_the_worker_that_has_it_parsed_else_to_its_home_worker():
+    import zlib
+
     with VerifierPool(2) as pool:
         first, second = VerifierProcess(), VerifierProcess()
         pool._workers, pool._idle = [first, second], [first, second]
-        second.remember("gold:x^2")
-        assert pool._take("gold:x^2") is second
-        assert pool._take("gold:y") is first
+        home = pool._workers[zlib.crc32(b"gold:y") % 2]
+        assert pool._take("gold:y") is home  # never served: its home, so its next requests find it parsed
+        pool._idle.append(home)
+        other = second if home is first else first
+        other.remember("gold:y")
+        assert pool._take("gold:y") is other  # served by the other worker since: that one has it parsed
 
 
 def test_a_forked_child_starts_its_own_worker_and_leaves_the_parents_alone():

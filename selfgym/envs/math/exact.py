@@ -1,6 +1,6 @@
 """Verdicts decided without sympy, for answers whose meaning is plain, each the verdict math-verify would give.
 
-Plain numbers (``-1,250.5``, ``3/4``, ``\\frac{3}{4}``, ``\\$5``, ``90^\\circ``, ``2\\times10^{3}``), assignments
+Plain numbers (``-1,250.5``, ``3/4``, ``\\frac{3}{4}``, ``\\$5``, ``90^\\circ``, ``2\\times10^{3}``, ``50\\%``), assignments
 of one (``x = 3``), sets of exact numbers (``\\{1, 2\\}``) and intervals between them (``(1, 2]``,
 ``[0, \\infty)``) are compared here; anything else, and any comparison near math-verify's rounding edge, is
 left to math-verify (``None``). How math-verify compares them, and so what this module does:
@@ -8,6 +8,8 @@ left to math-verify (``None``). How math-verify compares them, and so what this 
 * exact numbers (integers, fractions, ``a\\times10^{k}`` with an integer ``a``) are equal when their values are;
 * a number written with a decimal point is a float: equal when both round to the same 6 decimals. Sympy rounds
   binary floats, so values less than 2e-6 apart (and magnitudes from 1e8 up) go to math-verify;
+* a percentage is worth its hundredth (``50\\%`` is ``0.5`` and ``\\frac{1}{2}``), but two whole numbers also
+  compare as written (``50\\%`` is ``50``); with a float, only the worth counts (``50\\%`` is not ``50.0``);
 * ``x = 3`` and ``3`` are equal when the numbers are; ``x = 3`` and ``y = 3`` are not;
 * sets are equal when they have the same elements; intervals when their ends and brackets are the same.
 
@@ -34,7 +36,8 @@ _UNSIGNED = (r"(?:(?P<decimal>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)"
              r"|(?P<num>\d+)/(?P<den>\d+)"
              r"|\\frac\{(?P<fsign>[+-]?)(?P<fnum>\d+)\}\{(?P<fden>\d+)\}"
              r"|(?:(?P<mantissa>\d+)\\(?:times|cdot))?10\^(?:\{(?P<bexp>[+-]?\d{1,3})\}|(?P<exp>\d)))")
-_NUMBER = re.compile(rf"(?P<sign>[+-]?)(?:\\\$|\$)?{_UNSIGNED}(?:\^\{{?\\circ\}}?|°|\\degree)?")
+_NUMBER = re.compile(
+    rf"(?P<sign>[+-]?)(?:\\\$|\$)?{_UNSIGNED}(?:\^\{{?\\circ\}}?|°|\\degree|(?P<percent>\\?%))?")
 _ELEMENT = re.compile(rf"(?P<sign>[+-]?){_UNSIGNED}")
 _ASSIGNMENT = re.compile(r"(?P<variable>[xyzntkab])=(?P<value>.+)")
 _INTERVAL = re.compile(r"(?P<open>[(\[])(?P<low>[^,]+),(?P<high>[^,]+)(?P<close>[)\]])")
@@ -48,10 +51,16 @@ _FLOAT_MAGNITUDE_LIMIT = 10 ** 8  # from here on, 6 decimals exceed what sympy's
 
 @dataclass(frozen=True)
 class Number:
-    """A plain number: its exact value, and whether it was written with a decimal point (a float to sympy)."""
+    """A plain number: its exact value as written, whether it was written with a decimal point (a float to
+    sympy), and whether it is a percentage (``50\\%``: the value 50, worth 1/2)."""
 
     value: Fraction
     inexact: bool
+    percent: bool = False
+
+    @property
+    def worth(self) -> Fraction:
+        return self.value / 100 if self.percent else self.value
 
 
 @dataclass(frozen=True)
@@ -83,14 +92,17 @@ def plain_number(text: str) -> Number | None:
 def _number(match: re.Match) -> Number | None:
     sign = -1 if (match["sign"] == "-") != (match["fsign"] == "-") else 1
     try:  # ValueError: a zero denominator, or more digits than Python converts (sys.get_int_max_str_digits)
+        percent = bool(match.groupdict().get("percent"))
+        if percent and (match["decimal"] is None or match["sign"] == "-"):
+            return None  # how sympy holds -50% or 1/2% is not this module's business
         if match["decimal"] is not None:
             literal = match["decimal"].replace(",", "")
-            return Number(sign * Fraction(Decimal(literal)), "." in literal)
+            return Number(sign * Fraction(Decimal(literal)), "." in literal, percent)
         if match["num"] is not None or match["fnum"] is not None:
             numerator, denominator = (match["num"], match["den"]) if match["num"] else (match["fnum"], match["fden"])
-            return Number(sign * Fraction(int(numerator), int(denominator)), False)
+            return Number(sign * Fraction(int(numerator), int(denominator)), False, percent)
         exponent = int(match["bexp"] if match["bexp"] is not None else match["exp"])
-        return Number(sign * int(match["mantissa"] or 1) * Fraction(10) ** exponent, False)
+        return Number(sign * int(match["mantissa"] or 1) * Fraction(10) ** exponent, False, percent)
     except (InvalidOperation, ValueError, ZeroDivisionError):
         return None
 
@@ -143,13 +155,16 @@ def _interval(match: re.Match) -> NumberInterval | None:
 
 def numbers_equal(first: Number, second: Number) -> bool | None:
     """math-verify's verdict on two plain numbers, or ``None`` where its float rounding could go either way."""
-    if not (first.inexact or second.inexact):
-        return first.value == second.value
-    if max(abs(first.value), abs(second.value)) >= _FLOAT_MAGNITUDE_LIMIT:
-        return None
-    if first.value == second.value:
-        return True
-    return False if abs(first.value - second.value) >= _ROUNDING_EDGE else None
+    if first.inexact or second.inexact:  # floats: what they are worth, rounded
+        a, b = first.worth, second.worth
+        if max(abs(a), abs(b)) >= _FLOAT_MAGNITUDE_LIMIT:
+            return None
+        if a == b:
+            return True
+        return False if abs(a - b) >= _ROUNDING_EDGE else None
+    if first.value.denominator == second.value.denominator == 1 and first.value == second.value:
+        return True  # two integers, percentages or not, compare as written: 50% is 50
+    return first.worth == second.worth  # else exactly what they are worth: 50% is 1/2, 200% is 2
 
 
 def exact_verdict(gold: str, answer: str) -> tuple[bool, str] | None:

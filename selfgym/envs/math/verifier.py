@@ -12,7 +12,8 @@ A :class:`VerifierProcess` serves one request at a time. A :class:`VerifierPool`
 (default: the CPUs this process may run on) and hands each request to an idle one, so concurrent requests are
 judged in parallel; workers start only when that many requests are in flight at once, so a caller that judges
 one answer at a time keeps one worker. A request names a cache ``key`` (its gold answer or task): an idle worker
-that served the key before, and so has it parsed or built, is preferred.
+that served the key before, and so has it parsed or built, is preferred, else the key's home worker (by a hash
+of the key), so that a gold answer asked about from many threads is parsed once, not once per worker.
 
 The protocol is one JSON object per line each way. Forked children (``AsyncVectorEnv`` workers) forget the
 parent's workers and start their own on first use: they never write to the parent's pipes.
@@ -29,6 +30,7 @@ import sys
 import threading
 import time
 import weakref
+import zlib
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -250,15 +252,23 @@ class VerifierPool:
                 if self._closed:
                     raise VerifierError("the verifier pool is closed")
                 if self._idle:
-                    for position in range(len(self._idle) - 1, -1, -1):
-                        if key is not None and self._idle[position].knows(key):
-                            return self._idle.pop(position)
-                    return self._idle.pop()
+                    return self._idle.pop(self._preferred(key))
                 if len(self._workers) < self.size:
                     worker = VerifierProcess(self.startup_timeout_s, self.prepare_timeout_s)
                     self._workers.append(worker)
                     return worker  # it starts on its first call, outside this lock
                 self._available.wait()
+
+    def _preferred(self, key: str | None) -> int:
+        """Which idle worker serves ``key``: one that served it before, else its home among the running workers (so
+        that a key's next requests find it warm), else the most recently used one."""
+        if key is None:
+            return -1
+        for position, worker in enumerate(self._idle):
+            if worker.knows(key):
+                return position
+        home = self._workers[zlib.crc32(key.encode()) % len(self._workers)]
+        return self._idle.index(home) if home in self._idle else -1
 
     def _forget_after_fork(self) -> None:
         self._available = threading.Condition()
