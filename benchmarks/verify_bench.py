@@ -73,8 +73,10 @@ def cpu_seconds() -> float:
 
 def run_child(code: Path, stdin: dict | list, *arguments: str) -> dict | list:
     env = {**os.environ, "PYTHONPATH": str(code), "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run([sys.executable, __file__, *arguments], input=json.dumps(stdin), capture_output=True,
-                          text=True, env=env, timeout=1800)
+    with tempfile.TemporaryDirectory() as empty:  # the working directory: the baseline's worker (python -m) puts
+        # it first on sys.path, and in a checkout it would import today's package instead of the baseline's
+        done = subprocess.run([sys.executable, __file__, *arguments], input=json.dumps(stdin), capture_output=True,
+                              text=True, env=env, timeout=1800, cwd=empty)
     if done.returncode != 0:
         raise SystemExit(f"benchmark child failed ({code}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -98,8 +98,9 @@ def latencies(tasks_name: str, episodes: int) -> dict[str, list[float]]:
 def latencies_of(code: Path, args: argparse.Namespace) -> dict[str, list[float]]:
     """:func:`latencies` in a fresh process running the code in ``code``."""
     env = {**os.environ, "PYTHONPATH": str(code), "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run([sys.executable, __file__, "--child", "--tasks", args.tasks, "--episodes", str(args.episodes)],
-                          capture_output=True, text=True, env=env, timeout=3600)
+    with tempfile.TemporaryDirectory() as empty:  # not a checkout: nothing there may shadow the code under test
+        done = subprocess.run([sys.executable, __file__, "--child", "--tasks", args.tasks, "--episodes",
+                               str(args.episodes)], capture_output=True, text=True, env=env, timeout=3600, cwd=empty)
     if done.returncode != 0:
         raise SystemExit(f"benchmark child failed ({code}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -172,6 +172,23 @@ def test_a_worker_stuck_where_no_timer_reaches_is_killed_and_replaced():
         verifier.close()
 
 
+def test_a_selfgym_folder_in_the_working_directory_cannot_stand_in_for_the_worker(tmp_path, monkeypatch):
+    # "python -m" would put the working directory first on sys.path: a folder there named selfgym would be the judge
+    fake = tmp_path / "selfgym" / "envs" / "math"
+    fake.mkdir(parents=True)
+    for folder in (tmp_path / "selfgym", tmp_path / "selfgym" / "envs", fake):
+        (folder / "__init__.py").write_text("")
+    (fake / "worker.py").write_text(
+        "import json, sys\nprint(json.dumps({'ready': True}), flush=True)\n"
+        "for line in sys.stdin:\n    print(json.dumps({'correct': True, 'read': True}), flush=True)\n")
+    monkeypatch.chdir(tmp_path)
+    verifier = VerifierProcess()
+    try:
+        assert verifier.call({"op": "math", "gold": "\\sqrt{2}", "answer": "\\sqrt{3}"}, 5.0)["correct"] is False
+    finally:
+        verifier.close()
+
+
 def test_output_printed_by_judged_code_does_not_break_the_protocol():
     # reasoning-gym's bf generator prints while it generates; the worker sends replies on a private descriptor
     task = ReasoningGymSource("bf", 0, seed=2, size=5).task(1)

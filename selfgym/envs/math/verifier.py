@@ -125,7 +125,9 @@ class VerifierProcess:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
                "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "selfgym.envs.math.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            # -P: not the working directory first on sys.path, so the worker runs this package, not a selfgym/
+            # folder that happens to be where the caller runs
+            [sys.executable, "-P", "-m", "selfgym.envs.math.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             env=env, start_new_session=True,  # Ctrl-C in a terminal goes to the env, which then stops the worker
         )
         self._buffer = b""
