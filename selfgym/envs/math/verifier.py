@@ -107,6 +107,7 @@ class VerifierProcess:
         return key in self._known
 
     def remember(self, key: str) -> None:
+        """Note that the running worker has served ``key`` (the oldest of more than ``REMEMBERED_KEYS`` go)."""
         self._known[key] = None
         self._known.move_to_end(key)
         if len(self._known) > REMEMBERED_KEYS:
@@ -131,7 +132,6 @@ class VerifierProcess:
             env=env, start_new_session=True,  # Ctrl-C in a terminal goes to the env, which then stops the worker
         )
         self._buffer = b""
-        self._known.clear()
         self.generation += 1
         hello = self._read_reply(time.monotonic() + self.startup_timeout_s, starting=True)
         if not hello.get("ready"):

@@ -2,7 +2,8 @@
 
 Playwright runs on the host (on the process's :mod:`~selfgym.envs.web.hub`) and reaches the Chromium inside the
 network-less container over the DevTools protocol through an :class:`~selfgym.envs.web.tunnel.ExecTunnel`. Episodes
-share one browser context and page, wiped between them (no cookies, storage, cache or history carry over).
+on the same sites share one browser context and page, wiped between them (no cookies, storage, cache, history or
+extra tabs carry over); the context's proxy settings keep its pages to those sites, inside Chromium.
 
 Elements are addressed by the ids of :mod:`~selfgym.envs.web.axtree` (``backendDOMNodeId``): to act on one, the
 node is resolved through CDP and probed by a small function (is it there, enabled, editable; where to click), then
