@@ -8,6 +8,7 @@ import json
 
 import gymnasium as gym
 import pytest
+from answer_gaming import assert_refuses_gaming, generic_distractors
 from gymnasium.utils.env_checker import check_env
 
 import selfgym  # noqa: F401  (registers the ids)
@@ -305,7 +306,13 @@ def test_envs_share_one_pool_in_a_sync_vector_env_and_close_gives_sandboxes_back
 
 
 def test_async_vector_env_judges_in_its_worker_processes():
-    # vector-env workers are daemonic processes: the verifier must start there too (it is a plain subprocess)
+    # vector-env workers are daemonic processes: the verifier must start there too (it is a plain subprocess), and
+    # a forked worker must start its own rather than write to the parent's pipes
+    from selfgym.envs.math.answers import verify_answer
+    from selfgym.envs.math.verifier import default_verifier
+
+    assert verify_answer("\\sqrt{12}", "2\\sqrt{3}").correct
+    parent_workers = default_verifier().pids
     envs = gym.vector.AsyncVectorEnv([functools.partial(MathEnv, tools=False) for _ in range(2)], context="fork")
     try:
         envs.reset(options={"task": plain_task("\\frac{1}{2}")})
@@ -314,6 +321,7 @@ def test_async_vector_env_judges_in_its_worker_processes():
         assert list(infos["extracted"]) == ["\\sqrt{1/4}", "\\sqrt{1/2}"]
     finally:
         envs.close()
+    assert default_verifier().pids == parent_workers and verify_answer("\\sqrt{27}", "3\\sqrt{3}").correct
 
 
 def test_flexible_extraction_falls_back_to_the_last_number():
@@ -334,3 +342,122 @@ def test_flexible_extraction_falls_back_to_the_last_number():
     assert flexible.step("no idea")[4]["malformed"]
     with pytest.raises(ValueError, match="extraction"):
         MathEnv(extraction="loose")
+
+
+# --- answers that list candidates (issue 13): never a reward -------------------------------------------------------
+
+def reward_of(reply: str, gold: str, **kwargs) -> float:
+    env = gym.make("selfgym/Math-v0", tools=False, **kwargs)
+    try:
+        env.reset(options={"task": plain_task(gold)})
+        return env.step(reply)[1]
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("reply", [
+    "\\boxed{1, 2, 3}", "\\boxed{2} or \\boxed{3}", "$\\boxed{3}$, $\\boxed{2}$", "\\boxed{2}\\boxed{3}",
+    "\\boxed{2} \\text{ or } \\boxed 3", "<answer>2</answer> or <answer>3</answer>", "Answer: 2 or 3",
+    "Answer: 3 or 2", "Answer: $2$ or $3$", "\\boxed{x = 2, x = 3}", "\\boxed{x = 2 \\text{ or } x = 3}",
+    "\\boxed{\\{2, 3\\}}", "\\boxed{[1, 3]}", "\\boxed{(1, 3)}", "\\boxed{\\pm 2}", "\\boxed{2 \\pm 1}",
+    "<answer>1, 2, 3</answer>", "<answer>2 and 3</answer>", "\\boxed{x \\in \\{2, 3\\}}", "\\boxed{2 \\lor 3}",
+    "\\boxed{\\{2\\} \\cup \\{3\\}}", "\\boxed{2;3}",
+])
+def test_an_answer_listing_candidates_gets_no_reward(reply):
+    assert reward_of(reply, "2") == 0.0
+
+
+@pytest.mark.parametrize("separator", [
+    "\n", "\\\\", " \\\\ ", "|", " | ", "\\mid", "~", "&", "\\hline", "\\par", "\\colon", "\\to", "\\Rightarrow",
+    "\\approx", "\\equiv", "=", "...", "\\text{ then }", "\\quad", " ", "\\text{, }",
+])
+def test_no_list_of_candidates_passes_for_two_gold_answers(separator):
+    # math-verify reads one part of some of these (the first or the last): never both, so nothing is hedged
+    for first, second in (("2", "3"), ("\\frac{1}{2}", "\\frac{1}{3}"), ("1687.5", "57")):
+        for reply in (f"\\boxed{{{first}{separator}{second}}}", f"<answer>{first}{separator}{second}</answer>"):
+            assert reward_of(reply, first) + reward_of(reply, second) <= 1.0, reply
+
+
+@pytest.mark.parametrize("marker", ["\\boxed{%s}", "<answer>%s</answer>", "Answer: %s"])
+@pytest.mark.parametrize("reference, distractors", [
+    ("3", ["2", "4"]), ("-6", ["-13"]), ("1687.5", ["57"]), ("\\frac{1}{2}", ["\\frac{1}{3}"]),
+    ("\\sqrt{2}", ["\\sqrt{3}"]), ("x^2+1", ["x^2-1"]), ("(1,2]", ["[1,2)"]), ("90^\\circ", ["45^\\circ"]),
+    ("50\\%", ["20\\%"]), ("\\{1,2\\}", ["\\{3\\}"]),
+])
+def test_math_env_refuses_every_gaming_answer(reference, distractors, marker):
+    env = gym.make("selfgym/Math-v0", tools=False)
+
+    def passes(answer: str) -> bool:
+        env.reset(options={"task": plain_task(reference)})
+        return env.step(marker.replace("%s", answer))[1] == 1.0
+
+    try:
+        assert_refuses_gaming(passes, reference, distractors)
+    finally:
+        env.close()
+
+
+def test_math_env_refuses_gaming_answers_to_the_default_generators():
+    env = gym.make("selfgym/Math-v0", tools=False)
+    try:
+        for name in DEFAULT_GENERATORS:
+            # (seed 4: no gold is -1, for which the "range" form "-1-0" is an expression worth -1, a right answer)
+            task = ReasoningGymSource(name, 0, seed=4, size=4).task(0)
+
+            def passes(answer: str, task=task) -> bool:
+                env.reset(options={"task": task.to_dict()})
+                return env.step(f"<answer>{answer}</answer>")[1] == 1.0
+
+            gold = str(task.data["answer"])
+            assert_refuses_gaming(passes, gold, generic_distractors(gold))
+    finally:
+        env.close()
+
+
+def test_flexible_extraction_reads_one_number_so_a_list_passes_for_one_gold_at_most():
+    reply = "It is 2 or maybe 3"
+    assert reward_of(reply, "2", extraction="flexible") == 0.0
+    assert reward_of(reply, "3", extraction="flexible") == 1.0  # the last number is the answer, as documented
+
+
+def test_real_set_answers_still_verify():
+    for reply in ("\\boxed{\\{2, 1\\}}", "\\boxed{1, 2}", "\\boxed{1} and \\boxed{2}", "Answer: 1 or 2",
+                  "<answer>2, 1</answer>"):
+        assert reward_of(reply, "\\{1, 2\\}") == 1.0, reply
+    assert reward_of("\\boxed{\\{1, 2, 3\\}}", "\\{1, 2\\}") == 0.0
+    assert reward_of("\\boxed{(1, 2]}", "(1,2]") == 1.0
+    assert reward_of("\\boxed{x = 3}", "3") == 1.0
+
+
+def test_a_symbolic_generator_task_is_not_passed_by_a_list_two_judges_read_differently():
+    # gsm_symbolic's scorer reads the first number, math-verify the last line: once, "a\nb" passed both tasks
+    tasks = [ReasoningGymSource("gsm_symbolic", 0, seed=7, size=8).task(i) for i in range(8)]
+    first = tasks[0]
+    second = next(task for task in tasks if float(task.data["answer"]) != float(first.data["answer"]))
+    env = gym.make("selfgym/Math-v0", tools=False)
+    try:
+        for a, b in ((first, second), (second, first)):
+            for separator in ("\n", " = ", " | ", "\n\n"):
+                reply = f"<answer>{a.data['answer']}{separator}{b.data['answer']}</answer>"
+                rewards = []
+                for task in (first, second):
+                    env.reset(options={"task": task.to_dict()})
+                    rewards.append(env.step(reply)[1])
+                assert sum(rewards) <= 1.0, (reply, rewards)
+        env.reset(options={"task": first.to_dict()})
+        assert env.step(f"\\boxed{{{first.data['answer']}}}")[1] == 1.0
+    finally:
+        env.close()
+
+
+def test_an_antiderivative_may_not_carry_another_tasks_answer_in_another_variable():
+    # d/dx treats X as a constant: "F(x) + C + G(X) + C" passed both tasks before
+    from selfgym.envs.math.answers import judge
+
+    tasks = [ReasoningGymSource("simple_integration", 0, seed=7, size=8).task(i) for i in range(8)]
+    by_variable = {task.data["metadata"]["variable"]: task for task in tasks}
+    lower, upper = by_variable["x"], by_variable["X"]
+    listing = f"{lower.data['answer']} + {upper.data['answer']}"
+    assert not judge(lower, listing).correct and not judge(upper, listing).correct
+    assert "may use no other variable" in judge(lower, listing).error
+    assert judge(lower, lower.data["answer"]).correct and judge(upper, upper.data["answer"]).correct

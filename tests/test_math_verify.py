@@ -4,18 +4,22 @@ hold off the main thread, and reasoning-gym scorers kept from running model outp
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from selfgym.envs.math import answers
 from selfgym.envs.math.answers import extract_answer, judge, verify_answer
+from selfgym.envs.math.exact import plain_number
 from selfgym.envs.math.generators import (
     EVAL_SCORERS,
     PARSE_EXPR_SCORERS,
@@ -23,7 +27,13 @@ from selfgym.envs.math.generators import (
     ReasoningGymSource,
     generator_names,
 )
-from selfgym.envs.math.verifier import VerificationTimeout, VerifierProcess
+from selfgym.envs.math.verifier import (
+    VerificationTimeout,
+    VerifierPool,
+    VerifierProcess,
+    available_cpus,
+    default_verifier,
+)
 
 # --- extraction ------------------------------------------------------------------------------------------------
 
@@ -115,7 +125,7 @@ def test_plain_numbers_are_decided_without_the_verifier_process():
     assert verify_answer("\\sqrt{2}", "2^{1/2}").method == "math-verify"
     # very long numbers are compared exactly; absurd exponents are not expanded here (the worker has a deadline)
     assert verify_answer("9" * 10_000, "9" * 9_999 + "8").method == "numeric"
-    assert answers.plain_number("1e99999") is None
+    assert plain_number("1e99999") is None and plain_number("2e3") is None  # math-verify reads e as Euler's number
 
 
 def test_an_answer_that_hangs_sympy_times_out_as_wrong_and_the_verifier_recovers():
@@ -158,6 +168,23 @@ def test_a_worker_stuck_where_no_timer_reaches_is_killed_and_replaced():
         while verifier._process.poll() is None:
             time.sleep(0.01)
         assert verifier.call({"op": "math", "gold": "3", "answer": "3.0"}, 5.0)["correct"]
+    finally:
+        verifier.close()
+
+
+def test_a_selfgym_folder_in_the_working_directory_cannot_stand_in_for_the_worker(tmp_path, monkeypatch):
+    # "python -m" would put the working directory first on sys.path: a folder there named selfgym would be the judge
+    fake = tmp_path / "selfgym" / "envs" / "math"
+    fake.mkdir(parents=True)
+    for folder in (tmp_path / "selfgym", tmp_path / "selfgym" / "envs", fake):
+        (folder / "__init__.py").write_text("")
+    (fake / "worker.py").write_text(
+        "import json, sys\nprint(json.dumps({'ready': True}), flush=True)\n"
+        "for line in sys.stdin:\n    print(json.dumps({'correct': True, 'read': True}), flush=True)\n")
+    monkeypatch.chdir(tmp_path)
+    verifier = VerifierProcess()
+    try:
+        assert verifier.call({"op": "math", "gold": "\\sqrt{2}", "answer": "\\sqrt{3}"}, 5.0)["correct"] is False
     finally:
         verifier.close()
 
@@ -256,3 +283,153 @@ def test_verification_is_thread_safe_under_contention():
     for thread in threads:
         thread.join()
     assert results == [True] * 6
+
+
+# --- the same verdicts as math-verify -----------------------------------------------------------------------
+
+PAIRS_FILE = Path(__file__).parent / "data" / "math_pairs.jsonl"
+# The project's one extension to math-verify: a plain number followed by unit words is that number.
+UNIT_WORDS_EXTENSION = {("10", "10 dollars")}
+
+
+def plain_math_verify(gold: str, answer: str) -> bool:
+    """math-verify as its README calls it, in this (main) thread, on both texts in math mode."""
+    from math_verify import parse, verify
+    return bool(verify(parse(f"${gold}$"), parse(f"${answer}$")))
+
+
+def test_the_pair_set_covers_many_forms_both_ways():
+    rows = [json.loads(line) for line in PAIRS_FILE.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) >= 300 and len({(row["gold"], row["answer"]) for row in rows}) == len(rows)
+    kinds = {row["kind"] for row in rows}
+    assert {"fractions", "radicals", "intervals", "sets", "matrices", "degrees", "percentages", "scientific",
+            "expressions", "listings"} <= kinds
+    for kind in kinds - {"listings"}:  # listings are (nearly) all unequal by design
+        verdicts = {row["math_verify"] for row in rows if row["kind"] == kind}
+        assert verdicts == {True, False}, kind
+
+
+def test_verdicts_equal_plain_math_verify_on_the_pair_set():
+    rows = [json.loads(line) for line in PAIRS_FILE.read_text(encoding="utf-8").splitlines()]
+    answers.clear_verification_cache()
+    with ThreadPoolExecutor(max_workers=4) as threads:  # concurrently, as GRPO groups and eval workers ask
+        ours = list(threads.map(lambda row: verify_answer(row["gold"], row["answer"]), rows))
+    differ = []
+    for row, verdict in zip(rows, ours):
+        reference = plain_math_verify(row["gold"], row["answer"])
+        assert reference == row["math_verify"], f"math-verify changed its verdict on {row}: run make_math_pairs.py"
+        if verdict.correct != reference or verdict.error is not None:
+            differ.append((row["gold"], row["answer"], reference, verdict))
+    assert differ == []
+    assert {verdict.method for verdict in ours} == {"exact", "numeric", "math-verify"}
+
+
+def test_verdicts_equal_plain_math_verify_on_the_equivalence_table():
+    differ = {(gold, answer) for gold, answer in EQUIVALENT + NOT_EQUIVALENT
+              if verify_answer(gold, answer).correct != plain_math_verify(gold, answer)}
+    assert differ == UNIT_WORDS_EXTENSION
+
+
+def test_two_stage_parsing_gives_the_parses_of_full_context_parsing():
+    import sympy
+    from math_verify import parse
+
+    from selfgym.envs.math.worker import two_stage_parsing
+
+    rows = [json.loads(line) for line in PAIRS_FILE.read_text(encoding="utf-8").splitlines()]
+    texts = sorted({f"${row[side]}$" for row in rows for side in ("gold", "answer")})
+    texts += ["$x = 3 = 2$", "$2 \\\\ 3$", "$\\frac{1}{2$", "$)($", "$\\begin{cases} 1 \\\\ 2 \\end{cases}$"]
+
+    def parses() -> list[str]:
+        return [repr([sympy.srepr(value) if not isinstance(value, str) else value
+                      for value in parse(text, parsing_timeout=None)]) for text in texts]
+
+    full = parses()
+    with two_stage_parsing():
+        two_stage = parses()
+    assert [t for t, a, b in zip(texts, full, two_stage) if a != b] == []
+
+
+# --- the verifier pool ---------------------------------------------------------------------------------------
+
+
+def test_the_pool_size_defaults_to_the_cpus_this_process_may_use(monkeypatch):
+    assert VerifierPool().size == len(os.sched_getaffinity(0)) == available_cpus()
+    monkeypatch.setenv("SELFGYM_VERIFIER_PROCESSES", "3")
+    from selfgym.envs.math.verifier import _configured_size
+    assert _configured_size() == 3
+    monkeypatch.setenv("SELFGYM_VERIFIER_PROCESSES", "many")
+    with pytest.raises(ValueError, match="SELFGYM_VERIFIER_PROCESSES must be a whole number"):
+        _configured_size()
+    with pytest.raises(ValueError, match="size >= 1"):
+        VerifierPool(0)
+
+
+def test_a_sequential_caller_keeps_one_worker_and_concurrent_ones_are_judged_in_parallel():
+    with VerifierPool(2) as pool:
+        for i in range(5):
+            assert pool.call({"op": "math", "gold": f"\\sqrt{{{4 * i * i}}}", "answer": f"{2 * i}"}, 5.0)["correct"]
+        assert len(pool.pids) == 1
+        # a judgement that runs to its deadline does not hold up another one: that one is served by a second worker
+        outcome = []
+
+        def hang() -> None:
+            try:
+                pool.call({"op": "math", "gold": "2", "answer": "10^{10^{10}}"}, 3.0)
+            except VerificationTimeout as exc:
+                outcome.append(exc)
+
+        slow = threading.Thread(target=hang)
+        slow.start()
+        while len(pool._idle) > 0:  # the first worker has taken the slow request
+            time.sleep(0.01)
+        assert pool.call({"op": "math", "gold": "\\frac{1}{2}", "answer": "0.5"}, 5.0)["correct"]
+        assert slow.is_alive()  # still stuck on its judgement while the other one was answered
+        slow.join()
+        assert len(outcome) == 1 and len(pool.pids) == 2
+
+
+def test_a_gold_answer_goes_to_the_worker_that_has_it_parsed_else_to_its_home_worker():
+    import zlib
+
+    with VerifierPool(2) as pool:
+        first, second = VerifierProcess(), VerifierProcess()
+        pool._workers, pool._idle = [first, second], [first, second]
+        home = pool._workers[zlib.crc32(b"gold:y") % 2]
+        assert pool._take("gold:y") is home  # never served: its home, so its next requests find it parsed
+        pool._idle.append(home)
+        other = second if home is first else first
+        other.remember("gold:y")
+        assert pool._take("gold:y") is other  # served by the other worker since: that one has it parsed
+
+
+def test_a_forked_child_starts_its_own_worker_and_leaves_the_parents_alone():
+    assert verify_answer("\\sqrt{50}", "5\\sqrt{2}").correct
+    parent_pool, parent_pids = default_verifier(), default_verifier().pids
+    assert parent_pids
+    child = os.fork()
+    if child == 0:  # the child: a new pool, its own worker, never the parent's pipes
+        try:
+            fine = (default_verifier() is not parent_pool and default_verifier().pids == []
+                    and verify_answer("\\sqrt{72}", "6\\sqrt{2}").correct
+                    and not set(default_verifier().pids) & set(parent_pids))
+        except BaseException:  # noqa: BLE001 - whatever happens, the child must not return into pytest
+            fine = False
+        os._exit(0 if fine else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert default_verifier() is parent_pool and parent_pool.pids == parent_pids
+    assert verify_answer("\\sqrt{98}", "7\\sqrt{2}").correct
+
+
+def test_workers_are_stopped_when_the_process_exits():
+    script = ("from selfgym.envs.math.answers import verify_answer\n"
+              "from selfgym.envs.math.verifier import default_verifier\n"
+              "assert verify_answer('\\\\sqrt{8}', '2\\\\sqrt{2}').correct\n"
+              "print(default_verifier().pids[0])\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.returncode == 0, done.stderr
+    worker = int(done.stdout.split()[-1])
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker, 0)

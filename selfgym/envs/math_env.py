@@ -28,7 +28,10 @@ class MathEnv(TextEnv):
     answer after it) runs that code in the sandbox and the output is the next observation; the episode goes on.
     A reply with neither is answered with what was expected (reward 0) and uses a step.
 
-    The sandbox is taken only when a reply runs Python, so envs whose agents never do start no container.
+    The sandbox is taken only when a reply runs Python, so envs whose agents never do start no container. Answers
+    that need math-verify are judged by the process-wide verifier pool (one worker process per CPU at most, started
+    as concurrent judgements need them; :func:`~selfgym.envs.math.set_verifier_processes` or
+    ``$SELFGYM_VERIFIER_PROCESSES`` caps it), so envs stepped in threads are judged in parallel.
 
     Args:
         tasks: where tasks come from (default: easy arithmetic and algebra from reasoning-gym generators; see

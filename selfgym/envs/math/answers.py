@@ -1,10 +1,11 @@
 """Final answers: pulling one out of a model's text, and judging it against the gold answer.
 
 ``extract_answer`` finds the final answer (``<answer>…</answer>``, ``\\boxed{…}``, an ``Answer:`` line, or a
-GSM8K-style ``#### …`` line). ``verify_answer`` judges it by mathematical equivalence: plain numbers and identical
-strings are decided here at once; anything else goes to math-verify in a child process with a deadline (see
-:mod:`.verifier`), because math-verify's own timeout is ``signal.alarm``, which works only on the main thread,
-and a pathological answer (``10^{10^{10}}``) can hang sympy in C code that no signal interrupts.
+GSM8K-style ``#### …`` line). ``verify_answer`` judges it by mathematical equivalence: plain numbers, intervals,
+sets and identical strings are decided here at once (:mod:`.exact`); anything else goes to math-verify in a pool of
+child processes with a deadline (see :mod:`.verifier`), because math-verify's own timeout is ``signal.alarm``,
+which works only on the main thread, and a pathological answer (``10^{10^{10}}``) can hang sympy in C code that
+no signal interrupts.
 
 Verdicts are cached per (gold, answer): an RL batch asks about the same pair many times.
 """
@@ -15,20 +16,16 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
 from ..task import Task
-from .generators import SYMBOLIC_GENERATORS
+from .exact import exact_verdict, plain_number
+from .generators import SYMBOLIC_GENERATORS, dataset_key
 from .verifier import VerificationTimeout, VerifierError, default_verifier
 
 MAX_SYMBOLIC_ANSWER_CHARS = 1_000  # longer answers are not sent to sympy: no real final answer is this long
 DEFAULT_TIMEOUT_S = 5.0
-
-# math-verify compares numbers written with a decimal point after rounding both to this many places
-FLOAT_ROUNDING_PLACES = 6
 
 
 @dataclass(frozen=True)
@@ -37,7 +34,7 @@ class Verdict:
 
     Attributes:
         correct: the answer is equivalent to the gold answer.
-        method: how it was decided: ``"exact"`` (same text), ``"numeric"`` (plain numbers compared here),
+        method: how it was decided: ``"exact"`` (same text), ``"numeric"`` (numbers, sets, intervals compared here),
             ``"math-verify"``, ``"score_answer"`` (a reasoning-gym generator's own scorer), or ``"none"``.
         score: the scorer's reward in [0, 1] (reasoning-gym gives partial credit); 1.0 or 0.0 otherwise.
         error: why the answer could not be judged (timeout, too long, verifier failure), else ``None``.
@@ -55,22 +52,44 @@ _ANSWER_LINE = re.compile(
     r"^[ \t>*_#]*(?:the[ \t]+)?(?:final[ \t]+)?answer(?:[ \t]+is)?[ \t*_]*[:：][ \t*_]*(.+?)[ \t]*$", re.I | re.M)
 _GSM8K_LINE = re.compile(r"^[ \t]*####[ \t]*(.+?)[ \t]*$", re.M)
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*")
+_BOX_TOKEN = re.compile(r"[^\s$]+")
+# What may stand between answers that together list candidates: separators, "and"/"or", math delimiters.
+_LIST_CONNECTOR = re.compile(
+    r"(?:\s|\$|\\[()\[\],;]|\\q?quad|[,;&]|\b(?:and|or)\b|\\(?:text|mathrm|textbf)\s*\{\s*,?\s*(?:and|or)?\s*\})*",
+    re.I)
 _MATH_DELIMITERS = [("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")]
 
 
 def last_boxed(text: str) -> str | None:
     """The content of the last complete ``\\boxed{…}`` (or ``\\fbox{…}``, or ``\\boxed 5``) in ``text``."""
-    closing = _matching_braces(text)
-    for match in reversed(list(_BOXED.finditer(text))):
+    boxes = _boxed_spans(text)
+    return boxes[-1][2] if boxes else None
+
+
+def _boxed_spans(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, content)`` of each complete box in ``text``, in order; linear time."""
+    closing, spans = _matching_braces(text), []
+    for match in _BOXED.finditer(text):
         start = match.end()
         if start < len(text) and text[start] == "{":
             if start in closing:
-                return text[start + 1: closing[start]]
-        elif start < len(text):
-            token = re.match(r"[^\s$]+", text[start:])
+                spans.append((match.start(), closing[start] + 1, text[start + 1: closing[start]]))
+        else:
+            token = _BOX_TOKEN.match(text, start)
             if token:
-                return token.group(0)
-    return None
+                spans.append((match.start(), token.end(), token.group(0)))
+    return spans
+
+
+def _listed(text: str, spans: list[tuple[int, int, str]]) -> str | None:
+    """The content of the last span, or of the list the last spans make (``\\boxed{2} or \\boxed{3}`` is the
+    list ``2, 3``, as math-verify reads it: several answers side by side are one answer that lists them)."""
+    if not spans:
+        return None
+    first = len(spans) - 1
+    while first > 0 and _LIST_CONNECTOR.fullmatch(text, spans[first - 1][1], spans[first][0]):
+        first -= 1
+    return ", ".join(content.strip() for _, _, content in spans[first:])
 
 
 def _matching_braces(text: str) -> dict[int, int]:
@@ -94,12 +113,6 @@ def tagged_blocks(text: str, tag: str) -> list[tuple[int, int]]:
             blocks.append((opened, match.start()))
             opened = None
     return blocks
-
-
-def last_tagged(text: str, tag: str) -> str | None:
-    """The content of the last complete ``<tag>…</tag>`` (any case)."""
-    blocks = tagged_blocks(text, tag)
-    return text[blocks[-1][0]: blocks[-1][1]] if blocks else None
 
 
 def clean_answer(answer: str) -> str:
@@ -135,11 +148,13 @@ def extract_answer(text: str) -> str | None:
     Looks, in this order, for the last ``<answer>…</answer>``, the last ``\\boxed{…}``, the last ``Answer: …``
     (or ``Final answer: …``) line, and the last ``#### …`` line. What tags and boxes hold is kept as written
     (but for surrounding space: a generator's scorer may need it exactly, final period included); an answer
-    line is cleaned of math delimiters, bold and a final period. An empty answer counts as none.
+    line is cleaned of math delimiters, bold and a final period. An empty answer counts as none. Answers side
+    by side, with nothing but separators, ``and``/``or`` or math delimiters between them, are one answer
+    listing them: ``\\boxed{2} or \\boxed{3}`` is ``2, 3`` (as math-verify reads it), not ``3``.
     """
-    delimited = last_tagged(text, "answer")
-    if delimited is None:
-        delimited = last_boxed(text)
+    tags = [(start - len("<answer>"), end + len("</answer>"), text[start:end])
+            for start, end in tagged_blocks(text, "answer")]
+    delimited = _listed(text, tags) if tags else _listed(text, _boxed_spans(text))
     if delimited is not None:
         return delimited.strip() or None
     line = _last(_ANSWER_LINE, text) or _last(_GSM8K_LINE, text)
@@ -151,18 +166,8 @@ def _last(pattern: re.Pattern, text: str) -> str | None:
     return matches[-1] if matches else None
 
 
-# --- the fast path ------------------------------------------------------------------------------------------
+# --- units ------------------------------------------------------------------------------------------------------
 
-_NUMBER = re.compile(
-    r"(?P<sign>[+-]?)\s*(?:\\\$|\$)?\s*"
-    r"(?:(?P<decimal>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)(?P<exponent>[eE][+-]?\d{1,3})?"
-    r"|(?P<num>\d+)\s*/\s*(?P<den>\d+)"
-    r"|\\[dt]?frac\s*\{\s*(?P<fsign>[+-]?)\s*(?P<fnum>\d+)\s*\}\s*\{\s*(?P<fden>\d+)\s*\})"
-)
-# Spacing and sizing that do not change what LaTeX means: texts equal without them are equal answers.
-# (Space between two letters stays: "\\pi r" is not "\\pir".)
-_LATEX_NOISE = re.compile(r"\\left\b|\\right\b|\\[,;:! ]|\\displaystyle|(?<![A-Za-z])\s+|\s+(?![A-Za-z])")
-_FRAC_VARIANTS = re.compile(r"\\[dt]frac\b")
 # Words that are mathematics, not units: "3 pi" is not 3.
 _MATH_WORDS = frozenset({"pi", "e", "i", "sqrt", "ln", "log", "sin", "cos", "tan", "exp", "inf", "infinity", "or",
                          "and", "x", "y", "z", "n", "k", "mod", "times", "over", "percent"})
@@ -170,28 +175,6 @@ _WITH_UNITS = re.compile(r"(?P<number>.*?[\d}])\s*"
                          r"(?:\\(?:text|mbox|mathrm)\s*\{\s*(?P<braced>[A-Za-z][A-Za-z .]*?)\s*\}"
                          r"|(?P<bare>[A-Za-z][A-Za-z .]*?))\s*\.?", re.S)
 _MAX_UNITS_ANSWER_CHARS = 200
-
-
-@dataclass(frozen=True)
-class _PlainNumber:
-    value: Fraction
-    written_as_float: bool  # with a decimal point or an exponent: compared after rounding, like math-verify
-
-
-def plain_number(text: str) -> _PlainNumber | None:
-    """``text`` as a number if it is a plain one (``-1,250.5``, ``3/4``, ``\\frac{3}{4}``, ``$5``, ``2e3``)."""
-    match = _NUMBER.fullmatch(text.strip())
-    if match is None:
-        return None
-    sign = -1 if (match["sign"] == "-") != (match["fsign"] == "-") else 1
-    try:  # ValueError: a zero denominator, or more digits than Python converts (sys.get_int_max_str_digits)
-        if match["decimal"] is not None:
-            literal = match["decimal"].replace(",", "") + (match["exponent"] or "")
-            return _PlainNumber(sign * Fraction(Decimal(literal)), "." in literal or match["exponent"] is not None)
-        numerator, denominator = (match["num"], match["den"]) if match["num"] else (match["fnum"], match["fden"])
-        return _PlainNumber(sign * Fraction(int(numerator), int(denominator)), False)
-    except (InvalidOperation, ValueError, ZeroDivisionError):
-        return None
 
 
 def strip_units(answer: str) -> str:
@@ -206,26 +189,22 @@ def strip_units(answer: str) -> str:
     return match["number"].strip() if words and not _MATH_WORDS.intersection(words) else answer
 
 
-def _round(value: Fraction) -> int:
-    return round(value * 10 ** FLOAT_ROUNDING_PLACES)  # exact, half to even
+_LINE_STRUCTURE = re.compile(r"\\begin\s*\{|\\end\s*\{|\\\\|\\newline\b|\n")
 
 
-def _canonical_latex(text: str) -> str:
-    return _FRAC_VARIANTS.sub(r"\\frac", _LATEX_NOISE.sub("", text))
-
-
-def fast_verdict(gold: str, answer: str) -> Verdict | None:
-    """Decide without sympy when both are plain numbers, or the texts are the same; else ``None``."""
-    if gold.strip() == answer.strip() or _canonical_latex(gold) == _canonical_latex(answer):
-        return Verdict(True, "exact", 1.0)
-    gold_number, answer_number = plain_number(gold), plain_number(answer)
-    if gold_number is None or answer_number is None:
-        return None
-    if gold_number.written_as_float or answer_number.written_as_float:
-        equal = _round(gold_number.value) == _round(answer_number.value)
-    else:
-        equal = gold_number.value == answer_number.value
-    return Verdict(equal, "numeric", float(equal))
+def several_lines(answer: str) -> bool:
+    """Whether ``answer`` breaks a line outside a LaTeX environment (a newline, ``\\\\``, ``\\newline``): a list
+    of candidates, one per line. Rows of a matrix or cases (``\\begin{pmatrix}1\\\\2\\end{pmatrix}``) are one."""
+    depth = 0
+    for token in _LINE_STRUCTURE.finditer(answer):
+        text = token.group(0)
+        if text.startswith("\\begin"):
+            depth += 1
+        elif text.startswith("\\end"):
+            depth = max(depth - 1, 0)
+        elif depth == 0:
+            return True
+    return False
 
 
 # --- verification ---------------------------------------------------------------------------------------------
@@ -236,34 +215,50 @@ def verify_answer(gold: str, answer: str, *, timeout_s: float = DEFAULT_TIMEOUT_
     ``answer`` is what :func:`extract_answer` returned (the content of ``\\boxed{}``, not the whole reply).
     Equivalence is math-verify's: ``\\frac{1}{2}`` = ``0.5``, ``\\sqrt{8}`` = ``2\\sqrt{2}``, ``(1,2]``,
     ``\\{1,2\\}`` = ``\\{2,1\\}``, ``50\\%`` = ``0.5``; numbers written with a decimal point agree to 6 places;
-    a plain number followed by unit words (``10 dollars``) is that number. A timeout or an answer longer than
-    ``MAX_SYMBOLIC_ANSWER_CHARS`` is judged wrong, with ``error`` saying why. Results are cached.
+    a plain number followed by unit words (``10 dollars``) is that number. A list of candidates is one set
+    (``1, 2, 3`` is not ``2``), and one over several lines is wrong. Plain forms are decided here
+    (:mod:`.exact`), the rest by math-verify in the verifier pool. A timeout or an answer longer than ``MAX_SYMBOLIC_ANSWER_CHARS`` is judged wrong, with
+    ``error`` saying why. Results are cached.
     """
-    return _judged_in_worker("math-verify", "verification", timeout_s, _cached_verdict, gold, answer, timeout_s)
+    return _math_verdict(gold, answer, timeout_s)[0]
 
 
-def _judged_in_worker(method: str, what: str, timeout_s: float, judge_call, *args) -> Verdict:
-    """``judge_call(*args)``, with the verifier worker's timeout or failure turned into a wrong verdict saying so."""
+def _math_verdict(gold: str, answer: str, timeout_s: float) -> tuple[Verdict, bool]:
+    """The verdict, and whether a mathematical value was read in the answer (so the verdict is about it)."""
     try:
-        return judge_call(*args)
-    except VerificationTimeout:
+        return _cached_verdict(gold, answer, timeout_s)
+    except (VerificationTimeout, VerifierError) as exc:
+        return _failed("math-verify", "verification", timeout_s, exc), False
+
+
+def _failed(method: str, what: str, timeout_s: float, exc: Exception) -> Verdict:
+    """The wrong verdict that a verifier worker's timeout or failure stands for, saying which."""
+    if isinstance(exc, VerificationTimeout):
         return Verdict(False, method, 0.0, f"{what} timed out after {timeout_s:g} s")
-    except VerifierError as exc:
-        return Verdict(False, method, 0.0, f"{what} failed: {exc}")
+    return Verdict(False, method, 0.0, f"{what} failed: {exc}")
 
 
 @lru_cache(maxsize=65_536)
-def _cached_verdict(gold: str, answer: str, timeout_s: float) -> Verdict:
+def _cached_verdict(gold: str, answer: str, timeout_s: float) -> tuple[Verdict, bool]:
     # Exceptions (timeouts, a crashed verifier) are not cached by lru_cache: the pair is retried next time.
-    gold, answer = clean_answer(gold), strip_units(clean_answer(answer))
-    quick = fast_verdict(gold, answer)
-    if quick is not None:
-        return quick
+    gold, answer = _clean_gold(gold), strip_units(clean_answer(answer))
+    decided = exact_verdict(gold, answer)
+    if decided is not None:
+        correct, method = decided
+        return Verdict(correct, method, float(correct)), True
+    if several_lines(answer):  # math-verify would read one of them (the first or the last, by the separator)
+        return Verdict(False, "none", 0.0, "the answer has several lines; a final answer is one expression"), True
     if len(answer) > MAX_SYMBOLIC_ANSWER_CHARS:
         return Verdict(False, "none", 0.0,
-                       f"answer is {len(answer):,} characters; at most {MAX_SYMBOLIC_ANSWER_CHARS:,} are verified")
-    reply = default_verifier().call({"op": "math", "gold": gold, "answer": answer}, timeout_s)
-    return Verdict(bool(reply["correct"]), "math-verify", float(bool(reply["correct"])))
+                       f"answer is {len(answer):,} characters; at most {MAX_SYMBOLIC_ANSWER_CHARS:,} are verified"), False
+    reply = default_verifier().call({"op": "math", "gold": gold, "answer": answer}, timeout_s, key=f"gold:{gold}")
+    correct = bool(reply["correct"])
+    return Verdict(correct, "math-verify", float(correct)), bool(reply.get("read"))
+
+
+@lru_cache(maxsize=65_536)
+def _clean_gold(gold: str) -> str:
+    return clean_answer(gold)
 
 
 def clear_verification_cache() -> None:
@@ -278,8 +273,10 @@ def judge(task: Task, answer: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> V
     """Judge an extracted ``answer`` to a math task.
 
     Tasks from files have ``data={"answer": gold}``: math-verify decides. Tasks from reasoning-gym generators
-    carry their spec (``data["reasoning_gym"]``): the generator's own scorer decides, and for
-    :data:`~.generators.SYMBOLIC_GENERATORS` an answer math-verify finds equivalent to the gold one is right too.
+    carry their spec (``data["reasoning_gym"]``): the generator's own scorer decides. For
+    :data:`~.generators.SYMBOLIC_GENERATORS` math-verify decides first, and the scorer only sees answers in which
+    math-verify reads no mathematical value (words, say): two judges that read different parts of one answer
+    (math-verify the last line, a scorer the first number) would otherwise accept a list of candidates.
     """
     gold, spec = task.data.get("answer"), task.data.get("reasoning_gym")
     if spec is None:
@@ -287,17 +284,20 @@ def judge(task: Task, answer: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> V
             raise ValueError(f"math task {task.id!r} needs data['answer'] (gold) or a data['reasoning_gym'] spec")
         return verify_answer(str(gold), answer, timeout_s=timeout_s)
     if gold is not None and spec.get("name") in SYMBOLIC_GENERATORS:
-        verdict = verify_answer(str(gold), answer, timeout_s=timeout_s)
-        if verdict.correct:
+        verdict, read = _math_verdict(str(gold), answer, timeout_s)
+        if verdict.correct or read:
             return verdict
     entry = {"question": task.prompt, "answer": gold, "metadata": task.data.get("metadata", {})}
-    return _judged_in_worker("score_answer", "scoring", timeout_s, _cached_score,
-                             json.dumps({"spec": spec, "entry": entry}, sort_keys=True), answer, timeout_s)
+    try:
+        return _cached_score(json.dumps({"spec": spec, "entry": entry}, sort_keys=True), answer, timeout_s)
+    except (VerificationTimeout, VerifierError) as exc:
+        return _failed("score_answer", "scoring", timeout_s, exc)
 
 
 @lru_cache(maxsize=65_536)
 def _cached_score(task_json: str, answer: str, timeout_s: float) -> Verdict:
-    reply = default_verifier().call({"op": "score", **json.loads(task_json), "answer": answer}, timeout_s)
+    request = {"op": "score", **json.loads(task_json), "answer": answer}
+    reply = default_verifier().call(request, timeout_s, key=f"task:{dataset_key(request['spec'])}")
     return Verdict(reply["score"] >= 1.0, "score_answer", reply["score"], reply.get("rejected"))
 
 
@@ -310,6 +310,7 @@ def prepare_task(data: Mapping[str, Any]) -> None:
     if spec is None:
         return
     try:
-        default_verifier().call({"op": "prepare", "spec": dict(spec)}, DEFAULT_TIMEOUT_S)
+        default_verifier().call({"op": "prepare", "spec": dict(spec)}, DEFAULT_TIMEOUT_S,
+                                key=f"task:{dataset_key(spec)}")
     except VerifierError as exc:
         raise ValueError(f"cannot build the reasoning-gym task {spec!r}: {exc}") from None

@@ -46,6 +46,8 @@ EVAL_SCORERS = frozenset({"binary_matrix", "n_queens", "number_sorting", "spiral
 # Scorers that hand the answer to sympy's ``parse_expr``: only arithmetic is let through (see screen_answer).
 PARSE_EXPR_SCORERS = frozenset({"countdown", "intermediate_integration", "polynomial_multiplication", "puzzle24",
                                 "simple_integration"})
+# Scorers that accept any antiderivative in the task's variable (checked by differentiating it).
+INTEGRATION_SCORERS = frozenset({"intermediate_integration", "simple_integration"})
 # Generators whose output depends on Python's string hashing (set iteration order), not only on their seed.
 HASH_SEED_DEPENDENT = frozenset({"codeio", "isomorphic_strings", "polynomial_multiplication", "ransom_note",
                                  "word_ladder"})
@@ -130,7 +132,7 @@ def resolve_levels(name: str, level: int | Mapping[str, int]) -> dict[str, int]:
     return levels
 
 
-def _spec_key(spec: Mapping[str, Any]) -> str:
+def dataset_key(spec: Mapping[str, Any]) -> str:
     """The dataset part of a spec (everything but the index), as a canonical string."""
     return json.dumps({k: spec[k] for k in ("name", "levels", "config", "seed", "size")}, sort_keys=True)
 
@@ -158,7 +160,7 @@ def _entry(key: str, index: int) -> dict[str, Any]:
 
 def entry_for(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The generator's entry (question, answer, metadata) that a task spec stands for."""
-    return _entry(_spec_key(spec), int(spec["index"]))
+    return _entry(dataset_key(spec), int(spec["index"]))
 
 
 def prepare(spec: Mapping[str, Any]) -> None:
@@ -174,15 +176,22 @@ def scoring_entry(spec: Mapping[str, Any], stored: Mapping[str, Any]) -> dict[st
     return native if same else dict(stored)
 
 
-def screen_answer(name: str, answer: str) -> str | None:
-    """Why ``answer`` may not reach generator ``name``'s scorer, or ``None`` if it may."""
+def screen_answer(name: str, answer: str, metadata: Mapping[str, Any] | None = None) -> str | None:
+    """Why ``answer`` may not reach generator ``name``'s scorer (given the task's ``metadata``), or ``None``."""
     if name not in PARSE_EXPR_SCORERS:
         return None
     if not _SAFE_EXPRESSION.fullmatch(answer):
         return "only an arithmetic expression (digits, letters, + - * / ^ ( ) . , =) is accepted"
-    names = {word for word in re.findall(r"[A-Za-z_]\w*", answer) if len(word) > 1}
+    words = set(re.findall(r"[A-Za-z_]\w*", answer))
+    names = {word for word in words if len(word) > 1}
     if not names <= _SAFE_NAMES:
         return f"unknown names {sorted(names - _SAFE_NAMES)[:5]} in the expression"
+    variable = (metadata or {}).get("variable")
+    if name in INTEGRATION_SCORERS and variable is not None:
+        # d/dx treats any other letter as a constant: "F(x) + C + G(X) + C" would pass the tasks of both answers
+        others = {word for word in words if len(word) == 1} - {variable, "C", "E"}
+        if others:
+            return f"an antiderivative in {variable} may use no other variable ({', '.join(sorted(others))})"
     return None
 
 
@@ -201,11 +210,11 @@ def score_answer(spec: Mapping[str, Any], entry: Mapping[str, Any], answer: str)
     Run this in the verifier worker (it runs third-party scorers on model output); call
     :func:`harden_scorers` there first.
     """
-    rejected = screen_answer(spec["name"], answer)
+    rejected = screen_answer(spec["name"], answer, entry.get("metadata"))
     if rejected is not None:
         return 0.0, rejected
     try:
-        score = float(_dataset(_spec_key(spec)).score_answer(answer, scoring_entry(spec, entry)))
+        score = float(_dataset(dataset_key(spec)).score_answer(answer, scoring_entry(spec, entry)))
     except Exception as exc:  # noqa: BLE001 - a scorer that chokes on an odd answer scores it 0
         return 0.0, f"the scorer failed on this answer ({type(exc).__name__})"
     return min(max(score, 0.0), 1.0), None
@@ -249,7 +258,7 @@ class ReasoningGymSource:
         self._spec = {"name": name, "levels": self.levels, "config": self.config, "seed": self.seed,
                       "size": self.size}
         try:
-            self._dataset = _dataset(_spec_key(self._spec))
+            self._dataset = _dataset(dataset_key(self._spec))
         except (AssertionError, ValueError, TypeError) as exc:
             raise ValueError(f"reasoning-gym cannot make {name} at levels {self.levels} with config "
                              f"{self.config}: {exc}") from None

@@ -2,7 +2,8 @@
 
 Playwright runs on the host (on the process's :mod:`~selfgym.envs.web.hub`) and reaches the Chromium inside the
 network-less container over the DevTools protocol through an :class:`~selfgym.envs.web.tunnel.ExecTunnel`. Episodes
-share one browser context and page, wiped between them (no cookies, storage, cache or history carry over).
+on the same sites share one browser context and page, wiped between them (no cookies, storage, cache, history or
+extra tabs carry over); the context's proxy settings keep its pages to those sites, inside Chromium.
 
 Elements are addressed by the ids of :mod:`~selfgym.envs.web.axtree` (``backendDOMNodeId``): to act on one, the
 node is resolved through CDP and probed by a small function (is it there, enabled, editable; where to click), then
@@ -18,6 +19,8 @@ import io
 import re
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
+from urllib.parse import urlsplit
 
 import docker
 import numpy as np
@@ -75,6 +78,18 @@ function (mode, wanted) {
 """
 
 
+# The proxy of every context: nothing listens on port 9 (discard) in the sandbox, so a request that has to use it
+# fails at once (ERR_PROXY_CONNECTION_FAILED). Only the task's sites bypass it.
+CLOSED_PROXY = "http://127.0.0.1:9"
+
+
+class _Tab(NamedTuple):
+    context: BrowserContext
+    page: Page
+    cdp: CDPSession
+    main_frame: str
+
+
 class ActionFailed(Exception):
     """An action that could not be carried out; ``str(error)`` is the message for the agent."""
 
@@ -109,7 +124,7 @@ class BrowserSession:
         self._main_frame = ""
         self._navigating = False
         self._loaded = asyncio.Event()
-        self._allowed: list[str] = []
+        self._tabs: dict[tuple[str, ...], _Tab] = {}  # sorted allowed origins -> their context and page
         self._shown_ids: dict[int, int] = {}  # backend id -> the id shown to the agent (this episode)
         self._backend_ids: dict[int, int] = {}  # and back
         self.browser = self._run(self._connect(devtools_path))
@@ -128,11 +143,20 @@ class BrowserSession:
         return self.browser.is_connected()
 
     # --- episodes -------------------------------------------------------------------------------------------------
-    # One browser context and page serve every episode of a session, wiped in between: cookies, storage, cache and
-    # history. A new context per episode isolates no better for these sites (no session storage, no workers) and
-    # costs ~150 ms more per reset (a new renderer process and Playwright's page set-up).
+    # Each set of sites has its own browser context and page, kept for the session and wiped between episodes:
+    # cookies, storage, cache and history. A new context per episode isolates no better for these sites (no session
+    # storage, no workers) and costs ~150 ms more per reset (a new renderer process and Playwright's page set-up).
+    #
+    # The context is what keeps a page to its task's sites, inside Chromium: its proxy is a closed port, and only the
+    # sites' origins bypass it, so a request to anywhere else fails in the network stack, whatever made it (a link,
+    # a redirect, a form, fetch or a WebSocket from a script, an iframe, a popup, a worker). Nothing asks this
+    # process per request, as a Playwright route would (~30 ms a click through the exec tunnel), and redirects and
+    # WebSockets, which a route does not see, are held too. This is defence in depth behind goto's own check (the
+    # container has no network anyway); it keeps Chromium's DevTools port out of the pages' reach, and the sites of
+    # other tasks, whose databases the next episode does not reset, out of the agent's.
     def end_episode(self, origins: list[str]) -> None:
-        """Forget the episode: cookies, the storage and cache of ``origins``, the ids given to elements."""
+        """Forget the episode: cookies, the storage and cache of ``origins``, the ids given to elements, and any
+        page it opened besides the episode's own."""
         self._run(self._end_episode(origins))
 
     async def _end_episode(self, origins: list[str]) -> None:
@@ -142,43 +166,40 @@ class BrowserSession:
             return
         await asyncio.gather(self.context.clear_cookies(), self._cdp.send("Network.clearBrowserCache"), *(
             self._cdp.send("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"})
-            for origin in origins))
+            for origin in origins), *(page.close() for page in self.context.pages if page is not self.page))
 
     def new_episode(self, start_url: str, allowed_origins: list[str]) -> None:
         """Open ``start_url``, with no history behind it, in a browser that only reaches ``allowed_origins``."""
         self._run(self._new_episode(start_url, allowed_origins))
 
     async def _new_episode(self, start_url: str, allowed_origins: list[str]) -> None:
-        if self.context is None:
-            await self._open_page()
-        if allowed_origins != self._allowed:
-            # Defence in depth behind goto's own check: requests to any other origin (a link, a redirect, a
-            # script) fail in the browser. The container has no network anyway; this also keeps Chromium's
-            # DevTools port out of the pages' reach.
-            await self.context.unroute_all()
-            allowed = "|".join(re.escape(origin) for origin in allowed_origins)
-            await self.context.route(re.compile(rf"^(?!(?:{allowed})(?:/|$))"),
-                                     lambda route: route.abort("blockedbyclient"))
-            self._allowed = list(allowed_origins)
+        key = tuple(sorted(allowed_origins))
+        if key not in self._tabs:
+            self._tabs[key] = await self._open_tab(allowed_origins)
+        self.context, self.page, self._cdp, self._main_frame = self._tabs[key]
         await self.page.goto(start_url, wait_until="load")
         await self._cdp.send("Page.resetNavigationHistory")
 
-    async def _open_page(self) -> None:
-        self.context = await self.browser.new_context(viewport=self.viewport, service_workers="block")
-        self.context.set_default_timeout(self.action_timeout_ms)
-        self.page = await self.context.new_page()
-        self._cdp = await self.context.new_cdp_session(self.page)
-        self._main_frame = (await self._cdp.send("Page.getFrameTree"))["frameTree"]["frame"]["id"]
+    async def _open_tab(self, allowed_origins: list[str]) -> _Tab:
+        bypass = ",".join(urlsplit(origin).netloc for origin in allowed_origins)
+        context = await self.browser.new_context(viewport=self.viewport, service_workers="block",
+                                                 proxy={"server": CLOSED_PROXY, "bypass": bypass})
+        context.set_default_timeout(self.action_timeout_ms)
+        page = await context.new_page()
+        cdp = await context.new_cdp_session(page)
+        main_frame = (await cdp.send("Page.getFrameTree"))["frameTree"]["frame"]["id"]
         for event, kind in (("Page.frameRequestedNavigation", "start"), ("Page.frameStartedLoading", "start"),
                             ("Page.frameStoppedLoading", "stop"), ("Page.navigatedWithinDocument", "stop")):
-            self._cdp.on(event, lambda params, kind=kind: self._on_page_event(kind, params))
-        await self._cdp.send("Page.enable")
+            cdp.on(event, lambda params, kind=kind, frame=main_frame: self._on_page_event(kind, frame, params))
+        await cdp.send("Page.enable")
+        return _Tab(context, page, cdp, main_frame)
 
-    async def _close_context(self) -> None:
-        context, self.context, self.page, self._cdp = self.context, None, None, None
-        if context is not None:
+    async def _close_contexts(self) -> None:
+        tabs, self._tabs = list(self._tabs.values()), {}
+        self.context, self.page, self._cdp = None, None, None
+        for tab in tabs:
             try:
-                await context.close()
+                await tab.context.close()
             except PlaywrightError:
                 pass  # the browser went away; the caller replaces the session
 
@@ -321,9 +342,9 @@ class BrowserSession:
             except TimeoutError:
                 pass  # a slow page: the observation shows what there is
 
-    def _on_page_event(self, kind: str, params: dict) -> None:
-        if params.get("frameId", self._main_frame) != self._main_frame:
-            return
+    def _on_page_event(self, kind: str, frame: str, params: dict) -> None:
+        if frame != self._main_frame or params.get("frameId", frame) != frame:
+            return  # another context's page, or a frame inside the page
         if kind == "start":
             self._navigating = True
         elif self._navigating:
@@ -338,7 +359,7 @@ class BrowserSession:
             pass
 
     async def _close(self) -> None:
-        await self._close_context()
+        await self._close_contexts()
         try:
             await self.browser.close()  # for a CDP connection this disconnects; Chromium keeps running
         except PlaywrightError:
