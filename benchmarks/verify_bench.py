@@ -110,7 +110,6 @@ def main() -> None:
         if len(symbolic) < args.pairs:
             raise SystemExit(f"only {len(symbolic)} symbolic pairs in {PAIRS_FILE}; asked for {args.pairs}")
         pairs = [all_pairs[i] for i in symbolic[:args.pairs]]
-        measured = set(pairs)
         texts = {text for pair in pairs for text in pair}  # the measured golds and answers stay unseen
         warmup = [(row["gold"], row["answer"]) for seed in range(1, 10) for row in generated_pairs(seed=seed)
                   if row["gold"] not in texts and row["answer"] not in texts][:args.warmup]

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from selfgym.sandbox.sandbox import EXECUTOR_CAPABILITIES
+
 from selfgym.envs import Task
 from selfgym.envs.web_env import WebEnv
 
@@ -55,7 +57,14 @@ def test_the_web_sandbox_has_no_host_mount_and_no_privileges(env, client):
     assert info["Mounts"] == [] and not host.get("Binds")  # only tmpfs (HostConfig.Tmpfs), nothing of the host
     assert set(host["Tmpfs"]) == {"/work", "/tmp"}
     assert host["NetworkMode"] == "none" and host["ReadonlyRootfs"] and host["CapDrop"] == ["ALL"]
-    assert info["Config"]["User"] == "1000:1000" and not host["Privileged"]
+    # the container's user is the executor's (root inside, five capabilities); every other process, the sites
+    # and Chromium included, runs as the agent's uid without any
+    assert info["Config"]["User"] == "0:0" and not host["Privileged"]
+    assert sorted(host["CapAdd"]) == sorted(f"CAP_{cap}" for cap in EXECUTOR_CAPABILITIES) or \
+        sorted(host["CapAdd"]) == sorted(EXECUTOR_CAPABILITIES)
+    owners = env.unwrapped.sandbox.run("ps -e -o pid=,uid=", keep_background=True).stdout.split()
+    by_pid = dict(zip(owners[::2], owners[1::2]))
+    assert by_pid.pop("1") == "0" and set(by_pid.values()) == {"1000"}, by_pid
 
 
 def test_the_browser_reaches_only_the_task_sites(env):

@@ -16,6 +16,8 @@ from contextlib import suppress
 
 import docker
 
+from ...sandbox.sandbox import AGENT_UID
+
 _FRAME = struct.Struct(">BxxxI")  # docker's multiplexed stream: stream id, 3 pad bytes, payload length
 _STDOUT = 1
 
@@ -68,8 +70,10 @@ class ExecTunnel:
             self.closed.set()
 
     def _start_exec(self) -> socket.socket:
+        # as the agent's uid: the container's own user is the executor's (root inside), which an exec would get
         exec_id = self.api.exec_create(self.container_id, ["socat", "STDIO", f"TCP:127.0.0.1:{self.target_port}"],
-                                       stdin=True, stdout=True, stderr=False, tty=False)["Id"]
+                                       stdin=True, stdout=True, stderr=False, tty=False,
+                                       user=f"{AGENT_UID}:{AGENT_UID}")["Id"]
         self._exec_response = self.api.exec_start(exec_id, socket=True)
         sock = getattr(self._exec_response, "_sock", self._exec_response)
         sock.setblocking(False)
