@@ -189,3 +189,51 @@ def test_a_web_experiment_gets_the_web_sandbox(tmp_path):
     episode = episodes_of(run_dir)[0]
     assert episode["error"] is None and "Answer recorded" in episode["steps"][0]["observation"]
     assert report["episodes"] == 1
+
+
+def test_held_out_settings_are_reported_paired_and_never_trained_on(tmp_path):
+    # the scripted oracle plays Math-v0's reference (boxed gold answers): it learns its tasks as episodes start
+    path = experiment(tmp_path, Path("unused"), env={
+        "id": "selfgym/Math-v0", "parallel": 4, "kwargs": {"max_steps": 1, "tools": False},
+        "families": [{"name": "basic_arithmetic", "levels": 1}]},
+        agent={"backend": "scripted", "model": "oracle"}, method={"name": "eval-only"}, budget={"episodes": 8},
+        eval={"tasks": 6, "name": "strict", "env_kwargs": {"extraction": "strict"},
+              "also": {"flexible": {"extraction": "flexible"}}})
+    report, run_dir = run_experiment(path)
+    evals = [json.loads(line) for line in (run_dir / "evals.jsonl").read_text().splitlines()]
+    assert [row["episodes"] for row in evals] == [0, 8]
+    assert evals[0]["solved"] == [True] * 6 and evals[-1]["also"]["flexible"]["solved"] == [True] * 6
+    assert set(report["paired"]) == {"strict", "flexible"}
+    assert report["paired"]["strict"] == {"before": 1.0, "after": 1.0, "gains": 0, "losses": 0, "p_value": 1.0}
+    held_out = {json.loads(line)["id"] for line in (run_dir / "eval_tasks.jsonl").read_text().splitlines()}
+    assert not held_out & {episode["task"]["id"] for episode in episodes_of(run_dir)}
+
+
+def test_training_never_draws_a_held_out_task():
+    from selfgym.curricula import FixedFamily, UniformCurriculum
+    from selfgym.curricula.base import Excluding
+    from selfgym.envs import Task
+
+    tasks = [Task(f"t/{i}", "t", f"task {i}") for i in range(5)]
+    chooser = Excluding(UniformCurriculum([FixedFamily("t", tasks)], seed=0), ["t/0", "t/1", "t/2"])
+    assert {chooser.next_task().id for _ in range(200)} == {"t/3", "t/4"}
+    with pytest.raises(ValueError, match="too small"):
+        Excluding(UniformCurriculum([FixedFamily("t", tasks)], seed=0), [t.id for t in tasks]).next_task()
+
+
+def test_canonical_replies_are_verified_again():
+    import gymnasium as gym
+
+    from selfgym.agents import ScriptedPolicy, rollout_batch
+    from selfgym.agents.self_training import canonicalize
+    from selfgym.envs import Task, TaskList
+
+    tasks = TaskList([Task("m/1", "m", "What is 3 + 4?", data={"answer": "7"}),
+                      Task("m/2", "m", "What is 2 + 2?", data={"answer": "4"})], "m")
+    envs = [gym.make("selfgym/Math-v0", tasks=tasks, max_steps=1, tools=False, extraction="flexible").unwrapped
+            for _ in range(2)]
+    played = rollout_batch(envs, ScriptedPolicy(["It is 7, I think.", "The sum is 4"]), list(tasks), seeds=[0, 1])
+    assert all(t.success for t in played)
+    canonical = canonicalize(envs, played)
+    assert [t.steps[0].action for t in canonical] == ["\\boxed{7}", "\\boxed{4}"]
+    assert all(t.success and t.meta["source"] == "canonical" for t in canonical)

@@ -231,3 +231,15 @@ def test_an_env_left_open_at_exit_closes_quietly(sandbox_image):
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "Exception ignored" not in result.stderr and "ResourceWarning" not in result.stderr, result.stderr
+
+
+@pytest.mark.docker
+def test_a_pool_can_start_its_containers_on_demand(client, sandbox_image):
+    with SandboxPool(sandbox_image, size=2, limits=TIGHT, client=client, warm=0) as pool:
+        assert pool.stats.started == 0 and not our_containers(client, **{"selfgym.pool": pool.id})
+        with pool.acquire(timeout=60) as first, pool.acquire(timeout=60) as second:
+            assert first is not second and pool.stats.started == 2
+        with pool.acquire(timeout=60):
+            assert pool.stats.started == 2  # released ones are reused; no more than size ever start
+    with pytest.raises(ValueError, match="warm must be between 0 and size"):
+        SandboxPool(sandbox_image, size=2, warm=3, client=client)

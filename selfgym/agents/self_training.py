@@ -19,7 +19,8 @@ import dataclasses
 import logging
 import shutil
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -30,7 +31,7 @@ import torch
 
 from ..envs.task import Task
 from .hf import HFPolicy
-from .policy import Policy, Sampling
+from .policy import Policy, Sampling, ScriptedPolicy
 from .rollout import DEFAULT_SYSTEM_PROMPT, replay_lost, rollout_batch, rollout_many
 from .trajectory import Trajectory
 
@@ -97,6 +98,26 @@ def failures_of(trajectories: Sequence[Trajectory]) -> list[Trajectory]:
     return [t for t in trajectories if not t.success and t.error is None]
 
 
+def canonicalize(envs: Sequence[gym.Env], successes: Sequence[Trajectory], **kwargs: Any) -> list[Trajectory]:
+    """Each one-step success replayed with its env's canonical reply (``canonical_reply``: the answer in the form
+    the env asks for), kept when the env verifies it again; a success without such a form is kept as it was.
+    Other keyword arguments go to :func:`rollout_batch` (the system prompt the successes were played with)."""
+    env_class = type(envs[0].unwrapped)
+    kept, replays, replies = [], [], []
+    for trajectory in successes:
+        reply = env_class.canonical_reply(trajectory.task, trajectory.steps[-1].info) \
+            if len(trajectory.steps) == 1 else None
+        (kept if reply is None else replays).append(trajectory)
+        if reply is not None:
+            replies.append(reply)
+    for start in range(0, len(replays), len(envs)):
+        chunk, texts = replays[start:start + len(envs)], replies[start:start + len(envs)]
+        played = rollout_batch(envs[:len(chunk)], ScriptedPolicy(texts), [t.task for t in chunk],
+                               seeds=[t.seed for t in chunk], meta={"source": "canonical"}, **kwargs)
+        kept += [t for t in played if t.success]
+    return kept
+
+
 def correction_prefix(failed: Trajectory, max_chars: int) -> str:
     attempt = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in failed.messages[1:] if m["role"] != "system")
     return CORRECTION_PREFIX.format(attempt=attempt[-max_chars:], feedback=failed.feedback[-max_chars:])
@@ -144,33 +165,47 @@ def strip_reflection(text: str) -> str:
 
 
 def finetune(policy: HFPolicy, examples: Sequence[dict], config: SelfTrainConfig, *, seed: int,
-             save_to: str | Path | None = None) -> dict[str, float]:
+             save_to: str | Path | None = None,
+             progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
     """LoRA fine-tuning on ``examples`` with TRL's ``SFTTrainer`` (loss on completions only), merged into
-    ``policy.model`` in place. bf16 on CUDA, fp32 on the CPU. Returns the trainer's final metrics."""
+    ``policy.model`` in place. bf16 on CUDA, fp32 on the CPU. Returns the trainer's final metrics.
+    ``progress(step, steps)`` is called after every optimizer step (the trainer itself prints nothing)."""
     import datasets
     from datasets import Dataset
     from peft import LoraConfig
+    from transformers import PrinterCallback, TrainerCallback
     from trl import SFTConfig, SFTTrainer
+
+    class Progress(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if progress is not None:
+                progress(state.global_step, state.max_steps)
 
     if not examples:
         return {"train_loss": float("nan"), "examples": 0}
     datasets.disable_progress_bars()  # TRL's per-stage dataset bars; our caller shows progress
     on_gpu = policy.device.type == "cuda"
     work_dir = Path(save_to or ".").resolve() / ".sft-work" if save_to else None
-    args = SFTConfig(
-        output_dir=str(work_dir or Path("/tmp") / f"selfgym-sft-{time.time_ns()}"),
-        num_train_epochs=config.epochs, learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps, max_length=config.max_length,
-        completion_only_loss=True, packing=False, bf16=on_gpu, use_cpu=not on_gpu, seed=seed,
-        save_strategy="no", report_to="none", logging_steps=10, disable_tqdm=True, lr_scheduler_type="constant",
-    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\..*")
+        args = SFTConfig(
+            output_dir=str(work_dir or Path("/tmp") / f"selfgym-sft-{time.time_ns()}"),
+            num_train_epochs=config.epochs, learning_rate=config.learning_rate,
+            per_device_train_batch_size=config.batch_size,
+            gradient_accumulation_steps=config.gradient_accumulation_steps, max_length=config.max_length,
+            completion_only_loss=True, packing=False, bf16=on_gpu, use_cpu=not on_gpu, seed=seed,
+            save_strategy="no", report_to="none", logging_steps=10, disable_tqdm=True,
+            lr_scheduler_type="constant",
+        )
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules="all-linear", task_type="CAUSAL_LM")
     policy.model.train()
-    trainer = SFTTrainer(model=policy.model, args=args, train_dataset=Dataset.from_list(list(examples)),
-                         processing_class=policy.tokenizer, peft_config=lora)
-    result = trainer.train()
+    with warnings.catch_warnings():  # transformers' deprecation notices about TRL's own arguments, not ours
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\..*")
+        trainer = SFTTrainer(model=policy.model, args=args, train_dataset=Dataset.from_list(list(examples)),
+                             processing_class=policy.tokenizer, peft_config=lora, callbacks=[Progress()])
+        trainer.remove_callback(PrinterCallback)  # it prints every log as a raw dict
+        result = trainer.train()
     policy.model = trainer.model.merge_and_unload()
     policy.model.eval()
     shutil.rmtree(args.output_dir, ignore_errors=True)

@@ -106,6 +106,31 @@ class SampledTasks:
         pass
 
 
+class Excluding:
+    """A :class:`TaskChooser` that never hands out the tasks whose ids are in ``excluded`` (an experiment's
+    held-out tasks): it draws again, up to ``max_draws`` times, then says the task space is too small."""
+
+    def __init__(self, chooser: TaskChooser, excluded: Iterable[str], *, max_draws: int = 1000) -> None:
+        self.chooser, self.excluded, self.max_draws = chooser, frozenset(excluded), max_draws
+
+    def next_task(self) -> Task:
+        for _ in range(self.max_draws):
+            task = self.chooser.next_task()
+            if task.id not in self.excluded:
+                return task
+        raise ValueError(f"{self.max_draws} draws in a row were held-out tasks: the task families are too small "
+                         f"for {len(self.excluded)} held-out tasks; hold out fewer (eval.tasks)")
+
+    def update(self, task: Task, outcome: Any) -> None:
+        self.chooser.update(task, outcome)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.chooser.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.chooser.load_state_dict(state)
+
+
 class Curriculum(abc.ABC):
     """Decides which task an agent sees next, from the outcomes it has seen.
 

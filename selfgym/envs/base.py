@@ -131,6 +131,12 @@ class TextEnv(gym.Env[str, str]):
         return actions[min(max(len(observations) - 1, 0), len(actions) - 1)]
 
     @classmethod
+    def canonical_reply(cls, task: Task, info: Mapping[str, Any]) -> str | None:
+        """The reply in the form the env asks for, to a step that ``info`` says was right (None: no such form).
+        Self-training can learn a verified answer this way rather than as the model happened to phrase it."""
+        return None
+
+    @classmethod
     def task_signature(cls, task: Task) -> str:
         """Text of ``task`` that the env's first observation contains: how a policy that sees only the
         conversation (the scripted oracle) recognises which task it is playing."""

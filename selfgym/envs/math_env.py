@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,14 @@ class MathEnv(TextEnv):
         if "\n" in answer or answer.count("{") != answer.count("}"):
             return [f"<answer>{answer}</answer>"]
         return [f"The answer is \\boxed{{{answer}}}."]
+
+    @classmethod
+    def canonical_reply(cls, task: Task, info: Mapping[str, Any]) -> str | None:
+        """A right answer as the env asks for it: ``\\boxed{answer}`` (the answer as the verifier read it)."""
+        answer = info.get("extracted")
+        if not info.get("correct") or answer is None or "\n" in str(answer):
+            return None
+        return f"\\boxed{{{answer}}}"
 
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
         self.release_sandbox()  # the last episode's sandbox goes back clean; this one takes one only if it runs code

@@ -45,6 +45,7 @@ def pool_for(env_id: str, size: int, env_kwargs: Mapping[str, Any] | None = None
              ) -> SandboxPool:
     """A pool of ``size`` sandboxes for envs of ``env_id``: the image and limits its class declares, overridden
     by ``image`` and ``limits`` in ``env_kwargs`` (what ``gym.make`` would get, e.g. from an experiment file).
+    ``pool_kwargs`` go to :class:`~selfgym.sandbox.SandboxPool` (``warm=0`` starts containers only on demand).
     ``ImageNotFoundError`` naming ``selfgym sandbox build <name>`` when the image is not built."""
     from ..sandbox import SandboxPool, docker_client
 

@@ -62,10 +62,13 @@ class ReflexionSpec(_Strict):
 
 class SelfTrainingSpec(_Strict):
     """STaR (``self-training``) or Re-ReST (``re-rest``): fine-tune on verified successes (Re-ReST adds verified
-    corrections of the failures) every ``train_every`` tasks."""
+    corrections of the failures) every ``train_every`` tasks. ``canonical``: each success is learned in the form
+    its env asks for (the env's ``canonical_reply`` of the verified answer, verified again): the model learns the
+    answer format from its own right answers."""
 
     name: Literal["self-training", "re-rest"]
     samples_per_task: int = Field(default=1, ge=1, description="episodes sampled per task (k)")
+    canonical: bool = Field(default=False, description="learn successes in the env's canonical reply form")
     train_every: int = Field(default=32, ge=1, description="tasks per fine-tuning round")
     epochs: int = Field(default=2, ge=1)
     learning_rate: float = Field(default=2e-4, gt=0)
@@ -97,10 +100,19 @@ class BudgetSpec(_Strict):
 
 
 class EvalSpec(_Strict):
+    """Held-out evaluations (greedy, one attempt a task) before, during and after the run. ``env_kwargs`` judge
+    them differently from training (over ``env.kwargs``: e.g. strict answer extraction); ``also`` names more
+    settings to judge the same tasks under, each reported beside the first (``{flexible: {extraction:
+    flexible}}``). Each evaluation stores every task's outcome, so the report pairs the first and the last (exact
+    McNemar test)."""
+
     tasks: int = Field(default=32, ge=1, description="held-out tasks, drawn once with the eval seed")
     every: int = Field(default=0, ge=0, description="evaluate every N training episodes (0: before and after)")
     seed: int = 12345
     reflection: bool = Field(default=False, description="also evaluate with one Reflexion retry")
+    name: str = Field(default="held-out", min_length=1, description="what the first setting is called in reports")
+    env_kwargs: dict[str, Any] = Field(default_factory=dict, description="over env.kwargs, for held-out envs")
+    also: dict[str, dict[str, Any]] = Field(default_factory=dict, description="more settings: name -> env kwargs")
 
 
 class ExperimentConfig(_Strict):

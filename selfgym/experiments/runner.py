@@ -34,17 +34,18 @@ import gymnasium as gym
 import numpy as np
 import yaml
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, TextColumn
 from rich.table import Table
 
 from ..curricula import CURRICULA
-from ..curricula.base import Curriculum, TaskFamily
+from ..curricula.base import Curriculum, Excluding, TaskFamily
 from ..curricula.families import ReasoningGymFamily, source_family
 from ..envs.task import Task
 from ..eval.stats import wilson_interval
 from ..io import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
 from .config import ConfigError, ExperimentConfig, load_experiment
 from .methods import METHODS, Context, Method, StepResult
+from .progress import phase_progress
 
 STATE = "state.json"
 
@@ -139,8 +140,12 @@ class ExperimentRunner:
         self.recent_success.extend(m["batch_success"] for m in logs["metrics.jsonl"]
                                    if m["batch_success"] is not None)
         # the image and limits the env declares, or those its kwargs give; every env draws from this one pool
-        pool = pool_for(config.env.id, config.env.parallel, config.env.kwargs)
+        # (containers start when an env first needs one: some never do, like Math-v0 without tools)
+        pool = pool_for(config.env.id, config.env.parallel, config.env.kwargs, warm=0)
         envs = [gym.make(config.env.id, pool=pool, **config.env.kwargs).unwrapped for _ in range(config.env.parallel)]
+        settings = {name: [gym.make(config.env.id, pool=pool, **{**config.env.kwargs, **kwargs}).unwrapped
+                           for _ in range(config.env.parallel)] for name, kwargs in self._eval_settings().items()}
+        self._eval_envs = settings
         try:
             families = build_families(config, envs[0])
             curriculum: Curriculum = CURRICULA[config.curriculum.name](families, seed=config.seed,
@@ -150,16 +155,16 @@ class ExperimentRunner:
             eval_tasks = self._eval_tasks(families)
             method_state = self.state["method"]
             policy = build_policy(config, method_state.get("checkpoint"))
-            method = METHODS[config.method.name](Context(config, self.run_dir, envs, curriculum, self.console),
+            # training never draws a held-out task
+            chooser = Excluding(curriculum, [task.id for task in eval_tasks])
+            method = METHODS[config.method.name](Context(config, self.run_dir, envs, chooser, self.console),
                                                  policy, method_state)
             greedy = dataclasses.replace(policy.sampling, temperature=0.0, seed=config.eval.seed)
             done = self.state["episodes"]
             last = max((row["episodes"] for row in logs["evals.jsonl"]), default=-1)
             if last < 0 or self._evaluation_due(last, done):  # the first one, or one a kill cut short
                 self._evaluate(envs, method.policy, eval_tasks, greedy)
-            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TextColumn("success {task.fields[success]}"), TimeElapsedColumn(),
-                          console=self.console) as progress:
+            with phase_progress(self.console, TextColumn("success {task.fields[success]}")) as progress:
                 bar = progress.add_task(f"{config.name} ({config.method.name})", total=config.budget.episodes,
                                         completed=self.state["episodes"], success="-")
                 while self.state["episodes"] < config.budget.episodes:
@@ -180,10 +185,14 @@ class ExperimentRunner:
             if evals[-1]["episodes"] != self.state["episodes"]:
                 self._evaluate(envs, method.policy, eval_tasks, greedy)
         finally:
-            for env in envs:
+            for env in [*envs, *(env for group in settings.values() for env in group)]:
                 env.close()
             pool.close()
         return self._report()
+
+    def _eval_settings(self) -> dict[str, dict[str, Any]]:
+        """How held-out tasks are judged: the first setting (``eval.env_kwargs``), then each of ``eval.also``."""
+        return {self.config.eval.name: dict(self.config.eval.env_kwargs), **self.config.eval.also}
 
     def _evaluation_due(self, since: int, episodes: int) -> bool:
         """Whether a multiple of ``eval.every`` lies in ``(since, episodes]`` before the end of the budget (the
@@ -223,61 +232,148 @@ class ExperimentRunner:
         progress.update(bar, completed=self.state["episodes"], success=success)
 
     def _evaluate(self, envs, policy, tasks: Sequence[Task], sampling) -> dict[str, Any]:
+        """Greedy held-out episodes under each setting (``_eval_envs``); a row of ``evals.jsonl`` with the first
+        setting's success, interval and every task's outcome (``solved``: True, False, or None when lost to the
+        infrastructure), and the same of each other setting under ``also``."""
         from ..agents.reflexion import Reflexion, ReflexionConfig
-        from ..agents.rollout import replay_lost, rollout_many
 
-        with self.console.status(f"evaluating on {len(tasks)} held-out tasks..."):
-            trajectories = rollout_many(envs, policy, tasks, seeds=[0] * len(tasks), sampling=sampling)
-            # an episode lost to the infrastructure is played again; one still lost is left out, and counted
-            trajectories = replay_lost(envs, policy, trajectories, sampling=sampling)
-            successes = [t.success for t in trajectories if t.error is None]
-            row: dict[str, Any] = {"episodes": self.state["episodes"], "tasks": len(successes),
-                                   "success": float(np.mean(successes)) if successes else 0.0,
-                                   "interval": wilson_interval(sum(successes), len(successes)),
-                                   "infra_errors": len(trajectories) - len(successes)}
+        row: dict[str, Any] = {"episodes": self.state["episodes"]}
+        with phase_progress(self.console) as progress:
+            for index, (name, setting_envs) in enumerate(self._eval_envs.items()):
+                bar = progress.add_task(f"evaluating ({name})", total=len(tasks))
+                result = self._held_out(setting_envs, policy, tasks, sampling,
+                                        lambda done, bar=bar: progress.update(bar, advance=done))
+                if index == 0:
+                    row.update(result)
+                else:
+                    row.setdefault("also", {})[name] = result
             if self.config.eval.reflection:
-                results = Reflexion(policy, config=ReflexionConfig(trials=2, actor_sampling=sampling)).run(envs, tasks)
+                first = next(iter(self._eval_envs.values()))
+                results = Reflexion(policy, config=ReflexionConfig(trials=2, actor_sampling=sampling)).run(first, tasks)
                 solved = sum(r.success for r in results)
                 row.update(success_reflection=solved / len(tasks), interval_reflection=wilson_interval(solved, len(tasks)))
         append_jsonl(self.run_dir / "evals.jsonl", [row])
         return row
 
+    @staticmethod
+    def _held_out(envs, policy, tasks: Sequence[Task], sampling, advance) -> dict[str, Any]:
+        from ..agents.rollout import replay_lost, rollout_batch
+
+        trajectories = []
+        for start in range(0, len(tasks), len(envs)):  # rollout_many, with progress
+            chunk = tasks[start:start + len(envs)]
+            trajectories += rollout_batch(envs[:len(chunk)], policy, chunk, seeds=[0] * len(chunk), sampling=sampling)
+            advance(len(chunk))
+        # an episode lost to the infrastructure is played again; one still lost is left out, and counted
+        trajectories = replay_lost(envs, policy, trajectories, sampling=sampling)
+        solved = [None if t.error is not None else t.success for t in trajectories]
+        counted = [s for s in solved if s is not None]
+        return {"tasks": len(counted), "success": float(np.mean(counted)) if counted else 0.0,
+                "interval": wilson_interval(sum(counted), len(counted)), "solved": solved,
+                "infra_errors": len(solved) - len(counted)}
+
     # --- results -------------------------------------------------------------------------------------------------
     def _report(self) -> dict[str, Any]:
+        """Every evaluation, and (once there are two) the first against the last, paired task by task: a table
+        and the plot ``plots/run.png``."""
+        from ..eval.stats import mcnemar_test
+
         evals = read_jsonl(self.run_dir / "evals.jsonl")
         metrics = read_jsonl(self.run_dir / "metrics.jsonl")
-        table = Table("episodes seen", "held-out success", "95% interval", title=f"{self.config.name}: evaluations")
+        table = Table("episodes seen", f"{self.config.eval.name} success", "95% interval",
+                      title=f"{self.config.name}: evaluations")
         for row in evals:
             low, high = row["interval"]
             table.add_row(str(row["episodes"]), f"{row['success']:.1%}", f"{low:.1%} - {high:.1%}")
         self.console.print(table)
-        plot = plot_run(self.run_dir, evals, metrics)
-        self.console.print(f"run folder: {self.run_dir}  plot: {plot}")
-        return {"episodes": self.state["episodes"], "evals": evals, "plot": str(plot)}
+        report: dict[str, Any] = {"episodes": self.state["episodes"], "evals": evals}
+        if len(evals) >= 2 and "solved" in evals[0]:
+            paired = Table("judged", "before", "after", "tasks gained / lost", "McNemar p",
+                           title=f"{self.config.name}: before and after training, the same held-out tasks")
+            report["paired"] = {}
+            for name, before, after in _settings_of(evals[0], evals[-1], self.config.eval.name):
+                both = [(b, a) for b, a in zip(before["solved"], after["solved"], strict=True)
+                        if b is not None and a is not None]
+                test = mcnemar_test([b for b, _ in both], [a for _, a in both])
+                report["paired"][name] = {"before": before["success"], "after": after["success"], **test}
+                paired.add_row(name, _with_interval(before), _with_interval(after),
+                               f"{test['gains']} / {test['losses']}", f"{test['p_value']:.2g}")
+            self.console.print(paired)
+        report["plot"] = str(plot_run(self.run_dir, evals, metrics, self.config.eval.name))
+        self.console.print(f"run folder: {self.run_dir}  plot: {report['plot']}")
+        return report
 
 
-def plot_run(run_dir: Path, evals: list[dict], metrics: list[dict]) -> Path:
+def _series(evals: list[dict], primary: str) -> dict[str, list[tuple[int, dict]]]:
+    """Each held-out setting's evaluations, as (episodes seen, row)."""
+    series: dict[str, list[tuple[int, dict]]] = {primary: [(e["episodes"], e) for e in evals]} if evals else {}
+    for row in evals:
+        for name, other in row.get("also", {}).items():
+            series.setdefault(name, []).append((row["episodes"], other))
+    return series
+
+
+def _settings_of(first: dict, last: dict, primary: str):
+    """(name, first row, last row) of each held-out setting the two evaluations share (the first is ``primary``)."""
+    yield primary, first, last
+    for name, row in first.get("also", {}).items():
+        if name in last.get("also", {}):
+            yield name, row, last["also"][name]
+
+
+def _with_interval(row: dict) -> str:
+    low, high = row["interval"]
+    return f"{row['success']:.1%} ({low:.0%}-{high:.0%})"
+
+
+def plot_run(run_dir: Path, evals: list[dict], metrics: list[dict], primary: str = "held-out") -> Path:
+    """``plots/run.png``: success over the run (training batches, each held-out setting), the difficulty the
+    curriculum chose (when it changed), and each setting's success before and after training."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    if metrics:
-        x = [m["episodes"] for m in metrics]
-        success = np.array([m["batch_success"] for m in metrics])
+    counted = [m for m in metrics if m["batch_success"] is not None]  # a step all lost to the infrastructure
+    difficulties = [m["mean_difficulty"] for m in counted]
+    series = _series(evals, primary)
+    panels = 1 + (len(set(difficulties)) > 1) + (len(evals) >= 2)
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4), squeeze=False)
+    left, *others = axes[0]
+    if counted:
+        x = [m["episodes"] for m in counted]
+        success = np.array([m["batch_success"] for m in counted])
         window = max(1, len(success) // 10)
         smooth = np.convolve(success, np.ones(window) / window, mode="same")
         left.plot(x, smooth, color="tab:blue", alpha=0.6, label=f"training success ({window}-batch mean)")
-        right.plot(x, [m["mean_difficulty"] for m in metrics], color="tab:orange")
-    if evals:
-        x = [e["episodes"] for e in evals]
-        y = [e["success"] for e in evals]
-        err = np.array([[e["success"] - e["interval"][0], e["interval"][1] - e["success"]] for e in evals]).T
-        left.errorbar(x, y, yerr=err, fmt="o-", color="black", capsize=4, label="held-out success (95% CI)")
+    styles = iter([("black", "o-"), ("tab:green", "s--"), ("tab:red", "^--"), ("tab:purple", "d--")])
+    for name, rows in series.items():
+        color, fmt = next(styles, ("gray", "x--"))
+        x = [episodes for episodes, _ in rows]
+        y = [row["success"] for _, row in rows]
+        err = np.array([[row["success"] - row["interval"][0], row["interval"][1] - row["success"]]
+                        for _, row in rows]).T
+        left.errorbar(x, y, yerr=err, fmt=fmt, color=color, capsize=4, label=f"{name} success (95% CI)")
     left.set(xlabel="training episodes", ylabel="success rate", ylim=(-0.02, 1.02), title="Success")
     left.legend(loc="best", fontsize=8)
-    right.set(xlabel="training episodes", ylabel="mean difficulty level", title="Tasks the curriculum chose")
+    if len(set(difficulties)) > 1:
+        middle = others.pop(0)
+        middle.plot([m["episodes"] for m in counted], difficulties, color="tab:orange")
+        middle.set(xlabel="training episodes", ylabel="mean difficulty level", title="Tasks the curriculum chose")
+    if others:  # before and after, side by side per setting
+        right, names = others[0], list(series)
+        for offset, (label, index, color) in enumerate((("before", 0, "tab:gray"), ("after", -1, "tab:blue"))):
+            rows = [series[name][index][1] for name in names]
+            heights = [row["success"] for row in rows]
+            err = np.array([[row["success"] - row["interval"][0], row["interval"][1] - row["success"]]
+                            for row in rows]).T
+            positions = np.arange(len(names)) + (offset - 0.5) * 0.38
+            right.bar(positions, heights, 0.38, yerr=err, capsize=4, color=color, label=label)
+            for position, height, above in zip(positions, heights, err[1], strict=True):
+                right.text(position, height + above + 0.02, f"{height:.0%}", ha="center", fontsize=8)
+        right.set_xticks(range(len(names)), names)
+        right.set(ylabel="held-out success", ylim=(0, 1.02), title="Before and after training (95% CI)")
+        right.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     path = run_dir / "plots" / "run.png"
     path.parent.mkdir(exist_ok=True)

@@ -51,6 +51,8 @@ class SandboxPool:
     killed, scratch directories emptied) and goes back to the pool, or, if it died or cannot be reset, is removed
     and replaced in the background. Closing the pool (``close()``, the ``with`` block, interpreter exit, or
     SIGTERM) removes every container. At start the pool reaps containers that crashed selfgym processes left.
+    ``warm`` containers start with the pool (default: all ``size``); the others start when first needed (envs
+    that may never run a command, like Math-v0 without tools, then cost no container).
 
     Example::
 
@@ -67,9 +69,13 @@ class SandboxPool:
         *,
         client: docker.DockerClient | None = None,
         reap_orphans: bool = True,
+        warm: int | None = None,
     ) -> None:
         if size < 1:
             raise ValueError(f"SandboxPool size must be at least 1, got {size}")
+        warm = size if warm is None else warm
+        if not 0 <= warm <= size:
+            raise ValueError(f"SandboxPool warm must be between 0 and size ({size}), got {warm}")
         self.client = client or docker_client()
         self.image = image or default_image(self.client)
         self.size = size
@@ -81,14 +87,15 @@ class SandboxPool:
         self._lock = threading.Lock()
         self._closed = False
         self._replace_error: BaseException | None = None
+        self._unstarted = size - warm  # slots started on first demand
         self._replacer = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"selfgym-pool-{self.id}")
         if reap_orphans:
             reap(self.client)
         _LIVE_POOLS.add(self)
         _install_exit_handlers()
         try:
-            with ThreadPoolExecutor(max_workers=min(size, 8)) as starter:
-                for sandbox in starter.map(lambda _: self._start_one(), range(size)):
+            with ThreadPoolExecutor(max_workers=max(1, min(warm, 8))) as starter:
+                for sandbox in starter.map(lambda _: self._start_one(), range(warm)):
                     self._idle.put(sandbox)
         except BaseException:
             self.close()
@@ -136,6 +143,22 @@ class SandboxPool:
         finally:
             self.release(sandbox)
 
+    def _claim_unstarted(self) -> bool:
+        """Claim a slot not started yet, when no sandbox is idle (else wait for one)."""
+        with self._lock:
+            if self._unstarted and self._idle.empty():
+                self._unstarted -= 1
+                return True
+        return False
+
+    def _start_claimed(self) -> Sandbox:
+        try:
+            return self._start_one()
+        except BaseException:
+            with self._lock:
+                self._unstarted += 1  # the slot is free again: the next acquire tries once more
+            raise
+
     def _take(self, timeout: float | None) -> Sandbox:
         check_owner(self.client, "SandboxPool")  # a forked child must not use its parent's containers and sockets
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -148,12 +171,15 @@ class SandboxPool:
                     f"No sandbox became free within {timeout} s (pool of {self.size}). Use a larger pool "
                     "or release sandboxes sooner."
                 )
-            try:
-                sandbox = self._idle.get(timeout=wait)
-            except queue.Empty:
-                if self._replace_error is not None and not self._members:
-                    raise SandboxError(f"The pool has no sandbox left and cannot start one: {self._replace_error}")
-                continue
+            if self._claim_unstarted():
+                sandbox = self._start_claimed()
+            else:
+                try:
+                    sandbox = self._idle.get(timeout=wait)
+                except queue.Empty:
+                    if self._replace_error is not None and not self._members:
+                        raise SandboxError(f"The pool has no sandbox left and cannot start one: {self._replace_error}")
+                    continue
             if sandbox.alive:
                 with self._lock:
                     self.stats.acquired += 1

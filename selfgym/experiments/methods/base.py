@@ -14,19 +14,20 @@ from rich.console import Console
 from ...agents.policy import Policy
 from ...agents.rollout import replay_lost, rollout_batch
 from ...agents.trajectory import Trajectory
-from ...curricula.base import Curriculum
+from ...curricula.base import TaskChooser
 from ...envs.task import Task
 from ..config import ExperimentConfig
 
 
 @dataclass
 class Context:
-    """What the runner hands a method: the config, the run folder, the envs (sharing one pool), the curriculum."""
+    """What the runner hands a method: the config, the run folder, the envs (sharing one pool), and the
+    curriculum (a :class:`~selfgym.curricula.base.TaskChooser` that never hands out a held-out task)."""
 
     config: ExperimentConfig
     run_dir: Path
     envs: Sequence[gym.Env]
-    curriculum: Curriculum
+    curriculum: TaskChooser
     console: Console
 
 

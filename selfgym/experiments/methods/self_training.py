@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...agents.self_training import SelfTrainConfig, correct, failures_of, finetune, sft_examples
+from ...agents.self_training import SelfTrainConfig, canonicalize, correct, failures_of, finetune, sft_examples
 from ...agents.trajectory import Trajectory
+from ..progress import phase_progress
 from .base import Method, StepResult
 
 
@@ -47,6 +48,8 @@ class SelfTraining(Method):
         method = self.config.method
         buffered = [Trajectory.from_dict(row) for row in self.buffer]
         kept = [t for t in buffered if t.success]
+        if method.canonical:  # learn each right answer in the form the env asks for, verified again
+            kept = canonicalize(self.context.envs, kept, **self.system_prompt_kwargs())
         if method.name == "re-rest":
             tried = correct(self.context.envs, self.policy, failures_of(buffered), sampling=self.policy.sampling,
                             seed=self.config.seed, system_prompt=self.config.agent.system_prompt, max_chars=3000)
@@ -58,7 +61,9 @@ class SelfTraining(Method):
             checkpoint = self.context.run_dir / "checkpoints" / f"round-{self.rounds}"
             train = SelfTrainConfig(epochs=method.epochs, learning_rate=method.learning_rate, lora_r=method.lora_r,
                                     lora_alpha=2 * method.lora_r, seed=self.config.seed)
-            with self.context.console.status(f"fine-tuning on {len(examples)} examples..."):
-                finetune(self.policy, examples, train, seed=self.config.seed + self.rounds, save_to=checkpoint)
+            with phase_progress(self.context.console) as progress:
+                bar = progress.add_task(f"fine-tuning on {len(examples)} examples", total=None)
+                finetune(self.policy, examples, train, seed=self.config.seed + self.rounds, save_to=checkpoint,
+                         progress=lambda step, steps: progress.update(bar, completed=step, total=steps))
             self.checkpoint = str(checkpoint)
         self.buffer = []
