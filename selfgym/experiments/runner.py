@@ -139,13 +139,17 @@ class ExperimentRunner:
         logs = self._prepare_dir()
         self.recent_success.extend(m["batch_success"] for m in logs["metrics.jsonl"]
                                    if m["batch_success"] is not None)
-        # the image and limits the env declares, or those its kwargs give; every env draws from this one pool
-        # (containers start when an env first needs one: some never do, like Math-v0 without tools)
-        pool = pool_for(config.env.id, config.env.parallel, config.env.kwargs, warm=0)
-        envs = [gym.make(config.env.id, pool=pool, **config.env.kwargs).unwrapped for _ in range(config.env.parallel)]
-        settings = {name: [gym.make(config.env.id, pool=pool, **{**config.env.kwargs, **kwargs}).unwrapped
-                           for _ in range(config.env.parallel)] for name, kwargs in self._eval_settings().items()}
-        self._eval_envs = settings
+        # One set of envs per distinct env kwargs (training's, and each held-out setting's that differs), all on
+        # one pool with room for every set, of the image and limits the env declares or its kwargs give;
+        # containers start when an env first needs one (some never do, like Math-v0 without tools).
+        kwargs_of = {name: {**config.env.kwargs, **kwargs} for name, kwargs in self._eval_settings().items()}
+        distinct = [dict(config.env.kwargs)] + [k for k in kwargs_of.values() if k != config.env.kwargs]
+        distinct = [k for i, k in enumerate(distinct) if k not in distinct[:i]]
+        pool = pool_for(config.env.id, config.env.parallel * len(distinct), config.env.kwargs, warm=0)
+        env_sets = [[gym.make(config.env.id, pool=pool, **kwargs).unwrapped for _ in range(config.env.parallel)]
+                    for kwargs in distinct]
+        envs = env_sets[0]
+        self._eval_envs = {name: env_sets[distinct.index(kwargs)] for name, kwargs in kwargs_of.items()}
         try:
             families = build_families(config, envs[0])
             curriculum: Curriculum = CURRICULA[config.curriculum.name](families, seed=config.seed,
@@ -185,7 +189,7 @@ class ExperimentRunner:
             if evals[-1]["episodes"] != self.state["episodes"]:
                 self._evaluate(envs, method.policy, eval_tasks, greedy)
         finally:
-            for env in [*envs, *(env for group in settings.values() for env in group)]:
+            for env in (env for env_set in env_sets for env in env_set):
                 env.close()
             pool.close()
         return self._report()
