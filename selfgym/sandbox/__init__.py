@@ -28,17 +28,17 @@ if TYPE_CHECKING:
     from .images import build_image, default_image, image_tag
     from .pool import SandboxPool
     from .reaper import reap
-    from .sandbox import Sandbox
+    from .sandbox import PythonProgram, Sandbox
 
 # What needs Docker's SDK is imported on first use, so that `import selfgym` (and an env's module) stays light.
 _LAZY = {
     "docker_client": ".engine", "build_image": ".images", "default_image": ".images", "image_tag": ".images",
-    "SandboxPool": ".pool", "reap": ".reaper", "Sandbox": ".sandbox",
+    "SandboxPool": ".pool", "reap": ".reaper", "Sandbox": ".sandbox", "PythonProgram": ".sandbox",
 }
 
 __all__ = [
     "DockerDiskFullError", "DockerPermissionError", "DockerUnavailableError", "ExecResult", "ImageNotFoundError",
-    "InfrastructureError", "JudgedResult", "Limits", "Sandbox", "SandboxError", "SandboxLostError", "SandboxPool",
+    "InfrastructureError", "JudgedResult", "Limits", "PythonProgram", "Sandbox", "SandboxError", "SandboxLostError", "SandboxPool",
     "SandboxSpec", "SandboxStartError", "build_image", "default_image", "docker_client", "image_tag", "reap",
 ]
 

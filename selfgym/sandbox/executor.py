@@ -21,6 +21,10 @@ stdin/stdout channel to the host, ``/proc/1/fd``), nor a verifier process (a dif
 and reads are opened by a child running as the agent's uid, so links the agent planted resolve with the agent's
 rights, never root's.
 
+Python programs (a ``run`` with ``code`` rather than ``argv``) start as forks of a fork server: a process forked
+from us at start-up, before any request, that never sees a request's data (see :class:`ForkServer`). It saves an
+interpreter's start-up, 10-20 ms, on every program; Code-v0's judge and the agent's code run this way.
+
 Requests (``op``): ``run``, ``write``, ``read``, ``reset``, ``ping``. Every reply carries ``ok``; failures carry
 ``error``. The executor exits when its stdin closes, so a crashed host process takes its containers with it.
 """
@@ -176,25 +180,32 @@ def reap_orphans(keep_pids=()):
             os.waitpid(info.si_pid, 0)
         except ChildProcessError:
             pass
+        if info.si_pid == FORK_SERVER.pid:
+            FORK_SERVER.gone()
 
 
 def other_pids():
-    me = os.getpid()
-    return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != me]
+    """Every process but us and the fork server (ours, clean: see :class:`ForkServer`)."""
+    spared = {os.getpid(), FORK_SERVER.pid if FORK_SERVER.alive else None}
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in spared]
 
 
 def kill_everything(deadline_s=5.0):
-    """SIGKILL every process in the container but us, until none is left (fork bombs race us)."""
+    """SIGKILL every process in the container but us and the fork server, until none is left (fork bombs race
+    us: the pids limit holds them, and we go round again)."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        reap_orphans()
-        if not other_pids():
+        pids = other_pids()
+        if not pids:
             return True
-        time.sleep(0.005)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        reap_orphans()
+        FORK_SERVER.drain()
+        time.sleep(0.002)
     return not other_pids()
 
 
@@ -230,12 +241,302 @@ def disk_full():
     return False
 
 
-def start(argv, uid, stdin, stdout, stderr, cwd, env, pass_fds=()):
+def oom_score_of(uid):
     # The agent's processes are the OOM killer's first choice, never the executor nor a verifier.
+    return 1000 if uid == AGENT_UID else 0
+
+
+def start(program, uid, stdin, stdout, stderr, cwd, env, pass_fds=()):
+    """A process running ``program``: ``{"argv": [...]}`` executed, or ``{"code": "..."}`` a Python program run
+    by a warm fork of the fork server (no interpreter start-up). Its file descriptors in ``pass_fds`` are kept
+    (under the same numbers for an argv; as 3, 4... for code: ``env`` says which, see op_run)."""
+    if program.get("code") is not None and FORK_SERVER.alive:
+        return FORK_SERVER.spawn(program["code"], program.get("public", False), uid, stdin, stdout, stderr, cwd,
+                                 env, pass_fds)
+    argv = program["argv"] if program.get("code") is None else ["python3", "-I", "-S", "-c", program["code"]]
     return subprocess.Popen(
         argv, stdin=stdin, stdout=stdout, stderr=stderr, cwd=cwd, env=env, start_new_session=True,
-        preexec_fn=become(uid, 1000 if uid == AGENT_UID else 0), close_fds=True, pass_fds=pass_fds,
+        preexec_fn=become(uid, oom_score_of(uid)), close_fds=True, pass_fds=pass_fds,
     )
+
+
+# --- the fork server: warm Python processes without a trace of any request -----------------------------------
+
+class ForkServer:
+    """A process forked from us at start-up, before any request came: it holds our code and nothing of any task.
+    For a Python program (``{"code": ...}``) it forks a child that takes the uid it is for and runs the code in
+    the already warm interpreter: a program starts in a millisecond rather than an interpreter's ten or twenty,
+    and its memory is as clean as a new interpreter's (the fork server never sees a request's data: a program's
+    input reaches the child through its own pipes). It runs as root, is not dumpable and never runs anything of
+    the agent's; resets spare it, and it reaps its children and tells us how each ended. If it is ever gone,
+    programs start as ``python3 -I -S -c CODE`` instead."""
+
+    MAX_CODE = 4 * 1024 * 1024
+
+    def __init__(self):
+        self.pid = None
+        self.sock = None
+        self.exits = {}
+        self.buffer_pids = []
+
+    @property
+    def alive(self):
+        return self.sock is not None
+
+    def gone(self):
+        """It exited (and was reaped: its pid may be anyone's now)."""
+        if self.sock is not None:
+            self.sock.close()
+        self.pid = self.sock = None
+
+    def start(self):
+        import socket
+
+        if not hasattr(socket, "send_fds"):
+            return  # Python < 3.9: programs start as interpreters
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        for end in (ours, theirs):
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 * 1024 * 1024)
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            try:
+                serve_forks(theirs)
+            finally:
+                os._exit(0)
+        theirs.close()
+        self.pid, self.sock = pid, ours
+
+    def _receive(self, block):
+        """One message from the fork server (None if none is waiting and not ``block``)."""
+        self.sock.setblocking(block)
+        try:
+            data = self.sock.recv(65536)
+        except BlockingIOError:
+            return None
+        except OSError:
+            data = b""
+        if not data:
+            self.sock.close()
+            self.sock = None  # it is gone: programs are started the usual way from now on
+            return None
+        message = json.loads(data.decode("utf-8"))
+        if "exited" in message:
+            self.exits[message["exited"]] = message["code"]
+        return message
+
+    def drain(self):
+        while self.alive and self._receive(False) is not None:
+            pass
+
+    def spawn(self, code, public, uid, stdin, stdout, stderr, cwd, env, pass_fds):
+        """Start ``code`` as ``uid``. Only a public program's code (one that ships with selfgym) passes through
+        the fork server, which keeps it compiled; any other code, and the cwd and environment, go to the child
+        straight from us through a socket of its own: nothing of a request stays in the fork server's memory,
+        which every later program (the agent's too) starts as a copy of."""
+        import socket
+
+        ends = [_child_end(stdin, True), _child_end(stdout, False), _child_end(stderr, False)]
+        ours, childs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        fds = [end[0] for end in ends] + [childs.fileno()] + list(pass_fds)
+        request = {"uid": uid, "oom": oom_score_of(uid), "dumpable": uid == AGENT_UID,
+                   "public_code": code if public else None}
+        try:
+            socket.send_fds(self.sock, [json.dumps(request).encode("utf-8")], fds)
+            while True:
+                reply = self._receive(True)
+                if reply is None:
+                    raise OSError("the fork server is gone")
+                if "spawned" in reply or "error" in reply:
+                    break
+        finally:
+            childs.close()
+            for end in ends:
+                if end[2]:
+                    os.close(end[0])  # the child's end of a pipe we made
+        if "error" in reply:
+            ours.close()
+            for end in ends:
+                if end[1] is not None:
+                    end[1].close()
+            raise OSError(reply["error"])
+        private = {"code": None if public else code, "cwd": cwd, "env": env}
+        try:
+            ours.settimeout(10.0)
+            ours.sendall(json.dumps(private).encode("utf-8"), socket.MSG_NOSIGNAL)
+        except OSError:
+            pass  # it died before reading: it exits as it would have
+        finally:
+            ours.close()
+        return Forked(reply["spawned"], self, *(end[1] for end in ends))
+
+
+def _child_end(spec, for_reading):
+    """(the child's fd, our file object or None, whether we made the fd) for subprocess-style ``spec``."""
+    if spec == subprocess.PIPE:
+        read_end, write_end = os.pipe()
+        if for_reading:
+            return read_end, os.fdopen(write_end, "wb", buffering=0), True
+        return write_end, os.fdopen(read_end, "rb", buffering=0), True
+    if spec == subprocess.DEVNULL:
+        return os.open(os.devnull, os.O_RDWR), None, True
+    return spec, None, False
+
+
+class Forked:
+    """A fork server's child, with what op_run uses of a Popen: ``pid``, the pipes, ``poll()``, ``wait()``."""
+
+    def __init__(self, pid, server, stdin, stdout, stderr):
+        self.pid, self.server = pid, server
+        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self.returncode = None
+
+    def poll(self):
+        if self.returncode is None:
+            self.server.drain()
+            self.returncode = self.server.exits.pop(self.pid, None)
+            if self.returncode is None and not self.server.alive:
+                self.returncode = -signal.SIGKILL  # the fork server died with it
+        return self.returncode
+
+    def wait(self):
+        while self.poll() is None:
+            if self.server.alive:
+                self.server._receive(True)
+        return self.returncode
+
+
+def serve_forks(sock):
+    """The fork server's loop (see :class:`ForkServer`): a request with its file descriptors -> a child running
+    the code; a child's end -> its exit code. Compiled programs are kept, so the same program compiles once."""
+    import builtins
+    import socket
+
+    for fd in (0, 1, 2):  # never the host's channel: that is the executor's alone
+        os.dup2(os.open(os.devnull, os.O_RDWR), fd)
+    wakeup_r, wakeup_w = os.pipe()
+    os.set_blocking(wakeup_w, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wakeup_w)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    compiled = {}
+    children = set()
+    while True:
+        ready = selectors_select([sock, wakeup_r])
+        if wakeup_r in ready:
+            os.read(wakeup_r, 4096)
+        for pid in list(children):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                children.discard(pid)
+                continue
+            if done:
+                children.discard(pid)
+                sock.sendall(json.dumps({"exited": pid, "code": os.waitstatus_to_exitcode(status)}).encode())
+        if sock not in ready:
+            continue
+        message, fds, _, _ = socket.recv_fds(sock, ForkServer.MAX_CODE, 16)
+        if not message:
+            os._exit(0)  # the executor is gone
+        try:
+            request = json.loads(message.decode("utf-8"))
+            code = None
+            if request.get("public_code") is not None:
+                code = compiled.get(request["public_code"])
+                if code is None:
+                    code = compiled[request["public_code"]] = compile(request["public_code"], "<string>", "exec")
+                    if len(compiled) > 16:
+                        del compiled[next(iter(compiled))]
+            pid = os.fork()
+        except Exception as exc:  # noqa: BLE001 - a program that does not compile, no pids left
+            for fd in fds:
+                os.close(fd)
+            sock.sendall(json.dumps({"error": "%s: %s" % (type(exc).__name__, exc)}).encode())
+            continue
+        if pid == 0:
+            run_forked(request, code, fds, [sock.fileno(), wakeup_r, wakeup_w], builtins)
+        for fd in fds:
+            os.close(fd)
+        children.add(pid)
+        sock.sendall(json.dumps({"spawned": pid}).encode())
+
+
+def selectors_select(files):
+    import select
+
+    while True:
+        try:
+            return select.select(files, [], [])[0]
+        except InterruptedError:
+            continue
+
+
+def run_forked(request, code, fds, ours, builtins):
+    """In the fork server's child: read the rest of the request from our own socket (fds[3]), take the program's
+    file descriptors and uid, then run it; never returns."""
+    status = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGCHLD, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        for fd in ours:
+            os.close(fd)
+        chunks = []
+        while True:
+            chunk = os.read(fds[3], 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(fds[3])
+        private = json.loads(b"".join(chunks).decode("utf-8"))
+        fds = fds[:3] + fds[4:]
+        for target, fd in enumerate(fds):  # stdin, stdout, stderr, then the passed ones as 3, 4, ...
+            os.dup2(fd, 100 + target)
+        for fd in fds:
+            os.close(fd)
+        for target in range(len(fds)):
+            os.dup2(100 + target, target)
+            os.close(100 + target)
+        os.closerange(len(fds), os.sysconf("SC_OPEN_MAX"))
+        os.setsid()
+        become(request["uid"], request["oom"])()
+        if request["dumpable"]:  # as a new process of the agent's would be (a uid change had unset it)
+            lib = libc()
+            if lib is not None:
+                lib.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+        os.environ.clear()
+        os.environ.update(private["env"])
+        sys.argv = ["-c"]
+        sys.stdin = open(0, "r", closefd=False)
+        sys.stdout = open(1, "w", closefd=False)
+        sys.stderr = open(2, "w", closefd=False)
+        try:
+            os.chdir(private["cwd"])
+            if code is None:
+                code = compile(private["code"], "<string>", "exec")
+            exec(code, {"__name__": "__main__", "__builtins__": builtins})
+            status = 0
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if exc.code is not None and not isinstance(exc.code, int):
+                sys.stderr.write("%s\n" % exc.code)
+        except BaseException:  # noqa: BLE001 - the program's own error, as python3 would print it
+            import traceback
+
+            traceback.print_exc()
+            status = 1
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: BLE001
+                pass
+    finally:
+        os._exit(status & 0xFF if status >= 0 else 1)
+
+
+FORK_SERVER = ForkServer()
 
 
 def cannot_start(argv, exc, started, pids_before):
@@ -254,15 +555,24 @@ def command_env(req):
     return env
 
 
-def op_run(req):
-    """Run ``argv`` as ``user`` and wait for it; with ``subject``, also run the subject as the agent, wired to it.
+def program_of(req):
+    """What a request runs: ``argv`` (a command) or ``code`` (a Python program, see :func:`start`)."""
+    if req.get("code") is not None:
+        return {"code": str(req["code"]), "public": bool(req.get("public"))}
+    return {"argv": [str(arg) for arg in req["argv"]]}
 
-    A subject (``{"argv": [...], "env": {...}}``) is the agent's side of a judged run: it starts first, as the
-    agent's uid, its stdin and stdout connected by pipes to the main command (a verifier), which finds their file
-    descriptors in ``$SELFGYM_SUBJECT_FDS`` ("read,write"). The subject's stderr is kept (capped); its exit code is
-    reported when it ended before the main command did.
+
+def op_run(req):
+    """Run ``argv`` (or ``code``) as ``user`` and wait for it; with ``subject``, also run the subject as the
+    agent, wired to it.
+
+    A subject (``{"argv": [...]}`` or ``{"code": ...}``, and ``"env"``) is the agent's side of a judged run: it
+    starts first, as the agent's uid, its stdin and stdout connected by pipes to the main command (a verifier),
+    which finds their file descriptors in ``$SELFGYM_SUBJECT_FDS`` ("read,write"). The subject's stderr is kept
+    (capped); its exit code is reported when it ended before the main command did.
     """
-    argv = req["argv"]
+    program = program_of(req)
+    argv = program.get("argv") or ["python3"]
     uid = user_of(req)
     timeout = float(req.get("timeout") or 10.0)
     cap = int(req.get("max_output", 256 * 1024))
@@ -281,15 +591,16 @@ def op_run(req):
             to_subject_r, to_subject_w = os.pipe()
             from_subject_r, from_subject_w = os.pipe()
             try:
-                subject = start(spec["argv"], AGENT_UID, to_subject_r, from_subject_w, subprocess.PIPE, cwd,
+                subject = start(program_of(spec), AGENT_UID, to_subject_r, from_subject_w, subprocess.PIPE, cwd,
                                 command_env(spec))
             finally:
                 os.close(to_subject_r)
                 os.close(from_subject_w)
             pass_fds = (from_subject_r, to_subject_w)
-            env["SELFGYM_SUBJECT_FDS"] = "%d,%d" % pass_fds
+            forked = program.get("code") is not None and FORK_SERVER.alive  # its passed fds become 3 and 4
+            env["SELFGYM_SUBJECT_FDS"] = "3,4" if forked else "%d,%d" % pass_fds
         try:
-            proc = start(argv, uid, subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+            proc = start(program, uid, subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
                          subprocess.PIPE, subprocess.PIPE, cwd, env, pass_fds)
         finally:
             for fd in pass_fds:
@@ -580,17 +891,23 @@ def op_reset(req):
 
 
 def op_ping(req):
-    return {"ok": True, "pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0]}
+    FORK_SERVER.drain()
+    return {"ok": True, "pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0],
+            "fork_server": FORK_SERVER.pid if FORK_SERVER.alive else None}
 
 
 OPS = {"run": op_run, "write": op_write, "read": op_read, "reset": op_reset, "ping": op_ping}
 
 
 def main():
-    signal.signal(signal.SIGTERM, lambda *_: (kill_everything(1.0), os._exit(0)))
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     os.chdir(WORK_DIR if os.path.isdir(WORK_DIR) else "/")
-    undumpable = make_undumpable()
+    undumpable = make_undumpable()  # inherited by the fork server, forked now: before any request came
+    try:
+        FORK_SERVER.start()
+    except OSError:
+        pass  # programs start as interpreters instead
+    signal.signal(signal.SIGTERM, lambda *_: (kill_everything(1.0), os._exit(0)))
     write_message({"ok": True, "ready": True, "protocol": PROTOCOL_VERSION, "pid": os.getpid(),
                    "uid": os.getuid(), "undumpable": undumpable,
                    "agent_uid": AGENT_UID, "verifier_uid": VERIFIER_UID})

@@ -72,6 +72,7 @@ class PingReply(_Reply):
     pid: int
     uid: int
     python: str = Field(max_length=64)
+    fork_server: int | None = None  # its pid; None when Python programs start as interpreters
 
 
 def parse(model: type[_Reply], message: dict[str, Any]) -> _Reply:

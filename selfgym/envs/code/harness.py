@@ -26,7 +26,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from ...sandbox import JudgedResult, Sandbox
+from ...sandbox import JudgedResult, PythonProgram, Sandbox
 from .extract import prompt_context
 
 def _sandbox_program(name: str) -> str:
@@ -37,6 +37,8 @@ def _sandbox_program(name: str) -> str:
 
 JUDGE_SOURCE = _sandbox_program("judge.py")
 SUBJECT_SOURCE = _sandbox_program("subject.py")
+JUDGE = PythonProgram(JUDGE_SOURCE, public=True)
+SUBJECT = PythonProgram(SUBJECT_SOURCE, public=True)
 CHECK_FUNCTION = "check"
 TEST_WRAPPER = "__selfgym_test__"
 PROBE = "__selfgym_probe__"
@@ -283,9 +285,8 @@ def run_attempt(sandbox: Sandbox, solution: str, plan: TestPlan, *, timeout_s: f
         "suites": [{"name": s.name, "source": s.source, "details": s is plan.visible, "remote": list(s.remote)}
                    for s in suites],
     }
-    result = sandbox.run_judged(["python3", "-I", "-S", "-c", JUDGE_SOURCE],
-                                ["python3", "-I", "-S", "-c", SUBJECT_SOURCE],
-                                stdin=json.dumps(payload), timeout_s=timeout_s)
+    # The programs ship with selfgym (public); the task's tests and the solution travel on the judge's stdin.
+    result = sandbox.run_judged(JUDGE, SUBJECT, stdin=json.dumps(payload), timeout_s=timeout_s)
     return read_report(result, plan, timeout_s)
 
 
