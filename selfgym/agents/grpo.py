@@ -54,6 +54,7 @@ import random
 import re
 import shutil
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -450,7 +451,9 @@ class GRPOTrainer:
 
             lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                               target_modules=config.lora_target_modules, task_type="CAUSAL_LM")
-            model = get_peft_model(model, lora)  # adapters are fp32 even on a bf16 base (peft's autocast)
+            with warnings.catch_warnings():  # transformers' deprecation notices about peft's calls, not ours
+                warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\..*")
+                model = get_peft_model(model, lora)  # adapters are fp32 even on a bf16 base (peft's autocast)
         else:
             model.requires_grad_(True)
         if config.gradient_checkpointing:
