@@ -184,7 +184,7 @@ def serve(model: str, host: str, port: int, model_name: str | None, device: str 
               help="Clients must send 'Authorization: Bearer TOKEN' (or set $SELFGYM_ENV_SERVER_TOKEN).")
 @click.option("--env-kwargs", default="{}", show_default=True, help="JSON keyword arguments of every env.")
 @click.option("--allow-custom-tasks", is_flag=True, help="Accept task objects in reset, not only task ids.")
-@click.option("--max-message-bytes", default=1 << 20, show_default=True, type=click.IntRange(min=1024))
+@click.option("--max-message-bytes", default=8 << 20, show_default=True, type=click.IntRange(min=1024))
 @click.option("--warm", default=0, show_default=True, type=click.IntRange(min=0),
               help="Sandboxes started with the server (the others start when first needed).")
 @clear_errors

@@ -107,7 +107,8 @@ class EnvServer:
         idle_timeout_s: a session that sends nothing for this long is closed.
         token: if set, clients must send ``Authorization: Bearer TOKEN``.
         allow_custom_tasks: accept task objects in ``reset`` (never Harbor tasks, see :func:`check_custom_task`).
-        max_message_bytes: the largest message read; the WebSocket layer drops connections past 4x this.
+        max_message_bytes: the largest message read (the default holds any action of the action space, 2**20
+            characters, however JSON escapes them); the WebSocket layer drops connections past 4x this.
         pool_size, warm: the shared sandbox pool's size (default ``max_sessions``) and how many containers start
             with it (the others when first needed).
 
@@ -116,7 +117,7 @@ class EnvServer:
 
     def __init__(self, env_id: str, *, env_kwargs: Mapping[str, Any] | None = None, max_sessions: int = 16,
                  idle_timeout_s: float = 600.0, token: str | None = None, allow_custom_tasks: bool = False,
-                 max_message_bytes: int = 1 << 20, pool_size: int | None = None, warm: int = 0) -> None:
+                 max_message_bytes: int = 8 << 20, pool_size: int | None = None, warm: int = 0) -> None:
         if max_sessions < 1:
             raise ValueError(f"max_sessions must be at least 1, got {max_sessions}")
         if idle_timeout_s <= 0:
