@@ -12,7 +12,7 @@ from .code.feedback import attempt_feedback, invalid_attempt_feedback, task_stat
 from .code.harness import AttemptReport, TestPlan, run_attempt
 from .code.sources import code_tasks, read_code_jsonl, task_plan
 from .task import Task, TaskSource
-from .tools import STRING, ToolCall, tool
+from .tools import ToolCall, string, tool
 
 
 class CodeEnv(TextEnv):
@@ -50,7 +50,7 @@ class CodeEnv(TextEnv):
     """
 
     TOOLS = (tool("submit_code", "Submit Python code that defines the function the task asks for; it is run "
-                  "against the task's hidden tests.", {"code": STRING}),)
+                  "against the task's hidden tests.", {"code": string("The Python code: the whole function, with any imports it needs.")}),)
 
     def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 3,
                  reward: Literal["binary", "fraction"] = "binary", timeout_s: float = 10.0,

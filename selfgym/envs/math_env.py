@@ -12,7 +12,7 @@ from .math.answers import DEFAULT_TIMEOUT_S, extract_answer, judge, last_number,
 from .math.python_tool import format_output, python_blocks, run_python
 from .math.sources import default_source, load_math_jsonl
 from .task import Task, TaskSource
-from .tools import STRING, Tool, ToolCall, tool
+from .tools import Tool, ToolCall, string, tool
 
 ANSWER_FORMAT = ("Give your final answer as \\boxed{...}, or inside <answer>...</answer> when it is not a single "
                  "expression (several lines, a list, words).")
@@ -57,9 +57,9 @@ class MathEnv(TextEnv):
 
     uses_sandbox = False  # taken lazily in _act when a reply runs Python
     TOOLS = (tool("python", "Run a Python program (numpy and sympy are installed); its output comes back. Files it "
-                  "writes stay until the episode ends.", {"code": STRING}),
+                  "writes stay until the episode ends.", {"code": string("The Python program to run.")}),
              tool("answer", "Give the final answer (ends the episode): an expression, a number, or text.",
-                  {"answer": STRING}))
+                  {"answer": string("The final answer.")}))
 
     def __init__(self, tasks: TaskSource | None = None, *, max_steps: int = 4, tools: bool = True,
                  python_timeout_s: float = 10.0, verify_timeout_s: float = DEFAULT_TIMEOUT_S,

@@ -22,7 +22,7 @@ from .shell import (
 )
 from .sources import TaskList
 from .task import Task, TaskSource
-from .tools import STRING, ToolCall, ToolCallError, tool
+from .tools import ToolCall, ToolCallError, string, tool
 
 SETUP_TIMEOUT_S = 60.0
 EMPTY_ACTION = ("Your action was empty. Send one bash command to run (e.g. `ls -la`), or `submit` when the "
@@ -60,9 +60,9 @@ class ShellEnv(TextEnv):
 
     sandbox_bound = ("_harbor",)  # a Harbor episode holds containers of its own: a pickled env resets first
     TOOLS = (tool("bash", "Run one bash command line in the task's shell; its output and exit code come back. The "
-                  "working directory and variables carry over between commands.", {"command": STRING}),
+                  "working directory and variables carry over between commands.", {"command": string("The bash command line to run.")}),
              tool("submit", "Finish the task and have the work checked; give the answer if the task asks for one.",
-                  optional={"answer": STRING}))
+                  optional={"answer": string("The answer, if the task asks for one.")}))
 
     def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 20,
                  command_timeout_s: float | None = None, check_timeout_s: float = 30.0,

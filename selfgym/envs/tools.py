@@ -137,5 +137,11 @@ def _check_value(tool_name: str, key: str, value: Any, schema: Mapping[str, Any]
         raise ToolCallError(f"The argument {key} of {tool_name} must be one of {choices}, got {json.dumps(value)[:80]}.")
 
 
-STRING = {"type": "string"}
-INTEGER = {"type": "integer"}
+def string(description: str) -> dict[str, Any]:
+    """The JSON schema of a string argument."""
+    return {"type": "string", "description": description}
+
+
+def integer(description: str) -> dict[str, Any]:
+    """The JSON schema of an integer argument."""
+    return {"type": "integer", "description": description}

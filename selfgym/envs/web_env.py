@@ -23,7 +23,7 @@ from ..sandbox.images import image_exists
 from .base import TextEnv, Turn
 from .sources import TaskList
 from .task import Task, TaskSource
-from .tools import INTEGER, STRING, ToolCall, tool
+from .tools import ToolCall, integer, string, tool
 from .web.actions import ACTION_HELP, ActionError, parse_action, resolve_goto
 from .web.browser import ActionFailed, BrowserSession, PageState
 from .web.checks import evaluate
@@ -90,15 +90,17 @@ class WebEnv(TextEnv):
     uses_sandbox = False  # the base class would hand out a fresh sandbox per episode; the services stay up instead
     sandbox_bound = ("_hub", "_container", "_browser")  # a pickled env reconnects on its next reset
     TOOLS = (
-        tool("click", "Click the element with this id (the number in brackets before it).", {"id": INTEGER}),
-        tool("type", "Type text into the element with this id; end the text with a newline to press Enter.",
-             {"id": INTEGER, "text": STRING}),
-        tool("select", "Choose an option of the drop-down with this id.", {"id": INTEGER, "option": STRING}),
-        tool("goto", "Open a URL of one of the task's sites.", {"url": STRING}),
-        tool("scroll", "Scroll the page up or down.", {"direction": {"type": "string", "enum": ["up", "down"]}}),
+        tool("click", "Click an element.", {"id": integer("The element's id: the number in brackets before it.")}),
+        tool("type", "Type text into an element; end the text with a newline to press Enter.",
+             {"id": integer("The element's id."), "text": string("The text to type.")}),
+        tool("select", "Choose an option of a drop-down.",
+             {"id": integer("The drop-down's id."), "option": string("The option to choose.")}),
+        tool("goto", "Open a URL of one of the task's sites.", {"url": string("The URL to open.")}),
+        tool("scroll", "Scroll the page.", {"direction": {"type": "string", "enum": ["up", "down"],
+                                                          "description": "up or down"}}),
         tool("back", "Go back to the previous page."),
-        tool("answer", "Finish the task with this answer (answer \"done\" when the task asks for no information).",
-             {"answer": STRING}),
+        tool("answer", "Finish the task with an answer.",
+             {"answer": string('The answer; "done" when the task asks for no information.')}),
     )
 
     def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 30,
