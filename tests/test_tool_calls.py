@@ -133,3 +133,52 @@ def test_bash_refuses_to_run_submit_rather_than_end_the_episode():
         assert not terminated and info["malformed"] and "call the submit tool" in observation
     finally:
         env.close()
+
+
+def test_a_tool_call_episode_with_the_tiny_model(tiny_tool_model, torch_one_thread):
+    from selfgym.agents import HFPolicy
+    from selfgym.envs import Task
+
+    env = gym.make("selfgym/Math-v0")
+    task = Task("six-sevens", "custom", "What is 6 * 7?", data={"answer": "42"})
+    policy = HFPolicy(tiny_tool_model)
+    try:
+        trajectory = rollout(env, policy, task, tools=True)
+    finally:
+        env.close()
+    assert trajectory.success and [s.reward for s in trajectory.steps] == [1.0]
+    call = trajectory.messages[-2]["tool_calls"][0]
+    assert call["function"] == {"name": "answer", "arguments": {"answer": "42"}}
+    assert trajectory.messages[-1] == {"role": "tool", "tool_call_id": call["id"], "name": "answer",
+                                       "content": "Correct."}
+    # the prompt the model read showed the tools, rendered by its chat template
+    prompt = policy.tokenizer.decode(policy.prompt_ids(trajectory.messages[:2], env.unwrapped.tool_schemas()))
+    assert '"name": "answer"' in prompt and "<tools>" in prompt
+
+
+def test_a_template_that_drops_tools_is_refused(tmp_path):
+    from tiny_models import build_tiny_chat_model
+
+    from selfgym.agents import HFPolicy, PolicyError
+
+    policy = HFPolicy(build_tiny_chat_model(tmp_path / "chatml"))  # ChatML without tools
+    with pytest.raises(PolicyError, match="does not show the tools"):
+        policy.act_batch_with_info([[{"role": "user", "content": "hi"}]],
+                                   tools=gym.make("selfgym/Math-v0").unwrapped.tool_schemas())
+
+
+def test_tool_calls_are_read_from_a_models_text_and_malformed_ones_reach_the_env():
+    from selfgym.agents.tool_parsing import parse_tool_calls
+
+    content, calls = parse_tool_calls('Let me see.\n<tool_call>\n{"name": "bash", "arguments": {"command": "ls"}}\n'
+                                      '</tool_call>\n<tool_call>{"name": "submit", "arguments": {}}</tool_call>')
+    assert content == "Let me see." and [c["function"] for c in calls] == [
+        {"name": "bash", "arguments": {"command": "ls"}}, {"name": "submit", "arguments": {}}]
+    assert parse_tool_calls("no call here") == ("no call here", [])
+    _, [broken] = parse_tool_calls('<tool_call>{"name": "bash", "arguments": {"command": "ls"</tool_call>')
+    _, [cut] = parse_tool_calls('<tool_call>{"name": "answer", "arguments": {"ans')  # cut off at max tokens
+    env = gym.make("selfgym/Math-v0")
+    env.reset(seed=0)
+    for call in (broken, cut):
+        observation, reward, terminated, _, info = env.step(call["function"])
+        assert reward == 0.0 and not terminated and info["malformed"], observation

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -136,8 +136,18 @@ class HFPolicy(Policy):
     def _complete(self, conversations: list[list[dict[str, Any]]], sampling: Sampling) -> list[Completion]:
         return self._complete_with(conversations, sampling, tools=[], logprobs=None)
 
+    def stream(self, messages: list[dict[str, Any]], sampling: Sampling, on_text: Callable[[str], None], *,
+               logprobs: int | None = None) -> Completion:
+        """Generate one reply to ``messages``, handing its text to ``on_text`` piece by piece as tokens come (never
+        past a stop string, never half a character); returns the whole :class:`Completion`, whose ``text`` is
+        what the pieces add up to."""
+        streamer = _TextPieces(self.tokenizer, self.eos_token_ids, sampling.stop, on_text)
+        [completion] = self._complete_with([messages], sampling, tools=[], logprobs=logprobs, streamer=streamer)
+        streamer.finish(completion.text)
+        return completion
+
     def _complete_with(self, conversations: list[list[dict[str, Any]]], sampling: Sampling, *,
-                       tools: list[dict[str, Any]], logprobs: int | None) -> list[Completion]:
+                       tools: list[dict[str, Any]], logprobs: int | None, streamer: Any = None) -> list[Completion]:
         prompts = [self.prompt_ids(messages, tools) for messages in conversations]
         if self.context_length is not None:
             too_long = [i for i, ids in enumerate(prompts) if len(ids) >= self.context_length]
@@ -153,7 +163,7 @@ class HFPolicy(Policy):
             for start in range(0, len(order), self.batch_size):
                 chunk = order[start : start + self.batch_size]
                 for i, completion in zip(chunk, self._generate([prompts[i] for i in chunk], sampling,
-                                                                bool(tools), logprobs)):
+                                                                bool(tools), logprobs, streamer)):
                     completions[i] = completion
         return completions  # type: ignore[return-value]
 
@@ -175,7 +185,7 @@ class HFPolicy(Policy):
         )
 
     def _generate(self, prompts: list[list[int]], sampling: Sampling, tools: bool = False,
-                  logprobs: int | None = None) -> list[Completion]:
+                  logprobs: int | None = None, streamer: Any = None) -> list[Completion]:
         batch = self.tokenizer.pad(
             {"input_ids": prompts}, padding=True, padding_side="left", return_tensors="pt"
         ).to(self.device)
@@ -186,7 +196,7 @@ class HFPolicy(Policy):
         config = self.generation_config(sampling, max_new_tokens)
         scored = config.return_dict_in_generate = config.output_logits = logprobs is not None
         started = time.perf_counter()
-        output = self.model.generate(**batch, generation_config=config, tokenizer=self.tokenizer)
+        output = self.model.generate(**batch, generation_config=config, tokenizer=self.tokenizer, streamer=streamer)
         seconds = time.perf_counter() - started
         sequences = output.sequences if scored else output
         prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
@@ -246,6 +256,41 @@ class HFPolicy(Policy):
         for token in self.tokenizer.all_special_tokens:
             text = text.replace(token, "")
         return text.strip()
+
+
+class _TextPieces:
+    """A transformers streamer that hands a reply's new text to a callback as tokens come: held back while it may
+    be the start of a stop string or ends in half a UTF-8 character."""
+
+    def __init__(self, tokenizer: Any, eos_token_ids: frozenset[int], stop: tuple[str, ...],
+                 on_text: Callable[[str], None]) -> None:
+        self.tokenizer, self.eos_token_ids, self.stop, self.on_text = tokenizer, eos_token_ids, stop, on_text
+        self.hold = max((len(s) for s in stop), default=1) - 1
+        self.ids: list[int] = []
+        self.sent = 0
+        self.prompt_seen = False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self.prompt_seen:  # generate hands the prompt over first
+            self.prompt_seen = True
+            return
+        self.ids += [token for token in value.reshape(-1).tolist() if token not in self.eos_token_ids]
+        text, stopped = truncate_at_stop(self.tokenizer.decode(self.ids, skip_special_tokens=True), self.stop)
+        ready = len(text) if stopped else max(len(text) - self.hold, 0)
+        if text[:ready].endswith("\ufffd"):
+            ready -= 1
+        if ready > self.sent:
+            self.on_text(text[self.sent:ready])
+            self.sent = ready
+
+    def end(self) -> None:
+        pass
+
+    def finish(self, text: str) -> None:
+        """Hand over what is left of the reply's final ``text``."""
+        if len(text) > self.sent:
+            self.on_text(text[self.sent:])
+            self.sent = len(text)
 
 
 def end_of_turn_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> frozenset[int]:

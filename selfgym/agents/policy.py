@@ -113,6 +113,12 @@ class Completion:
         return message
 
 
+def tool_calls_as_json(calls: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Tool calls with their arguments as JSON text, the way the OpenAI API writes them."""
+    return [{**call, "function": {**call["function"], "arguments": arguments if isinstance(
+        arguments := call["function"]["arguments"], str) else json.dumps(arguments)}} for call in calls]
+
+
 @dataclass(frozen=True)
 class TokenLogprob:
     """One generated token: its text, its log-probability, and the ``top`` alternatives as (text, logprob)."""
