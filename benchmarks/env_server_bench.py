@@ -69,7 +69,8 @@ def main() -> None:
             timed_steps(local, task_id, action, 5)  # warm-up: datasets, the verifier's worker, the fork server
             here = timed_steps(local, task_id, action, args.steps)
             local.close()
-        with env_server(env_id, "--max-sessions", "1", "--warm", "1", "--env-kwargs", json.dumps(env_kwargs)) as server:
+        server_args = ["--max-sessions", "1", "--warm", "1", "--env-kwargs", json.dumps(env_kwargs)]
+        with env_server(env_id, *server_args) as server:
             remote = gym.make("selfgym/Remote-v0", url=server.url)
             timed_steps(remote, task_id, action, 5)
             there = timed_steps(remote, task_id, action, args.steps)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -29,7 +28,8 @@ pytestmark = pytest.mark.docker
 
 WRONG = {"selfgym/Code-v0": "```python\ndef nothing():\n    return None\n```",
          "selfgym/Shell-v0": "submit", "selfgym/Math-v0": "The answer is \\boxed{-123456789}."}
-TASKS = {"selfgym/Code-v0": ["HumanEval/0", "HumanEval/2"], "selfgym/Shell-v0": ["shell/archives-001", "shell/build-001"],
+TASKS = {"selfgym/Code-v0": ["HumanEval/0", "HumanEval/2"],
+         "selfgym/Shell-v0": ["shell/archives-001", "shell/build-001"],
          "selfgym/Math-v0": ["basic_arithmetic/L0/s0/0", "lcm/L0/s0/1"]}
 
 
@@ -66,7 +66,7 @@ def test_openenv_client_plays_reference_and_wrong_solutions(env_id):
                     state = client.state()
                     assert state["episode_id"] == f"{task_id}-{expected}" and state["step_count"] == len(actions)
                     assert state["task_id"] == task_id and state["done"]
-        assert server.wait_for(lambda s: s["sessions"] == 0)["envs_alive"] == 0
+        assert server.wait_for(lambda s: s["sessions"] == s["envs_alive"] == 0)["envs_alive"] == 0
 
 
 def test_sixteen_concurrent_sessions_leave_nothing_behind(client):
@@ -91,7 +91,7 @@ def test_sixteen_concurrent_sessions_leave_nothing_behind(client):
         for thread in threads:
             thread.join(timeout=300)
         assert rewards == [1.0] * 16
-        stats = server.wait_for(lambda s: s["sessions"] == 0 and s["sandboxes_in_use"] == 0)
+        stats = server.wait_for(lambda s: s["sessions"] == s["envs_alive"] == s["sandboxes_in_use"] == 0)
         assert stats == {**stats, "sessions": 0, "starting": 0, "envs_alive": 0, "sandboxes_in_use": 0}
         assert 1 <= stats["sandboxes"] <= 16  # warm in the pool for the next sessions, no more
         pid = server.process.pid
@@ -124,7 +124,7 @@ def test_a_killed_client_frees_its_session_and_a_full_server_says_so():
                 child.kill()
                 child.wait()
             child.stdout.close()
-        stats = server.wait_for(lambda s: s["sessions"] == 0)
+        stats = server.wait_for(lambda s: s["sessions"] == s["envs_alive"] == 0)
         assert stats["sessions"] == 0 and stats["envs_alive"] == 0
         with GenericEnvClient(base_url=server.url).sync() as c:  # the slot is free again
             assert not c.reset(seed=1).done
@@ -155,7 +155,7 @@ def test_malformed_and_oversized_messages_get_protocol_errors_and_the_session_go
                 json.dumps({"type": "step", "data": {"text": "x"}}): "EXECUTION_ERROR",  # before any reset
                 json.dumps({"type": "step", "data": {}}): "VALIDATION_ERROR",
                 json.dumps({"type": "step", "data": {"text": 5}}): "VALIDATION_ERROR",
-                json.dumps({"type": "step", "data": {"text": "a", "tool_call": {"name": "answer"}}}): "VALIDATION_ERROR",
+                json.dumps({"type": "step", "data": {"text": "a", "tool_call": {}}}): "VALIDATION_ERROR",
                 b'{"type": "state"}': "VALIDATION_ERROR",  # a binary frame
                 json.dumps({"type": "step", "data": {"text": "x" * 70_000}}): "VALIDATION_ERROR",  # past the limit
                 json.dumps({"type": "reset", "data": {"seed": 0}, "session": 1}): "VALIDATION_ERROR",
@@ -177,7 +177,7 @@ def test_malformed_and_oversized_messages_get_protocol_errors_and_the_session_go
             with pytest.raises(ConnectionClosed) as closed:
                 ws.recv(timeout=60)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
-        assert server.wait_for(lambda s: s["sessions"] == 0)["envs_alive"] == 0
+        assert server.wait_for(lambda s: s["sessions"] == s["envs_alive"] == 0)["envs_alive"] == 0
         with GenericEnvClient(base_url=server.url).sync() as c:
             assert not c.reset(seed=0).done
 
@@ -193,7 +193,8 @@ def test_a_client_reaches_no_other_session_no_host_file_and_cannot_set_its_rewar
             # each session is its socket's: no message names another, and b's sandbox is not a's
             seen = exchange(b, {"type": "step", "data": {"text": "cat /work/mark.txt; ls /work"}})
             assert "from-a" not in seen["data"]["observation"]["text"]
-            for forged in ({"type": "state", "session_id": "x"}, {"type": "step", "data": {"text": "ls"}, "session": 1}):
+            for forged in ({"type": "state", "session_id": "x"},
+                           {"type": "step", "data": {"text": "ls"}, "session": 1}):
                 assert exchange(b, forged)["data"]["code"] == "VALIDATION_ERROR"
             assert exchange(a, {"type": "state"})["data"]["task_id"] == first["task"]["id"]
             # the reward is the verifier's: a client cannot send one
@@ -273,10 +274,9 @@ def test_http_endpoints_and_the_task_api():
         # stateless: a fresh env per request, /step resets it with the request's task and plays one action
         reset = request_json(url, "/reset", {"task_id": "HumanEval/2"})
         assert reset["observation"]["task"]["id"] == "HumanEval/2" and reset["done"] is False
-        task, env_class = local_task("selfgym/Code-v0", "HumanEval/2")
-        step = request_json(url, "/step", {"task_id": "HumanEval/2",
-                                           "action": {"tool_call": {"name": "submit_code",
-                                                                    "arguments": {"code": task.data["canonical_solution"]}}}})
+        task, _ = local_task("selfgym/Code-v0", "HumanEval/2")
+        call = {"name": "submit_code", "arguments": {"code": task.data["canonical_solution"]}}
+        step = request_json(url, "/step", {"task_id": "HumanEval/2", "action": {"tool_call": call}})
         assert step["reward"] == 1.0 and step["done"] is True
         with pytest.raises(RemoteEnvError, match="HTTP 422"):
             request_json(url, "/step", {"task_id": "HumanEval/2", "action": {"text": "x", "reward": 1}})
@@ -290,7 +290,7 @@ def test_an_idle_session_is_closed():
             time.sleep(1.5)
             answer = json.loads(ws.recv(timeout=30))
             assert answer["data"]["code"] == "SESSION_ERROR" and "idle" in answer["data"]["message"]
-        assert server.wait_for(lambda s: s["sessions"] == 0)["envs_alive"] == 0
+        assert server.wait_for(lambda s: s["sessions"] == s["envs_alive"] == 0)["envs_alive"] == 0
 
 
 def test_async_openenv_client_works_too():

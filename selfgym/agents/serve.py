@@ -16,7 +16,8 @@ its end (a tool call cannot be told from text before it is complete).
 
 A request the model cannot answer is a 400 naming the field at fault, never a 500: roles other than
 ``system``, ``user``, ``assistant`` and ``tool``, text with unpaired surrogates, empty stop strings, seeds outside
-the 64-bit range OpenAI allows, a ``tool_choice`` that forces a call, and prompts longer than the context window. A prompt with more characters than
+the 64-bit range OpenAI allows, a ``tool_choice`` that forces a call, and prompts longer than the context
+window. A prompt with more characters than
 the context window could hold is refused before it is tokenized, so a huge message cannot keep the one
 worker busy; in a batch, an over-long prompt fails alone.
 """
@@ -415,7 +416,8 @@ async def _stream_response(job: _Job, batcher: _Batcher, model_name: str, reques
             rest = completion.text[streamed:] if index == 0 else completion.text
             content: dict[str, Any] = {"content": rest} if rest else {}
             if completion.tool_calls:
-                content["tool_calls"] = [{"index": i, **call} for i, call in enumerate(message["message"]["tool_calls"])]
+                calls = message["message"]["tool_calls"]
+                content["tool_calls"] = [{"index": i, **call} for i, call in enumerate(calls)]
             yield chunk([delta(index, content, completion.finish_reason, message["logprobs"])])
         if request.stream_options is not None and request.stream_options.include_usage:
             yield chunk([], usage=_usage(completions))

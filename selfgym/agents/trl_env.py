@@ -199,7 +199,8 @@ class ToolEnvironment:
         if self._done:
             return "The episode has ended: no tool can be called any more."
         try:
-            observation, reward, terminated, truncated, _ = self._env.step({"name": name, "arguments": dict(arguments)})
+            observation, reward, terminated, truncated, _ = self._env.step({"name": name,
+                                                                            "arguments": dict(arguments)})
         except InfrastructureError as exc:
             self._lost, self._done = str(exc), True
             raise

@@ -50,7 +50,8 @@ class CodeEnv(TextEnv):
     """
 
     TOOLS = (tool("submit_code", "Submit Python code that defines the function the task asks for; it is run "
-                  "against the task's hidden tests.", {"code": string("The Python code: the whole function, with any imports it needs.")}),)
+                  "against the task's hidden tests.",
+                  {"code": string("The Python code: the whole function, with any imports it needs.")}),)
 
     def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 3,
                  reward: Literal["binary", "fraction"] = "binary", timeout_s: float = 10.0,

@@ -60,7 +60,8 @@ class ShellEnv(TextEnv):
 
     sandbox_bound = ("_harbor",)  # a Harbor episode holds containers of its own: a pickled env resets first
     TOOLS = (tool("bash", "Run one bash command line in the task's shell; its output and exit code come back. The "
-                  "working directory and variables carry over between commands.", {"command": string("The bash command line to run.")}),
+                  "working directory and variables carry over between commands.",
+                  {"command": string("The bash command line to run.")}),
              tool("submit", "Finish the task and have the work checked; give the answer if the task asks for one.",
                   optional={"answer": string("The answer, if the task asks for one.")}))
 

@@ -134,7 +134,8 @@ def _check_value(tool_name: str, key: str, value: Any, schema: Mapping[str, Any]
         raise ToolCallError(f"The argument {key} of {tool_name} must be a JSON {kind}, got {json.dumps(value)[:80]}.")
     if "enum" in schema and value not in schema["enum"]:
         choices = ", ".join(json.dumps(choice) for choice in schema["enum"])
-        raise ToolCallError(f"The argument {key} of {tool_name} must be one of {choices}, got {json.dumps(value)[:80]}.")
+        raise ToolCallError(f"The argument {key} of {tool_name} must be one of {choices}, "
+                            f"got {json.dumps(value)[:80]}.")
 
 
 def string(description: str) -> dict[str, Any]:

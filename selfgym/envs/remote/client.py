@@ -52,8 +52,8 @@ def http_url(url: str) -> str:
 
 def ws_url(url: str) -> str:
     """The WebSocket endpoint (``/ws``) of the server at ``url``."""
-    base = http_url(url)
-    return ("wss://" + base[len("https://"):] if base.startswith("https://") else "ws://" + base[len("http://"):]) + "/ws"
+    scheme, _, rest = http_url(url).partition("://")
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/ws"
 
 
 def request_json(url: str, path: str, body: Any = None, *, token: str | None = None, timeout_s: float = 60.0) -> Any:
@@ -147,7 +147,8 @@ class RemoteEnv(gym.Env[str, str]):
                  connect_timeout_s: float = 30.0, message_timeout_s: float = 600.0,
                  max_message_bytes: int = 64 << 20) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, "
+                             f"got {render_mode!r}")
         self.url = http_url(url)
         self.token = token
         self.render_mode = render_mode

@@ -35,16 +35,15 @@ import itertools
 import json
 import logging
 import threading
-import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import gymnasium as gym
-from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket
 from pydantic import ValidationError
 
 from ...sandbox.errors import InfrastructureError
@@ -94,7 +93,6 @@ class _Session:
     episode_id: str | None = None
     steps: int = 0
     done: bool = False
-    created: float = field(default_factory=time.time)
 
 
 class EnvServer:
@@ -275,10 +273,10 @@ class EnvServer:
                 self._sessions[session.id] = session
             await self._converse(websocket, session)
         finally:
+            await self._end(session)  # the slot is free once the env is closed and its sandbox back in the pool
             with self._slots:
                 if self._sessions.pop(session.id, None) is None:
                     self._reserved -= 1  # it never got past starting
-            await self._end(session)
 
     async def _converse(self, websocket: WebSocket, session: _Session) -> None:
         while True:
@@ -306,7 +304,7 @@ class EnvServer:
                     await websocket.close()
                     return
                 await websocket.send_json(answer)
-            except (WebSocketDisconnect, RuntimeError):  # the client left while its step ran
+            except Exception:  # the client left while its step ran: nobody to answer
                 return
 
     async def _end(self, session: _Session) -> None:
@@ -422,7 +420,8 @@ class EnvServer:
 
         def check_name(env_name: str) -> None:
             if env_name.lower() != server.env_name.lower():
-                raise HTTPException(404, f"unknown environment {env_name[:100]!r}; this server has {server.env_name!r}")
+                raise HTTPException(404, f"unknown environment {env_name[:100]!r}; this server has "
+                                         f"{server.env_name!r}")
 
         @app.get("/list_environments", dependencies=guarded)
         async def list_environments() -> list[str]:
