@@ -242,8 +242,9 @@ class RemoteEnv(gym.Env[str, str]):
                                     message_timeout_s=message_timeout_s, max_message_bytes=max_bytes)
         try:
             return self._session.request(message)
-        except InfrastructureError:
-            self._session, self.task = None, None  # the server closed the session: the next reset opens another
+        except InfrastructureError:  # the session is over: the next reset opens another
+            session, self._session, self.task = self._session, None, None
+            session.close()
             raise
 
     @staticmethod
