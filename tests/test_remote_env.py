@@ -125,3 +125,21 @@ def test_a_lost_server_is_an_infrastructure_error_for_the_client():
         with pytest.raises(InfrastructureError, match="cannot open a session"):
             env.reset(seed=0)
         env.close()
+
+
+def test_a_web_episode_through_the_server():
+    """Web-v0 too: its browser and sites run in the server's web sandbox, the page comes back as text."""
+    from selfgym.envs.web_env import WebEnv
+
+    with env_server("selfgym/Web-v0", "--max-sessions", "1") as server:
+        env = gym.make("selfgym/Remote-v0", url=server.url)
+        task = gym.make("selfgym/Web-v0").unwrapped.source.get("web/shop-001")
+        observations = [env.reset(options={"task_id": task.id})[0]]
+        terminated = truncated = False
+        while not (terminated or truncated):
+            observation, reward, terminated, truncated, _ = env.step(WebEnv.reference_reply(task, observations))
+            observations.append(observation)
+        env.close()
+        assert reward == 1.0 and terminated
+        assert server.wait_for(lambda s: s["sessions"] == s["envs_alive"] == s["sandboxes_in_use"] == 0)[
+            "sessions"] == 0
