@@ -110,7 +110,7 @@ class HFPolicy(Policy):
             log.warning("%s has no chat template: prompts use plain 'role: content' lines", self.name)
             self.tokenizer.chat_template = PLAIN_CHAT_TEMPLATE
         self.eos_token_ids = end_of_turn_ids(self.model, self.tokenizer)
-        self._renders_tools: bool | None = None
+        self._renders_tools = False  # checked once, on the first call that offers tools
 
     @classmethod
     def default(cls, **kwargs: Any) -> HFPolicy:

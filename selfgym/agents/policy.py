@@ -135,8 +135,9 @@ def tool_call(name: str, arguments: Mapping[str, Any] | str, call_id: str | None
             arguments = json.loads(arguments) if arguments.strip() else {}
         except json.JSONDecodeError:
             pass  # kept as the model wrote it: the env says what is wrong with it
+    arguments = dict(arguments) if isinstance(arguments, Mapping) else arguments
     return {"id": call_id or f"call_{uuid.uuid4().hex[:24]}", "type": "function",
-            "function": {"name": name, "arguments": dict(arguments) if isinstance(arguments, Mapping) else arguments}}
+            "function": {"name": name, "arguments": arguments}}
 
 
 class Policy(ABC):

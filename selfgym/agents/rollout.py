@@ -64,17 +64,19 @@ class EpisodeState:
             if observation is not None:
                 self.messages.append({"role": "user", "content": observation})
             return
-        for call in completion.tool_calls:
+        for number, call in enumerate(completion.tool_calls):
             if self.done:
                 break
             action = {"name": call["function"]["name"], "arguments": call["function"]["arguments"]}
-            observation = self._step(action, json.dumps(action), completion)
+            cost = completion if number == 0 else Completion("")  # the reply's tokens and time count once
+            observation = self._step(action, json.dumps(action), cost)
             if observation is not None:
                 self.messages.append({"role": "tool", "tool_call_id": call["id"], "name": action["name"],
                                       "content": observation})
 
     def _step(self, action: Any, shown: str, completion: Completion) -> str | None:
-        """One env step; its observation, or None when the episode was lost."""
+        """One env step (``completion``: what it cost the policy); its observation, or None when the episode
+        was lost."""
         start = time.perf_counter()
         try:
             observation, reward, terminated, truncated, info = self.env.step(action)
