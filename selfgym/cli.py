@@ -172,6 +172,47 @@ def serve(model: str, host: str, port: int, model_name: str | None, device: str 
     run_server(model, host=host, port=port, model_name=model_name, device=device, batch_size=batch_size)
 
 
+@main.command("env-server")
+@click.argument("env_id")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0: every interface).")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--max-sessions", default=16, show_default=True, type=click.IntRange(min=1),
+              help="Sessions (one env each) open at once; more are answered CAPACITY_REACHED.")
+@click.option("--idle-timeout", "idle_timeout_s", default=600.0, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds a session may send nothing before it is closed.")
+@click.option("--token", default=None, envvar="SELFGYM_ENV_SERVER_TOKEN",
+              help="Clients must send 'Authorization: Bearer TOKEN' (or set $SELFGYM_ENV_SERVER_TOKEN).")
+@click.option("--env-kwargs", default="{}", show_default=True, help="JSON keyword arguments of every env.")
+@click.option("--allow-custom-tasks", is_flag=True, help="Accept task objects in reset, not only task ids.")
+@click.option("--max-message-bytes", default=8 << 20, show_default=True, type=click.IntRange(min=1024))
+@click.option("--warm", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Sandboxes started with the server (the others start when first needed).")
+@clear_errors
+def env_server(env_id: str, host: str, port: int, max_sessions: int, idle_timeout_s: float, token: str | None,
+               env_kwargs: str, allow_custom_tasks: bool, max_message_bytes: int, warm: int) -> None:
+    """Serve ENV_ID (e.g. selfgym/Code-v0) over OpenEnv's protocol: WebSocket /ws, one env per connection."""
+    import json
+
+    from .envs.remote.server import EnvServer, serve as run_server
+
+    try:
+        kwargs = json.loads(env_kwargs)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--env-kwargs") from None
+    if not isinstance(kwargs, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--env-kwargs")
+    try:
+        server = EnvServer(env_id, env_kwargs=kwargs, max_sessions=max_sessions, idle_timeout_s=idle_timeout_s,
+                           token=token, allow_custom_tasks=allow_custom_tasks, max_message_bytes=max_message_bytes,
+                           warm=warm)
+    except (ValueError, TypeError) as exc:
+        raise click.UsageError(str(exc)) from None
+    if host not in ("127.0.0.1", "localhost", "::1") and token is None:
+        console.print(f"[yellow]warning:[/] serving on {host} without --token: anyone who reaches it can play")
+    console.print(f"serving {env_id} on http://{host}:{port} (WebSocket /ws, {max_sessions} sessions)")
+    run_server(server, host=host, port=port)
+
+
 
 def eval_errors(func):
     """Like :func:`clear_errors`, for what an evaluation can get wrong: a suite, an agent spec, a run folder,

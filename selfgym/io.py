@@ -4,11 +4,14 @@ JSON Lines logs (each append fsync'd; a line torn by a kill is dropped when read
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -65,3 +68,20 @@ def read_jsonl(path: str | Path) -> list[Any]:
                 break
             raise ValueError(f"{path}:{number}: not a JSON line") from None
     return rows
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NumPy scalars/arrays, tuples, sets and other objects made JSON-serialisable."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return repr(value)

@@ -77,3 +77,28 @@ def torch_one_thread():
 def our_containers(client, **labels: str) -> list:
     filters = [f"{key}={value}" for key, value in labels.items()] + ["selfgym.sandbox=1"]
     return client.containers.list(all=True, filters={"label": filters}, ignore_removed=True)
+
+
+SIX_SEVENS_PROMPT = "What is 6 * 7?"
+ANSWER_42 = '<tool_call>\n{"name": "answer", "arguments": {"answer": "42"}}\n</tool_call>'
+
+
+@pytest.fixture(scope="session")
+def tiny_tool_model(tmp_path_factory):
+    """The tests' tiny model with Qwen 2.5's tool-calling template, taught to answer Math-v0's tools with
+    ``answer("42")``: asked "What is 6 * 7?" plainly, or as Math-v0's first observation in a rollout."""
+    import gymnasium as gym
+    from tiny_models import build_tiny_tool_model
+
+    from selfgym.agents.rollout import DEFAULT_SYSTEM_PROMPT
+    from selfgym.envs import Task
+
+    env = gym.make("selfgym/Math-v0")
+    observation, _ = env.reset(options={"task": Task("six-sevens", "custom", SIX_SEVENS_PROMPT,
+                                                     data={"answer": "42"})})
+    chats = [[{"role": "system", "content": DEFAULT_SYSTEM_PROMPT}, {"role": "user", "content": observation}],
+             [{"role": "user", "content": SIX_SEVENS_PROMPT}]]
+    path = build_tiny_tool_model(tmp_path_factory.mktemp("tiny-tools") / "model", ANSWER_42,
+                                 env.unwrapped.tool_schemas(), chats)
+    env.close()
+    return path

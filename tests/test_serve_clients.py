@@ -14,13 +14,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import json
 import threading
 
+import gymnasium as gym
 import openai
 import pytest
 import requests
+import torch
+from conftest import SIX_SEVENS_PROMPT
 from tiny_models import build_tiny_chat_model
 
-from selfgym.agents import HFPolicy, create_app
+from selfgym.agents import HFPolicy, OpenAIPolicy, create_app, rollout
 from selfgym.agents.serve import prompt_char_limit, serve_in_thread
+from selfgym.envs import Task
 
 QUESTION = [{"role": "user", "content": "What is 2+3?"}]
 
@@ -36,9 +40,9 @@ def tokenized(policy):
     lengths: list[int] = []
     prompt_ids = policy.prompt_ids
 
-    def recording(messages):
+    def recording(messages, tools=None):
         lengths.append(sum(len(m["content"]) for m in messages))
-        return prompt_ids(messages)
+        return prompt_ids(messages, tools)
 
     policy.prompt_ids = recording
     yield lengths
@@ -89,8 +93,11 @@ def test_sdk_content_parts_and_a_system_message(client):
 def test_sdk_errors_are_openai_errors(client):
     with pytest.raises(openai.NotFoundError, match="serves 'tiny'"):
         client.chat.completions.create(model="gpt-4o", messages=QUESTION)
-    with pytest.raises(openai.BadRequestError, match="streaming is not supported"):
-        client.chat.completions.create(model="tiny", messages=QUESTION, stream=True)
+    with pytest.raises(openai.BadRequestError, match="top_logprobs needs logprobs"):
+        client.chat.completions.create(model="tiny", messages=QUESTION, top_logprobs=2)
+    with pytest.raises(openai.BadRequestError, match="cannot force a tool call"):
+        client.chat.completions.create(model="tiny", messages=QUESTION, tool_choice="required", tools=[
+            {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}])
     with pytest.raises(openai.BadRequestError, match="reads at most 512"):
         client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "step " * 1000}])
 
@@ -111,9 +118,9 @@ def test_a_seed_outside_int64_is_a_400(client, seed):
         client.chat.completions.create(model="tiny", messages=QUESTION, seed=seed)
 
 
-@pytest.mark.parametrize("role", ["robot", "tool", "function", ""])
+@pytest.mark.parametrize("role", ["robot", "function", ""])
 def test_an_unknown_role_is_a_400(client, role):
-    with pytest.raises(openai.BadRequestError, match=r"role.*'system', 'user' or 'assistant'"):
+    with pytest.raises(openai.BadRequestError, match=r"role.*'system', 'user', 'assistant' or 'tool'"):
         client.chat.completions.create(model="tiny", messages=[{"role": role, "content": "hi"}])
 
 
@@ -183,3 +190,94 @@ def test_raw_http_bad_requests_are_400_with_an_error_object(url, body, complaint
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error" and complaint in error["message"]
+
+
+# --- streaming, log-probabilities, tools --------------------------------------------------------------------------
+
+def test_a_stream_brings_the_reply_piece_by_piece_with_usage(client):
+    kwargs = dict(model="tiny", messages=QUESTION, max_tokens=24)
+    whole = client.chat.completions.create(**kwargs)
+    chunks = list(client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **kwargs))
+    assert all(chunk.object == "chat.completion.chunk" for chunk in chunks)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(pieces) > 3, "the text comes as it is generated, not in one piece"
+    assert "".join(pieces) == whole.choices[0].message.content
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == whole.choices[0].finish_reason
+    assert chunks[-1].choices == [] and chunks[-1].usage.model_dump() == whole.usage.model_dump()
+    # several replies in one stream, each whole, with their own index; a stop string never shows
+    chunks = list(client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=8, n=2, seed=1,
+                                                 temperature=1.0, stream=True))
+    assert {c.choices[0].index for c in chunks if c.choices[0].finish_reason} == {0, 1}
+    stopped = client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=24, stop=[pieces[2][:1]])
+    streamed = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+        model="tiny", messages=QUESTION, max_tokens=24, stop=[pieces[2][:1]], stream=True))
+    assert streamed == stopped.choices[0].message.content and pieces[2][:1] not in streamed
+
+
+def test_logprobs_are_the_models_own_streamed_or_not(client, policy):
+    response = client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=10, logprobs=True,
+                                              top_logprobs=3)
+    tokens = response.choices[0].logprobs.content
+    assert "".join(t.token for t in tokens) == response.choices[0].message.content
+    assert all(len(t.top_logprobs) == 3 and t.top_logprobs[0].logprob >= t.logprob for t in tokens)
+    # recomputed from one forward pass over the prompt and the reply's tokens (greedy: the likeliest each time)
+    prompt = policy.prompt_ids(QUESTION)
+    with torch.no_grad():
+        generated = policy.model.generate(torch.tensor([prompt]), max_new_tokens=10, do_sample=False,
+                                          pad_token_id=policy.tokenizer.pad_token_id)[0, len(prompt):].tolist()
+    ids = generated[:next((i for i, t in enumerate(generated) if t in policy.eos_token_ids), len(generated))]
+    assert [t.token for t in tokens] == [policy.tokenizer.decode([i]) for i in ids]
+    with torch.no_grad():
+        logits = policy.model(torch.tensor([prompt + ids])).logits[0, len(prompt) - 1:-1]
+    expected = torch.log_softmax(logits.float(), dim=-1)[range(len(ids)), ids]
+    assert [round(t.logprob, 3) for t in tokens] == [round(float(v), 3) for v in expected]
+    chunks = list(client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=10, logprobs=True,
+                                                 top_logprobs=3, stream=True))
+    streamed = [t for c in chunks if c.choices and c.choices[0].logprobs for t in c.choices[0].logprobs.content]
+    assert [(t.token, round(t.logprob, 4)) for t in streamed] == [(t.token, round(t.logprob, 4)) for t in tokens]
+
+
+@pytest.fixture(scope="module")
+def tool_url(tiny_tool_model):
+    with serve_in_thread(create_app(HFPolicy(tiny_tool_model), "tiny-tools")) as base_url:
+        yield base_url
+
+
+MATH_TOOLS = gym.make("selfgym/Math-v0").unwrapped.tool_schemas()
+
+
+def test_tools_and_tool_calls_through_the_openai_sdk(tool_url):
+    client = openai.OpenAI(base_url=tool_url, api_key="EMPTY", max_retries=0)
+    question = [{"role": "user", "content": SIX_SEVENS_PROMPT}]
+    response = client.chat.completions.create(model="tiny-tools", messages=question, tools=MATH_TOOLS,
+                                              max_tokens=40)
+    choice = response.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.content is None
+    [call] = choice.message.tool_calls
+    assert call.type == "function" and call.function.name == "answer" and call.id.startswith("call_")
+    assert json.loads(call.function.arguments) == {"answer": "42"}
+    # the call and its result go back in the history, as any OpenAI client sends them
+    history = [*question, choice.message.model_dump(exclude_none=True),
+               {"role": "tool", "tool_call_id": call.id, "content": "Correct."}]
+    assert client.chat.completions.create(model="tiny-tools", messages=history, tools=MATH_TOOLS, max_tokens=4)
+    # streamed: the call comes whole in the last chunk
+    chunks = list(client.chat.completions.create(model="tiny-tools", messages=question, tools=MATH_TOOLS,
+                                                 max_tokens=40, stream=True))
+    [streamed] = [tc for c in chunks for tc in c.choices[0].delta.tool_calls or []]
+    assert streamed.function.name == "answer" and json.loads(streamed.function.arguments) == {"answer": "42"}
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+    # tool_choice none: the tools are not offered, and no call comes back
+    plain = client.chat.completions.create(model="tiny-tools", messages=question, tools=MATH_TOOLS,
+                                           tool_choice="none", max_tokens=8)
+    assert plain.choices[0].message.tool_calls is None
+
+
+def test_openai_policy_plays_a_tool_call_episode_through_selfgym_serve(tool_url):
+    env = gym.make("selfgym/Math-v0")
+    task = Task("six-sevens", "custom", SIX_SEVENS_PROMPT, data={"answer": "42"})
+    try:
+        trajectory = rollout(env, OpenAIPolicy("tiny-tools", base_url=tool_url), task, tools=True)
+    finally:
+        env.close()
+    assert trajectory.success and trajectory.messages[-1]["role"] == "tool"

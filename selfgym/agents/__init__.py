@@ -6,12 +6,12 @@ transformers model (``HFPolicy.default()`` is the embedded SmolLM2-135M-Instruct
 :class:`OraclePolicy` plays each task's reference solution. :class:`AgentSpec` names one (an experiment's
 ``agent:``, or an ``--agent`` string through :func:`parse_agent`) and :func:`build_policy` builds it.
 ``selfgym.agents.serve.serve(model)`` exposes a model as an OpenAI-compatible endpoint (``create_app`` for any
-policy).
+policy). Policies may call an env's tools (``act_batch_with_info(tools=...)``; ``rollout(..., tools=True)``).
 
 Episodes: :func:`rollout` / :func:`rollout_batch` play envs with a policy and return :class:`Trajectory` objects
 (JSONL via ``append_jsonl``/``read_jsonl``). Improvement: :class:`Reflexion` (verbal memory across trials) and
 :class:`SelfTrainer` (STaR and Re-ReST self-training with LoRA), :class:`GRPOTrainer` (multi-turn GRPO; TRL users:
-:class:`SelfgymRollout`), and Stable-Baselines3 wrappers (:class:`CandidateChoiceWrapper`,
+:func:`tool_environment` for ``environment_factory``, or :class:`SelfgymRollout`), and Stable-Baselines3 wrappers (:class:`CandidateChoiceWrapper`,
 :class:`CurriculumTeacherEnv`).
 
 The torch/transformers and openai backends are imported on first use, so ``import selfgym.agents`` stays fast.
@@ -23,7 +23,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .policy import (Completion, ContextLengthError, LockedPolicy, Policy, PolicyError, Sampling, ScriptedPolicy,
-                     check_messages)
+                     TokenLogprob, check_messages, tool_call)
 from .reflexion import Reflexion, ReflexionConfig, ReflexionResult
 from .rollout import rollout, rollout_batch, rollout_many
 from .scripted import EmptyPolicy, OraclePolicy
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .grpo import GRPOConfig, GRPOTrainer
     from .sb3 import CandidateChoiceWrapper, CurriculumTeacherEnv, HashingFeaturizer
     from .self_training import SelfTrainConfig, SelfTrainer
-    from .trl_env import SelfgymRollout, env_reward
+    from .trl_env import SelfgymRollout, env_reward, tool_dataset, tool_environment
     from .serve import create_app
     from .smollm2 import smollm2_path
 
@@ -54,6 +54,8 @@ _LAZY = {
     "HashingFeaturizer": ".sb3",
     "SelfgymRollout": ".trl_env",
     "env_reward": ".trl_env",
+    "tool_environment": ".trl_env",
+    "tool_dataset": ".trl_env",
 }
 
 __all__ = [
@@ -61,8 +63,9 @@ __all__ = [
     "CurriculumTeacherEnv", "EmptyPolicy", "GRPOConfig", "GRPOTrainer", "HFPolicy", "HashingFeaturizer",
     "LockedPolicy", "OpenAIPolicy", "OraclePolicy", "Policy", "PolicyError", "Reflexion", "ReflexionConfig",
     "ReflexionResult", "Sampling", "ScriptedPolicy", "SelfTrainConfig", "SelfTrainer", "SelfgymRollout", "Step",
-    "Trajectory", "append_jsonl", "build_policy", "check_messages", "create_app", "env_reward", "parse_agent",
-    "read_jsonl", "rollout", "rollout_batch", "rollout_many", "smollm2_path"
+    "TokenLogprob", "Trajectory", "append_jsonl", "build_policy", "check_messages", "create_app", "env_reward",
+    "parse_agent", "read_jsonl", "rollout", "rollout_batch", "rollout_many", "smollm2_path", "tool_call",
+    "tool_dataset", "tool_environment"
 ]
 
 

@@ -4,6 +4,8 @@ Conversations go through the tokenizer's chat template and are generated togethe
 (grouped by length so that little padding is wasted). On a GPU the model runs in bfloat16, on the CPU in
 float32.
 Seeded sampling is reproducible for the same inputs and batch, and does not disturb the global torch RNG.
+Tools (``act_batch_with_info(tools=...)``) are rendered by the chat template and the calls read back from the reply
+(:mod:`selfgym.agents.tool_parsing`); per-token log-probabilities come from the model's raw logits.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .policy import Completion, ContextLengthError, Policy, Sampling, truncate_at_stop
+from .policy import Completion, ContextLengthError, Policy, Sampling, TokenLogprob, truncate_at_stop
 from .smollm2 import resolve_model_name
+from .tool_parsing import check_template_renders_tools, parse_tool_calls
 
 if TYPE_CHECKING:
     from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
@@ -107,6 +110,7 @@ class HFPolicy(Policy):
             log.warning("%s has no chat template: prompts use plain 'role: content' lines", self.name)
             self.tokenizer.chat_template = PLAIN_CHAT_TEMPLATE
         self.eos_token_ids = end_of_turn_ids(self.model, self.tokenizer)
+        self._renders_tools = False  # checked once, on the first call that offers tools
 
     @classmethod
     def default(cls, **kwargs: Any) -> HFPolicy:
@@ -118,13 +122,33 @@ class HFPolicy(Policy):
         """The model's context window in tokens, when its config states one."""
         return getattr(self.model.config, "max_position_embeddings", None)
 
-    def prompt_ids(self, messages: Sequence[dict[str, str]]) -> list[int]:
-        """The token ids the model sees for ``messages`` (chat template with the assistant turn opened)."""
-        text = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+    def prompt_ids(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None
+                   ) -> list[int]:
+        """The token ids the model sees for ``messages`` (chat template with the assistant turn opened), with
+        ``tools`` (OpenAI form) rendered by the template."""
+        if tools and not self._renders_tools:
+            check_template_renders_tools(self.tokenizer, self.name)
+            self._renders_tools = True
+        text = self.tokenizer.apply_chat_template(list(messages), tools=list(tools) if tools else None,
+                                                  add_generation_prompt=True, tokenize=False)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def _complete(self, conversations: list[list[dict[str, str]]], sampling: Sampling) -> list[Completion]:
-        prompts = [self.prompt_ids(messages) for messages in conversations]
+    def _complete(self, conversations: list[list[dict[str, Any]]], sampling: Sampling) -> list[Completion]:
+        return self._complete_with(conversations, sampling, tools=[], logprobs=None)
+
+    def stream(self, messages: list[dict[str, Any]], sampling: Sampling, on_text: Callable[[str], None], *,
+               logprobs: int | None = None) -> Completion:
+        """Generate one reply to ``messages``, handing its text to ``on_text`` piece by piece as tokens come (never
+        past a stop string, never half a character); returns the whole :class:`Completion`, whose ``text`` is
+        what the pieces add up to."""
+        streamer = _TextPieces(self.tokenizer, self.eos_token_ids, sampling.stop, on_text)
+        [completion] = self._complete_with([messages], sampling, tools=[], logprobs=logprobs, streamer=streamer)
+        streamer.finish(completion.text)
+        return completion
+
+    def _complete_with(self, conversations: list[list[dict[str, Any]]], sampling: Sampling, *,
+                       tools: list[dict[str, Any]], logprobs: int | None, streamer: Any = None) -> list[Completion]:
+        prompts = [self.prompt_ids(messages, tools) for messages in conversations]
         if self.context_length is not None:
             too_long = [i for i, ids in enumerate(prompts) if len(ids) >= self.context_length]
             if too_long:
@@ -138,7 +162,8 @@ class HFPolicy(Policy):
         with seeded_rng(sampling.seed, self.device), torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 chunk = order[start : start + self.batch_size]
-                for i, completion in zip(chunk, self._generate([prompts[i] for i in chunk], sampling)):
+                for i, completion in zip(chunk, self._generate([prompts[i] for i in chunk], sampling,
+                                                                bool(tools), logprobs, streamer)):
                     completions[i] = completion
         return completions  # type: ignore[return-value]
 
@@ -159,7 +184,8 @@ class HFPolicy(Policy):
             stop_strings=list(sampling.stop) or None,
         )
 
-    def _generate(self, prompts: list[list[int]], sampling: Sampling) -> list[Completion]:
+    def _generate(self, prompts: list[list[int]], sampling: Sampling, tools: bool = False,
+                  logprobs: int | None = None, streamer: Any = None) -> list[Completion]:
         batch = self.tokenizer.pad(
             {"input_ids": prompts}, padding=True, padding_side="left", return_tensors="pt"
         ).to(self.device)
@@ -168,17 +194,34 @@ class HFPolicy(Policy):
         if self.context_length is not None:
             max_new_tokens = min(max_new_tokens, self.context_length - width)
         config = self.generation_config(sampling, max_new_tokens)
+        scored = config.return_dict_in_generate = config.output_logits = logprobs is not None
         started = time.perf_counter()
-        output = self.model.generate(**batch, generation_config=config, tokenizer=self.tokenizer)
+        output = self.model.generate(**batch, generation_config=config, tokenizer=self.tokenizer, streamer=streamer)
         seconds = time.perf_counter() - started
+        sequences = output.sequences if scored else output
         prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
-        return [
-            self._decode(row.tolist(), int(prompt_tokens), seconds, max_new_tokens, sampling.stop)
-            for row, prompt_tokens in zip(output[:, width:], prompt_lengths)
-        ]
+        completions = []
+        for index, (row, prompt_tokens) in enumerate(zip(sequences[:, width:], prompt_lengths)):
+            steps = [logits[index] for logits in output.logits] if scored else None
+            completions.append(self._decode(row.tolist(), int(prompt_tokens), seconds, max_new_tokens, sampling.stop,
+                                            tools=tools, logits=steps, top=logprobs or 0))
+        return completions
+
+    def token_logprobs(self, ids: Sequence[int], logits: Sequence[torch.Tensor], top: int = 0) -> list[TokenLogprob]:
+        """Each of ``ids``' log-probability under the raw ``logits`` it was drawn from, with the ``top`` likeliest
+        tokens of each step."""
+        result = []
+        for token, step_logits in zip(ids, logits):
+            logp = torch.log_softmax(step_logits.float(), dim=-1)
+            best = torch.topk(logp, top) if top else None
+            alternatives = tuple((self.tokenizer.decode([int(i)]), float(v))
+                                 for v, i in zip(best.values, best.indices)) if best is not None else ()
+            result.append(TokenLogprob(self.tokenizer.decode([token]), float(logp[token]), alternatives))
+        return result
 
     def _decode(
-        self, ids: list[int], prompt_tokens: int, seconds: float, max_new_tokens: int, stop: tuple[str, ...]
+        self, ids: list[int], prompt_tokens: int, seconds: float, max_new_tokens: int, stop: tuple[str, ...], *,
+        tools: bool = False, logits: Sequence[torch.Tensor] | None = None, top: int = 0
     ) -> Completion:
         end = next((i for i, token in enumerate(ids) if token in self.eos_token_ids), None)
         if end is None:
@@ -193,13 +236,61 @@ class HFPolicy(Policy):
         # The end-of-turn token counts when the model generated it; after a stop string it is padding.
         completion_tokens = len(ids) + (end is not None and not stopped)
         finished = end is not None or stopped or completion_tokens < max_new_tokens
+        calls: list[dict[str, Any]] = []
+        if tools:  # tool-call markup may be special tokens, which the text above leaves out
+            raw, _ = truncate_at_stop(self.tokenizer.decode(ids, skip_special_tokens=False), stop)
+            content, calls = parse_tool_calls(raw, self.tokenizer)
+            if calls:
+                text = self._without_special_tokens(content)
         return Completion(
             text=text,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             seconds=seconds,
-            finish_reason="stop" if finished else "length",
+            finish_reason="tool_calls" if calls else "stop" if finished else "length",
+            tool_calls=calls or None,
+            logprobs=self.token_logprobs(ids, logits, top) if logits is not None else None,
         )
+
+    def _without_special_tokens(self, text: str) -> str:
+        for token in self.tokenizer.all_special_tokens:
+            text = text.replace(token, "")
+        return text.strip()
+
+
+class _TextPieces:
+    """A transformers streamer that hands a reply's new text to a callback as tokens come: held back while it may
+    be the start of a stop string or ends in half a UTF-8 character."""
+
+    def __init__(self, tokenizer: Any, eos_token_ids: frozenset[int], stop: tuple[str, ...],
+                 on_text: Callable[[str], None]) -> None:
+        self.tokenizer, self.eos_token_ids, self.stop, self.on_text = tokenizer, eos_token_ids, stop, on_text
+        self.hold = max((len(s) for s in stop), default=1) - 1
+        self.ids: list[int] = []
+        self.sent = 0
+        self.prompt_seen = False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self.prompt_seen:  # generate hands the prompt over first
+            self.prompt_seen = True
+            return
+        self.ids += [token for token in value.reshape(-1).tolist() if token not in self.eos_token_ids]
+        text, stopped = truncate_at_stop(self.tokenizer.decode(self.ids, skip_special_tokens=True), self.stop)
+        ready = len(text) if stopped else max(len(text) - self.hold, 0)
+        if text[:ready].endswith("\ufffd"):
+            ready -= 1
+        if ready > self.sent:
+            self.on_text(text[self.sent:ready])
+            self.sent = ready
+
+    def end(self) -> None:
+        pass
+
+    def finish(self, text: str) -> None:
+        """Hand over what is left of the reply's final ``text``."""
+        if len(text) > self.sent:
+            self.on_text(text[self.sent:])
+            self.sent = len(text)
 
 
 def end_of_turn_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> frozenset[int]:

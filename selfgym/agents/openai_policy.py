@@ -2,7 +2,7 @@
 
 Retries (connection errors, 408/409/429/5xx, with exponential backoff that honours ``Retry-After``) are the
 ``openai`` client's own; this module adds a client-side request-rate limit, concurrent batches, and errors
-that name the endpoint.
+that name the endpoint. Tools pass through as ``tools=`` and come back as ``tool_calls``; ``logprobs`` as the API's.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any
 
 import openai
 
-from .policy import Completion, ContextLengthError, Policy, PolicyError, Sampling
+from .policy import (Completion, ContextLengthError, Policy, PolicyError, Sampling, TokenLogprob, tool_call,
+                     tool_calls_as_json)
 
 # How servers say a prompt is longer than the model's context: OpenAI (code context_length_exceeded), vLLM
 # ("This model's maximum context length is ..."), selfgym serve ("... reads at most N tokens").
@@ -93,13 +94,20 @@ class OpenAIPolicy(Policy):
         self.max_concurrency = max_concurrency
         self.rate_limiter = RateLimiter(requests_per_second) if requests_per_second else None
 
-    def _complete(self, conversations: list[list[dict[str, str]]], sampling: Sampling) -> list[Completion]:
-        if len(conversations) == 1:
-            return [self._request(conversations[0], sampling)]
+    def _complete(self, conversations: list[list[dict[str, Any]]], sampling: Sampling) -> list[Completion]:
+        return self._complete_with(conversations, sampling, tools=[], logprobs=None)
 
-        def ask(messages: list[dict[str, str]]) -> Completion | ContextLengthError:
+    def _complete_with(self, conversations: list[list[dict[str, Any]]], sampling: Sampling, *,
+                       tools: list[dict[str, Any]], logprobs: int | None) -> list[Completion]:
+        extra: dict[str, Any] = {"tools": tools} if tools else {}
+        if logprobs is not None:
+            extra.update(logprobs=True, top_logprobs=logprobs)
+        if len(conversations) == 1:
+            return [self._request(conversations[0], sampling, extra)]
+
+        def ask(messages: list[dict[str, Any]]) -> Completion | ContextLengthError:
             try:
-                return self._request(messages, sampling)
+                return self._request(messages, sampling, extra)
             except ContextLengthError as error:  # the others' replies are kept (and paid for): see below
                 return error
 
@@ -124,13 +132,14 @@ class OpenAIPolicy(Policy):
             params["stop"] = list(sampling.stop)
         return params
 
-    def _request(self, messages: list[dict[str, str]], sampling: Sampling) -> Completion:
+    def _request(self, messages: list[dict[str, Any]], sampling: Sampling, extra: dict[str, Any] | None = None
+                 ) -> Completion:
         if self.rate_limiter is not None:
             self.rate_limiter.wait()
         started = time.perf_counter()
         try:
             response = self.client.chat.completions.create(
-                model=self.model, messages=messages, **self.request_params(sampling)
+                model=self.model, messages=wire_messages(messages), **self.request_params(sampling), **(extra or {})
             )
         except openai.APIConnectionError as error:
             raise PolicyError(
@@ -149,10 +158,21 @@ class OpenAIPolicy(Policy):
             raise PolicyError(f"{self.base_url} returned no choices for model {self.model!r}")
         choice = response.choices[0]
         usage = response.usage
+        calls = [tool_call(c.function.name, c.function.arguments, c.id)
+                 for c in choice.message.tool_calls or [] if getattr(c, "function", None) is not None]
+        content = choice.logprobs.content if choice.logprobs is not None else None
         return Completion(
             text=choice.message.content or "",
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
             seconds=seconds,
             finish_reason=choice.finish_reason or "stop",
+            tool_calls=calls or None,
+            logprobs=[TokenLogprob(t.token, t.logprob, tuple((a.token, a.logprob) for a in t.top_logprobs or ()))
+                      for t in content] if content is not None else None,
         )
+
+
+def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A history as the OpenAI API takes it: tool-call arguments as JSON text."""
+    return [{**m, "tool_calls": tool_calls_as_json(m["tool_calls"])} if m.get("tool_calls") else m for m in messages]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,10 +29,14 @@ class EpisodeState:
     An :class:`~selfgym.sandbox.InfrastructureError` from the env ends the episode with ``error`` set (the others
     of a batch play on): what it was is no result of the agent's. A conversation that outgrows the model's context
     ends it with ``stopped`` saying so: the agent's failure. Subclasses record more of each turn (GRPO's token ids,
-    :class:`selfgym.agents.grpo.TokenEpisodeState`)."""
+    :class:`selfgym.agents.grpo.TokenEpisodeState`).
+
+    With ``tools``, the policy is offered the env's tools (``tool_schemas()``) and each tool call of a reply is
+    one env step, answered by a ``tool`` message; a reply without one is a text action, answered by a ``user``
+    message."""
 
     def __init__(self, env: gym.Env, task: Task | None, seed: int | None, system_prompt: str | None,
-                 first_message_prefix: str = "") -> None:
+                 first_message_prefix: str = "", tools: bool = False) -> None:
         self.env = env
         self.seed = seed
         self.messages: list[dict[str, str]] = [{"role": "system", "content": system_prompt}] if system_prompt else []
@@ -39,6 +44,7 @@ class EpisodeState:
         self.error: str | None = None
         self.stopped: str | None = None
         self.done = False
+        self.tools: list[dict[str, Any]] | None = None
         options = {"task": task} if task is not None else None
         try:
             observation, _ = env.reset(seed=seed, options=options)
@@ -47,22 +53,41 @@ class EpisodeState:
             self.error, self.done = str(exc), True
             return
         self.task: Task = env.unwrapped.task
+        self.tools = env.unwrapped.tool_schemas() if tools else None
         self.messages.append({"role": "user", "content": first_message_prefix + observation})
 
     def play(self, completion: Completion) -> None:
         """Step the env with the reply; the episode is ``done`` when it terminates, truncates or is lost."""
-        self.messages.append({"role": "assistant", "content": completion.text})
+        self.messages.append(completion.message() if self.tools else {"role": "assistant", "content": completion.text})
+        if not (self.tools and completion.tool_calls):
+            observation = self._step(completion.text, completion.text, completion)
+            if observation is not None:
+                self.messages.append({"role": "user", "content": observation})
+            return
+        for number, call in enumerate(completion.tool_calls):
+            if self.done:
+                break
+            action = {"name": call["function"]["name"], "arguments": call["function"]["arguments"]}
+            cost = completion if number == 0 else Completion("")  # the reply's tokens and time count once
+            observation = self._step(action, json.dumps(action), cost)
+            if observation is not None:
+                self.messages.append({"role": "tool", "tool_call_id": call["id"], "name": action["name"],
+                                      "content": observation})
+
+    def _step(self, action: Any, shown: str, completion: Completion) -> str | None:
+        """One env step (``completion``: what it cost the policy); its observation, or None when the episode
+        was lost."""
         start = time.perf_counter()
         try:
-            observation, reward, terminated, truncated, info = self.env.step(completion.text)
+            observation, reward, terminated, truncated, info = self.env.step(action)
         except InfrastructureError as exc:
             self.error, self.done = str(exc), True
-            return
-        self.steps.append(Step(completion.text, observation, float(reward), bool(terminated), bool(truncated),
+            return None
+        self.steps.append(Step(shown, observation, float(reward), bool(terminated), bool(truncated),
                                dict(info), completion.prompt_tokens, completion.completion_tokens,
                                completion.seconds, time.perf_counter() - start))
-        self.messages.append({"role": "user", "content": observation})
         self.done = bool(terminated or truncated)
+        return observation
 
     def stop(self, reason: str) -> None:
         """End the episode before the env does (``reason`` goes to the trajectory's ``meta["stopped"]``)."""
@@ -98,24 +123,27 @@ def play_lockstep(episodes: Sequence[EpisodeState],
 def rollout(env: gym.Env, policy: Policy, task: Task | None = None, *, seed: int | None = None,
             system_prompt: str | None = DEFAULT_SYSTEM_PROMPT, sampling: Sampling | None = None,
             first_message_prefix: str = "", max_turns: int | None = None,
-            meta: dict[str, Any] | None = None) -> Trajectory:
+            meta: dict[str, Any] | None = None, tools: bool = False) -> Trajectory:
     """Play one episode of ``env`` with ``policy``: on ``task`` if given, else the task the env draws with
     ``seed``. Ends when the env terminates or truncates (its step budget), after ``max_turns`` actions, or when
     the conversation no longer fits the model's context (``meta["stopped"]`` says so).
-    ``first_message_prefix`` is put before the first observation (Reflexion puts its memory there)."""
+    ``first_message_prefix`` is put before the first observation (Reflexion puts its memory there). With
+    ``tools``, the policy may act by calling the env's tools (see :class:`EpisodeState`)."""
     return rollout_batch([env], policy, [task], seeds=[seed], system_prompt=system_prompt, sampling=sampling,
-                         first_message_prefixes=[first_message_prefix], max_turns=max_turns, meta=meta)[0]
+                         first_message_prefixes=[first_message_prefix], max_turns=max_turns, meta=meta,
+                         tools=tools)[0]
 
 
 def rollout_batch(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task | None] | None = None, *,
                   seeds: Sequence[int | None] | None = None, system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
                   sampling: Sampling | None = None, first_message_prefixes: Sequence[str] | None = None,
-                  max_turns: int | None = None, meta: dict[str, Any] | None = None) -> list[Trajectory]:
+                  max_turns: int | None = None, meta: dict[str, Any] | None = None,
+                  tools: bool = False) -> list[Trajectory]:
     """Play one episode in each env at once: every turn, the replies of all unfinished episodes are generated
     in one batch (``policy.act_batch_with_info``) and the envs step in parallel threads (sandbox calls release
     the GIL). Envs may share one :class:`~selfgym.sandbox.SandboxPool`. Returns one trajectory per env, in order.
     An episode lost to the infrastructure has ``error`` set; one whose conversation outgrew the model's context
-    ends there, a failure with ``meta["stopped"]`` saying why; the others play on.
+    ends there, a failure with ``meta["stopped"]`` saying why; the others play on. ``tools``: as :func:`rollout`.
     """
     n = len(envs)
     tasks = list(tasks) if tasks is not None else [None] * n
@@ -125,7 +153,7 @@ def rollout_batch(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task 
         raise ValueError(f"got {n} envs but {len(tasks)} tasks, {len(seeds)} seeds, {len(prefixes)} prefixes")
     with ThreadPoolExecutor(max_workers=max(1, n)) as threads:
         episodes = list(threads.map(
-            lambda i: EpisodeState(envs[i], tasks[i], seeds[i], system_prompt, prefixes[i]), range(n)))
+            lambda i: EpisodeState(envs[i], tasks[i], seeds[i], system_prompt, prefixes[i], tools), range(n)))
         for episode in episodes:
             policy.expect(type(episode.env.unwrapped), episode.task)
         play_lockstep(episodes, lambda active: generate_replies(policy, active, sampling), threads,
@@ -138,8 +166,11 @@ def generate_replies(policy: Policy, active: list[EpisodeState], sampling: Sampl
                      ) -> list[Completion | None]:
     """The next reply of each episode of ``active``, in one batch. An episode whose conversation does not fit
     the model's context is stopped instead (None in its place): that is its failure, not the batch's."""
+    offered = active[0].tools
+    if any(e.tools != offered for e in active):  # envs offering different tools: a batch for each episode
+        return [reply for episode in active for reply in generate_replies(policy, [episode], sampling)]
     try:
-        return policy.act_batch_with_info([e.messages for e in active], sampling)
+        return policy.act_batch_with_info([e.messages for e in active], sampling, tools=offered)
     except ContextLengthError as error:
         if error.indices is None and len(active) > 1:  # the backend cannot say which: ask one at a time
             return [reply for episode in active for reply in generate_replies(policy, [episode], sampling)]

@@ -1,14 +1,23 @@
 """Serve a policy as an OpenAI-compatible chat-completions endpoint, so that trained checkpoints can be
 evaluated and compared like any hosted or vLLM-served model (``OpenAIPolicy`` is the matching client).
 
-Endpoints: ``POST /v1/chat/completions`` (messages, temperature, top_p, max_tokens, n, seed, stop; no
-streaming), ``GET /v1/models`` and ``GET /health``. Concurrent requests with the same sampling parameters are
-generated together in one batch; seeded requests run alone, so that their result does not depend on what
+Endpoints: ``POST /v1/chat/completions`` (messages, temperature, top_p, max_tokens, n, seed, stop, ``stream``
+with ``stream_options.include_usage``, ``logprobs`` and ``top_logprobs``, ``tools`` with ``tool_choice`` ``auto``
+or ``none``), ``GET /v1/models`` and ``GET /health``. Concurrent requests with the same parameters are generated
+together in one batch; seeded and streamed requests run alone, so that their result does not depend on what
 else was in flight.
 
+Streaming is Server-Sent Events in OpenAI's ``chat.completion.chunk`` form, the text coming as the model
+generates it (one reply at a time; with ``n`` > 1 each reply comes whole). Log-probabilities are of the raw
+model (before temperature and top-p); in a stream they arrive with the last chunk of each reply. Tools are
+rendered by the model's chat template and calls read back from its reply (:mod:`.tool_parsing`); a reply that
+calls a tool has ``tool_calls`` and finish reason ``tool_calls``, and with tools a streamed reply comes whole at
+its end (a tool call cannot be told from text before it is complete).
+
 A request the model cannot answer is a 400 naming the field at fault, never a 500: roles other than
-``system``, ``user`` and ``assistant``, text with unpaired surrogates, empty stop strings, seeds outside the
-64-bit range OpenAI allows, and prompts longer than the context window. A prompt with more characters than
+``system``, ``user``, ``assistant`` and ``tool``, text with unpaired surrogates, empty stop strings, seeds outside
+the 64-bit range OpenAI allows, a ``tool_choice`` that forces a call, and prompts longer than the context
+window. A prompt with more characters than
 the context window could hold is refused before it is tokenized, so a huge message cannot keep the one
 worker busy; in a batch, an over-long prompt fails alone.
 """
@@ -17,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import queue
 import socket
@@ -24,7 +34,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -32,11 +42,11 @@ from typing import Any, Literal
 import uvicorn
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException
 
-from .policy import Completion, ContextLengthError, Policy, Sampling
+from .policy import Completion, ContextLengthError, Policy, Sampling, TokenLogprob, tool_call, tool_calls_as_json
 
 CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"  # OpenAI's error code for a prompt that does not fit
 
@@ -60,10 +70,25 @@ class TextPart(BaseModel):
         return _unicode(text)
 
 
+class CalledFunction(BaseModel):
+    name: str
+    arguments: str = "{}"
+
+
+class ToolCallIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str | None = None
+    type: Literal["function"] = "function"
+    function: CalledFunction
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    role: Literal["system", "user", "assistant"]
+    role: Literal["system", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
+    tool_calls: list[ToolCallIn] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
 
     @field_validator("content")
     @classmethod
@@ -74,6 +99,32 @@ class ChatMessage(BaseModel):
         if isinstance(self.content, list):
             return "".join(part.text for part in self.content)
         return self.content or ""
+
+    def message(self) -> dict[str, Any]:
+        """The message as a policy takes it (tool-call arguments as dicts)."""
+        message: dict[str, Any] = {"role": self.role, "content": self.text()}
+        if self.tool_calls:
+            message["tool_calls"] = [tool_call(c.function.name, c.function.arguments, c.id) for c in self.tool_calls]
+        if self.role == "tool":
+            message.update({k: v for k, v in (("tool_call_id", self.tool_call_id), ("name", self.name)) if v})
+        return message
+
+
+class ToolFunction(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str = Field(min_length=1, max_length=64)
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+class ToolSpec(BaseModel):
+    type: Literal["function"] = "function"
+    function: ToolFunction
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    include_usage: bool = False
 
 
 class ChatRequest(BaseModel):
@@ -91,6 +142,26 @@ class ChatRequest(BaseModel):
     seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)  # OpenAI's range (int64)
     stop: str | list[str] | None = None
     stream: bool = False
+    stream_options: StreamOptions | None = None
+    logprobs: bool = False
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    tools: list[ToolSpec] | None = None
+    tool_choice: Literal["auto", "none"] | dict[str, Any] | Literal["required"] | None = None
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _choice_we_honour(cls, choice):
+        if choice not in (None, "auto", "none"):
+            raise ValueError("selfgym serve cannot force a tool call; send tool_choice 'auto' or 'none'")
+        return choice
+
+    def offered_tools(self) -> list[dict[str, Any]]:
+        """The tools the model may call (none with ``tool_choice: none``)."""
+        return [] if self.tool_choice == "none" else [t.model_dump() for t in self.tools or []]
+
+    def logprobs_wanted(self) -> int | None:
+        """How many alternatives per token (None: no log-probabilities)."""
+        return (self.top_logprobs or 0) if self.logprobs else None
 
     @field_validator("stop")
     @classmethod
@@ -115,10 +186,18 @@ class ChatRequest(BaseModel):
 
 @dataclass
 class _Job:
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     sampling: Sampling
     n: int
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    logprobs: int | None = None
+    on_text: Callable[[str], None] | None = None  # a streamed reply's text, as it comes
     done: Future = field(default_factory=Future)
+
+    @property
+    def batch_key(self) -> tuple:
+        """Jobs with equal keys are generated in one batch."""
+        return self.sampling, json.dumps(self.tools, sort_keys=True), self.logprobs
 
 
 class _Batcher:
@@ -137,8 +216,7 @@ class _Batcher:
         self.jobs.put(None)
         self.thread.join()
 
-    def submit(self, messages: list[dict[str, str]], sampling: Sampling, n: int) -> Future:
-        job = _Job(messages, sampling, n)
+    def submit(self, job: _Job) -> Future:
         self.jobs.put(job)
         return job.done
 
@@ -154,14 +232,31 @@ class _Batcher:
                 waiting.pop()
             groups: dict[Any, list[_Job]] = defaultdict(list)
             for i, job in enumerate(waiting):
-                groups[i if job.sampling.seed is not None else job.sampling].append(job)
+                alone = job.sampling.seed is not None or job.on_text is not None
+                groups[i if alone else job.batch_key].append(job)
             for group in groups.values():
-                self._run(group)
+                if group[0].on_text is not None and self._streams(group[0]):
+                    self._stream(group[0])
+                else:
+                    self._run(group)
+
+    def _streams(self, job: _Job) -> bool:
+        """Whether ``job``'s reply can come as it is generated (else it comes whole at its end)."""
+        return job.n == 1 and not job.tools and callable(getattr(self.policy, "stream", None))
+
+    def _stream(self, job: _Job) -> None:
+        try:
+            completion = self.policy.stream(job.messages, job.sampling, job.on_text, logprobs=job.logprobs)
+        except Exception as error:
+            job.done.set_exception(error)
+            return
+        job.done.set_result([completion])
 
     def _run(self, group: list[_Job]) -> None:
         conversations = [job.messages for job in group for _ in range(job.n)]
         try:
-            completions = self.policy.act_batch_with_info(conversations, group[0].sampling)
+            completions = self.policy.act_batch_with_info(conversations, group[0].sampling, tools=group[0].tools,
+                                                          logprobs=group[0].logprobs)
         except Exception as error:  # handed to the request that asked; the server keeps serving
             if len(group) > 1:  # one request's fault (an over-long prompt) must not fail the others
                 for job in group:
@@ -237,54 +332,136 @@ def create_app(policy: Policy, model_name: str) -> FastAPI:
         if request.model is not None and request.model != model_name:
             message = f"the model {request.model!r} does not exist; this server serves {model_name!r}"
             return _error(404, message, "NotFoundError")
-        if request.stream:
-            return _error(400, "streaming is not supported by selfgym serve; send stream=false")
+        if request.top_logprobs is not None and not request.logprobs:
+            return _error(400, "top_logprobs needs logprobs: true")
         try:
             sampling = request.sampling(policy.sampling)
         except ValueError as error:
             return _error(400, str(error))
-        messages = [{"role": m.role, "content": m.text()} for m in request.messages]
+        messages = [m.message() for m in request.messages]
         chars = sum(len(m["content"]) for m in messages)
         if char_limit is not None and chars > char_limit:
             return _error(400, f"the messages hold {chars:,} characters; {model_name} reads at most "
                                f"{policy.context_length} tokens, which cannot hold more than {char_limit:,}",
                           code=CONTEXT_LENGTH_EXCEEDED)
+        job = _Job(messages, sampling, request.n, request.offered_tools(), request.logprobs_wanted())
+        if request.stream:
+            return await _stream_response(job, batcher, model_name, request)
         try:
-            completions = await asyncio.wrap_future(batcher.submit(messages, sampling, request.n))
-        except ContextLengthError as error:
-            return _error(400, str(error), code=CONTEXT_LENGTH_EXCEEDED)
-        except ValueError as error:
-            return _error(400, str(error))
+            completions = await asyncio.wrap_future(batcher.submit(job))
         except Exception as error:
-            return _error(500, f"{type(error).__name__}: {error}", "internal_server_error")
+            return _failure(error)
         return completion_response(model_name, completions)
 
     return app
 
 
-def completion_response(model_name: str, completions: list[Completion]) -> dict[str, Any]:
-    """An OpenAI ``chat.completion`` object for the ``n`` completions of one prompt."""
+def _failure(error: Exception) -> JSONResponse:
+    """The error response for what generating a reply raised."""
+    if isinstance(error, ContextLengthError):
+        return _error(400, str(error), code=CONTEXT_LENGTH_EXCEEDED)
+    if isinstance(error, ValueError):
+        return _error(400, str(error))
+    return _error(500, f"{type(error).__name__}: {error}", "internal_server_error")
+
+
+async def _stream_response(job: _Job, batcher: _Batcher, model_name: str, request: ChatRequest) -> Any:
+    """Server-Sent Events for ``job``: a role chunk, the text as it comes, each reply's rest (tool calls,
+    log-probabilities) and finish reason, the usage if asked, ``[DONE]``. An error before the first piece of text
+    is an ordinary error response."""
+    loop = asyncio.get_running_loop()
+    pieces: asyncio.Queue[str] = asyncio.Queue()
+    job.on_text = lambda text: loop.call_soon_threadsafe(pieces.put_nowait, text)
+    done = asyncio.wrap_future(batcher.submit(job))
+    first = asyncio.ensure_future(pieces.get())
+    await asyncio.wait({first, done}, return_when=asyncio.FIRST_COMPLETED)
+    if not first.done() and done.exception() is not None:
+        first.cancel()
+        return _failure(done.exception())
+    chunk_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+    def chunk(choices: list[dict[str, Any]], **extra: Any) -> str:
+        body = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model_name,
+                "choices": choices, **extra}
+        return f"data: {json.dumps(body)}\n\n"
+
+    def delta(index: int, content: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> dict:
+        return {"index": index, "delta": content, "finish_reason": finish, "logprobs": logprobs}
+
+    async def events() -> AsyncIterator[str]:
+        streamed = 0
+        yield chunk([delta(i, {"role": "assistant", "content": ""}) for i in range(job.n)])
+        getter = first
+        while True:
+            if not getter.done():
+                await asyncio.wait({getter, done}, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():  # the reply is complete: every piece of it was queued before it completed
+                getter.cancel()
+                break
+            text = getter.result()
+            streamed += len(text)
+            yield chunk([delta(0, {"content": text})])
+            getter = asyncio.ensure_future(pieces.get())
+        while not pieces.empty():
+            text = pieces.get_nowait()
+            streamed += len(text)
+            yield chunk([delta(0, {"content": text})])
+        if done.exception() is not None:
+            failure = json.loads(_failure(done.exception()).body)
+            yield f"data: {json.dumps(failure)}\n\n"
+            return
+        completions = done.result()
+        for index, completion in enumerate(completions):
+            message = _choice(index, completion)
+            rest = completion.text[streamed:] if index == 0 else completion.text
+            content: dict[str, Any] = {"content": rest} if rest else {}
+            if completion.tool_calls:
+                calls = message["message"]["tool_calls"]
+                content["tool_calls"] = [{"index": i, **call} for i, call in enumerate(calls)]
+            yield chunk([delta(index, content, completion.finish_reason, message["logprobs"])])
+        if request.stream_options is not None and request.stream_options.include_usage:
+            yield chunk([], usage=_usage(completions))
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+def _logprobs(tokens: list[TokenLogprob] | None) -> dict[str, Any] | None:
+    if tokens is None:
+        return None
+
+    def entry(token: str, logprob: float) -> dict[str, Any]:
+        return {"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8", "surrogatepass"))}
+
+    return {"content": [{**entry(t.token, t.logprob), "top_logprobs": [entry(a, lp) for a, lp in t.top]}
+                        for t in tokens], "refusal": None}
+
+
+def _choice(index: int, completion: Completion) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": completion.text}
+    if completion.tool_calls:
+        message["tool_calls"] = tool_calls_as_json(completion.tool_calls)
+        message["content"] = completion.text or None
+    return {"index": index, "message": message, "finish_reason": completion.finish_reason,
+            "logprobs": _logprobs(completion.logprobs)}
+
+
+def _usage(completions: list[Completion]) -> dict[str, int]:
     prompt_tokens = completions[0].prompt_tokens  # the prompt is counted once, as OpenAI does
     completion_tokens = sum(c.completion_tokens for c in completions)
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens}
+
+
+def completion_response(model_name: str, completions: list[Completion]) -> dict[str, Any]:
+    """An OpenAI ``chat.completion`` object for the ``n`` completions of one prompt."""
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model_name,
-        "choices": [
-            {
-                "index": i,
-                "message": {"role": "assistant", "content": c.text},
-                "finish_reason": c.finish_reason,
-                "logprobs": None,
-            }
-            for i, c in enumerate(completions)
-        ],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
+        "choices": [_choice(i, c) for i, c in enumerate(completions)],
+        "usage": _usage(completions),
     }
 
 

@@ -1,4 +1,11 @@
-"""selfgym envs inside TRL's ``GRPOTrainer``: a rollout function that plays whole multi-turn episodes.
+"""selfgym envs inside TRL's ``GRPOTrainer``: tool environments for ``environment_factory``, and a rollout function
+that plays whole multi-turn episodes.
+
+``GRPOTrainer(environment_factory=tool_environment("selfgym/Math-v0"))`` (or ``tool_environment(url=...)`` for an
+env server) gives TRL a class with ``reset(**row)``, one public method per tool of the env and ``get_reward()``: the
+model calls the env's tools, each call is one env step, and the episode's reward is the env's (see
+:func:`tool_environment`; :func:`tool_dataset` makes the dataset of tasks to train on). The rest of this module is
+the older ``rollout_func`` route, for models whose chat template cannot call tools:
 
 TRL's ``GRPOTrainer(rollout_func=...)`` hands the function the prompts of a batch and expects token ids back:
 ``prompt_ids``, ``completion_ids``, ``logprobs``, and optionally an ``env_mask`` that keeps tokens out of the
@@ -25,14 +32,19 @@ applied to the completion (it spans several turns): ``max_new_tokens`` bounds ea
 
 from __future__ import annotations
 
+import functools
+import inspect
+import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
 import torch
 
 from ..envs.task import Task
+from ..sandbox.errors import InfrastructureError
 from .grpo import MicroBatch, TokenEpisode, play_episodes, token_logprobs
 from .hf import HFPolicy
 from .policy import Sampling
@@ -142,3 +154,137 @@ def env_reward(prompts: Sequence[Any], completions: Sequence[Any], env_reward: S
                **kwargs: Any) -> list[float]:
     """TRL reward function: the episode return :class:`SelfgymRollout` measured in the env."""
     return [float(r) for r in env_reward]
+
+
+# --- environment_factory ------------------------------------------------------------------------------------------
+_PYTHON_TYPES = {"string": str, "integer": int, "number": float, "boolean": bool}
+_DEFAULTS = {str: "", int: 0, float: 0.0, bool: False}
+
+
+class ToolEnvironment:
+    """One selfgym env as TRL's ``environment_factory`` wants it (subclasses made by :func:`tool_environment` add one
+    public method per tool). ``reset(**row)`` starts an episode on the row's ``task_id``, ``task`` (a task dict)
+    and/or ``seed`` (other columns, ``prompt`` included, are TRL's) and returns the first observation, which TRL
+    appends to the prompt; each tool call is one env step and returns its observation; ``get_reward()`` is the
+    reward of the episode's last step, or None for an episode lost to the infrastructure (TRL then leaves it out).
+    """
+
+    def __init__(self, make_env: Callable[[], gym.Env]) -> None:
+        self._make_env = make_env
+        self._env: gym.Env | None = None
+        self._rewards: list[float] = []
+        self._done = False
+        self._lost: str | None = None
+
+    def reset(self, **row: Any) -> str:
+        """Start the episode of a dataset row; the first observation."""
+        if self._env is None:
+            self._env = self._make_env()
+        task, task_id = row.get("task"), row.get("task_id")
+        options = {"task": task if isinstance(task, Task) else Task.from_dict(task)} if task else (
+            {"task_id": task_id} if task_id else None)
+        self._rewards, self._done, self._lost = [], False, None
+        observation, _ = self._env.reset(seed=row.get("seed"), options=options)
+        return observation
+
+    def get_reward(self) -> float | None:
+        """The episode's reward (its last step's); None when the infrastructure lost it."""
+        if self._lost is not None:
+            return None
+        return self._rewards[-1] if self._rewards else 0.0
+
+    def _call(self, name: str, arguments: Mapping[str, Any]) -> str:
+        if self._env is None:
+            raise RuntimeError("call reset() before a tool")
+        if self._done:
+            return "The episode has ended: no tool can be called any more."
+        try:
+            observation, reward, terminated, truncated, _ = self._env.step({"name": name,
+                                                                            "arguments": dict(arguments)})
+        except InfrastructureError as exc:
+            self._lost, self._done = str(exc), True
+            raise
+        self._rewards.append(float(reward))
+        self._done = bool(terminated or truncated)
+        return observation
+
+    def _close(self) -> None:
+        """Close the env (private: TRL would take a public method for a tool)."""
+        if self._env is not None:
+            self._env.close()
+            self._env = None
+
+
+def tool_method(schema: Mapping[str, Any]) -> Callable[..., str]:
+    """A method calling one tool (OpenAI form), with the signature, type hints and Google docstring from which
+    transformers' ``get_json_schema`` renders the tool again for the model."""
+    function = schema["function"]
+    name, parameters = function["name"], function.get("parameters", {})
+    required = set(parameters.get("required", []))
+    signature = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    annotations: dict[str, Any] = {"return": str}
+    lines = []
+    for arg, arg_schema in parameters.get("properties", {}).items():
+        kind = _PYTHON_TYPES.get(arg_schema.get("type"), str)
+        default = inspect.Parameter.empty if arg in required else _DEFAULTS[kind]
+        signature.append(inspect.Parameter(arg, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default,
+                                           annotation=kind))
+        annotations[arg] = kind
+        description = " ".join(str(arg_schema.get("description", arg)).split())
+        if "enum" in arg_schema:
+            description += f" (choices: {json.dumps(list(arg_schema['enum']))})"
+        lines.append(f"    {arg}: {description}")
+
+    def call(self: ToolEnvironment, *args: Any, **kwargs: Any) -> str:
+        bound = inspect.signature(call).bind(self, *args, **kwargs)
+        return self._call(name, {k: v for k, v in bound.arguments.items() if k != "self"})
+
+    call.__name__ = call.__qualname__ = name
+    call.__signature__ = inspect.Signature(signature, return_annotation=str)
+    call.__annotations__ = annotations
+    summary = " ".join(str(function.get("description", name)).split())
+    call.__doc__ = summary + ("\n\nArgs:\n" + "\n".join(lines) if lines else "")
+    return call
+
+
+def tool_environment(env_id: str | None = None, *, url: str | None = None, token: str | None = None,
+                     **env_kwargs: Any) -> Callable[[], ToolEnvironment]:
+    """TRL's ``environment_factory`` for a selfgym env: ``env_id`` made here (with ``env_kwargs``, e.g. a shared
+    ``pool=``), or the env an OpenEnv server at ``url`` serves (``selfgym/Remote-v0``). The class it makes has a
+    method per tool the env declares (``answer(answer)``, ``bash(command)``, ...).
+
+    >>> trainer = GRPOTrainer(model=..., train_dataset=tool_dataset(tasks),                   # doctest: +SKIP
+    ...                       environment_factory=tool_environment(url="http://127.0.0.1:8000"))
+    """
+    if (env_id is None) == (url is None):
+        raise ValueError("give tool_environment an env_id or the url of an env server, not both")
+    if url is not None:
+        make = functools.partial(gym.make, "selfgym/Remote-v0", url=url, token=token, **env_kwargs)
+        label = url
+    else:
+        make = functools.partial(gym.make, env_id, **env_kwargs)
+        label = env_id
+    probe = make()
+    try:
+        schemas = probe.unwrapped.tool_schemas()
+    finally:
+        probe.close()
+    if not schemas:
+        raise ValueError(f"{label} offers no tools")
+    clash = {s["function"]["name"] for s in schemas} & {"reset", "get_reward"}
+    if clash:
+        raise ValueError(f"{label} has tools named like TRL's own methods: {sorted(clash)}")
+    base_name = re.sub(r"[^A-Za-z0-9]", "", (env_id or "Remote").rpartition("/")[2].split("-v")[0]) or "Remote"
+    methods = {s["function"]["name"]: tool_method(s) for s in schemas}
+    cls = type(f"Selfgym{base_name}ToolEnv", (ToolEnvironment,), {"__module__": __name__, **methods})
+    return functools.partial(cls, make)
+
+
+def tool_dataset(tasks: Iterable[Task], *, custom: bool = False):
+    """TRL's ``train_dataset`` for :func:`tool_environment`: a row per task with an empty user prompt (the env's
+    first observation is appended to it) and the task's ``task_id``, or with ``custom`` the task itself (for
+    tasks the env's source lacks; a server must allow custom tasks)."""
+    from datasets import Dataset
+
+    return Dataset.from_list([{"prompt": [{"role": "user", "content": ""}],
+                               **({"task": task.to_dict()} if custom else {"task_id": task.id})} for task in tasks])

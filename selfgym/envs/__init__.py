@@ -7,6 +7,7 @@ from .registration import ENV_IDS, register_envs
 from .sources import TaskList, read_jsonl
 from .spaces import UnicodeText
 from .task import Task, TaskSource
+from .tools import Tool, ToolCall, ToolCallError
 
-__all__ = ["ENV_IDS", "EnvPools", "SandboxLease", "Task", "TaskList", "TaskSource", "TextEnv", "Turn", "UnicodeText", "env_class",
-           "pool_for", "read_jsonl", "register_envs", "sandbox_spec"]
+__all__ = ["ENV_IDS", "EnvPools", "SandboxLease", "Task", "TaskList", "TaskSource", "TextEnv", "Tool", "ToolCall",
+           "ToolCallError", "Turn", "UnicodeText", "env_class", "pool_for", "read_jsonl", "register_envs", "sandbox_spec"]

@@ -16,6 +16,7 @@ from ..sandbox.spec import SandboxSpec
 from .lease import SandboxLease
 from .spaces import MAX_TEXT_LENGTH, UnicodeText
 from .task import Task, TaskSource
+from .tools import Tool, ToolCall, ToolCallError, check_call, is_tool_call
 
 if TYPE_CHECKING:
     from ..sandbox import Sandbox, SandboxPool
@@ -53,6 +54,9 @@ class TextEnv(gym.Env[str, str]):
       ``max_action_chars`` is answered with an observation saying what was expected (reward 0), never an
       exception. ``truncated`` is set when ``max_steps`` actions were taken without the episode ending.
     * ``render_mode="ansi"`` returns the episode transcript; ``close()`` gives the sandbox back.
+    * Tool calls: ``step`` also takes an OpenAI-style tool call of one of :meth:`available_tools` (see
+      :mod:`selfgym.envs.tools`); the env plays the text action it stands for (:meth:`tool_action`). A call it
+      cannot read is answered like malformed text.
 
     Each env class declares the sandbox it runs in (``sandbox_spec``: an image by name and default limits); its
     sandboxes come from ``pool=`` (shared with other envs; :func:`selfgym.envs.pool_for` makes one from the
@@ -85,6 +89,7 @@ class TextEnv(gym.Env[str, str]):
     # attributes of a subclass that hold live sandbox-side objects (a browser, a container handle): dropped
     # when pickling, like any attribute holding a Sandbox
     sandbox_bound: ClassVar[tuple[str, ...]] = ()
+    TOOLS: ClassVar[tuple[Tool, ...]] = ()  # every tool the env class can offer (available_tools: this env's)
 
     def __init__(self, source: TaskSource, *, max_steps: int, pool: SandboxPool | None = None,
                  image: str | None = None, limits: Limits | Mapping[str, Any] | None = None,
@@ -141,6 +146,19 @@ class TextEnv(gym.Env[str, str]):
         """Text of ``task`` that the env's first observation contains: how a policy that sees only the
         conversation (the scripted oracle) recognises which task it is playing."""
         return task.prompt.strip()
+
+    # --- tools -----------------------------------------------------------------------------------------------
+    def available_tools(self) -> tuple[Tool, ...]:
+        """The tools an agent may call in this env (its class's ``TOOLS``, less those its settings turn off)."""
+        return self.TOOLS
+
+    def tool_schemas(self) -> list[dict[str, Any]]:
+        """:meth:`available_tools` in the OpenAI form (``tools=`` of the OpenAI API, chat templates and TRL)."""
+        return [t.openai() for t in self.available_tools()]
+
+    def tool_action(self, call: ToolCall) -> str:
+        """The text action a tool call (checked against its schema) stands for; :class:`ToolCallError` if none."""
+        raise ToolCallError(f"{type(self).__name__} has no tool {call.name!r}.")
 
     # --- what subclasses implement ---------------------------------------------------------------------------
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
@@ -271,6 +289,13 @@ class TextEnv(gym.Env[str, str]):
 
     def _decode(self, action: Any) -> tuple[str, str | None]:
         """The action as text, or a message saying what was wrong with it."""
+        if is_tool_call(action):
+            try:
+                call = ToolCall.parse(action)
+                check_call(call, self.available_tools())
+                action = self.tool_action(call)
+            except ToolCallError as exc:
+                return "", f"Your tool call could not be played: {exc}"
         if isinstance(action, (bytes, bytearray)):
             try:
                 action = bytes(action).decode("utf-8")

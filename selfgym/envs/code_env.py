@@ -12,6 +12,7 @@ from .code.feedback import attempt_feedback, invalid_attempt_feedback, task_stat
 from .code.harness import AttemptReport, TestPlan, run_attempt
 from .code.sources import code_tasks, read_code_jsonl, task_plan
 from .task import Task, TaskSource
+from .tools import ToolCall, string, tool
 
 
 class CodeEnv(TextEnv):
@@ -35,6 +36,7 @@ class CodeEnv(TextEnv):
       ``terminated`` when all pass; ``truncated`` when ``max_steps`` attempts were used.
     * Execution: each attempt runs in the episode's sandbox under ``timeout_s`` in all and ``test_timeout_s``
       per test; an endless loop, a fork bomb or a crash costs the attempt, never the episode.
+    * Tool: ``submit_code(code)``, the same as a reply holding the code in a ```` ```python ```` block.
     * ``info``: ``passed``/``total`` (hidden tests), ``failed_tests`` (visible tests that failed, as source),
       ``visible_passed``/``visible_total``, ``timed_out``, ``error`` (``None``, or what went wrong:
       ``"empty"``, ``"no_code"``, ``"syntax_error"``, ``"missing_entry_point"``, ``"load_error"``,
@@ -46,6 +48,10 @@ class CodeEnv(TextEnv):
         observation, info = env.reset(options={"task_id": "HumanEval/0"})
         observation, reward, terminated, truncated, info = env.step("```python\\ndef ...\\n```")
     """
+
+    TOOLS = (tool("submit_code", "Submit Python code that defines the function the task asks for; it is run "
+                  "against the task's hidden tests.",
+                  {"code": string("The Python code: the whole function, with any imports it needs.")}),)
 
     def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 3,
                  reward: Literal["binary", "fraction"] = "binary", timeout_s: float = 10.0,
@@ -76,6 +82,9 @@ class CodeEnv(TextEnv):
         if not task.data.get("canonical_solution"):
             return super().reference_actions(task)
         return [f"```python\n{task.data['canonical_solution']}\n```"]
+
+    def tool_action(self, call: ToolCall) -> str:
+        return f"```python\n{call.arguments['code']}\n```"
 
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
         self._used = False  # the sandbox is fresh from the pool: no attempt has run in it yet

@@ -12,6 +12,7 @@ from .math.answers import DEFAULT_TIMEOUT_S, extract_answer, judge, last_number,
 from .math.python_tool import format_output, python_blocks, run_python
 from .math.sources import default_source, load_math_jsonl
 from .task import Task, TaskSource
+from .tools import Tool, ToolCall, string, tool
 
 ANSWER_FORMAT = ("Give your final answer as \\boxed{...}, or inside <answer>...</answer> when it is not a single "
                  "expression (several lines, a list, words).")
@@ -46,12 +47,19 @@ class MathEnv(TextEnv):
             reply without a marker (lm-evaluation-harness's flexible-extract), for small models that state the
             result without the asked-for format (``info["extraction"]`` says which was used).
 
+    Tools: ``python(code)`` (with ``tools=True``), the same as a ``<python>`` block, and ``answer(answer)``, the
+    same as ``<answer>...</answer>``.
+
     ``info`` on a judged answer: ``expected`` (gold, ``None`` when the generator has no single one),
     ``extracted``, ``correct``, ``score`` (the scorer's partial credit), ``method``, and ``error`` when it
     could not be judged. On a malformed reply: ``malformed=True`` and ``error``.
     """
 
     uses_sandbox = False  # taken lazily in _act when a reply runs Python
+    TOOLS = (tool("python", "Run a Python program (numpy and sympy are installed); its output comes back. Files it "
+                  "writes stay until the episode ends.", {"code": string("The Python program to run.")}),
+             tool("answer", "Give the final answer (ends the episode): an expression, a number, or text.",
+                  {"answer": string("The final answer.")}))
 
     def __init__(self, tasks: TaskSource | None = None, *, max_steps: int = 4, tools: bool = True,
                  python_timeout_s: float = 10.0, verify_timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -90,6 +98,14 @@ class MathEnv(TextEnv):
         if not info.get("correct") or answer is None or "\n" in str(answer):
             return None
         return f"\\boxed{{{answer}}}"
+
+    def available_tools(self) -> tuple[Tool, ...]:
+        return self.TOOLS if self.tools else tuple(t for t in self.TOOLS if t.name != "python")
+
+    def tool_action(self, call: ToolCall) -> str:
+        if call.name == "python":
+            return f"<python>\n{call.arguments['code']}\n</python>"
+        return f"<answer>{call.arguments['answer']}</answer>"
 
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
         self.release_sandbox()  # the last episode's sandbox goes back clean; this one takes one only if it runs code

@@ -9,6 +9,7 @@ ENV_IDS = {
     "selfgym/Shell-v0": "selfgym.envs.shell_env:ShellEnv",
     "selfgym/Math-v0": "selfgym.envs.math_env:MathEnv",
     "selfgym/Web-v0": "selfgym.envs.web_env:WebEnv",
+    "selfgym/Remote-v0": "selfgym.envs.remote.client:RemoteEnv",  # any OpenEnv server: gym.make(..., url=...)
 }
 
 

@@ -22,6 +22,7 @@ from .shell import (
 )
 from .sources import TaskList
 from .task import Task, TaskSource
+from .tools import ToolCall, ToolCallError, string, tool
 
 SETUP_TIMEOUT_S = 60.0
 EMPTY_ACTION = ("Your action was empty. Send one bash command to run (e.g. `ls -la`), or `submit` when the "
@@ -43,6 +44,7 @@ class ShellEnv(TextEnv):
     * ``info``: ``exit_code`` and ``timed_out`` after a command; ``passed``, ``answer`` and ``check_output``
       after a submit (Harbor tasks add ``rewards`` and ``verifier_error``, and ``agent_timed_out`` when the task's
       time for the agent ran out); ``category`` at reset.
+    * Tools: ``bash(command)`` (a command) and ``submit(answer)`` (``answer`` optional).
 
     Tasks come from ``tasks``: a :class:`TaskSource`, a YAML task file (see :mod:`selfgym.envs.shell.spec`),
     a Harbor or terminal-bench task directory or a folder of them (see :mod:`selfgym.envs.harbor`), or by
@@ -57,6 +59,11 @@ class ShellEnv(TextEnv):
     """
 
     sandbox_bound = ("_harbor",)  # a Harbor episode holds containers of its own: a pickled env resets first
+    TOOLS = (tool("bash", "Run one bash command line in the task's shell; its output and exit code come back. The "
+                  "working directory and variables carry over between commands.",
+                  {"command": string("The bash command line to run.")}),
+             tool("submit", "Finish the task and have the work checked; give the answer if the task asks for one.",
+                  optional={"answer": string("The answer, if the task asks for one.")}))
 
     def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 20,
                  command_timeout_s: float | None = None, check_timeout_s: float = 30.0,
@@ -102,6 +109,15 @@ class ShellEnv(TextEnv):
         """Whether reset takes a pooled sandbox: not for Harbor tasks that bring an image (they get their own)."""
         spec = harbor_spec_of(self.task) if self.task is not None else None
         return spec is None or spec.environment == "sandbox"
+
+    def tool_action(self, call: ToolCall) -> str:
+        if call.name == "submit":
+            answer = str(call.arguments.get("answer", "")).strip()
+            return f"submit {answer}" if answer else "submit"
+        command = call.arguments["command"]
+        if parse_submit(command) is not None:  # as text it would end the episode: say so rather than guess
+            raise ToolCallError("bash does not run `submit`: call the submit tool to finish the task.")
+        return command
 
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
         self._end_harbor_episode()

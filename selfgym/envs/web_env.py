@@ -23,6 +23,7 @@ from ..sandbox.images import image_exists
 from .base import TextEnv, Turn
 from .sources import TaskList
 from .task import Task, TaskSource
+from .tools import ToolCall, integer, string, tool
 from .web.actions import ACTION_HELP, ActionError, parse_action, resolve_goto
 from .web.browser import ActionFailed, BrowserSession, PageState
 from .web.checks import evaluate
@@ -71,6 +72,8 @@ class WebEnv(TextEnv):
       sites' databases; see :mod:`selfgym.envs.web.checks`), reward 1 if it passes; ``info`` has ``passed``, the
       ``answer`` and the ``check`` lines (expected versus found). MiniWoB++ tasks end as soon as the page judges
       them (reward 1 when fully solved, else 0). ``max_steps`` actions without an end truncate the episode.
+    * Tools: ``click(id)``, ``type(id, text)``, ``select(id, option)``, ``goto(url)``, ``scroll(direction)``,
+      ``back()`` and ``answer(answer)``, the same as the text actions.
     * Tasks: ``tasks=None`` (or ``"sites"``) the shipped shop/forum/wiki tasks, ``"miniwob"``, ``"all"``, a YAML
       task file (:mod:`selfgym.envs.web.tasks`) or any task source; ``reset(options={"task": ...})`` runs any task.
 
@@ -86,6 +89,19 @@ class WebEnv(TextEnv):
     sandbox_spec = SandboxSpec("web", WEB_LIMITS)
     uses_sandbox = False  # the base class would hand out a fresh sandbox per episode; the services stay up instead
     sandbox_bound = ("_hub", "_container", "_browser")  # a pickled env reconnects on its next reset
+    TOOLS = (
+        tool("click", "Click an element.", {"id": integer("The element's id: the number in brackets before it.")}),
+        tool("type", "Type text into an element; end the text with a newline to press Enter.",
+             {"id": integer("The element's id."), "text": string("The text to type.")}),
+        tool("select", "Choose an option of a drop-down.",
+             {"id": integer("The drop-down's id."), "option": string("The option to choose.")}),
+        tool("goto", "Open a URL of one of the task's sites.", {"url": string("The URL to open.")}),
+        tool("scroll", "Scroll the page.", {"direction": {"type": "string", "enum": ["up", "down"],
+                                                          "description": "up or down"}}),
+        tool("back", "Go back to the previous page."),
+        tool("answer", "Finish the task with an answer.",
+             {"answer": string('The answer; "done" when the task asks for no information.')}),
+    )
 
     def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 30,
                  viewport: tuple[int, int] = (1280, 1080), action_timeout_s: float = 5.0,
@@ -122,6 +138,19 @@ class WebEnv(TextEnv):
     def task_signature(cls, task: Task) -> str:
         """A MiniWoB++ task's goal is read from its page (the same prompt for all): its page's name in the URL."""
         return f"/miniwob/{task.data['miniwob']}.html" if is_miniwob(task) else super().task_signature(task)
+
+    def tool_action(self, call: ToolCall) -> str:
+        args = call.arguments
+        match call.name:
+            case "click":
+                return f"click({args['id']})"
+            case "type" | "select":
+                return f"{call.name}({args['id']}, {args.get('text', args.get('option'))!r})"
+            case "goto" | "answer":
+                return f"{call.name}({args.get('url', args.get('answer'))!r})"
+            case "scroll":
+                return f"scroll({args['direction']})"
+        return "back()"
 
     # --- episodes -------------------------------------------------------------------------------------------------
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:

@@ -205,6 +205,18 @@ class SandboxPool:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def members(self) -> int:
+        """Containers the pool has running (idle or handed out)."""
+        with self._lock:
+            return len(self._members)
+
+    @property
+    def in_use(self) -> int:
+        """Sandboxes handed out and not yet released."""
+        with self._lock:
+            return len(self._members) - self._idle.qsize()
+
     def close(self) -> None:
         """Remove every container of the pool. Idempotent; also runs at exit and on SIGTERM."""
         with self._lock:

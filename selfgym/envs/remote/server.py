@@ -1,0 +1,481 @@
+"""``selfgym env-server``: serve one selfgym env id over OpenEnv's protocol (see :mod:`.wire`).
+
+Every WebSocket connection to ``/ws`` is a session with an env of its own, made with ``gym.make`` on one sandbox
+pool that all sessions share (as the env class declares its sandbox: ``sandbox_spec``). A session ends when its
+client sends ``close``, its socket drops, or it sends nothing for ``idle_timeout_s``; its env is closed and its
+sandbox goes back to the pool. When ``max_sessions`` are open, a new connection is answered ``CAPACITY_REACHED``.
+
+The server is a network boundary, so a client is held to what the protocol lets it do:
+
+* It reaches its own env only: sessions are keyed by their socket, never by an id a client could send.
+* It plays the server's tasks (``task_id`` or a seed). A task object is accepted only with
+  ``allow_custom_tasks``, and never one that names host paths (Harbor task directories), so no client makes the
+  server read its files. Rewards are computed here, by the env's verifier; the task API shows each task's id,
+  family, prompt and difficulty, never its data (hidden tests, answers).
+* A bad message is an ``error`` reply (``INVALID_JSON``, ``UNKNOWN_TYPE``, ``VALIDATION_ERROR``) and the session
+  goes on; a message longer than ``max_message_bytes`` is refused unread; one longer than the WebSocket limit
+  (4x that) closes the socket (code 1009). Nothing a client sends stops the server.
+* With a ``token``, every endpoint but ``/health`` asks for ``Authorization: Bearer TOKEN`` (a WebSocket without
+  it is refused at the handshake). It binds to 127.0.0.1 unless told otherwise.
+
+HTTP: ``/health``, ``/schema``, ``/metadata`` (with the env's tools), ``/state``, stateless ``POST /reset`` and
+``POST /step`` (a fresh env each: ``/step`` resets it with the request's ``seed``/``task_id`` and plays the one
+action), OpenEnv's task API (``/list_environments``, ``/{name}/splits``, ``/{name}/tasks``, ``/{name}/num_tasks``,
+``/{name}/task``, ``/{name}/task_range``; one split, ``train``, holding the env's task source), and
+``/sessions`` (open sessions, envs alive and sandboxes in use: what a leak would show).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import hmac
+import itertools
+import json
+import logging
+import threading
+import uuid
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import gymnasium as gym
+from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket
+from pydantic import ValidationError
+
+from ...sandbox.errors import InfrastructureError
+from ..pools import env_class, pool_for
+from ..task import Task
+from .wire import (
+    Action,
+    ErrorCode,
+    Message,
+    Observation,
+    PublicTask,
+    ResetData,
+    SplitRequest,
+    State,
+    StepRequest,
+    TaskRangeRequest,
+    TaskRequest,
+    error,
+    reply,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+SPLIT = "train"  # the one split: the env's task source
+MAX_LISTED_TASKS = 10_000  # /tasks answers at most this many; /task_range pages through more
+# WebSocket close codes (RFC 6455): policy violation, going away, try again later
+CLOSE_POLICY, CLOSE_GOING_AWAY, CLOSE_TRY_LATER = 1008, 1001, 1013
+
+
+class CustomTaskError(ValueError):
+    """A task object this server will not play."""
+
+
+def check_custom_task(task: Task) -> None:
+    """Refuse a client's task that would make the server touch its own file system: Harbor tasks name host
+    directories (the task folder, its image's build context, its tests) that the env would read."""
+    if "harbor" in task.data:
+        raise CustomTaskError(f"task {task.id!r} is a Harbor task, which names directories on the server; a client "
+                              "may not send one (the server's own tasks are played by task_id)")
+
+
+@dataclass
+class _Session:
+    id: str
+    executor: ThreadPoolExecutor
+    env: gym.Env | None = None
+    episode_id: str | None = None
+    steps: int = 0
+    done: bool = False
+
+
+class EnvServer:
+    """Serves envs of ``env_id`` (made with ``gym.make(env_id, pool=..., **env_kwargs)``) to OpenEnv clients.
+
+    Args:
+        env_id: a registered selfgym id (``selfgym/Code-v0``, ...).
+        env_kwargs: keyword arguments of every env (the operator's: ``tasks=`` may name a file here).
+        max_sessions: sessions open at once (stateless ``/reset`` and ``/step`` count while they run).
+        idle_timeout_s: a session that sends nothing for this long is closed.
+        token: if set, clients must send ``Authorization: Bearer TOKEN``.
+        allow_custom_tasks: accept task objects in ``reset`` (never Harbor tasks, see :func:`check_custom_task`).
+        max_message_bytes: the largest message read (the default holds any action of the action space, 2**20
+            characters, however JSON escapes them); the WebSocket layer drops connections past 4x this.
+        pool_size, warm: the shared sandbox pool's size (default ``max_sessions``) and how many containers start
+            with it (the others when first needed).
+
+    ``app`` is the FastAPI application; run it with uvicorn (:func:`serve` does, with the WebSocket size limit).
+    """
+
+    def __init__(self, env_id: str, *, env_kwargs: Mapping[str, Any] | None = None, max_sessions: int = 16,
+                 idle_timeout_s: float = 600.0, token: str | None = None, allow_custom_tasks: bool = False,
+                 max_message_bytes: int = 8 << 20, pool_size: int | None = None, warm: int = 0) -> None:
+        if max_sessions < 1:
+            raise ValueError(f"max_sessions must be at least 1, got {max_sessions}")
+        if idle_timeout_s <= 0:
+            raise ValueError(f"idle_timeout_s must be positive, got {idle_timeout_s}")
+        env_class(env_id)  # a clear error now for an unknown id
+        self.env_id = env_id
+        self.env_name = env_id.rpartition("/")[2]  # the task API's {env_name}: "Code-v0"
+        self.env_kwargs = dict(env_kwargs or {})
+        self.max_sessions = max_sessions
+        self.idle_timeout_s = idle_timeout_s
+        self.token = token
+        self.allow_custom_tasks = allow_custom_tasks
+        self.max_message_bytes = max_message_bytes
+        self.pool_size = pool_size or max_sessions
+        self.warm = min(warm, self.pool_size)
+        self._sessions: dict[str, _Session] = {}
+        self._slots = threading.Lock()  # guards _sessions and _reserved (HTTP handlers and sockets share them)
+        self._reserved = 0  # slots held by sessions still starting and by stateless requests
+        self._envs: weakref.WeakSet[gym.Env] = weakref.WeakSet()  # every env made and not yet collected
+        self._pool = None
+        self._pool_lock = threading.Lock()
+        self._http_executor = ThreadPoolExecutor(max_workers=max_sessions, thread_name_prefix="selfgym-env-http")
+        # the env the task API and /metadata read (its task source and tools); it never plays an episode
+        self._catalog = gym.make(env_id, **self.env_kwargs)
+        self.app = self._build_app()
+
+    # --- sessions and envs ------------------------------------------------------------------------------------
+    def _shared_pool(self):
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = pool_for(self.env_id, self.pool_size, self.env_kwargs, warm=self.warm)
+            return self._pool
+
+    def _make_env(self) -> gym.Env:
+        env = gym.make(self.env_id, pool=self._shared_pool(), **self.env_kwargs)
+        self._envs.add(env)
+        return env
+
+    def _reserve(self) -> bool:
+        with self._slots:
+            if len(self._sessions) + self._reserved >= self.max_sessions:
+                return False
+            self._reserved += 1
+            return True
+
+    def _unreserve(self) -> None:
+        with self._slots:
+            self._reserved -= 1
+
+    def stats(self) -> dict[str, Any]:
+        """Open sessions, envs still alive (made and not yet collected) and sandboxes in use."""
+        gc.collect()  # an env dropped but not yet collected is no leak
+        pool = self._pool
+        with self._slots:
+            sessions, starting = len(self._sessions), self._reserved
+        return {"sessions": sessions, "starting": starting, "max_sessions": self.max_sessions,
+                "envs_alive": len(self._envs), "sandboxes_in_use": pool.in_use if pool is not None else 0,
+                "sandboxes": pool.members if pool is not None else 0}
+
+    def close(self) -> None:
+        """Close the catalog env and the sandbox pool (sessions are closed by their sockets)."""
+        self._catalog.close()
+        self._http_executor.shutdown(wait=False, cancel_futures=True)
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
+
+    # --- what one message does ---------------------------------------------------------------------------------
+    def _reset(self, env: gym.Env, data: ResetData) -> Observation:
+        options = data.options()
+        if options is not None and "task" in options:
+            if not self.allow_custom_tasks:
+                raise CustomTaskError("this server plays its own tasks only (send task_id, or a seed); start it "
+                                      "with --allow-custom-tasks to accept task objects")
+            check_custom_task(options["task"])
+        observation, info = env.reset(seed=data.seed, options=options)
+        unwrapped = env.unwrapped
+        return Observation.of_reset(observation, info, unwrapped.task, unwrapped.tool_schemas())
+
+    def _step(self, env: gym.Env, action: Action) -> Observation:
+        return Observation.of_step(*env.step(action.env_action()))
+
+    def _state(self, session: _Session) -> State:
+        task = session.env.unwrapped.task if session.env is not None else None
+        return State(episode_id=session.episode_id, step_count=session.steps, env_id=self.env_id,
+                     task_id=task.id if task is not None else None, done=session.done)
+
+    async def _handle(self, session: _Session, raw: str) -> tuple[dict[str, Any], bool]:
+        """The reply to one message, and whether the session ends after it."""
+        try:
+            parsed = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            return error(ErrorCode.INVALID_JSON, f"Invalid JSON: {exc}"), False
+        except RecursionError:
+            return error(ErrorCode.INVALID_JSON, "Invalid JSON: nested too deeply"), False
+        if not isinstance(parsed, dict):
+            return error(ErrorCode.VALIDATION_ERROR, f"a message is a JSON object, not {type(parsed).__name__}"), False
+        if parsed.get("type") not in ("reset", "step", "state", "close"):
+            return error(ErrorCode.UNKNOWN_TYPE, f"Unknown message type: {str(parsed.get('type'))[:100]!r}"), False
+        try:
+            message = Message.model_validate(parsed)
+            if message.type == "close":
+                return {}, True
+            if message.type == "state":
+                return reply("state", self._state(session).model_dump()), False
+            if message.type == "reset":
+                data = ResetData.model_validate(message.data)
+                observation = await self._in(session, self._reset, session.env, data)
+                session.episode_id = data.episode_id or uuid.uuid4().hex
+                session.steps, session.done = 0, False
+            else:
+                action = Action.model_validate(message.data)
+                observation = await self._in(session, self._step, session.env, action)
+                session.steps += 1
+                session.done = observation.done
+            return reply("observation", observation.wire()), False
+        except ValidationError as exc:
+            return error(ErrorCode.VALIDATION_ERROR, "Invalid message", errors=_errors(exc)), False
+        except (CustomTaskError, KeyError, ValueError, TypeError) as exc:  # a task the env cannot play
+            return error(ErrorCode.VALIDATION_ERROR, _text(exc)), False
+        except InfrastructureError as exc:
+            return error(ErrorCode.EXECUTION_ERROR, _text(exc), infrastructure=True), False
+        except Exception as exc:  # the env's own error (step before reset, ...): the session goes on
+            return error(ErrorCode.EXECUTION_ERROR, f"{type(exc).__name__}: {_text(exc)}"), False
+
+    @staticmethod
+    async def _in(session: _Session, func: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(session.executor, func, *args)
+
+    # --- the WebSocket ------------------------------------------------------------------------------------------
+    async def websocket(self, websocket: WebSocket) -> None:
+        if not self._authorized(websocket.headers.get("authorization")):
+            await websocket.close(code=CLOSE_POLICY, reason="missing or wrong bearer token")
+            return
+        await websocket.accept()
+        if not self._reserve():
+            await websocket.send_json(error(
+                ErrorCode.CAPACITY_REACHED, f"the server has {self.max_sessions} sessions open; try again later",
+                active_sessions=self.max_sessions, max_sessions=self.max_sessions))
+            await websocket.close(code=CLOSE_TRY_LATER)
+            return
+        session = _Session(uuid.uuid4().hex, ThreadPoolExecutor(1, thread_name_prefix="selfgym-env-session"))
+        try:
+            try:
+                session.env = await self._in(session, self._make_env)
+            except Exception as exc:
+                log.exception("making an env of %s failed", self.env_id)
+                await websocket.send_json(error(ErrorCode.FACTORY_ERROR, f"cannot make {self.env_id}: {_text(exc)}",
+                                                factory_name=self.env_id))
+                await websocket.close()
+                return
+            with self._slots:
+                self._reserved -= 1
+                self._sessions[session.id] = session
+            await self._converse(websocket, session)
+        finally:
+            await self._end(session)  # the slot is free once the env is closed and its sandbox back in the pool
+            with self._slots:
+                if self._sessions.pop(session.id, None) is None:
+                    self._reserved -= 1  # it never got past starting
+
+    async def _converse(self, websocket: WebSocket, session: _Session) -> None:
+        while True:
+            try:
+                message = await asyncio.wait_for(websocket.receive(), timeout=self.idle_timeout_s)
+            except asyncio.TimeoutError:
+                with contextlib.suppress(Exception):
+                    await websocket.send_json(error(ErrorCode.SESSION_ERROR, f"the session was idle for "
+                                                    f"{self.idle_timeout_s:g} s and is closed"))
+                    await websocket.close(code=CLOSE_GOING_AWAY)
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            size = len(text.encode("utf-8", "surrogatepass")) if text is not None else 0
+            if text is None:
+                answer, ending = error(ErrorCode.VALIDATION_ERROR, "send JSON as text frames, not binary"), False
+            elif size > self.max_message_bytes:
+                answer, ending = error(ErrorCode.VALIDATION_ERROR, f"the message is {size:,} bytes; this server "
+                                       f"reads at most {self.max_message_bytes:,}"), False
+            else:
+                answer, ending = await self._handle(session, text)
+            try:
+                if ending:
+                    await websocket.close()
+                    return
+                await websocket.send_json(answer)
+            except Exception:  # the client left while its step ran: nobody to answer
+                return
+
+    async def _end(self, session: _Session) -> None:
+        """Close the session's env (in its own thread, where it was made) and let the thread go."""
+        env, session.env = session.env, None
+        if env is not None:
+            try:
+                await self._in(session, env.close)
+            except Exception:
+                log.exception("closing a session's env failed")
+        session.executor.shutdown(wait=False)
+
+    def _authorized(self, header: str | None) -> bool:
+        if self.token is None:
+            return True
+        scheme, _, given = (header or "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token.encode())
+
+    # --- HTTP -------------------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _slot(self) -> Iterator[None]:
+        if not self._reserve():
+            raise HTTPException(503, {"message": f"the server has {self.max_sessions} sessions open; try again later",
+                                      "code": ErrorCode.CAPACITY_REACHED.value})
+        try:
+            yield
+        finally:
+            self._unreserve()
+
+    def _one_shot(self, body: ResetData, action: Action | None) -> Observation:
+        """A fresh env: reset, the one action if any, closed."""
+        env = self._make_env()
+        try:
+            observation = self._reset(env, body)
+            return self._step(env, action) if action is not None else observation
+        finally:
+            env.close()
+
+    async def _http(self, func: Callable[..., T], *args: Any) -> T:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._http_executor, func, *args)
+        except (CustomTaskError, KeyError, ValueError, TypeError) as exc:
+            raise HTTPException(422, {"message": _text(exc), "code": ErrorCode.VALIDATION_ERROR.value}) from None
+        except InfrastructureError as exc:
+            raise HTTPException(503, {"message": _text(exc), "code": ErrorCode.EXECUTION_ERROR.value}) from None
+
+    @staticmethod
+    def _check_split(split: str) -> None:
+        if split != SPLIT:
+            raise HTTPException(404, f"unknown split {split!r}; this server has one: {SPLIT!r}")
+
+    def _tasks(self, split: str, start: int | None = None, stop: int | None = None) -> list[dict[str, Any]]:
+        self._check_split(split)
+        source = self._catalog.unwrapped.source
+        stop = min(stop if stop is not None else MAX_LISTED_TASKS, (start or 0) + MAX_LISTED_TASKS)
+        return [PublicTask.of(task).model_dump() for task in itertools.islice(source, start or 0, stop)]
+
+    def _build_app(self) -> FastAPI:
+        server = self
+
+        async def authorized(request: Request) -> None:
+            if not server._authorized(request.headers.get("authorization")):
+                raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: FastAPI):
+            yield
+            server.close()
+
+        app = FastAPI(title=f"selfgym env server: {self.env_id}", lifespan=lifespan)
+        guarded = [Depends(authorized)]
+
+        @app.get("/health")
+        async def health() -> dict[str, str]:
+            return {"status": "healthy"}
+
+        @app.get("/schema", dependencies=guarded)
+        async def schema() -> dict[str, Any]:
+            return {"action": Action.model_json_schema(), "observation": Observation.model_json_schema(),
+                    "state": State.model_json_schema()}
+
+        @app.get("/metadata", dependencies=guarded)
+        async def metadata() -> dict[str, Any]:
+            from ... import __version__
+
+            cls = env_class(server.env_id)
+            return {"name": server.env_id, "description": (cls.__doc__ or "").strip().split("\n")[0],
+                    "readme_content": None, "version": __version__, "author": "selfgym",
+                    "documentation_url": None, "tools": server._catalog.unwrapped.tool_schemas()}
+
+        @app.get("/state", dependencies=guarded)
+        async def state() -> dict[str, Any]:
+            return State(env_id=server.env_id).model_dump()
+
+        @app.post("/reset", dependencies=guarded)
+        async def reset(body: ResetData | None = None) -> dict[str, Any]:
+            with server._slot():
+                return (await server._http(server._one_shot, body or ResetData(), None)).wire()
+
+        @app.post("/step", dependencies=guarded)
+        async def step(body: StepRequest) -> dict[str, Any]:
+            try:
+                action = Action.model_validate(body.action)
+            except ValidationError as exc:
+                raise HTTPException(422, _errors(exc)) from None
+            reset_data = ResetData.model_validate(body.model_dump(include=set(ResetData.model_fields)))
+            with server._slot():
+                return (await server._http(server._one_shot, reset_data, action)).wire()
+
+        @app.get("/sessions", dependencies=guarded)
+        async def sessions() -> dict[str, Any]:
+            return await asyncio.get_running_loop().run_in_executor(None, server.stats)
+
+        def check_name(env_name: str) -> None:
+            if env_name.lower() != server.env_name.lower():
+                raise HTTPException(404, f"unknown environment {env_name[:100]!r}; this server has "
+                                         f"{server.env_name!r}")
+
+        @app.get("/list_environments", dependencies=guarded)
+        async def list_environments() -> list[str]:
+            return [server.env_name]
+
+        @app.get("/{env_name}/splits", dependencies=guarded)
+        async def splits(env_name: str) -> list[dict[str, str]]:
+            check_name(env_name)
+            return [{"name": SPLIT, "type": SPLIT}]
+
+        @app.post("/{env_name}/tasks", dependencies=guarded)
+        async def tasks(env_name: str, body: SplitRequest) -> dict[str, Any]:
+            check_name(env_name)
+            return {"tasks": await server._http(server._tasks, body.split), "env_name": server.env_name}
+
+        @app.post("/{env_name}/num_tasks", dependencies=guarded)
+        async def num_tasks(env_name: str, body: SplitRequest) -> dict[str, int]:
+            check_name(env_name)
+            server._check_split(body.split)
+            return {"num_tasks": len(server._catalog.unwrapped.source)}
+
+        @app.post("/{env_name}/task", dependencies=guarded)
+        async def task(env_name: str, body: TaskRequest) -> dict[str, Any]:
+            check_name(env_name)
+            found = await server._http(server._tasks, body.split, body.index, body.index + 1)
+            if not found:
+                raise HTTPException(400, "Invalid task index")
+            return {"task": found[0]}
+
+        @app.post("/{env_name}/task_range", dependencies=guarded)
+        async def task_range(env_name: str, body: TaskRangeRequest) -> dict[str, Any]:
+            check_name(env_name)
+            return {"tasks": await server._http(server._tasks, body.split, body.start, body.stop)}
+
+        @app.websocket("/ws")
+        async def ws(websocket: WebSocket) -> None:
+            await server.websocket(websocket)
+
+        return app
+
+
+def _text(exc: BaseException) -> str:
+    """An exception's message, without the quotes ``KeyError`` puts around it."""
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """pydantic's errors, without the inputs (which may be megabytes) and with JSON-safe contexts."""
+    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+
+
+def serve(server: EnvServer, *, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
+    """Run ``server`` with uvicorn until interrupted. WebSocket messages past 4x ``max_message_bytes`` close the
+    connection (code 1009) before they are read in full."""
+    import uvicorn
+
+    uvicorn.run(server.app, host=host, port=port, log_level=log_level, ws_max_size=4 * server.max_message_bytes)
