@@ -124,7 +124,7 @@ class ExecutorSpec(_Strict):
     name: Literal["local", "ray"] = "local"
     address: str | None = Field(default=None, description="Ray cluster (host:6379, ray://host:10001, auto); "
                                                          "none: a local Ray instance")
-    workers: int = Field(default=2, ge=1, description="env workers (ray)")
+    workers: int = Field(default=2, ge=1, description="env workers (ray; local envs all live in the learner)")
     cpus_per_worker: float = Field(default=1.0, ge=0)
     resources: dict[str, float] | None = Field(default=None, description="custom Ray resources of each env worker "
                                                                          "(default: docker, when nodes offer it)")
@@ -136,7 +136,6 @@ class ExecutorSpec(_Strict):
     def _ray_only(self) -> ExecutorSpec:
         if self.name == "local":
             given = [key for key in ("address", "resources") if getattr(self, key) is not None]
-            given += ["workers"] * ("workers" in self.model_fields_set)
             if given:
                 raise ValueError(f"{', '.join(given)} only apply to the ray executor (name: ray)")
         return self

@@ -59,6 +59,14 @@ class _ProcessBoundAPIClient(docker.APIClient):
             raise foreign_process_error("Docker client", self.owner_pid)
         return super().send(request, **kwargs)
 
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if isinstance(self.verify, str):
+            # a TLS engine is checked against its own CA (ca.pem); requests would let REQUESTS_CA_BUNDLE or
+            # CURL_CA_BUNDLE swap in the system's bundle, which trusts any public certificate instead
+            settings["verify"] = self.verify
+        return settings
+
 
 class ProcessBoundClient(docker.DockerClient):
     """A :class:`docker.DockerClient` usable only in the process that made it (see the module docstring)."""
