@@ -162,6 +162,50 @@ def test_self_training_on_two_nodes_and_a_killed_learner_resumes_to_the_same_epi
     assert not any(e["error"] for e in after_resume + uninterrupted)
 
 
+@pytest.mark.parametrize("method, agent", [
+    ({"name": "eval-only"}, None),
+    # scripted replies in turn (the tiny model's reflections outgrow its context)
+    ({"name": "reflexion", "trials": 2}, {"backend": "scripted", "replies": ["\\boxed{3}", "4", "\\boxed{1}"]}),
+])
+def test_other_methods_play_the_same_episodes_on_the_cluster_as_locally(cluster, tmp_path, tiny_model, method, agent):
+    from rich.console import Console
+
+    from selfgym.experiments import ExperimentRunner, load_experiment
+
+    episodes = {}
+    for executor in ("local", {"name": "ray", "address": cluster.address, "workers": 2}):
+        name = "local" if executor == "local" else "ray"
+        path = experiment(tmp_path, tiny_model, cluster, name=name, method=method, executor=executor,
+                          budget={"episodes": 8}, eval={"tasks": 2}, **({"agent": agent} if agent else {}))
+        ExperimentRunner(load_experiment(path), console=Console(quiet=True)).run()
+        episodes[name] = episodes_of(load_experiment(path).run_dir)
+    assert [(e["task"]["id"], e["seed"], [s["action"] for s in e["steps"]], e["final_reward"], e["meta"].get("trials"))
+            for e in episodes["local"]] == \
+        [(e["task"]["id"], e["seed"], [s["action"] for s in e["steps"]], e["final_reward"], e["meta"].get("trials"))
+         for e in episodes["ray"]]
+    assert {e["meta"]["worker"]["node"] for e in episodes["ray"]} == worker_nodes(cluster)
+    if method["name"] == "reflexion":  # some tasks were solved at once, others after a reflection
+        assert {e["meta"]["trials"] for e in episodes["ray"]} == {1, 2}
+
+
+def test_env_workers_drive_another_docker_engine_over_verified_tls(cluster, tmp_path, sandbox_image):
+    from docker_forwarder import EngineForwarder, make_certificates
+
+    certificates = make_certificates(tmp_path / "certs")
+    forwarder = EngineForwarder(tls=certificates)
+    try:
+        with RayExecutor(2, address=cluster.address, docker_host=forwarder.address,
+                         docker_cert_path=str(certificates)) as executor:
+            envs = executor.make_envs("selfgym/Code-v0", 2, {"max_steps": 1})
+            tasks = [envs[0].unwrapped.source.get(f"HumanEval/{i}") for i in range(2)]
+            trajectories = rollout_batch(envs, OraclePolicy(), tasks, seeds=[0, 1])
+        assert [t.success for t in trajectories] == [True, True]
+        assert {t.meta["worker"]["node"] for t in trajectories} == worker_nodes(cluster)
+        assert forwarder.connections >= 4  # each worker's API calls and its sandbox's stream came through TLS
+    finally:
+        forwarder.close()
+
+
 def test_grpo_on_two_nodes_loses_nothing_when_a_node_dies_mid_episode(cluster, tmp_path, tiny_model, monkeypatch):
     from selfgym.agents import grpo
     from selfgym.experiments import ExperimentRunner, load_experiment
