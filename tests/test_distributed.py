@@ -98,7 +98,7 @@ def test_remote_envs_play_like_local_ones_on_both_nodes(cluster, sandbox_image, 
 
 def test_workers_that_no_node_can_hold_are_one_clear_error(cluster):
     with RayExecutor(1, address=cluster.address, resources={"tpu_pod": 1}) as executor, \
-            pytest.raises(ExecutorError, match=r"need 1 tpu_pod \(the cluster has 0\)"):
+            pytest.raises(ExecutorError, match=r"1 env worker needs 1 tpu_pod \(the cluster has 0\)\. Ask for fewer"):
         executor.make_envs("selfgym/Math-v0", 1, {"max_steps": 1, "tools": False})
     with RayExecutor(3, address=cluster.address) as executor, \
             pytest.raises(ExecutorError, match=r"need 3 CPU \(the cluster has 2\), 3 docker .*ray start --address"):

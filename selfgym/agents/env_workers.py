@@ -451,10 +451,10 @@ def check_capacity(workers: int, need: Mapping[str, float]) -> None:
     short = [f"{workers * amount:g} {name} (the cluster has {total.get(name, 0):g})"
              for name, amount in need.items() if workers * amount > total.get(name, 0) + 1e-9]
     if short:
-        hint = ' Start worker nodes with `ray start --address HEAD:6379 --resources \'{"docker": 4}\'`' \
-            if any(name == "docker" for name in need) else ""
-        raise ExecutorError(f"{workers} env workers need {', '.join(short)}.{hint} Or ask for fewer workers "
-                            "(executor.workers), fewer CPUs each (cpus_per_worker) or other resources.")
+        hint = (' Start worker nodes with `ray start --address HEAD:6379 --resources \'{"docker": 4}\'`, or ask for'
+                if any(name == "docker" for name in need) else " Ask for")
+        raise ExecutorError(f"{workers} env worker{'s need' if workers != 1 else ' needs'} {', '.join(short)}.{hint} "
+                            "fewer workers (executor.workers), fewer CPUs each (cpus_per_worker) or other resources.")
 
 
 def _amounts(resources: Mapping[str, float]) -> str:
