@@ -78,3 +78,14 @@ def test_an_engine_on_the_network_without_verified_tls_is_refused_before_connect
         check_transport(engine_environment("tcp://192.0.2.11:2376"))
     monkeypatch.setenv("SELFGYM_DOCKER_INSECURE", "1")
     check_transport(engine_environment("tcp://192.0.2.11:2375"))  # the user's explicit choice
+
+
+@pytest.mark.parametrize("base_url", ["https://127.0.0.1:2376", "http+docker://ssh"])
+def test_web_envs_say_plainly_that_their_browser_tunnel_needs_a_plain_socket(base_url):
+    from types import SimpleNamespace
+
+    from selfgym.envs.web.tunnel import ExecTunnel
+    from selfgym.sandbox import SandboxError
+
+    with pytest.raises(SandboxError, match=r"ssh -NL /tmp/engine.sock:/var/run/docker.sock"):
+        ExecTunnel(SimpleNamespace(base_url=base_url), "container", 9222)
