@@ -1,15 +1,15 @@
-"""Rollout throughput on env workers: episodes/s of lockstep rollouts (``rollout_batch``) whose envs live in 1 or
-2 Ray env workers, against the same envs in this process stepped by threads, in the same run.
+"""Rollout throughput on env workers: episodes/s of lockstep rollouts (``rollout_batch``) whose envs live in 1
+or 2 Ray env workers, against the same envs in this process stepped by threads, in the same run.
 
     .venv/bin/python benchmarks/ray_rollout_bench.py [--envs-per-worker 1] [--rounds 30] [--repeats 3]
 
 The work is Code-v0 on HumanEval played by the scripted oracle: each episode is a reset (a clean sandbox from
 the pool) and one attempt whose hidden tests run in the sandbox, so the env side is all there is (the oracle's
 replies cost nothing). Each env worker holds ``--envs-per-worker`` envs, as a node holds its share: 1 worker
-plays k envs in lockstep, 2 workers 2k. Local threads play k envs (the same batch as 1 worker) and 2k (the same
-as 2 workers). Rates are steady state: workers, sandboxes and imports are warmed by a first round that is not
-timed. Each mode runs ``--repeats`` times, interleaved with the others so that a change in the machine's load
-hits them alike; the table shows medians.
+plays k envs in lockstep, 2 workers 2k. Local threads play k envs (the same batch as 1 worker) and 2k (the
+same as 2 workers). Rates are steady state: workers, sandboxes and imports are warmed by a first round that is
+not timed. Each mode runs ``--repeats`` times, interleaved with the others so that a change in the machine's
+load hits them alike; the table shows medians.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def measure(mode: str, envs_per_worker: int, rounds: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs-per-worker", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=30, help="timed lockstep batches per measurement")
     parser.add_argument("--repeats", type=int, default=3)
@@ -73,9 +74,10 @@ def main() -> None:
                               f"(load {runs[-1]['load']:.1f})")
     finally:
         ray.shutdown()
-    medians = {mode: {key: statistics.median(r[key] for r in runs if r["mode"] == mode) for key in ("eps", "load")}
-               for mode in args.modes}
-    table = Table("mode", "envs", "episodes/s", "vs 1 worker of its kind", "vs local threads, same envs", "load",
+    medians = {mode: {key: statistics.median(r[key] for r in runs if r["mode"] == mode)
+                      for key in ("eps", "load")} for mode in args.modes}
+    table = Table("mode", "envs", "episodes/s", "vs 1 worker of its kind", "vs local threads, same envs",
+                  "load",
                   title=f"{ENV} (HumanEval, scripted oracle), {args.envs_per_worker} env(s) per worker, "
                         f"{os.cpu_count()} CPUs, median of {args.repeats}")
     for mode, median in medians.items():
@@ -83,7 +85,8 @@ def main() -> None:
         one = medians.get(f"{kind}:1")
         local = medians.get(f"local:{workers}")
         envs = int(workers) * args.envs_per_worker
-        table.add_row(mode, str(envs), f"{median['eps']:.1f}", f"{median['eps'] / one['eps']:.2f}x" if one else "-",
+        table.add_row(mode, str(envs), f"{median['eps']:.1f}",
+                      f"{median['eps'] / one['eps']:.2f}x" if one else "-",
                       f"{median['eps'] / local['eps']:.2f}x" if local else "-", f"{median['load']:.1f}")
     console.print(table)
     if args.json:

@@ -94,24 +94,27 @@ def make_certificates(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
 
-    def certificate(name: str, key, issuer_name, issuer_key, *, ca: bool = False, usage=None, ip: bool = False):
+    def certificate(name: str, key, issuer_name, issuer_key, *, ca: bool = False, usage=None,
+                    ip: bool = False):
         # what strict verification (Python 3.13's default) asks of a chain: key usages and key identifiers
-        builder = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-                   .issuer_name(issuer_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        usages = x509.KeyUsage(digital_signature=not ca, key_cert_sign=ca, crl_sign=ca,
+                               content_commitment=False, key_encipherment=False, data_encipherment=False,
+                               key_agreement=False, encipher_only=False, decipher_only=False)
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer_name)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=1))
                    .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-                   .add_extension(x509.KeyUsage(digital_signature=not ca, key_cert_sign=ca, crl_sign=ca,
-                                                content_commitment=False, key_encipherment=False,
-                                                data_encipherment=False, key_agreement=False, encipher_only=False,
-                                                decipher_only=False), critical=True)
+                   .add_extension(usages, critical=True)
                    .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
                    .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
                                   critical=False))
         if usage is not None:
             builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         if ip:
-            builder = builder.add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]), critical=False)
+            names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         return builder.sign(issuer_key, hashes.SHA256())
 
     def write(path: str, data: bytes) -> None:
@@ -125,8 +128,10 @@ def make_certificates(folder: Path) -> Path:
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "selfgym test CA")])
     ca = certificate("selfgym test CA", ca_key, ca_name, ca_key, ca=True)
     server_key, client_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    server = certificate("127.0.0.1", server_key, ca_name, ca_key, usage=ExtendedKeyUsageOID.SERVER_AUTH, ip=True)
-    client = certificate("selfgym client", client_key, ca_name, ca_key, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
+    server = certificate("127.0.0.1", server_key, ca_name, ca_key, usage=ExtendedKeyUsageOID.SERVER_AUTH,
+                         ip=True)
+    client = certificate("selfgym client", client_key, ca_name, ca_key,
+                         usage=ExtendedKeyUsageOID.CLIENT_AUTH)
     write("ca.pem", ca.public_bytes(serialization.Encoding.PEM))
     write("server-cert.pem", server.public_bytes(serialization.Encoding.PEM))
     write("server-key.pem", key_bytes(server_key))
@@ -136,8 +141,8 @@ def make_certificates(folder: Path) -> Path:
 
 
 def fake_ssh(folder: Path) -> Path:
-    """An ``ssh`` executable in ``folder`` (put it first on PATH) that ignores its arguments and relays stdin and
-    stdout to the engine's socket, as ``docker system dial-stdio`` does at the other end of a real ssh."""
+    """An ``ssh`` executable in ``folder`` (put it first on PATH) that ignores its arguments and relays stdin
+    and stdout to the engine's socket, as ``docker system dial-stdio`` does at the other end of a real ssh."""
     folder.mkdir(parents=True, exist_ok=True)
     script = folder / "ssh"
     script.write_text(f"""#!{sys.executable}

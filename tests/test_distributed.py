@@ -4,9 +4,10 @@ one per node). The learner (this process, or a ``selfgym run`` process) keeps th
 env workers and their sandboxes on the nodes.
 
 Shown here: remote envs play exactly like local ones; a self-training experiment plays on both nodes, and a
-learner killed with SIGKILL and resumed logs the same episodes as an uninterrupted run; a GRPO run whose node is
-removed mid-episode loses nothing (the episodes of the lost worker are played again on the other node, and the
-curriculum hears of each episode once).
+learner killed with SIGKILL and resumed logs the same episodes as an uninterrupted run; every other method
+plays the same episodes on the cluster as locally; env workers drive another Docker engine over TLS; a GRPO
+run whose node is removed mid-episode loses nothing (the episodes of the lost worker are played again on the
+other node, and the curriculum hears of each episode once).
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def worker_nodes(cluster) -> set[str]:
 
 
 def summary(trajectories) -> list:
-    return [(t.task.id, t.seed, [(s.action, s.observation, s.reward, s.terminated, s.truncated) for s in t.steps],
-             t.error) for t in trajectories]
+    return [(t.task.id, t.seed, t.error, [(s.action, s.observation, s.reward, s.terminated, s.truncated)
+                                          for s in t.steps]) for t in trajectories]
 
 
 def test_remote_envs_play_like_local_ones_on_both_nodes(cluster, sandbox_image, client):
@@ -74,7 +75,7 @@ def test_remote_envs_play_like_local_ones_on_both_nodes(cluster, sandbox_image, 
             runs[name] = [rollout_batch(envs, policy, tasks, seeds=[0, 1, 2, 3])
                           for policy in (OraclePolicy(), wrong, malformed)]
             if name == "ray":
-                assert executor.fleet.resources == {"docker": 1.0}  # the nodes offer docker: workers ask for it
+                assert executor.fleet.resources == {"docker": 1.0}  # nodes offer docker: workers ask for it
                 pids = {info["pid"] for info in executor.worker_info}
                 remote = envs[0]
                 assert isinstance(remote, RemoteEnv) and remote.remote_class.__name__ == "CodeEnv"
@@ -85,7 +86,7 @@ def test_remote_envs_play_like_local_ones_on_both_nodes(cluster, sandbox_image, 
     oracle, wrong_runs, bad = runs["ray"]
     assert [t.success for t in oracle] == [True] * 4
     assert [len(t.steps) for t in wrong_runs] == [2] * 4 and not any(t.success for t in wrong_runs)
-    assert all(t.steps[0].info["malformed"] and t.final_reward == 0 for t in bad)  # an observation, not a crash
+    assert all(t.steps[0].info["malformed"] and t.final_reward == 0 for t in bad)  # an observation, no crash
     for local, remote in zip(runs["local"], runs["ray"], strict=True):
         assert summary(local) == summary(remote)  # the same episodes, step by step, wherever the envs run
     placed = [t.meta["worker"] for batch in runs["ray"] for t in batch]
@@ -97,12 +98,13 @@ def test_remote_envs_play_like_local_ones_on_both_nodes(cluster, sandbox_image, 
 
 
 def test_workers_that_no_node_can_hold_are_one_clear_error(cluster):
-    with RayExecutor(1, address=cluster.address, resources={"tpu_pod": 1}) as executor, \
-            pytest.raises(ExecutorError, match=r"1 env worker needs 1 tpu_pod \(the cluster has 0\)\. Ask for fewer"):
-        executor.make_envs("selfgym/Math-v0", 1, {"max_steps": 1, "tools": False})
-    with RayExecutor(3, address=cluster.address) as executor, \
-            pytest.raises(ExecutorError, match=r"need 3 CPU \(the cluster has 2\), 3 docker .*ray start --address"):
-        executor.make_envs("selfgym/Math-v0", 1, {"max_steps": 1, "tools": False})
+    math = ("selfgym/Math-v0", 1, {"max_steps": 1, "tools": False})
+    with RayExecutor(1, address=cluster.address, resources={"tpu_pod": 1}) as executor, pytest.raises(
+            ExecutorError, match=r"1 env worker needs 1 tpu_pod \(the cluster has 0\)\. Ask for fewer"):
+        executor.make_envs(*math)
+    with RayExecutor(3, address=cluster.address) as executor, pytest.raises(
+            ExecutorError, match=r"need 3 CPU \(the cluster has 2\), 3 docker .*ray start --address"):
+        executor.make_envs(*math)
 
 
 def experiment(tmp_path: Path, model: Path, cluster, **overrides) -> Path:
@@ -127,6 +129,12 @@ def episodes_of(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "episodes.jsonl").read_text().splitlines()]
 
 
+def played(episode: dict) -> tuple:
+    """What an episode was, as logged: its task, seed, actions, reward and (Reflexion) trials."""
+    return (episode["task"]["id"], episode["seed"], [step["action"] for step in episode["steps"]],
+            episode["final_reward"], episode["meta"].get("trials"))
+
+
 def test_self_training_on_two_nodes_and_a_killed_learner_resumes_to_the_same_episodes(cluster, tmp_path,
                                                                                         tiny_model):
     path = experiment(tmp_path, tiny_model, cluster)
@@ -146,28 +154,28 @@ def test_self_training_on_two_nodes_and_a_killed_learner_resumes_to_the_same_epi
     killed_at = json.loads((run_dir / "state.json").read_text())["episodes"]
     assert 8 <= killed_at < 16
 
-    resumed = subprocess.run([*SELFGYM, "run", "--resume", str(run_dir)], env=env, capture_output=True, text=True,
-                             timeout=600)
+    resumed = subprocess.run([*SELFGYM, "run", "--resume", str(run_dir)], env=env, capture_output=True,
+                             text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    straight = subprocess.run([*SELFGYM, "run", str(path), "--output-dir", str(tmp_path / "straight")], env=env,
-                              capture_output=True, text=True, timeout=600)
+    straight = subprocess.run([*SELFGYM, "run", str(path), "--output-dir", str(tmp_path / "straight")],
+                              env=env, capture_output=True, text=True, timeout=600)
     assert straight.returncode == 0, straight.stderr[-3000:]
 
     after_resume, uninterrupted = episodes_of(run_dir), episodes_of(tmp_path / "straight")
     assert [e["episode"] for e in after_resume] == list(range(16)) == [e["episode"] for e in uninterrupted]
-    assert [(e["task"]["id"], e["seed"]) for e in after_resume] == [(e["task"]["id"], e["seed"]) for e in uninterrupted]
-    assert [[s["action"] for s in e["steps"]] for e in after_resume] == \
-        [[s["action"] for s in e["steps"]] for e in uninterrupted]
+    assert [played(e) for e in after_resume] == [played(e) for e in uninterrupted]
     assert {e["meta"]["worker"]["node"] for e in uninterrupted} == worker_nodes(cluster)
     assert not any(e["error"] for e in after_resume + uninterrupted)
 
 
-@pytest.mark.parametrize("method, agent", [
-    ({"name": "eval-only"}, None),
-    # scripted replies in turn (the tiny model's reflections outgrow its context)
-    ({"name": "reflexion", "trials": 2}, {"backend": "scripted", "replies": ["\\boxed{3}", "4", "\\boxed{1}"]}),
-])
-def test_other_methods_play_the_same_episodes_on_the_cluster_as_locally(cluster, tmp_path, tiny_model, method, agent):
+REPLIES = {"backend": "scripted", "replies": ["\\boxed{3}", "4", "\\boxed{1}"]}  # in turn
+
+
+# Reflexion with scripted replies: the tiny model's reflection prompts outgrow its context
+@pytest.mark.parametrize("method, agent", [({"name": "eval-only"}, None),
+                                           ({"name": "reflexion", "trials": 2}, REPLIES)])
+def test_other_methods_play_the_same_episodes_on_the_cluster_as_locally(cluster, tmp_path, tiny_model, method,
+                                                                         agent):
     from rich.console import Console
 
     from selfgym.experiments import ExperimentRunner, load_experiment
@@ -179,10 +187,7 @@ def test_other_methods_play_the_same_episodes_on_the_cluster_as_locally(cluster,
                           budget={"episodes": 8}, eval={"tasks": 2}, **({"agent": agent} if agent else {}))
         ExperimentRunner(load_experiment(path), console=Console(quiet=True)).run()
         episodes[name] = episodes_of(load_experiment(path).run_dir)
-    assert [(e["task"]["id"], e["seed"], [s["action"] for s in e["steps"]], e["final_reward"], e["meta"].get("trials"))
-            for e in episodes["local"]] == \
-        [(e["task"]["id"], e["seed"], [s["action"] for s in e["steps"]], e["final_reward"], e["meta"].get("trials"))
-         for e in episodes["ray"]]
+    assert [played(e) for e in episodes["local"]] == [played(e) for e in episodes["ray"]]
     assert {e["meta"]["worker"]["node"] for e in episodes["ray"]} == worker_nodes(cluster)
     if method["name"] == "reflexion":  # some tasks were solved at once, others after a reflection
         assert {e["meta"]["trials"] for e in episodes["ray"]} == {1, 2}
@@ -206,7 +211,8 @@ def test_env_workers_drive_another_docker_engine_over_verified_tls(cluster, tmp_
         forwarder.close()
 
 
-def test_grpo_on_two_nodes_loses_nothing_when_a_node_dies_mid_episode(cluster, tmp_path, tiny_model, monkeypatch):
+def test_grpo_on_two_nodes_loses_nothing_when_a_node_dies_mid_episode(cluster, tmp_path, tiny_model,
+                                                                        monkeypatch):
     from selfgym.agents import grpo
     from selfgym.experiments import ExperimentRunner, load_experiment
 

@@ -1,6 +1,7 @@
-"""Sandboxes on another Docker engine: pools reach any engine the Docker SDK can (tcp:// plain on loopback, tcp://
-with verified TLS, ssh://), and an engine on the network without verified TLS is refused before any byte is sent.
-The "other engine" is this machine's, reached through test-only relays on 127.0.0.1 (:mod:`docker_forwarder`)."""
+"""Sandboxes on another Docker engine: pools reach any engine the Docker SDK can (tcp:// plain on loopback,
+tcp:// with verified TLS, ssh://), and an engine on the network without verified TLS is refused before any
+byte is sent. The "other engine" is this machine's, reached through test-only relays on 127.0.0.1
+(:mod:`docker_forwarder`)."""
 
 from __future__ import annotations
 

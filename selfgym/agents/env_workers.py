@@ -8,8 +8,8 @@ rollout loop, the experiment methods and the GRPO trainer play them like local e
 them from threads, so the calls to all workers are in flight at once; each worker serves its slots
 concurrently).
 
-Where an env lives: each env has a home worker (its slot, round robin over the workers); a ``reset`` places the
-episode on its home when that worker is alive, else on the live worker with the fewest envs. A worker lost
+Where an env lives: each env has a home worker (its slot, round robin over the workers); a ``reset`` places
+the episode on its home when that worker is alive, else on the live worker with the fewest envs. A worker lost
 mid-episode (its process or node died: a crash, the OOM killer, a machine gone) loses only the episodes it was
 playing: their ``step`` (or ``reset``) raises :class:`WorkerLostError`, an
 :class:`~selfgym.sandbox.InfrastructureError`, so the rollout loop records them as lost to the infrastructure
@@ -49,8 +49,8 @@ class WorkerLostError(InfrastructureError):
 
 @dataclass(frozen=True)
 class EnvSet:
-    """``size`` envs of ``env_id`` made with ``kwargs``: one :meth:`EnvFleet.make_envs` call. ``key`` tells the
-    sets apart in a worker; each worker gives a set a sandbox pool of ``size`` (the most it can host)."""
+    """``size`` envs of ``env_id`` made with ``kwargs``: one :meth:`EnvFleet.make_envs` call. ``key`` tells
+    the sets apart in a worker; each worker gives a set a sandbox pool of ``size`` (the most it can host)."""
 
     key: str
     env_id: str
@@ -60,8 +60,8 @@ class EnvSet:
 
 def env_pool(env_id: str, size: int, env_kwargs: Mapping[str, Any] | None, *, docker_host: str | None = None,
              docker_cert_path: str | None = None):
-    """A pool of ``size`` sandboxes for envs of ``env_id``, started on demand, on the named Docker engine (None:
-    ``DOCKER_HOST``); None for an env that declares no sandbox."""
+    """A pool of ``size`` sandboxes for envs of ``env_id``, started on demand, on the named Docker engine
+    (None: ``DOCKER_HOST``); None for an env that declares no sandbox."""
     from ..envs.pools import pool_for, sandbox_spec
 
     if sandbox_spec(env_id) is None:
@@ -76,12 +76,15 @@ def make_env(env_id: str, env_kwargs: Mapping[str, Any] | None, pool) -> gym.Env
     """An env of ``env_id`` on ``pool`` (when it has one), without Gymnasium's wrappers."""
     import selfgym  # noqa: F401 - registers the ids (in a fresh worker process too)
 
-    return gym.make(env_id, **({"pool": pool} if pool is not None else {}), **dict(env_kwargs or {})).unwrapped
+    pool_kwargs = {"pool": pool} if pool is not None else {}
+    return gym.make(env_id, **pool_kwargs, **dict(env_kwargs or {})).unwrapped
 
 
 def make_env_set(env_id: str, n: int, env_kwargs: Mapping[str, Any] | None = None, *,
-                 docker_host: str | None = None, docker_cert_path: str | None = None) -> tuple[list[gym.Env], Any]:
-    """``n`` envs of ``env_id`` in this process, sharing one pool (also returned; None when the env needs none)."""
+                 docker_host: str | None = None, docker_cert_path: str | None = None
+                 ) -> tuple[list[gym.Env], Any]:
+    """``n`` envs of ``env_id`` in this process, sharing one pool (also returned; None for an env that needs
+    none)."""
     pool = env_pool(env_id, n, env_kwargs, docker_host=docker_host, docker_cert_path=docker_cert_path)
     try:
         return [make_env(env_id, env_kwargs, pool) for _ in range(n)], pool
@@ -95,7 +98,8 @@ class EnvWorker:
     """What runs in an env worker actor: envs by (set, slot), made on their first ``reset`` here, and one
     sandbox pool per env set. Calls for different slots run concurrently (a threaded actor)."""
 
-    def __init__(self, index: int, docker_host: str | None = None, docker_cert_path: str | None = None) -> None:
+    def __init__(self, index: int, docker_host: str | None = None,
+                 docker_cert_path: str | None = None) -> None:
         import ray
 
         self.engine = {"docker_host": docker_host, "docker_cert_path": docker_cert_path}
@@ -113,9 +117,10 @@ class EnvWorker:
             env = self._envs.get((env_set.key, slot))
             if env is None:
                 if env_set.key not in self._pools:
-                    self._pools[env_set.key] = env_pool(env_set.env_id, env_set.size, env_set.kwargs, **self.engine)
-                env = self._envs[env_set.key, slot] = make_env(env_set.env_id, env_set.kwargs,
-                                                               self._pools[env_set.key])
+                    self._pools[env_set.key] = env_pool(env_set.env_id, env_set.size, env_set.kwargs,
+                                                        **self.engine)
+                env = make_env(env_set.env_id, env_set.kwargs, self._pools[env_set.key])
+                self._envs[env_set.key, slot] = env
             return env
 
     def probe(self, env_set: EnvSet) -> tuple[gym.Space, gym.Space, dict[str, Any]]:
@@ -183,8 +188,8 @@ class RemoteEnv(gym.Env):
     """An env that lives in an env worker (a Ray actor, maybe on another machine): ``reset`` and ``step`` are
     calls to it, the rest is here. Made by :meth:`selfgym.agents.executors.RayExecutor.make_envs`.
 
-    ``task`` is the episode's task (as the env reports it), ``placement`` where the episode runs (worker, node,
-    host, pid), ``remote_class`` the class of the env in the worker (what its class methods are asked:
+    ``task`` is the episode's task (as the env reports it), ``placement`` where the episode runs (worker,
+    node, host, pid), ``remote_class`` the class of the env in the worker (what its class methods are asked:
     :func:`selfgym.agents.rollout.env_class_of`), ``source`` its task source. ``reset`` or ``step`` raise
     :class:`WorkerLostError` when the worker died; the next ``reset`` runs on a live one."""
 
@@ -230,9 +235,9 @@ class EnvFleet:
     """``workers`` env workers (Ray actors) and the :class:`RemoteEnv` proxies of the envs they hold.
 
     Ray must be initialised. Each worker reserves ``cpus_per_worker`` CPUs, ``gpus_per_worker`` GPUs and
-    ``resources`` (None: ``{"docker": 1}`` when a node of the cluster offers ``docker``, else nothing); workers
-    are spread over the nodes. ``on_worker`` is called with each worker's description as it comes up (the first
-    ones and replacements). ``lost`` counts the workers lost so far.
+    ``resources`` (None: ``{"docker": 1}`` when a node of the cluster offers ``docker``, else nothing);
+    workers are spread over the nodes. ``on_worker`` is called with each worker's description as it comes up
+    (the first ones and replacements). ``lost`` counts the workers lost so far.
     """
 
     def __init__(self, workers: int, *, cpus_per_worker: float = 1.0, gpus_per_worker: float = 0.0,
@@ -267,25 +272,23 @@ class EnvFleet:
 
     def _await_start(self, members: list[_Member]) -> None:
         import ray
-        from ray.exceptions import GetTimeoutError
 
-        try:
-            ray.wait([m.ready for m in members], num_returns=len(members), timeout=self.start_timeout_s)
-        except GetTimeoutError:
-            pass
+        ray.wait([m.ready for m in members], num_returns=len(members), timeout=self.start_timeout_s)
         with self._lock:
             self._refresh()
         waiting = [m for m in members if m.state == "starting"]
         if waiting:
             self.close()
             raise ExecutorError(
-                f"{len(waiting)} of {len(members)} env workers did not start within {self.start_timeout_s:.0f} s: "
-                f"the cluster has no room for them (each needs {_amounts(self.need)}; free now: "
-                f"{_free_resources()}). Add nodes, or ask for fewer workers or resources.")
+                f"{len(waiting)} of {len(members)} env workers did not start within "
+                f"{self.start_timeout_s:.0f} s: the cluster has no room for them (each needs "
+                f"{_amounts(self.need)}; free now: {_free_resources()}). Add nodes, or ask for fewer workers "
+                "or resources.")
 
     def _refresh(self) -> None:
         """Mark the workers that came up alive (under the lock). A worker that died while starting is a
-        configuration problem (it cannot be made there): an :class:`ExecutorError`, not a loop of replacements."""
+        configuration problem (it cannot be made there): an :class:`ExecutorError`, not a loop of
+        replacements."""
         import ray
         from ray.exceptions import RayActorError, RayTaskError
 
@@ -322,8 +325,7 @@ class EnvFleet:
                     pass
                 if self.members[member.index] is member:
                     self.members[member.index] = self._spawn(member.index)
-        return WorkerLostError(f"{member.describe()} was lost mid-episode ({_first_line(exc)}); the episode is "
-                               "no failure of the agent's and is played again on a live worker")
+        return _lost_episode(member, f" ({_first_line(exc)})")
 
     def _place(self, env: RemoteEnv) -> _Member:
         """The worker to play ``env``'s next episode on: its home when alive, else the least loaded live one;
@@ -348,8 +350,9 @@ class EnvFleet:
                 starting = [m.ready for m in self.members if m.state == "starting"]
             ready, _ = ray.wait(starting, num_returns=1, timeout=self.start_timeout_s)
             if not ready:
-                raise ExecutorError(f"no env worker is alive and none came up within {self.start_timeout_s:.0f} s "
-                                    f"({self.lost} lost so far; free resources: {_free_resources()})")
+                raise ExecutorError(f"no env worker is alive and none came up within "
+                                    f"{self.start_timeout_s:.0f} s ({self.lost} lost so far; free resources: "
+                                    f"{_free_resources()})")
 
     # -- the envs --------------------------------------------------------------------------------------------
     def make_envs(self, env_id: str, n: int, env_kwargs: Mapping[str, Any] | None = None) -> list[RemoteEnv]:
@@ -374,7 +377,8 @@ class EnvFleet:
         return alive[0]
 
     def _call(self, member: _Member, call: Callable[[Any], Any]) -> Any:
-        """``call(actor)``'s result; a dead worker becomes :class:`WorkerLostError`, a worker's own error itself."""
+        """``call(actor)``'s result; a dead worker becomes :class:`WorkerLostError`, a worker's own error
+        itself."""
         import ray
         from ray.exceptions import RayActorError, RayTaskError
 
@@ -397,8 +401,7 @@ class EnvFleet:
         if member is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         if member.state == "dead":  # another env of its worker found it dead: this episode went with it
-            raise WorkerLostError(f"{member.describe()} was lost mid-episode; the episode is no failure of the "
-                                  "agent's and is played again on a live worker")
+            raise _lost_episode(member)
         return self._call(member, lambda h: h.step.remote(env.env_set.key, env.slot, action))
 
     def source(self, env_set: EnvSet) -> Any:
@@ -451,10 +454,13 @@ def check_capacity(workers: int, need: Mapping[str, float]) -> None:
     short = [f"{workers * amount:g} {name} (the cluster has {total.get(name, 0):g})"
              for name, amount in need.items() if workers * amount > total.get(name, 0) + 1e-9]
     if short:
-        hint = (' Start worker nodes with `ray start --address HEAD:6379 --resources \'{"docker": 4}\'`, or ask for'
-                if any(name == "docker" for name in need) else " Ask for")
-        raise ExecutorError(f"{workers} env worker{'s need' if workers != 1 else ' needs'} {', '.join(short)}.{hint} "
-                            "fewer workers (executor.workers), fewer CPUs each (cpus_per_worker) or other resources.")
+        hint = " Ask for"
+        if "docker" in need:
+            hint = (" Start worker nodes with `ray start --address HEAD:6379 --resources "
+                    "'{\"docker\": 4}'`, or ask for")
+        needs = "s need" if workers != 1 else " needs"
+        raise ExecutorError(f"{workers} env worker{needs} {', '.join(short)}.{hint} fewer workers "
+                            "(executor.workers), fewer CPUs each (cpus_per_worker) or other resources.")
 
 
 def _amounts(resources: Mapping[str, float]) -> str:
@@ -467,6 +473,11 @@ def _free_resources() -> str:
     free = ray.available_resources()
     return _amounts({name: amount for name, amount in free.items()
                      if not name.startswith(("node:", "memory", "object_store"))}) or "none"
+
+
+def _lost_episode(member: _Member, why: str = "") -> WorkerLostError:
+    return WorkerLostError(f"{member.describe()} was lost mid-episode{why}; the episode is no failure of the "
+                           "agent's and is played again on a live worker")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,28 +1,28 @@
-"""Where episodes are played: in this process (``local``) or in Ray actors (``ray``), on one machine or a cluster.
+"""Where episodes are played: in this process (``local``) or in Ray actors (``ray``), on one machine or a
+cluster.
 
 An executor offers two ways to spread work, the same for both kinds:
 
-* :meth:`Executor.make_envs` gives ``n`` envs for lockstep rollouts (:func:`~selfgym.agents.rollout_batch`, every
-  experiment method, :class:`~selfgym.agents.GRPOTrainer`). The policy stays with the caller (the learner), which
-  generates the replies of all of them in one batch; only the env steps run where the envs live. Local: envs of
-  this process on one sandbox pool, stepped in threads. Ray: :class:`~selfgym.agents.env_workers.RemoteEnv`
-  proxies of envs that live in *env workers*, actors that each hold envs and their own sandbox pools on their
-  node's Docker engine (see :mod:`selfgym.agents.env_workers`: a worker lost mid-episode loses only its
-  episodes, which the rollout loop plays again on a live worker).
-* :meth:`Executor.map_unordered` maps independent work items over workers that each hold everything they need
-  (``selfgym eval``: a policy and envs per worker), yielding each item with its result as it finishes.
+* :meth:`Executor.make_envs` gives ``n`` envs for lockstep rollouts (:func:`~selfgym.agents.rollout_batch`,
+  every experiment method, :class:`~selfgym.agents.GRPOTrainer`). The policy stays with the caller (the
+  learner), which generates the replies of all of them in one batch; only the env steps run where the envs
+  live. Local: envs of this process on one sandbox pool, stepped in threads. Ray:
+  :class:`~selfgym.agents.env_workers.RemoteEnv` proxies of envs that live in *env workers*, actors that each
+  hold envs and their own sandbox pools on their node's Docker engine (see :mod:`selfgym.agents.env_workers`:
+  a worker lost mid-episode loses only its episodes, which the rollout loop plays again on a live worker).
+* :meth:`Executor.map_unordered` maps independent work items over workers that each hold everything they
+  need (``selfgym eval``: a policy and envs per worker), yielding each item with its result as it finishes.
 
-A map worker is whatever a factory builds: an object with ``play(item)``, ``describe()`` and ``close()``. Local
-workers are built in threads and may share objects (a sandbox pool, a loaded model); each Ray actor builds its
-own from the (pickled) factory. With Ray, a map worker whose process dies (a crash, the OOM killer, a lost node)
-is replaced by a new actor and the item it was playing is retried on some worker; an item is yielded once, when
-a worker returns it, so nothing is lost or counted twice. An exception raised *by* ``play`` is not retried: it
-ends the run.
+A map worker is whatever a factory builds: an object with ``play(item)``, ``describe()`` and ``close()``.
+Local workers are built in threads and may share objects (a sandbox pool, a loaded model); each Ray actor
+builds its own from the (pickled) factory. With Ray, a map worker whose process dies (a crash, the OOM killer,
+a lost node) is replaced by a new actor and the item it was playing is retried on some worker; an item is
+yielded once, when a worker returns it, so nothing is lost or counted twice. An exception raised *by* ``play``
+is not retried: it ends the run.
 
-Executors are context managers: :meth:`Executor.close` closes the envs they made, stops their actors, and leaves
-Ray as it found it.
+Executors are context managers: :meth:`Executor.close` closes the envs they made, stops their actors, and
+leaves Ray as it found it.
 """
-
 from __future__ import annotations
 
 import logging
@@ -72,7 +72,8 @@ class Executor(ABC):
     kind: str = "executor"
     in_process: bool = False  # True: workers are threads of this process and may share objects
 
-    def __init__(self, workers: int, *, docker_host: str | None = None, docker_cert_path: str | None = None) -> None:
+    def __init__(self, workers: int, *, docker_host: str | None = None,
+                 docker_cert_path: str | None = None) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.workers = workers
@@ -96,8 +97,8 @@ class Executor(ABC):
     def make_envs(self, env_id: str, n: int, env_kwargs: Mapping[str, Any] | None = None) -> list[gym.Env]:
         """``n`` envs of ``env_id`` made with ``env_kwargs`` (what ``gym.make`` takes; ``pool`` is the
         executor's), for lockstep rollouts. They are closed with the executor, and share sandbox pools of the
-        image and limits the env declares (or its kwargs say) on the executor's Docker engine; containers start
-        when an env first needs one."""
+        image and limits the env declares (or its kwargs say) on the executor's Docker engine; containers
+        start when an env first needs one."""
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "workers": self.workers}
@@ -231,8 +232,9 @@ class RayExecutor(Executor):
     kind = "ray"
 
     def __init__(self, workers: int = 1, *, address: str | None = None, cpus_per_worker: float = 1.0,
-                 gpus_per_worker: float = 0.0, resources: Mapping[str, float] | None = None, max_retries: int = 3,
-                 docker_host: str | None = None, docker_cert_path: str | None = None) -> None:
+                 gpus_per_worker: float = 0.0, resources: Mapping[str, float] | None = None,
+                 max_retries: int = 3, docker_host: str | None = None,
+                 docker_cert_path: str | None = None) -> None:
         super().__init__(workers, docker_host=docker_host, docker_cert_path=docker_cert_path)
         self.address = address
         self.cpus_per_worker = cpus_per_worker

@@ -47,7 +47,7 @@ class EpisodeState:
             self.error, self.done = str(exc), True
             return
         finally:
-            # where an env worker plays it (a RemoteEnv's worker, node and pid); None for an env of this process
+            # where an env worker plays it (a RemoteEnv's worker, node, pid); None for an env of this process
             self.placement: dict[str, Any] | None = getattr(env.unwrapped, "placement", None)
         self.task: Task = env.unwrapped.task
         self.messages.append({"role": "user", "content": first_message_prefix + observation})

@@ -126,10 +126,10 @@ class ExecutorSpec(_Strict):
                                                          "none: a local Ray instance")
     workers: int = Field(default=2, ge=1, description="env workers (ray; local envs all live in the learner)")
     cpus_per_worker: float = Field(default=1.0, ge=0)
-    resources: dict[str, float] | None = Field(default=None, description="custom Ray resources of each env worker "
-                                                                         "(default: docker, when nodes offer it)")
-    docker_host: str | None = Field(default=None, description="Docker engine of the sandboxes (default: "
-                                                              "DOCKER_HOST where the envs run)")
+    resources: dict[str, float] | None = Field(
+        default=None, description="custom Ray resources of each env worker (default: docker, when nodes offer it)")
+    docker_host: str | None = Field(
+        default=None, description="Docker engine of the sandboxes (default: DOCKER_HOST where the envs run)")
     docker_cert_path: str | None = Field(default=None, description="folder with ca.pem, cert.pem, key.pem (TLS)")
 
     @model_validator(mode="after")
@@ -144,9 +144,9 @@ class ExecutorSpec(_Strict):
         """The :class:`~selfgym.agents.executors.Executor` this spec describes (a context manager)."""
         from ..agents.executors import make_executor
 
-        return make_executor(self.name, self.workers, address=self.address, cpus_per_worker=self.cpus_per_worker,
-                             resources=self.resources, docker_host=self.docker_host,
-                             docker_cert_path=self.docker_cert_path)
+        return make_executor(self.name, self.workers, address=self.address,
+                             cpus_per_worker=self.cpus_per_worker, resources=self.resources,
+                             docker_host=self.docker_host, docker_cert_path=self.docker_cert_path)
 
 
 class ExperimentConfig(_Strict):

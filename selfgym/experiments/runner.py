@@ -135,10 +135,10 @@ class ExperimentRunner:
         logs = self._prepare_dir()
         self.recent_success.extend(m["batch_success"] for m in logs["metrics.jsonl"]
                                    if m["batch_success"] is not None)
-        # One set of envs per distinct env kwargs (training's, and each held-out setting's that differs), made by
-        # the executor (here, or in env workers of a Ray cluster: `executor:`), each set on sandbox pools of the
-        # image and limits the env declares or its kwargs give; containers start when an env first needs one
-        # (some never do, like Math-v0 without tools). The executor closes them all.
+        # One set of envs per distinct env kwargs (training's, and each held-out setting's that differs), made
+        # by the executor (here, or in env workers of a Ray cluster: `executor:`), each set on sandbox pools of
+        # the image and limits the env declares or its kwargs give; containers start when an env first needs
+        # one (some never do, like Math-v0 without tools). The executor closes them all.
         kwargs_of = {name: {**config.env.kwargs, **kwargs} for name, kwargs in self._eval_settings().items()}
         distinct = [dict(config.env.kwargs)] + [k for k in kwargs_of.values() if k != config.env.kwargs]
         distinct = [k for i, k in enumerate(distinct) if k not in distinct[:i]]

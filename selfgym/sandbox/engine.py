@@ -1,11 +1,11 @@
 """Connecting to a Docker engine, with one clear error when that is impossible.
 
-Any engine the Docker SDK reaches will do: the local socket (the default), ``unix:///other.sock``, ``tcp://`` with
-TLS, or ``ssh://user@host`` (through the system's ``ssh``, so its config, keys and agent apply). The engine's API
-is root on its machine, so an engine on the network is reached only with verified TLS (the engine checked
-against a CA, this client authenticated by its certificate): plain ``tcp://`` is refused unless the address is
-this machine's loopback, where no other machine can reach it (set ``SELFGYM_DOCKER_INSECURE=1`` to overrule,
-at your own risk).
+Any engine the Docker SDK reaches will do: the local socket (the default), ``unix:///other.sock``,
+``tcp://`` with TLS, or ``ssh://user@host`` (through the system's ``ssh``: its config, keys and agent apply).
+The engine's API is root on its machine, so an engine on the network is reached only with verified TLS (the
+engine checked against a CA, this client authenticated by its certificate): plain ``tcp://`` is refused unless
+the address is this machine's loopback, where no other machine can reach it (set ``SELFGYM_DOCKER_INSECURE=1``
+to overrule, at your own risk).
 
 A Docker client is bound to the process that made it. Its connections are sockets, and a forked child
 (``AsyncVectorEnv`` and ``multiprocessing`` workers with the ``fork`` start method) inherits them: two processes
@@ -100,9 +100,9 @@ INSECURE_VARIABLE = "SELFGYM_DOCKER_INSECURE"
 
 
 def _forget_in_child() -> None:
-    # Neither the parent's clients (their sockets) nor the lock (another thread may have held it at the fork, and
-    # it would stay locked here for ever) is any use in the child. Not closed: that would shut the parent's
-    # connections down.
+    # Neither the parent's clients (their sockets) nor the lock (another thread may have held it at the fork,
+    # and it would stay locked here for ever) is any use in the child. Not closed: that would shut the
+    # parent's connections down.
     global _lock, _shared
     _lock = threading.Lock()
     _shared = {}
@@ -112,22 +112,23 @@ os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def engine_environment(host: str | None = None, cert_path: str | None = None) -> dict[str, str]:
-    """The ``DOCKER_*`` settings that name an engine, as the Docker SDK reads them: this process's environment,
-    with ``host`` for ``DOCKER_HOST`` and, with ``cert_path``, verified TLS with that folder's certificates."""
+    """The ``DOCKER_*`` settings that name an engine, as the Docker SDK reads them: this process's
+    environment, with ``host`` for ``DOCKER_HOST`` and, with ``cert_path``, verified TLS with that folder's
+    certificates."""
     environment = {key: value for key, value in os.environ.items() if key.startswith("DOCKER_")}
     if host is not None:
         environment["DOCKER_HOST"] = host
     if cert_path is not None:
         environment.update(DOCKER_TLS_VERIFY="1", DOCKER_CERT_PATH=os.path.expanduser(cert_path))
-    if host is not None and cert_path is None:  # an engine named here is not reached with another's TLS settings
+    if host is not None and cert_path is None:  # an engine named here does not borrow another's TLS settings
         environment.pop("DOCKER_TLS_VERIFY", None)
         environment.pop("DOCKER_CERT_PATH", None)
     return environment
 
 
 def check_transport(environment: dict[str, str]) -> None:
-    """Refuse (:class:`DockerInsecureError`) an engine on the network reached without verified TLS: whoever can
-    reach its port (another machine, or a sandbox given a network) would be root on its machine."""
+    """Refuse (:class:`DockerInsecureError`) an engine on the network reached without verified TLS: whoever
+    can reach its port (another machine, or a sandbox given a network) would be root on its machine."""
     address = environment.get("DOCKER_HOST") or DEFAULT_HOST
     parts = urlsplit(address)
     if parts.scheme not in ("tcp", "http", "https"):
@@ -137,11 +138,11 @@ def check_transport(environment: dict[str, str]) -> None:
     if verified or _is_loopback(parts.hostname or "") or os.environ.get(INSECURE_VARIABLE) == "1":
         return
     raise DockerInsecureError(
-        f"The Docker engine at {address} would be reached without verified TLS: anyone who can reach that port "
-        "(another machine, or a sandbox given a network) could run anything as root on its machine. Use TLS "
-        "(`DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=DIR` with ca.pem, cert.pem and key.pem, or executor.docker_cert_path) "
-        "or ssh://user@host; or, if the port is only reachable from trusted machines, set "
-        f"{INSECURE_VARIABLE}=1.")
+        f"The Docker engine at {address} would be reached without verified TLS: anyone who can reach that "
+        "port (another machine, or a sandbox given a network) could run anything as root on its machine. Use "
+        "TLS (`DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=DIR` with ca.pem, cert.pem and key.pem, or "
+        "executor.docker_cert_path) or ssh://user@host; or, if the port is only reachable from trusted "
+        f"machines, set {INSECURE_VARIABLE}=1.")
 
 
 def _is_loopback(hostname: str) -> bool:
@@ -157,9 +158,9 @@ def docker_client(*, host: str | None = None, cert_path: str | None = None, fres
                   timeout_s: int = 120) -> docker.DockerClient:
     """A pinged client for a Docker engine: ``host`` (``unix:///var/run/docker.sock``, ``tcp://host:2376``,
     ``ssh://user@host``) or else ``DOCKER_HOST`` (default: the local socket). ``cert_path``: a folder with
-    ``ca.pem``, ``cert.pem`` and ``key.pem``, for verified TLS to a ``tcp://`` engine (else ``DOCKER_TLS_VERIFY``
-    and ``DOCKER_CERT_PATH``, as the docker CLI reads them). An engine on the network without verified TLS is
-    refused (:func:`check_transport`).
+    ``ca.pem``, ``cert.pem`` and ``key.pem``, for verified TLS to a ``tcp://`` engine (else
+    ``DOCKER_TLS_VERIFY`` and ``DOCKER_CERT_PATH``, as the docker CLI reads them). An engine on the network
+    without verified TLS is refused (:func:`check_transport`).
 
     The client is shared by default (one connection pool per engine and process; a forked child gets its own);
     ``fresh=True`` makes a new one. Either is usable only in the process that made it.

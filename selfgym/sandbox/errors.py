@@ -69,8 +69,8 @@ def unavailable(detail: str = "", host: str | None = None) -> DockerUnavailableE
 
 def permission_denied(host: str | None = None) -> DockerPermissionError:
     return DockerPermissionError(
-        f"Permission denied on the Docker socket {host or docker_host()}. Run as root, or add your user to the docker "
-        "group: `sudo usermod -aG docker $USER`, then log in again."
+        f"Permission denied on the Docker socket {host or docker_host()}. Run as root, or add your user to the "
+        "docker group: `sudo usermod -aG docker $USER`, then log in again."
     )
 
 

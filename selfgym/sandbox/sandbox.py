@@ -119,9 +119,9 @@ def _b64_size(n: int) -> int:
 
 
 class _PipeReader:
-    """``recv`` with a deadline from a pipe: the stream of an engine reached over ``ssh://``, which the Docker SDK
-    runs as ``ssh HOST docker system dial-stdio`` (its socket's ``recv`` blocks until it has all it asked for, and
-    a pipe has no timeout). A thread pumps what arrives into a queue."""
+    """``recv`` with a deadline from a pipe: the stream of an engine reached over ``ssh://``, which the Docker
+    SDK runs as ``ssh HOST docker system dial-stdio`` (its socket's ``recv`` blocks until it has all it asked
+    for, and a pipe has no timeout). A thread pumps what arrives into a queue."""
 
     def __init__(self, stream) -> None:
         self._chunks: queue.SimpleQueue[bytes] = queue.SimpleQueue()
