@@ -11,7 +11,9 @@ plain numbers or the same text. Each measurement runs in a fresh Python process:
 prediction caches, as in a long run), its verdict caches are cleared, then ``--threads`` threads
 verify the 300 pairs through ``verify_answer`` (as GRPO groups and eval workers do) and the rate is pairs/s; the CPU
 time that process and its workers spent per pair is printed too (it does not depend on the machine's load, the rate
-does). The baseline is the code of git revision ``--baseline`` (before the pool), extracted with ``git archive``.
+does). The machine's own ceiling is measured too: the same verifications (math-verify, no pool, no threads) in one
+bare process, then in two at once; 2 processes / 1 process cannot beat that ratio (on 2 vCPUs that share a physical
+core's resources it is well under 2). The baseline is the code of git revision ``--baseline`` (before the pool), extracted with ``git archive``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,16 @@ def child(args: argparse.Namespace) -> None:
         print(json.dumps(symbolic))
         return
     work = json.loads(sys.stdin.read())
+    if args.child == "bare":  # the verifications alone, in this process: what the machine can do
+        from selfgym.envs.math.worker import math_judgement
+
+        for pair in work["warmup"]:
+            math_judgement(*pair)
+        started = time.perf_counter()
+        for pair in work["pairs"]:
+            math_judgement(*pair)
+        print(json.dumps({"seconds": time.perf_counter() - started}))
+        return
     if args.child_processes is not None:
         from selfgym.envs.math.verifier import set_verifier_processes
         set_verifier_processes(args.child_processes)
@@ -72,14 +84,32 @@ def cpu_seconds() -> float:
 
 
 def run_child(code: Path, stdin: dict | list, *arguments: str) -> dict | list:
+    return run_children(code, stdin, arguments, 1)[0]
+
+
+def run_children(code: Path, stdin: dict | list, arguments: tuple[str, ...], count: int) -> list:
+    """``count`` benchmark children at once, each given ``stdin``; their results."""
     env = {**os.environ, "PYTHONPATH": str(code), "PYTHONDONTWRITEBYTECODE": "1"}
     with tempfile.TemporaryDirectory() as empty:  # the working directory: the baseline's worker (python -m) puts
         # it first on sys.path, and in a checkout it would import today's package instead of the baseline's
-        done = subprocess.run([sys.executable, __file__, *arguments], input=json.dumps(stdin), capture_output=True,
-                              text=True, env=env, timeout=1800, cwd=empty)
-    if done.returncode != 0:
-        raise SystemExit(f"benchmark child failed ({code}):\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        children = [subprocess.Popen([sys.executable, __file__, *arguments], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=empty)
+                    for _ in range(count)]
+        outputs = [child.communicate(json.dumps(stdin), timeout=1800) for child in children]
+    for child, (_, stderr) in zip(children, outputs):
+        if child.returncode != 0:
+            raise SystemExit(f"benchmark child failed ({code}):\n{stderr[-3000:]}")
+    return [json.loads(stdout.strip().splitlines()[-1]) for stdout, _ in outputs]
+
+
+def machine_ceiling(work: dict, repeats: int) -> float:
+    """How much faster 2 bare processes verify than 1 (median of ``repeats``): the best a pool can scale."""
+    ratios = []
+    for _ in range(repeats):
+        one = run_child(REPO, work, "--child", "bare")["seconds"]
+        two = max(result["seconds"] for result in run_children(REPO, work, ("--child", "bare"), 2))
+        ratios.append(2 * one / two)
+    return statistics.median(ratios)
 
 
 def main() -> None:
@@ -92,7 +122,7 @@ def main() -> None:
     parser.add_argument("--baseline", default=BASELINE_REVISION, help="git revision of today's code")
     parser.add_argument("--baseline-path", help="a checkout of today's code instead of --baseline")
     parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--child", choices=["select", "time"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["select", "time", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--child-processes", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -140,7 +170,10 @@ def main() -> None:
     if 1 in by_size:
         print(f"pool with 1 process / today: {by_size[1] / today:.2f}x")
     if 1 in by_size and 2 in by_size:
-        print(f"2 processes / 1 process: {by_size[2] / by_size[1]:.2f}x (goal >= 1.8x)")
+        ceiling = machine_ceiling(work, args.repeats)
+        figures["machine_ceiling_2_over_1"] = ceiling
+        print(f"2 processes / 1 process: {by_size[2] / by_size[1]:.2f}x (goal >= 1.8x; this machine's ceiling: "
+              f"{ceiling:.2f}x, two bare processes verifying the same pairs)")
     if 2 in by_size:
         print(f"2 processes / today: {by_size[2] / today:.2f}x (goal >= 2x)")
     if args.json:

@@ -119,6 +119,49 @@ def test_self_evolving_keeps_valid_new_tasks_in_the_band():
     assert len({fingerprint(t) for t in curriculum.pool}) == len(curriculum.pool)
 
 
+def test_the_outcome_model_recovers_a_success_curve_and_follows_a_learner():
+    from selfgym.curricula.outcome_model import OutcomeModel
+
+    rng = np.random.default_rng(0)
+    model = OutcomeModel(half_life=1e9)  # no forgetting: a fixed agent
+    for _ in range(2000):
+        difficulty = rng.uniform(0, 6)
+        success = rng.random() < 1 / (1 + np.exp(-2.0 * (3.0 - difficulty)))  # competence 3, slope -2
+        model.observe(Task("t", "f", "p", difficulty), float(success))
+    assert model.slope("f") == pytest.approx(-2.0, abs=0.3)
+    assert model.predict(Task("t", "f", "p", 3.0)) == pytest.approx(0.5, abs=0.08)
+    # data a hard boundary separates (every easy task solved, every hard one failed) stay finite
+    separable = OutcomeModel()
+    for difficulty in rng.permutation(np.linspace(0, 4, 200)):
+        separable.observe(Task("t", "s", "p", float(difficulty)), float(difficulty < 2))
+    assert -50 < separable.slope("s") < 0 and separable.predict(Task("t", "s", "p", 1.0)) > 0.8
+    # a learner that improves: the recent outcomes move the prediction (half-life 16 outcomes)
+    follower = OutcomeModel()
+    for competence in (1.0, 4.0):
+        for _ in range(150):
+            difficulty = rng.uniform(0, 6)
+            follower.observe(Task("t", "g", "p", difficulty),
+                             float(rng.random() < 1 / (1 + np.exp(-2.0 * (competence - difficulty)))))
+    assert follower.predict(Task("t", "g", "p", 4.0)) == pytest.approx(0.5, abs=0.2)
+
+
+@pytest.mark.parametrize("noisy_tv", [False, True])
+def test_self_evolving_beats_uniform_on_the_simulated_learner(noisy_tv):
+    def competence(name, seed):
+        families = [SimulatedFamily(f"skill{i}", levels=10) for i in range(3)]
+        if noisy_tv:  # coin flips that practice never improves: p(1 - p) alone would chase them
+            families.append(SimulatedFamily("noisy_tv", levels=10, learnable=False))
+        learner = SimulatedLearner(families)
+        tasks = play(CURRICULA[name](families, seed=seed), learner, 600, seed=10_000 + seed)
+        return learner.mean_competence(), sum(t.family == "noisy_tv" for t in tasks) / len(tasks)
+
+    for seed in range(2):
+        evolving, on_tv = competence("self_evolving", seed)
+        uniform, _ = competence("uniform", seed)
+        assert evolving > 1.5 * uniform, (evolving, uniform)
+        assert on_tv < 0.1
+
+
 def test_self_evolving_saves_its_pool(tmp_path):
     families = [SimulatedFamily("a", levels=3)]
     curriculum = SelfEvolvingCurriculum(families, seed=0, phase_length=10)

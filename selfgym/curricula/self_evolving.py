@@ -15,6 +15,7 @@ import numpy as np
 from ..envs.task import Task
 from ..io import atomic_write_text
 from .base import Curriculum, task_arm
+from .outcome_model import OutcomeModel
 
 
 @runtime_checkable
@@ -55,26 +56,31 @@ def fingerprint(task: Task) -> str:
 class SelfEvolvingCurriculum(Curriculum):
     """A growing pool of tasks, evolved every ``phase_length`` episodes.
 
-    Playing: pool tasks are drawn in proportion to p(1 - p) of their Beta(1, 1) success estimate (unplayed
-    tasks count as p = 0.5, so new ones get played), with ``explore`` of uniform draws.
+    Playing: pool tasks are drawn in proportion to p(1 - p), with ``explore`` of uniform draws; p is the task's
+    own record with the outcome model's prediction as a prior worth ``prior_strength`` episodes,
+    ``(successes + k p_model) / (trials + k)``. The outcome model (:class:`OutcomeModel`, per family success
+    against difficulty, fitted on recent outcomes) places tasks the agent never played: as the agent improves,
+    harder tasks of the pool enter the band it learns most from, and tasks it has mastered leave it.
 
     Evolving: for up to ``max_failures`` tasks failed in the phase, each writer proposes ``per_failure`` tasks;
     a proposal is kept when ``validator`` accepts it, its :func:`fingerprint` is new, and ``critic`` puts the
-    current agent's success in ``band`` (WebRL: 0.05-0.75). The default critic is the agent's observed success
-    on the proposal's family and level (0.5 when never seen). ``stats`` counts every decision.
+    current agent's success in ``band`` (WebRL: 0.05-0.75). The default critic is the outcome model (WebRL's
+    outcome-reward model has this role: it judges a task the agent has not tried). ``stats`` counts every decision.
     """
 
     def __init__(self, families, *, seed: int = 0, writers: Sequence[TaskWriter] | None = None,
                  validator: Validator | None = None, critic: Critic | None = None,
                  band: tuple[float, float] = (0.05, 0.75), phase_length: int = 50, per_failure: int = 2,
                  max_failures: int = 10, initial_per_arm: int = 2, explore: float = 0.1,
-                 max_pool: int = 5000) -> None:
+                 max_pool: int = 5000, prior_strength: float = 8.0) -> None:
         super().__init__(families, seed=seed)
         low, high = band
         if not 0 <= low < high <= 1:
             raise ValueError(f"band must satisfy 0 <= low < high <= 1, got {band}")
         self.writers = list(writers) if writers is not None else [MutationWriter(self.families.values())]
-        self.validator, self.critic = validator, critic or self.observed_success
+        self.outcome_model = OutcomeModel()
+        self.validator, self.critic = validator, critic or self.outcome_model.predict
+        self.prior_strength = prior_strength
         self.band, self.phase_length, self.per_failure = (low, high), phase_length, per_failure
         self.max_failures, self.explore, self.max_pool = max_failures, explore, max_pool
         self.pool: list[Task] = []
@@ -82,7 +88,6 @@ class SelfEvolvingCurriculum(Curriculum):
         self.trials: list[float] = []
         self.seen: set[str] = set()
         self.index: dict[str, int] = {}
-        self.arm_stats: dict[str, list[float]] = {}  # arm key -> [successes, trials]
         self.phase_failures: list[Task] = []
         self.stats: Counter[str] = Counter()
         self.invalid_reasons: Counter[str] = Counter()
@@ -101,20 +106,27 @@ class SelfEvolvingCurriculum(Curriculum):
         self.trials.append(0.0)
         return True
 
-    def observed_success(self, task: Task) -> float:
-        successes, trials = self.arm_stats.get(task_arm(task).key, (0.0, 0.0))
-        return (successes + 1) / (trials + 2)
+    def success_estimates(self) -> tuple[np.ndarray, np.ndarray]:
+        """For every pool task (shapes (len(pool),)): P(success), its record with the model's prediction as
+        prior; and the model's slope for its family (how much success there depends on difficulty)."""
+        predicted, slopes = np.empty(len(self.pool)), np.empty(len(self.pool))
+        families = np.array([task.family for task in self.pool])
+        difficulties = np.array([float(task.difficulty) for task in self.pool])
+        for family in set(families.tolist()):
+            where = families == family
+            predicted[where] = self.outcome_model.predict_many(family, difficulties[where])
+            slopes[where] = self.outcome_model.slope(family)
+        k = self.prior_strength
+        return (np.array(self.successes) + k * predicted) / (np.array(self.trials) + k), slopes
 
     def next_task(self) -> Task:
-        p = (np.array(self.successes) + 1) / (np.array(self.trials) + 2)
-        weights = p * (1 - p)
+        p, slopes = self.success_estimates()
+        weights = slopes ** 2 * p * (1 - p) + 1e-12  # a task's Fisher information about the agent's skill
         probs = (1 - self.explore) * weights / weights.sum() + self.explore / len(weights)
         return self.pool[int(self.rng.choice(len(self.pool), p=probs))]
 
     def _update(self, task: Task, success: float) -> None:
-        arm = self.arm_stats.setdefault(task_arm(task).key, [0.0, 0.0])
-        arm[0] += success
-        arm[1] += 1
+        self.outcome_model.observe(task, success)
         i = self.index.get(f"{task.family}/{task.id}")
         if i is None:  # a task from outside the pool (e.g. an evaluation task): adopt it
             self._add(task)
@@ -158,7 +170,7 @@ class SelfEvolvingCurriculum(Curriculum):
 
     def _state(self) -> dict[str, Any]:
         return {"pool": [task.to_dict() for task in self.pool], "successes": self.successes, "trials": self.trials,
-                "arm_stats": self.arm_stats, "phase_failures": [t.to_dict() for t in self.phase_failures],
+                "outcome_model": self.outcome_model.state_dict(), "phase_failures": [t.to_dict() for t in self.phase_failures],
                 "stats": dict(self.stats), "invalid_reasons": dict(self.invalid_reasons)}
 
     def _load(self, state: dict[str, Any]) -> None:
@@ -166,7 +178,7 @@ class SelfEvolvingCurriculum(Curriculum):
         for raw in state["pool"]:
             self._add(Task.from_dict(raw))
         self.successes, self.trials = list(state["successes"]), list(state["trials"])
-        self.arm_stats = {k: list(v) for k, v in state["arm_stats"].items()}
+        self.outcome_model.load_state_dict(state["outcome_model"])
         self.phase_failures = [Task.from_dict(raw) for raw in state["phase_failures"]]
         self.stats = Counter(state["stats"])
         self.invalid_reasons = Counter(state["invalid_reasons"])
