@@ -38,9 +38,8 @@ _LAZY = {
 }
 
 __all__ = [
-    "DockerDiskFullError", "DockerInsecureError",
-    "DockerPermissionError", "DockerUnavailableError", "ExecResult", "ImageNotFoundError",
-    "InfrastructureError", "JudgedResult", "Limits", "PythonProgram", "Sandbox", "SandboxError", "SandboxLostError", "SandboxPool",
+    "DockerDiskFullError", "DockerInsecureError", "DockerPermissionError", "DockerUnavailableError", "ExecResult",
+    "ImageNotFoundError", "InfrastructureError", "JudgedResult", "Limits", "PythonProgram", "Sandbox", "SandboxError", "SandboxLostError", "SandboxPool",
     "SandboxSpec", "SandboxStartError", "build_image", "default_image", "docker_client", "image_tag", "reap",
 ]
 

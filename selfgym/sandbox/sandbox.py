@@ -121,19 +121,32 @@ def _b64_size(n: int) -> int:
 class _PipeReader:
     """``recv`` with a deadline from a pipe: the stream of an engine reached over ``ssh://``, which the Docker
     SDK runs as ``ssh HOST docker system dial-stdio`` (its socket's ``recv`` blocks until it has all it asked
-    for, and a pipe has no timeout). A thread pumps what arrives into a queue."""
+    for, and a pipe has no timeout). A thread pumps what arrives into a queue of at most 16 chunks of 1 MiB:
+    past that it stops reading, as a socket's buffer would."""
 
     def __init__(self, stream) -> None:
-        self._chunks: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self._chunks: queue.Queue[bytes] = queue.Queue(maxsize=16)
+        self._closed = threading.Event()
         threading.Thread(target=self._pump, args=(stream,), name="selfgym-ssh-reader", daemon=True).start()
 
     def _pump(self, stream) -> None:
         try:
             while chunk := stream.read1(1 << 20):
-                self._chunks.put(chunk)
+                self._put(chunk)
         except (OSError, ValueError):  # closed under us
             pass
-        self._chunks.put(b"")
+        self._put(b"")
+
+    def _put(self, chunk: bytes) -> None:
+        while not self._closed.is_set():
+            try:
+                self._chunks.put(chunk, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> None:
+        self._closed.set()
 
     def recv(self, timeout_s: float) -> bytes:
         try:
@@ -141,7 +154,7 @@ class _PipeReader:
         except queue.Empty:
             raise TimeoutError from None
         if not chunk:
-            self._chunks.put(b"")  # the end stays the end for every later call
+            self._chunks.put_nowait(b"")  # the end stays the end for every later call (the queue is empty now)
         return chunk
 
 
@@ -215,6 +228,8 @@ class _Channel:
         return message
 
     def close(self) -> None:
+        if self._pipe is not None:
+            self._pipe.close()
         for closable in (self._sock, self._response):
             try:
                 closable.close()
