@@ -50,6 +50,8 @@ def tiny_model(tmp_path_factory):
     ("name: x\nbudget:\n  episodes: lots\n", ":3: budget.episodes: Input should be a valid integer"),
     ("name: x\nmethod: {name: grpoo}\n", ":2: method.name: 'grpoo' is not one of eval-only, reflexion, self-training, re-rest, grpo (did you mean 'grpo'?)"),
     ("name: x\nmethod: {name: grpo, trials: 3}\n", ":2: method.trials: unknown key; expected one of: group_size, kl_beta"),
+    ("name: x\nexecutor: {name: ray, workerz: 2}\n", ":2: executor.workerz: unknown key (did you mean 'workers'?)"),
+    ("name: x\nexecutor: {name: local, address: 'h:6379'}\n", ":2: executor: Value error, address only applies to the ray"),
     ("name: x\nenv: [1, 2\n", "not valid YAML"),
     ("- a\n- b\n", "must be a mapping"),
 ])
@@ -73,6 +75,14 @@ def test_missing_file_and_bad_resume_dir(tmp_path):
 def test_shipped_experiments_are_valid():
     names = {load_experiment(path).name for path in EXPERIMENTS.glob("*.yaml")}
     assert "quickstart" in names and len(names) >= 5
+    assert load_experiment(EXPERIMENTS / "cluster.yaml").executor.address == "auto"
+
+
+def test_an_executor_named_alone_is_one_with_defaults(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text("name: x\nexecutor: ray\n")
+    executor = load_experiment(path).executor
+    assert (executor.name, executor.address, executor.workers, executor.resources) == ("ray", None, 2, None)
 
 
 def episodes_of(run_dir: Path) -> list[dict]:

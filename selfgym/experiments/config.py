@@ -137,7 +137,8 @@ class ExecutorSpec(_Strict):
         if self.name == "local":
             given = [key for key in ("address", "resources") if getattr(self, key) is not None]
             if given:
-                raise ValueError(f"{', '.join(given)} only apply to the ray executor (name: ray)")
+                raise ValueError(f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} to the ray "
+                                 "executor (name: ray)")
         return self
 
     def build(self):
