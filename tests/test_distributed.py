@@ -107,6 +107,18 @@ def test_workers_that_no_node_can_hold_are_one_clear_error(cluster):
         executor.make_envs(*math)
 
 
+def test_an_env_id_registered_only_by_the_learner_plays_on_the_workers(cluster):
+    gym.register("learner-only/Arithmetic-v0", entry_point="selfgym.envs.math_env:MathEnv",
+                 kwargs={"max_steps": 1, "tools": False})
+    try:
+        with RayExecutor(2, address=cluster.address) as executor:
+            envs = executor.make_envs("learner-only/Arithmetic-v0", 2)
+            trajectories = rollout_batch(envs, OraclePolicy(), seeds=[0, 1])
+        assert [t.success for t in trajectories] == [True, True]
+    finally:
+        del gym.registry["learner-only/Arithmetic-v0"]
+
+
 def experiment(tmp_path: Path, model: Path, cluster, **overrides) -> Path:
     config = {
         "name": "tiny", "seed": 0, "output_dir": str(tmp_path / "runs" / "{name}"),

@@ -50,12 +50,22 @@ class WorkerLostError(InfrastructureError):
 @dataclass(frozen=True)
 class EnvSet:
     """``size`` envs of ``env_id`` made with ``kwargs``: one :meth:`EnvFleet.make_envs` call. ``key`` tells
-    the sets apart in a worker; each worker gives a set a sandbox pool of ``size`` (the most it can host)."""
+    the sets apart in a worker; each worker gives a set a sandbox pool of ``size`` (the most it can host).
+    ``registration`` is the id's Gymnasium registration on the learner, for ids a worker process has not
+    registered (a user's own env; its module must be importable on the worker's node)."""
 
     key: str
     env_id: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     size: int = 1
+    registration: Any = None
+
+    def register(self) -> None:
+        """Register the id in this process if it is not yet (selfgym's own ids register on import)."""
+        import selfgym  # noqa: F401 - registers selfgym's ids (in a fresh worker process too)
+
+        if self.env_id not in gym.registry and self.registration is not None:
+            gym.registry[self.env_id] = self.registration
 
 
 def env_pool(env_id: str, size: int, env_kwargs: Mapping[str, Any] | None, *, docker_host: str | None = None,
@@ -116,6 +126,7 @@ class EnvWorker:
         with self._lock:  # made once per slot; the pool once per set
             env = self._envs.get((env_set.key, slot))
             if env is None:
+                env_set.register()
                 if env_set.key not in self._pools:
                     self._pools[env_set.key] = env_pool(env_set.env_id, env_set.size, env_set.kwargs,
                                                         **self.engine)
@@ -125,6 +136,7 @@ class EnvWorker:
 
     def probe(self, env_set: EnvSet) -> tuple[gym.Space, gym.Space, dict[str, Any]]:
         """The spaces and metadata of the set's envs (from one made for the purpose: it starts no sandbox)."""
+        env_set.register()
         env = make_env(env_set.env_id, env_set.kwargs, None)
         try:
             return env.observation_space, env.action_space, dict(env.metadata)
@@ -133,6 +145,7 @@ class EnvWorker:
 
     def source(self, env_set: EnvSet) -> Any:
         """The task source of the set's envs."""
+        env_set.register()
         env = make_env(env_set.env_id, env_set.kwargs, None)
         try:
             return env.source
@@ -361,7 +374,7 @@ class EnvFleet:
 
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
-        env_set = EnvSet(str(len(self._sets)), env_id, dict(env_kwargs or {}), n)
+        env_set = EnvSet(str(len(self._sets)), env_id, dict(env_kwargs or {}), n, gym.spec(env_id))
         self._sets.append(env_set)
         spaces = self._call(self._any_alive(), lambda h: h.probe.remote(env_set))
         remote_class = env_class(env_id)
