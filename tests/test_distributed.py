@@ -13,17 +13,13 @@ other node, and the curriculum hears of each episode once).
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import gymnasium as gym
 import pytest
 import ray
-import yaml
+from experiment_runs import episodes_of, killed_resumed_and_straight
+from experiment_runs import experiment as shared_experiment
 from ray.cluster_utils import Cluster
 from tiny_models import build_tiny_chat_model
 
@@ -34,7 +30,6 @@ from selfgym.sandbox.reaper import LABEL_PID
 
 pytestmark = pytest.mark.docker
 
-SELFGYM = [sys.executable, "-m", "selfgym.cli"]
 NODE = {"num_cpus": 1, "resources": {"docker": 1}}
 
 
@@ -120,25 +115,14 @@ def test_an_env_id_registered_only_by_the_learner_plays_on_the_workers(cluster):
 
 
 def experiment(tmp_path: Path, model: Path, cluster, **overrides) -> Path:
-    config = {
-        "name": "tiny", "seed": 0, "output_dir": str(tmp_path / "runs" / "{name}"),
-        "env": {"id": "selfgym/Math-v0", "kwargs": {"max_steps": 1, "tools": False},
-                "families": [{"name": "basic_arithmetic", "levels": 2}, {"name": "gcd", "levels": 2}],
-                "parallel": 4},
-        "agent": {"backend": "hf", "model": str(model), "max_new_tokens": 6, "temperature": 1.0},
-        "method": {"name": "self-training", "train_every": 8, "epochs": 1},
-        "budget": {"episodes": 16},
-        "eval": {"tasks": 4, "every": 8},
-        "executor": {"name": "ray", "address": cluster.address, "workers": 2},
-        **overrides,
-    }
-    path = tmp_path / f"{config['name']}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def episodes_of(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "episodes.jsonl").read_text().splitlines()]
+    """The shared small experiment, on both nodes: 16 episodes in steps of 4 (2 per worker)."""
+    families = [{"name": "basic_arithmetic", "levels": 2}, {"name": "gcd", "levels": 2}]
+    env = {"id": "selfgym/Math-v0", "kwargs": {"max_steps": 1, "tools": False}, "families": families,
+           "parallel": 4}
+    executor = {"name": "ray", "address": cluster.address, "workers": 2}
+    return shared_experiment(tmp_path, model, **{
+        "env": env, "method": {"name": "self-training", "train_every": 8, "epochs": 1},
+        "budget": {"episodes": 16}, "eval": {"tasks": 4, "every": 8}, "executor": executor, **overrides})
 
 
 def played(episode: dict) -> tuple:
@@ -149,31 +133,11 @@ def played(episode: dict) -> tuple:
 
 def test_self_training_on_two_nodes_and_a_killed_learner_resumes_to_the_same_episodes(cluster, tmp_path,
                                                                                         tiny_model):
+    # the learner, not a worker, is killed: its env workers go with it, and the resumed one starts new ones
     path = experiment(tmp_path, tiny_model, cluster)
-    run_dir = tmp_path / "runs" / "tiny"
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    learner = subprocess.Popen([*SELFGYM, "run", str(path)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and learner.poll() is None:
-        state = run_dir / "state.json"
-        if state.exists() and json.loads(state.read_text())["episodes"] >= 8:
-            break
-        time.sleep(0.05)
-    assert learner.poll() is None, learner.stderr.read()[-3000:]
-    learner.send_signal(signal.SIGKILL)  # the learner, not a worker: its env workers go with it
-    learner.wait()
-    killed_at = json.loads((run_dir / "state.json").read_text())["episodes"]
+    killed_at, after_resume, uninterrupted = killed_resumed_and_straight(
+        path, tmp_path / "runs" / "tiny", tmp_path / "straight", kill_at=8, timeout_s=600)
     assert 8 <= killed_at < 16
-
-    resumed = subprocess.run([*SELFGYM, "run", "--resume", str(run_dir)], env=env, capture_output=True,
-                             text=True, timeout=600)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    straight = subprocess.run([*SELFGYM, "run", str(path), "--output-dir", str(tmp_path / "straight")],
-                              env=env, capture_output=True, text=True, timeout=600)
-    assert straight.returncode == 0, straight.stderr[-3000:]
-
-    after_resume, uninterrupted = episodes_of(run_dir), episodes_of(tmp_path / "straight")
     assert [e["episode"] for e in after_resume] == list(range(16)) == [e["episode"] for e in uninterrupted]
     assert [played(e) for e in after_resume] == [played(e) for e in uninterrupted]
     assert {e["meta"]["worker"]["node"] for e in uninterrupted} == worker_nodes(cluster)
