@@ -423,6 +423,7 @@ class EnvFleet:
         return self._sources[env_set.key]
 
     def drop(self, env: RemoteEnv) -> None:
+        """Forget ``env``'s place (its worker closes its env there)."""
         with self._lock:
             member, env._member = env._member, None
             if member is not None:
@@ -442,6 +443,7 @@ class EnvFleet:
                 ray.wait(closing, num_returns=len(closing), timeout=60)
         finally:
             for member in members:
+                member.state = "dead"  # an env closed later has nothing to drop
                 try:
                     ray.kill(member.handle, no_restart=True)
                 except Exception:  # noqa: BLE001 - gone already
