@@ -43,11 +43,13 @@ def episodes_of(run_dir: Path) -> list[dict]:
 
 
 def killed_resumed_and_straight(path: Path, run_dir: Path, straight_dir: Path, *, kill_at: int,
-                                timeout_s: float = 300) -> tuple[int, list[dict], list[dict]]:
+                                timeout_s: float = 300, environment: dict[str, str] | None = None
+                                ) -> tuple[int, list[dict], list[dict]]:
     """Run the experiment file ``path`` (into ``run_dir``), SIGKILL it once ``kill_at`` episodes are
     committed, resume it, then run it uninterrupted into ``straight_dir``. Returns the episodes committed at
-    the kill, the killed-and-resumed run's episodes and the uninterrupted run's."""
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    the kill, the killed-and-resumed run's episodes and the uninterrupted run's. ``environment``: more
+    variables for the runs."""
+    env = {**os.environ, "PYTHONHASHSEED": "0", **(environment or {})}
     process = subprocess.Popen([*SELFGYM, "run", str(path)], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + timeout_s

@@ -133,10 +133,12 @@ def played(episode: dict) -> tuple:
 
 def test_self_training_on_two_nodes_and_a_killed_learner_resumes_to_the_same_episodes(cluster, tmp_path,
                                                                                         tiny_model):
-    # the learner, not a worker, is killed: its env workers go with it, and the resumed one starts new ones
+    # The learner, not a worker, is killed: its env workers go with it, and the resumed one starts new ones.
+    # It has no Docker engine at all (a GPU node without Docker): only the workers' nodes have one.
     path = experiment(tmp_path, tiny_model, cluster)
     killed_at, after_resume, uninterrupted = killed_resumed_and_straight(
-        path, tmp_path / "runs" / "tiny", tmp_path / "straight", kill_at=8, timeout_s=600)
+        path, tmp_path / "runs" / "tiny", tmp_path / "straight", kill_at=8, timeout_s=600,
+        environment={"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"})
     assert 8 <= killed_at < 16
     assert [e["episode"] for e in after_resume] == list(range(16)) == [e["episode"] for e in uninterrupted]
     assert [played(e) for e in after_resume] == [played(e) for e in uninterrupted]
