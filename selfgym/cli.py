@@ -12,6 +12,7 @@ from rich.table import Table
 
 from rich.markup import escape
 
+from .agents.executors import ExecutorError
 from .experiments.config import ConfigError
 from .sandbox.errors import SandboxError
 
@@ -25,7 +26,7 @@ def clear_errors(func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except (SandboxError, ConfigError) as exc:
+        except (SandboxError, ConfigError, ExecutorError) as exc:
             console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             sys.exit(2)
         except KeyboardInterrupt:

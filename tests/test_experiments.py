@@ -5,39 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import yaml
 
+from experiment_runs import SELFGYM, episodes_of, experiment, killed_resumed_and_straight
 from selfgym.experiments.config import ConfigError, load_experiment
 from tiny_models import build_tiny_chat_model
 
-SELFGYM = [sys.executable, "-m", "selfgym.cli"]
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
-
-
-def experiment(tmp_path: Path, model: Path, **overrides) -> Path:
-    config = {
-        "name": "tiny", "seed": 0, "output_dir": str(tmp_path / "runs" / "{name}"),
-        "env": {"id": "selfgym/Math-v0", "kwargs": {"max_steps": 1, "tools": False},
-                "families": [{"name": "basic_arithmetic", "levels": 2}, {"name": "gcd", "levels": 2}],
-                "parallel": 2},
-        "agent": {"backend": "hf", "model": str(model), "max_new_tokens": 6, "temperature": 1.0},
-        "method": {"name": "self-training", "train_every": 6, "epochs": 1},
-        "curriculum": {"name": "uniform"},
-        "budget": {"episodes": 12},
-        "eval": {"tasks": 4, "every": 6},
-    }
-    for key, value in overrides.items():
-        config[key] = value
-    path = tmp_path / f"{config['name']}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +27,8 @@ def tiny_model(tmp_path_factory):
     ("name: x\nbudget:\n  episodes: lots\n", ":3: budget.episodes: Input should be a valid integer"),
     ("name: x\nmethod: {name: grpoo}\n", ":2: method.name: 'grpoo' is not one of eval-only, reflexion, self-training, re-rest, grpo (did you mean 'grpo'?)"),
     ("name: x\nmethod: {name: grpo, trials: 3}\n", ":2: method.trials: unknown key; expected one of: group_size, kl_beta"),
+    ("name: x\nexecutor: {name: ray, workerz: 2}\n", ":2: executor.workerz: unknown key (did you mean 'workers'?)"),
+    ("name: x\nexecutor: {name: local, address: 'h:6379'}\n", ":2: executor: Value error, address only applies to the ray"),
     ("name: x\nenv: [1, 2\n", "not valid YAML"),
     ("- a\n- b\n", "must be a mapping"),
 ])
@@ -73,39 +52,23 @@ def test_missing_file_and_bad_resume_dir(tmp_path):
 def test_shipped_experiments_are_valid():
     names = {load_experiment(path).name for path in EXPERIMENTS.glob("*.yaml")}
     assert "quickstart" in names and len(names) >= 5
+    assert load_experiment(EXPERIMENTS / "cluster.yaml").executor.address == "auto"
 
 
-def episodes_of(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "episodes.jsonl").read_text().splitlines()]
+def test_an_executor_named_alone_is_one_with_defaults(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text("name: x\nexecutor: ray\n")
+    executor = load_experiment(path).executor
+    assert (executor.name, executor.address, executor.workers, executor.resources) == ("ray", None, 2, None)
 
 
 @pytest.mark.docker
 def test_killed_run_resumes_to_the_same_episodes(tmp_path, tiny_model):
     path = experiment(tmp_path, tiny_model)
     run_dir = tmp_path / "runs" / "tiny"
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    process = subprocess.Popen([*SELFGYM, "run", str(path)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and process.poll() is None:
-        state = run_dir / "state.json"
-        if state.exists() and json.loads(state.read_text())["episodes"] >= 6:
-            break
-        time.sleep(0.05)
-    assert process.poll() is None, process.stderr.read()
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    killed_at = json.loads((run_dir / "state.json").read_text())["episodes"]
+    killed_at, after_resume, uninterrupted = killed_resumed_and_straight(path, run_dir, tmp_path / "straight",
+                                                                         kill_at=6)
     assert 6 <= killed_at < 12
-
-    resumed = subprocess.run([*SELFGYM, "run", "--resume", str(run_dir)], env=env, capture_output=True, text=True,
-                             timeout=300)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    straight = subprocess.run([*SELFGYM, "run", str(path), "--output-dir", str(tmp_path / "straight")], env=env,
-                              capture_output=True, text=True, timeout=300)
-    assert straight.returncode == 0, straight.stderr[-2000:]
-
-    after_resume, uninterrupted = episodes_of(run_dir), episodes_of(tmp_path / "straight")
     assert [e["episode"] for e in after_resume] == list(range(12)) == [e["episode"] for e in uninterrupted]
     assert [e["task"]["id"] for e in after_resume] == [e["task"]["id"] for e in uninterrupted]
     state = json.loads((run_dir / "state.json").read_text())
@@ -114,6 +77,7 @@ def test_killed_run_resumes_to_the_same_episodes(tmp_path, tiny_model):
     assert [e["episodes"] for e in evals] == [0, 6, 12]
     assert (run_dir / "plots" / "run.png").stat().st_size > 10_000
 
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
     again = subprocess.run([*SELFGYM, "run", str(path)], env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "resuming" in again.stderr  # a finished run is reported, not redone
     assert [e["episode"] for e in episodes_of(run_dir)] == list(range(12))

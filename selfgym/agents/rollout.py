@@ -52,6 +52,9 @@ class EpisodeState:
             self.task = task if task is not None else env.unwrapped.task
             self.error, self.done = str(exc), True
             return
+        finally:
+            # where an env worker plays it (a RemoteEnv's worker, node, pid); None for an env of this process
+            self.placement: dict[str, Any] | None = getattr(env.unwrapped, "placement", None)
         self.task: Task = env.unwrapped.task
         self.tools = env.unwrapped.tool_schemas() if tools else None
         self.messages.append({"role": "user", "content": first_message_prefix + observation})
@@ -95,7 +98,17 @@ class EpisodeState:
 
     def trajectory(self, meta: dict[str, Any]) -> Trajectory:
         meta = {**meta, "stopped": self.stopped} if self.stopped is not None else dict(meta)
+        if self.placement is not None:
+            meta["worker"] = dict(self.placement)
         return Trajectory(self.task, self.messages, self.steps, self.seed, meta, self.error)
+
+
+def env_class_of(env: gym.Env) -> type:
+    """The class of the env that plays, whose class methods (reference and canonical replies, task signatures)
+    apply: ``type(env.unwrapped)``, or for an env that runs elsewhere (a
+    :class:`~selfgym.agents.env_workers.RemoteEnv`) the class it runs as there."""
+    unwrapped = env.unwrapped
+    return getattr(unwrapped, "remote_class", None) or type(unwrapped)
 
 
 def play_lockstep(episodes: Sequence[EpisodeState],
@@ -155,7 +168,7 @@ def rollout_batch(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task 
         episodes = list(threads.map(
             lambda i: EpisodeState(envs[i], tasks[i], seeds[i], system_prompt, prefixes[i], tools), range(n)))
         for episode in episodes:
-            policy.expect(type(episode.env.unwrapped), episode.task)
+            policy.expect(env_class_of(episode.env), episode.task)
         play_lockstep(episodes, lambda active: generate_replies(policy, active, sampling), threads,
                       max_turns=max_turns)
     base_meta = {"policy": getattr(policy, "name", type(policy).__name__), **(meta or {})}

@@ -32,7 +32,7 @@ import torch
 from ..envs.task import Task
 from .hf import HFPolicy
 from .policy import Policy, Sampling, ScriptedPolicy
-from .rollout import DEFAULT_SYSTEM_PROMPT, replay_lost, rollout_batch, rollout_many
+from .rollout import DEFAULT_SYSTEM_PROMPT, env_class_of, replay_lost, rollout_batch, rollout_many
 from .trajectory import Trajectory
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def canonicalize(envs: Sequence[gym.Env], successes: Sequence[Trajectory], **kwa
     """Each one-step success replayed with its env's canonical reply (``canonical_reply``: the answer in the form
     the env asks for), kept when the env verifies it again; a success without such a form is kept as it was.
     Other keyword arguments go to :func:`rollout_batch` (the system prompt the successes were played with)."""
-    env_class = type(envs[0].unwrapped)
+    env_class = env_class_of(envs[0])
     kept, replays, replies = [], [], []
     for trajectory in successes:
         reply = env_class.canonical_reply(trajectory.task, trajectory.steps[-1].info) \

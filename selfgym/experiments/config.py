@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..agents.policy import Sampling
 from ..agents.spec import AgentSpec
@@ -115,6 +115,41 @@ class EvalSpec(_Strict):
     also: dict[str, dict[str, Any]] = Field(default_factory=dict, description="more settings: name -> env kwargs")
 
 
+class ExecutorSpec(_Strict):
+    """Where episodes are played. ``local``: envs in the learner's process. ``ray``: envs in ``workers`` env
+    workers (Ray actors, each with its own sandbox pools on its node) of the cluster at ``address``; the model
+    stays with the learner, which generates for every env at once. ``executor: ray`` is short for
+    ``executor: {name: ray}``."""
+
+    name: Literal["local", "ray"] = "local"
+    address: str | None = Field(default=None, description="Ray cluster (host:6379, ray://host:10001, auto); "
+                                                         "none: a local Ray instance")
+    workers: int = Field(default=2, ge=1, description="env workers (ray; local envs all live in the learner)")
+    cpus_per_worker: float = Field(default=1.0, ge=0)
+    resources: dict[str, float] | None = Field(
+        default=None, description="custom Ray resources of each env worker (default: docker, when nodes offer it)")
+    docker_host: str | None = Field(
+        default=None, description="Docker engine of the sandboxes (default: DOCKER_HOST where the envs run)")
+    docker_cert_path: str | None = Field(default=None, description="folder with ca.pem, cert.pem, key.pem (TLS)")
+
+    @model_validator(mode="after")
+    def _ray_only(self) -> ExecutorSpec:
+        if self.name == "local":
+            given = [key for key in ("address", "resources") if getattr(self, key) is not None]
+            if given:
+                raise ValueError(f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} to the ray "
+                                 "executor (name: ray)")
+        return self
+
+    def build(self):
+        """The :class:`~selfgym.agents.executors.Executor` this spec describes (a context manager)."""
+        from ..agents.executors import make_executor
+
+        return make_executor(self.name, self.workers, address=self.address,
+                             cpus_per_worker=self.cpus_per_worker, resources=self.resources,
+                             docker_host=self.docker_host, docker_cert_path=self.docker_cert_path)
+
+
 class ExperimentConfig(_Strict):
     name: str
     seed: int = 0
@@ -125,7 +160,12 @@ class ExperimentConfig(_Strict):
     curriculum: CurriculumSpec = Field(default_factory=CurriculumSpec)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
-    executor: Literal["local", "ray"] = "local"
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
+
+    @field_validator("executor", mode="before")
+    @classmethod
+    def _executor_by_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
 
     @field_validator("name")
     @classmethod

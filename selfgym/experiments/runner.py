@@ -131,26 +131,21 @@ class ExperimentRunner:
 
     # --- the run -------------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        from ..envs.pools import pool_for
-
         config = self.config
-        if config.executor != "local":
-            raise ConfigError("executor 'ray' runs evaluations (`selfgym eval`); experiments run locally for now")
         logs = self._prepare_dir()
         self.recent_success.extend(m["batch_success"] for m in logs["metrics.jsonl"]
                                    if m["batch_success"] is not None)
-        # One set of envs per distinct env kwargs (training's, and each held-out setting's that differs), all on
-        # one pool with room for every set, of the image and limits the env declares or its kwargs give;
-        # containers start when an env first needs one (some never do, like Math-v0 without tools).
+        # One set of envs per distinct env kwargs (training's, and each held-out setting's that differs), made
+        # by the executor (here, or in env workers of a Ray cluster: `executor:`), each set on sandbox pools of
+        # the image and limits the env declares or its kwargs give; containers start when an env first needs
+        # one (some never do, like Math-v0 without tools). The executor closes them all.
         kwargs_of = {name: {**config.env.kwargs, **kwargs} for name, kwargs in self._eval_settings().items()}
         distinct = [dict(config.env.kwargs)] + [k for k in kwargs_of.values() if k != config.env.kwargs]
         distinct = [k for i, k in enumerate(distinct) if k not in distinct[:i]]
-        pool = pool_for(config.env.id, config.env.parallel * len(distinct), config.env.kwargs, warm=0)
-        env_sets = [[gym.make(config.env.id, pool=pool, **kwargs).unwrapped for _ in range(config.env.parallel)]
-                    for kwargs in distinct]
-        envs = env_sets[0]
-        self._eval_envs = {name: env_sets[distinct.index(kwargs)] for name, kwargs in kwargs_of.items()}
-        try:
+        with config.executor.build() as executor:
+            env_sets = [executor.make_envs(config.env.id, config.env.parallel, kwargs) for kwargs in distinct]
+            envs = env_sets[0]
+            self._eval_envs = {name: env_sets[distinct.index(kwargs)] for name, kwargs in kwargs_of.items()}
             families = build_families(config, envs[0])
             curriculum: Curriculum = CURRICULA[config.curriculum.name](families, seed=config.seed,
                                                                       **config.curriculum.params)
@@ -188,10 +183,6 @@ class ExperimentRunner:
             evals = read_jsonl(self.run_dir / "evals.jsonl")
             if evals[-1]["episodes"] != self.state["episodes"]:
                 self._evaluate(envs, method.policy, eval_tasks, greedy)
-        finally:
-            for env in (env for env_set in env_sets for env in env_set):
-                env.close()
-            pool.close()
         return self._report()
 
     def _eval_settings(self) -> dict[str, dict[str, Any]]:

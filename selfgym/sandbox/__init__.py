@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     DockerDiskFullError,
+    DockerInsecureError,
     DockerPermissionError,
     DockerUnavailableError,
     ImageNotFoundError,
@@ -37,8 +38,8 @@ _LAZY = {
 }
 
 __all__ = [
-    "DockerDiskFullError", "DockerPermissionError", "DockerUnavailableError", "ExecResult", "ImageNotFoundError",
-    "InfrastructureError", "JudgedResult", "Limits", "PythonProgram", "Sandbox", "SandboxError", "SandboxLostError", "SandboxPool",
+    "DockerDiskFullError", "DockerInsecureError", "DockerPermissionError", "DockerUnavailableError", "ExecResult",
+    "ImageNotFoundError", "InfrastructureError", "JudgedResult", "Limits", "PythonProgram", "Sandbox", "SandboxError", "SandboxLostError", "SandboxPool",
     "SandboxSpec", "SandboxStartError", "build_image", "default_image", "docker_client", "image_tag", "reap",
 ]
 

@@ -54,19 +54,23 @@ def docker_host() -> str:
     return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 
 
-def unavailable(detail: str = "") -> DockerUnavailableError:
+class DockerInsecureError(SandboxError):
+    """A Docker engine named by a network address that would be reached without verified TLS."""
+
+
+def unavailable(detail: str = "", host: str | None = None) -> DockerUnavailableError:
     return DockerUnavailableError(
-        f"No Docker engine is reachable at {docker_host()}{f' ({detail})' if detail else ''}. "
+        f"No Docker engine is reachable at {host or docker_host()}{f' ({detail})' if detail else ''}. "
         "Start one: `sudo dockerd > /tmp/dockerd.log 2>&1 &` or `sudo systemctl start docker`; "
         "`make setup` installs and starts it on Debian when run as root. "
         "Set DOCKER_HOST if your engine listens elsewhere."
     )
 
 
-def permission_denied() -> DockerPermissionError:
+def permission_denied(host: str | None = None) -> DockerPermissionError:
     return DockerPermissionError(
-        f"Permission denied on the Docker socket {docker_host()}. Run as root, or add your user to the docker "
-        "group: `sudo usermod -aG docker $USER`, then log in again."
+        f"Permission denied on the Docker socket {host or docker_host()}. Run as root, or add your user to the "
+        "docker group: `sudo usermod -aG docker $USER`, then log in again."
     )
 
 
@@ -86,8 +90,9 @@ def disk_full(detail: str) -> DockerDiskFullError:
     )
 
 
-def translate(exc: BaseException, *, image: str | None = None) -> SandboxError:
-    """Map an exception from the Docker SDK to the matching :class:`SandboxError`."""
+def translate(exc: BaseException, *, image: str | None = None, host: str | None = None) -> SandboxError:
+    """Map an exception from the Docker SDK to the matching :class:`SandboxError` (``host``: the engine's
+    address, when it is not ``DOCKER_HOST``)."""
     import docker.errors
 
     if isinstance(exc, SandboxError):
@@ -101,7 +106,7 @@ def translate(exc: BaseException, *, image: str | None = None) -> SandboxError:
     ):
         return image_missing(image or "?")
     if isinstance(exc, PermissionError) or "permission denied" in lowered:
-        return permission_denied()
+        return permission_denied(host)
     if "unknown runtime" in lowered:
         named = re.search(r"unknown runtime specified:?\s*([\w.-]+)", text, re.IGNORECASE)
         runtime = named.group(1) if named else "?"
@@ -114,5 +119,5 @@ def translate(exc: BaseException, *, image: str | None = None) -> SandboxError:
         "no such file or directory", "failed to establish a new connection", "read timed out",
     )
     if isinstance(exc, (ConnectionError, FileNotFoundError)) or any(t in lowered for t in transport):
-        return unavailable(type(exc).__name__)
+        return unavailable(type(exc).__name__, host)
     return SandboxError(f"The Docker engine refused the request: {text.strip()[:500]}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import queue
 import shlex
 import socket
 import struct
@@ -117,12 +118,54 @@ def _b64_size(n: int) -> int:
     return 4 * ((n + 2) // 3)
 
 
+class _PipeReader:
+    """``recv`` with a deadline from a pipe: the stream of an engine reached over ``ssh://``, which the Docker
+    SDK runs as ``ssh HOST docker system dial-stdio`` (its socket's ``recv`` blocks until it has all it asked
+    for, and a pipe has no timeout). A thread pumps what arrives into a queue of at most 16 chunks of 1 MiB:
+    past that it stops reading, as a socket's buffer would."""
+
+    def __init__(self, stream) -> None:
+        self._chunks: queue.Queue[bytes] = queue.Queue(maxsize=16)
+        self._closed = threading.Event()
+        threading.Thread(target=self._pump, args=(stream,), name="selfgym-ssh-reader", daemon=True).start()
+
+    def _pump(self, stream) -> None:
+        try:
+            while chunk := stream.read1(1 << 20):
+                self._put(chunk)
+        except (OSError, ValueError):  # closed under us
+            pass
+        self._put(b"")
+
+    def _put(self, chunk: bytes) -> None:
+        while not self._closed.is_set():
+            try:
+                self._chunks.put(chunk, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def recv(self, timeout_s: float) -> bytes:
+        try:
+            chunk = self._chunks.get(timeout=timeout_s)
+        except queue.Empty:
+            raise TimeoutError from None
+        if not chunk:
+            self._chunks.put_nowait(b"")  # the end stays the end for every later call (the queue is empty now)
+        return chunk
+
+
 class _Channel:
     """Length-prefixed JSON over the container's attached stdin/stdout, read with a bound on every reply."""
 
     def __init__(self, sock) -> None:
         self._sock: socket.socket = getattr(sock, "_sock", sock)
         self._response = sock  # the HTTP response that owns the socket: closed with it
+        ssh = getattr(self._sock, "proc", None)  # the Docker SDK's ssh transport: a process's pipes
+        self._pipe = _PipeReader(ssh.stdout) if ssh is not None else None
         self._docker_buf = bytearray()  # raw multiplexed bytes
         self._stdout = bytearray()  # demultiplexed stdout of the executor
         self.stderr_tail = bytearray()  # the executor's own stderr (bootstrap errors), last few KiB
@@ -138,8 +181,11 @@ class _Channel:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError
-        self._sock.settimeout(remaining)
-        chunk = self._sock.recv(1 << 20)
+        if self._pipe is not None:
+            chunk = self._pipe.recv(remaining)
+        else:
+            self._sock.settimeout(remaining)
+            chunk = self._sock.recv(1 << 20)
         if not chunk:
             raise EOFError
         self._docker_buf += chunk
@@ -182,6 +228,8 @@ class _Channel:
         return message
 
     def close(self) -> None:
+        if self._pipe is not None:
+            self._pipe.close()
         for closable in (self._sock, self._response):
             try:
                 closable.close()

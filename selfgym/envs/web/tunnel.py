@@ -16,6 +16,7 @@ from contextlib import suppress
 
 import docker
 
+from ...sandbox.errors import SandboxError
 from ...sandbox.sandbox import AGENT_UID
 
 _FRAME = struct.Struct(">BxxxI")  # docker's multiplexed stream: stream id, 3 pad bytes, payload length
@@ -29,6 +30,14 @@ class ExecTunnel:
     """
 
     def __init__(self, api: docker.APIClient, container_id: str, target_port: int) -> None:
+        if api.base_url.startswith(("https://", "http+docker://ssh")):
+            # asyncio carries the exec stream only over a plain socket (a TLS socket or ssh's pipes it cannot)
+            transport = "TLS" if api.base_url.startswith("https") else "ssh"
+            raise SandboxError(
+                "Web-v0 reaches its browser through a docker exec stream, which selfgym carries over a unix "
+                f"socket or plain TCP only, and this engine is reached over {transport}. Forward the engine's "
+                "socket instead: `ssh -NL /tmp/engine.sock:/var/run/docker.sock user@host` and "
+                "DOCKER_HOST=unix:///tmp/engine.sock (or executor.docker_host).")
         self.api = api
         self.container_id = container_id
         self.target_port = target_port
