@@ -63,6 +63,19 @@ def sync_fns(env_id: str, pool: SandboxPool, n: int = N, **kwargs) -> list:
     return [make_env(env_id, i, **pool_kwargs(env_id, pool), **kwargs) for i in range(n)]
 
 
+def assert_step_batch(rewards, terminations, truncations, n: int = N) -> None:
+    """Gymnasium's checks of a vector step's rewards (float) and flags (bool): 1-d arrays of n."""
+    assert isinstance(rewards, np.ndarray)
+    assert isinstance(rewards[0], (float, np.floating))
+    assert rewards.ndim == 1
+    assert rewards.size == n
+    for flags in (terminations, truncations):
+        assert isinstance(flags, np.ndarray)
+        assert flags.dtype == np.bool_
+        assert flags.ndim == 1
+        assert flags.size == n
+
+
 def is_text_batch(observations, n: int = N) -> bool:
     """text: what ``isinstance(observations, np.ndarray)`` and the dtype/shape checks become."""
     return isinstance(observations, (tuple, SharedTexts)) and len(observations) == n and all(
@@ -157,21 +170,7 @@ def test_step_async_vector_env(shared_memory, use_single_action_space, env_id):
     assert isinstance(env.observation_space, Tuple)  # text: Box
     assert is_text_batch(observations)  # text: ndarray, dtype and shape
     assert observations in env.observation_space
-
-    assert isinstance(rewards, np.ndarray)
-    assert isinstance(rewards[0], (float, np.floating))
-    assert rewards.ndim == 1
-    assert rewards.size == N
-
-    assert isinstance(terminations, np.ndarray)
-    assert terminations.dtype == np.bool_
-    assert terminations.ndim == 1
-    assert terminations.size == N
-
-    assert isinstance(truncations, np.ndarray)
-    assert truncations.dtype == np.bool_
-    assert truncations.ndim == 1
-    assert truncations.size == N
+    assert_step_batch(rewards, terminations, truncations)
 
 
 @pytest.mark.parametrize("shared_memory", [True, False])
@@ -403,21 +402,7 @@ def test_step_sync_vector_env(use_single_action_space, env_id, shared_pool):
     assert isinstance(env.observation_space, Tuple)  # text: MultiDiscrete
     assert is_text_batch(observations)  # text: ndarray, dtype and shape
     assert observations in env.observation_space
-
-    assert isinstance(rewards, np.ndarray)
-    assert isinstance(rewards[0], (float, np.floating))
-    assert rewards.ndim == 1
-    assert rewards.size == N
-
-    assert isinstance(terminations, np.ndarray)
-    assert terminations.dtype == np.bool_
-    assert terminations.ndim == 1
-    assert terminations.size == N
-
-    assert isinstance(truncations, np.ndarray)
-    assert truncations.dtype == np.bool_
-    assert truncations.ndim == 1
-    assert truncations.size == N
+    assert_step_batch(rewards, terminations, truncations)
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
