@@ -25,7 +25,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from selfgym.eval import make_executor, run_eval
+from selfgym.agents import make_executor
+from selfgym.eval import run_eval
 from selfgym.sandbox import build_image, docker_client
 
 

@@ -223,7 +223,7 @@ def eval_errors(func):
     def wrapper(*args, **kwargs):
         from .agents.policy import PolicyError
         from .agents.spec import AgentSpecError
-        from .eval.executors import ExecutorError
+        from .agents.executors import ExecutorError
         from .eval.leaderboard import LeaderboardError
         from .eval.runner import EvalError
         from .eval.suite import SuiteError
@@ -272,7 +272,7 @@ def eval_suite(suite: str, agent_spec: str, model: str | None, name: str | None,
     import re
 
     from .agents.spec import parse_agent
-    from .eval.executors import make_executor
+    from .agents.executors import make_executor
     from .eval.runner import run_eval
     from .eval.suite import limit_suite, load_suite
 

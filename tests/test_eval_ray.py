@@ -13,7 +13,8 @@ import pytest
 import ray
 from eval_suites import he_suite, mixed_suite
 
-from selfgym.eval import RayExecutor, expand_suite, load_suite, run_eval
+from selfgym.agents import RayExecutor
+from selfgym.eval import expand_suite, load_suite, run_eval
 
 pytestmark = pytest.mark.docker
 

@@ -8,7 +8,6 @@ The command line does the same: ``selfgym eval code --agent ...`` and ``selfgym 
 are :class:`selfgym.agents.AgentSpec` values (``parse_agent`` reads ``--agent`` strings).
 """
 
-from .executors import Executor, ExecutorError, LocalExecutor, RayExecutor, make_executor
 from .leaderboard import (
     LeaderboardError,
     build_leaderboard,
@@ -23,9 +22,8 @@ from .suite import Episode, ExpandedSuite, Suite, SuiteError, expand_suite, load
 from .summary import summarize
 
 __all__ = [
-    "Episode", "EpisodeLog", "EvalError", "Executor", "ExecutorError", "ExpandedSuite", "LeaderboardError",
-    "LocalExecutor", "RayExecutor", "RolloutWorker", "Suite", "SuiteError", "bootstrap_interval",
-    "build_leaderboard", "expand_suite", "load_suite", "load_summaries", "make_executor", "mcnemar_test",
-    "mean_pass_at_k", "pass_at_k", "run_eval", "shipped_suites", "summarize", "to_html", "to_markdown",
-    "wilson_interval", "write_leaderboard",
+    "Episode", "EpisodeLog", "EvalError", "ExpandedSuite", "LeaderboardError", "RolloutWorker", "Suite",
+    "SuiteError", "bootstrap_interval", "build_leaderboard", "expand_suite", "load_suite", "load_summaries",
+    "mcnemar_test", "mean_pass_at_k", "pass_at_k", "run_eval", "shipped_suites", "summarize", "to_html",
+    "to_markdown", "wilson_interval", "write_leaderboard",
 ]

@@ -46,11 +46,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from ..agents.executors import Executor, make_executor
 from ..agents.policy import LockedPolicy, Policy, Sampling
 from ..agents.rollout import DEFAULT_SYSTEM_PROMPT, replay_lost, rollout_batch
 from ..agents.spec import AgentSpec, build_policy, parse_agent
 from ..io import append_jsonl, atomic_write_json
-from .executors import Executor, make_executor
 from .suite import Episode, ExpandedSuite, Suite, expand_suite, load_suite
 from .summary import is_error, now, suite_identity, summarize, versions
 
@@ -313,7 +313,7 @@ def run_eval(suite: Suite | str | Path, agent: AgentSpec | str, out_dir: str | P
         agent: an :class:`AgentSpec` or an ``--agent`` string (see :mod:`selfgym.eval.agent_spec`).
         out_dir: the run folder; an existing one of the same suite and agent is resumed.
         executor: ``"local"`` (threads), ``"ray"`` (actors; ``ray_address`` joins a cluster), or an
-            :class:`~selfgym.eval.executors.Executor`.
+            :class:`~selfgym.agents.executors.Executor`.
         workers: workers (threads or actors) when ``executor`` is a name.
         batch_size: episodes each worker plays in lockstep (one batched policy call per turn).
         device: where a local model runs (default: CUDA when available).
