@@ -1,7 +1,8 @@
 """Curricula on the real model: GRPO with the embedded SmolLM2 under each curriculum, same budget, several seeds.
 
     .venv/bin/python examples/compare_curricula_grpo.py [--curricula uniform learning_progress ladder self_evolving]
-                                                         [--seeds 0 1] [--episodes 640] [--out runs/curricula-grpo]
+                                                         [--seeds 0 1 2] [--episodes 240] [--eval-tasks 96]
+                                                         [--out runs/curricula-grpo]
 
 Each (curriculum, seed) is one `selfgym run` of ``experiments/grpo.yaml`` (reasoning-gym ``basic_arithmetic`` and
 ``letter_counting``, 3 levels each; groups of 8, 2 tasks a step, LoRA) with only the curriculum, the seed and the
@@ -53,9 +54,9 @@ def outcomes(run_dir: Path) -> tuple[list[bool], list[bool]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--curricula", nargs="+", default=["uniform", "learning_progress", "ladder", "self_evolving"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--episodes", type=int, default=640, help="training episodes per run (equal for all)")
-    parser.add_argument("--eval-tasks", type=int, default=128)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--episodes", type=int, default=240, help="training episodes per run (equal for all)")
+    parser.add_argument("--eval-tasks", type=int, default=96)
     parser.add_argument("--config", type=Path, default=REPO / "experiments" / "grpo.yaml")
     parser.add_argument("--out", type=Path, default=Path("runs/curricula-grpo"))
     args = parser.parse_args()
