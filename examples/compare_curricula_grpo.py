@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import yaml
@@ -51,6 +52,17 @@ def outcomes(run_dir: Path) -> tuple[list[bool], list[bool]]:
     return [bool(s) for s in rows[0]["solved"]], [bool(s) for s in rows[-1]["solved"]]
 
 
+def spending(run_dir: Path) -> dict:
+    """Where a run's training episodes went: the share of each family, the mean level, and their success."""
+    episodes = [json.loads(line) for line in (run_dir / "episodes.jsonl").read_text().splitlines() if line]
+    families: dict[str, int] = {}
+    for episode in episodes:
+        families[episode["task"]["family"]] = families.get(episode["task"]["family"], 0) + 1
+    return {"families": {name: count / len(episodes) for name, count in sorted(families.items())},
+            "mean_level": sum(e["task"]["difficulty"] for e in episodes) / len(episodes),
+            "train_success": sum(bool(e["success"]) for e in episodes) / len(episodes)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--curricula", nargs="+", default=["uniform", "learning_progress", "ladder", "self_evolving"])
@@ -64,16 +76,18 @@ def main() -> None:
     from selfgym.eval import mcnemar_test, wilson_interval
 
     base = yaml.safe_load(args.config.read_text(encoding="utf-8"))
-    console = Console()
+    console = Console(width=160) if not sys.stdout.isatty() else Console()  # a log keeps whole rows
     results: dict[str, dict] = {}
     for seed in args.seeds:
         for curriculum in args.curricula:
             console.rule(f"{curriculum}, seed {seed}")
             run_dir = run_one(base, curriculum, seed, args.episodes, args.eval_tasks, args.out)
             before, after = outcomes(run_dir)
-            results.setdefault(curriculum, {})[str(seed)] = {"before": before, "after": after}
+            results.setdefault(curriculum, {})[str(seed)] = {"before": before, "after": after,
+                                                             **spending(run_dir)}
 
     table = Table("curriculum", "seed", "before", "after", "95% interval", "vs uniform (same seed)",
+                  "training: families", "mean level", "success",
                   title=f"GRPO, SmolLM2-135M, {args.episodes} episodes, {args.eval_tasks} held-out tasks")
     summary = {}
     for curriculum, by_seed in results.items():
@@ -87,8 +101,10 @@ def main() -> None:
             if curriculum != "uniform" and uniform is not None:
                 test = mcnemar_test(uniform["after"], run["after"])
                 versus = f"+{test['gains']} / -{test['losses']}, p = {test['p_value']:.2f}"
+            shares = ", ".join(f"{name.split('_')[0]} {share:.0%}" for name, share in run["families"].items())
             table.add_row(curriculum, seed, f"{sum(run['before']) / n:.1%}", f"{solved / n:.1%}",
-                          f"{low:.1%}-{high:.1%}", versus)
+                          f"{low:.1%}-{high:.1%}", versus, shares, f"{run['mean_level']:.2f}",
+                          f"{run['train_success']:.1%}")
         low, high = wilson_interval(sum(pooled_after), len(pooled_after))
         summary[curriculum] = {"before": sum(pooled_before) / len(pooled_before),
                                "after": sum(pooled_after) / len(pooled_after), "interval": [low, high],
