@@ -63,6 +63,19 @@ def spending(run_dir: Path) -> dict:
             "train_success": sum(bool(e["success"]) for e in episodes) / len(episodes)}
 
 
+def pooled_versus_uniform(results: dict, curriculum: str) -> str:
+    """Exact McNemar of a curriculum against uniform over the seeds both ran (each seed's tasks paired)."""
+    from selfgym.eval import mcnemar_test
+
+    uniform = results.get("uniform", {})
+    seeds = [seed for seed in results[curriculum] if seed in uniform]
+    if curriculum == "uniform" or not seeds:
+        return ""
+    test = mcnemar_test([s for seed in seeds for s in uniform[seed]["after"]],
+                        [s for seed in seeds for s in results[curriculum][seed]["after"]])
+    return f"+{test['gains']} / -{test['losses']}, p = {test['p_value']:.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--curricula", nargs="+", default=["uniform", "learning_progress", "ladder", "self_evolving"])
@@ -76,7 +89,7 @@ def main() -> None:
     from selfgym.eval import mcnemar_test, wilson_interval
 
     base = yaml.safe_load(args.config.read_text(encoding="utf-8"))
-    console = Console(width=160) if not sys.stdout.isatty() else Console()  # a log keeps whole rows
+    console = Console(width=190) if not sys.stdout.isatty() else Console()  # a log keeps whole rows
     results: dict[str, dict] = {}
     for seed in args.seeds:
         for curriculum in args.curricula:
@@ -86,7 +99,8 @@ def main() -> None:
             results.setdefault(curriculum, {})[str(seed)] = {"before": before, "after": after,
                                                              **spending(run_dir)}
 
-    table = Table("curriculum", "seed", "before", "after", "95% interval", "vs uniform (same seed)",
+    table = Table("curriculum", "seed", "before", "after", "95% interval", "after vs before",
+                  "vs uniform (same seed)",
                   "training: families", "mean level", "success",
                   title=f"GRPO, SmolLM2-135M, {args.episodes} episodes, {args.eval_tasks} held-out tasks")
     summary = {}
@@ -101,16 +115,21 @@ def main() -> None:
             if curriculum != "uniform" and uniform is not None:
                 test = mcnemar_test(uniform["after"], run["after"])
                 versus = f"+{test['gains']} / -{test['losses']}, p = {test['p_value']:.2f}"
+            gain = mcnemar_test(run["before"], run["after"])
             shares = ", ".join(f"{name.split('_')[0]} {share:.0%}" for name, share in run["families"].items())
             table.add_row(curriculum, seed, f"{sum(run['before']) / n:.1%}", f"{solved / n:.1%}",
-                          f"{low:.1%}-{high:.1%}", versus, shares, f"{run['mean_level']:.2f}",
+                          f"{low:.1%}-{high:.1%}", f"+{gain['gains']} / -{gain['losses']}, p = {gain['p_value']:.2g}",
+                          versus, shares, f"{run['mean_level']:.2f}",
                           f"{run['train_success']:.1%}")
         low, high = wilson_interval(sum(pooled_after), len(pooled_after))
-        summary[curriculum] = {"before": sum(pooled_before) / len(pooled_before),
+        pooled_gain = mcnemar_test(pooled_before, pooled_after)
+        summary[curriculum] = {"before": sum(pooled_before) / len(pooled_before), "gain": pooled_gain,
                                "after": sum(pooled_after) / len(pooled_after), "interval": [low, high],
                                "seeds": {seed: sum(run["after"]) / len(run["after"]) for seed, run in by_seed.items()}}
         table.add_row(f"[bold]{curriculum}[/]", "all", f"{summary[curriculum]['before']:.1%}",
-                      f"[bold]{summary[curriculum]['after']:.1%}[/]", f"{low:.1%}-{high:.1%}", "", end_section=True)
+                      f"[bold]{summary[curriculum]['after']:.1%}[/]", f"{low:.1%}-{high:.1%}",
+                      f"+{pooled_gain['gains']} / -{pooled_gain['losses']}, p = {pooled_gain['p_value']:.2g}",
+                      pooled_versus_uniform(results, curriculum), end_section=True)
     console.print(table)
     (args.out / "results.json").write_text(json.dumps({"summary": summary, "runs": results}, indent=1),
                                            encoding="utf-8")
