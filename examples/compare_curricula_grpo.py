@@ -6,8 +6,8 @@
 
 Each (curriculum, seed) is one `selfgym run` of ``experiments/grpo.yaml`` (reasoning-gym ``basic_arithmetic`` and
 ``letter_counting``, 3 levels each; groups of 8, 2 tasks a step, LoRA) with only the curriculum, the seed and the
-budget changed. Every run is judged on the same held-out tasks (drawn once from every family and level with the
-evaluation's own seed, never trained on), greedily, before and after training. Runs are resumable: a run folder
+budget changed. The runs of one seed are judged on the same held-out tasks (drawn from every family and level
+with that seed, never trained on; another seed draws other tasks), greedily, before and after training. Runs are resumable: a run folder
 that exists is continued, a finished one is read. Prints a table (held-out success with 95% Wilson intervals per
 seed and pooled, paired exact McNemar against uniform on the same seed) and writes ``results.json`` and
 ``curricula_grpo.png`` into ``--out``.
