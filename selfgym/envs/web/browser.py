@@ -326,14 +326,18 @@ class BrowserSession:
     async def _navigation_watch(self):
         """Around an input that may start a navigation: afterwards, wait until that navigation has loaded.
 
-        As Playwright does: after the input, one round trip to the renderer (so that the navigation request the
-        input caused, if any, has been reported), then wait for the main frame to stop loading.
+        As Playwright does: after the input, a round trip to the renderer (so that the navigation request the
+        input caused, if any, has been reported; when none was, a second one after a task of the page's, for a
+        navigation a handler posted), then wait for the main frame to stop loading.
         """
         self._navigating = False
         self._loaded.clear()
         yield
         try:
             await self._cdp.send("Runtime.evaluate", {"expression": "0"})
+            if not self._navigating:  # and once more after a task of the page's, which may be what navigates
+                await self._cdp.send("Runtime.evaluate", {"expression": "new Promise(r => setTimeout(r))",
+                                                          "awaitPromise": True})
         except PlaywrightError:  # the document went away under the evaluation: a navigation is under way
             self._navigating = True
         if self._navigating:
