@@ -86,23 +86,33 @@ def main() -> None:
     results: dict[str, list[bool]] = {}
     trials = 3
 
-    def reflexion(reflector=None) -> list[list[bool]]:
+    boxed: dict[str, list[float]] = {}  # per Reflexion variant: the share of trial k's replies with a \boxed{}
+
+    def reflexion(name: str, reflector=None) -> list[list[bool]]:
         """Solved-by-trial of every held-out task (shape (tasks, trials))."""
         runner = Reflexion(base, reflector, ReflexionConfig(trials=trials, actor_sampling=greedy,
                                                             system_prompt=SYSTEM_PROMPT,
                                                             reflection_sampling=Sampling(max_new_tokens=64)))
-        return [r.solved_by_trial(trials) for r in runner.run(envs, eval_tasks)]
+        played = runner.run(envs, eval_tasks)
+        boxed[name] = [float(np.mean([any("\\boxed" in step.action for step in r.trajectories[k].steps)
+                                      for r in played if len(r.trajectories) > k] or [0.0]))
+                       for k in range(trials)]
+        with open(out / f"{name.replace(' ', '_')}_transcripts.jsonl", "w", encoding="utf-8") as file:
+            for r in played[:8]:  # what the model wrote after feedback, to look at
+                file.write(json.dumps({"task": r.task.id, "reflections": r.reflections,
+                                       "trials": [t.messages for t in r.trajectories]}) + "\n")
+        return [r.solved_by_trial(trials) for r in played]
 
     with console.status("base model..."):
         base = HFPolicy(args.model, sampling=greedy)
         results["base (greedy)"] = evaluate(base, envs, eval_tasks, greedy)
     with console.status(f"Reflexion, {trials} trials..."):
-        by_trial = reflexion()
+        by_trial = reflexion("reflexion")
         for trial in range(trials):
             results[f"Reflexion, by trial {trial + 1}"] = [solved[trial] for solved in by_trial]
     with console.status("control: the previous attempt and its feedback, no reflection..."):
         silent = ScriptedPolicy(lambda messages: "(no reflection)")
-        results[f"feedback alone, by trial {trials}"] = [solved[-1] for solved in reflexion(silent)]
+        results[f"feedback alone, by trial {trials}"] = [solved[-1] for solved in reflexion("feedback alone", silent)]
     with console.status(f"control: {trials} independent sampled attempts..."):
         attempts = [evaluate_sampled(base, envs, eval_tasks, sample, seed) for seed in range(trials)]
         results[f"retrying alone, pass@{trials}"] = [any(a) for a in zip(*attempts, strict=True)]
@@ -143,8 +153,11 @@ def main() -> None:
         table.add_row(name, f"{np.mean(solved):.1%} ({sum(solved)}/{len(solved)})", f"{low:.1%} - {high:.1%}",
                       f"{test['gains']} / {test['losses']}", f"{test['p_value']:.2g}")
     console.print(table)
+    console.print("replies with a \\boxed{} answer, by trial: " + "; ".join(
+        f"{name} " + ", ".join(f"{share:.0%}" for share in shares) for name, shares in boxed.items()))
     console.print(f"training data: {counts}; {time.perf_counter() - started:.0f} s in all")
-    (out / "results.json").write_text(json.dumps({"rows": rows, "counts": counts, "args": vars(args)}, indent=2))
+    (out / "results.json").write_text(json.dumps({"rows": rows, "counts": counts, "boxed_by_trial": boxed,
+                                                  "args": vars(args)}, indent=2))
 
     import matplotlib
 
