@@ -56,6 +56,8 @@ function (mode, wanted) {
     info.hidden = r.width === 0 && r.height === 0;
     info.x = Math.min(Math.max(r.left + r.width / 2, 0), innerWidth - 1);
     info.y = Math.min(Math.max(r.top + r.height / 2, 0), innerHeight - 1);
+    const hit = document.elementFromPoint(info.x, info.y);
+    info.hit = !!hit && (hit === el || el.contains(hit));
   } else if (mode === 'focus' && info.editable) {
     el.focus();
     if (typeof el.select === 'function') el.select();
@@ -276,6 +278,11 @@ class BrowserSession:
         if action.kind == "click":
             if info.get("hidden"):
                 raise ActionFailed(f"Element {name} is not visible, so it cannot be clicked.")
+            for _ in range(3):  # as Playwright: click where the element is now, once the layout has settled
+                if info.get("hit", True):
+                    break
+                await self.page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                info = await self._probe(action.element, mode, action.text)
             async with self._navigation_watch():
                 await self.page.mouse.click(info["x"], info["y"])
             return f"Clicked {name}."
