@@ -34,6 +34,7 @@ from .tunnel import ExecTunnel
 # Runs on the node an id names (its element, for a text node): reports what the element is and, by mode, brings it
 # into view and returns the point to click ("point"), focuses it and selects its text ("focus"), or picks the option
 # whose label matches ("select", as Playwright's select_option does: set it, then fire input and change).
+_TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 _PROBE = """
 function (mode, wanted) {
   const el = this.nodeType === 1 ? this : this.parentElement;
@@ -281,7 +282,7 @@ class BrowserSession:
             for _ in range(3):  # as Playwright: click where the element is now, once the layout has settled
                 if info.get("hit", True):
                     break
-                await self.page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                await self.page.evaluate(_TWO_FRAMES)
                 info = await self._probe(action.element, mode, action.text)
             async with self._navigation_watch():
                 await self.page.mouse.click(info["x"], info["y"])
