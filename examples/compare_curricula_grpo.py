@@ -63,6 +63,11 @@ def spending(run_dir: Path) -> dict:
             "train_success": sum(bool(e["success"]) for e in episodes) / len(episodes)}
 
 
+def paired(test: dict, p_format: str) -> str:
+    """An exact McNemar test as "+gained / -lost, p = ..."."""
+    return f"+{test['gains']} / -{test['losses']}, p = {test['p_value']:{p_format}}"
+
+
 def pooled_versus_uniform(results: dict, curriculum: str) -> str:
     """Exact McNemar of a curriculum against uniform over the seeds both ran (each seed's tasks paired)."""
     from selfgym.eval import mcnemar_test
@@ -73,7 +78,7 @@ def pooled_versus_uniform(results: dict, curriculum: str) -> str:
         return ""
     test = mcnemar_test([s for seed in seeds for s in uniform[seed]["after"]],
                         [s for seed in seeds for s in results[curriculum][seed]["after"]])
-    return f"+{test['gains']} / -{test['losses']}, p = {test['p_value']:.2f}"
+    return paired(test, ".2f")
 
 
 def main() -> None:
@@ -114,11 +119,11 @@ def main() -> None:
             uniform = results.get("uniform", {}).get(seed)
             if curriculum != "uniform" and uniform is not None:
                 test = mcnemar_test(uniform["after"], run["after"])
-                versus = f"+{test['gains']} / -{test['losses']}, p = {test['p_value']:.2f}"
+                versus = paired(test, ".2f")
             gain = mcnemar_test(run["before"], run["after"])
             shares = ", ".join(f"{name.split('_')[0]} {share:.0%}" for name, share in run["families"].items())
             table.add_row(curriculum, seed, f"{sum(run['before']) / n:.1%}", f"{solved / n:.1%}",
-                          f"{low:.1%}-{high:.1%}", f"+{gain['gains']} / -{gain['losses']}, p = {gain['p_value']:.2g}",
+                          f"{low:.1%}-{high:.1%}", paired(gain, ".2g"),
                           versus, shares, f"{run['mean_level']:.2f}",
                           f"{run['train_success']:.1%}")
         low, high = wilson_interval(sum(pooled_after), len(pooled_after))
@@ -128,7 +133,7 @@ def main() -> None:
                                "seeds": {seed: sum(run["after"]) / len(run["after"]) for seed, run in by_seed.items()}}
         table.add_row(f"[bold]{curriculum}[/]", "all", f"{summary[curriculum]['before']:.1%}",
                       f"[bold]{summary[curriculum]['after']:.1%}[/]", f"{low:.1%}-{high:.1%}",
-                      f"+{pooled_gain['gains']} / -{pooled_gain['losses']}, p = {pooled_gain['p_value']:.2g}",
+                      paired(pooled_gain, ".2g"),
                       pooled_versus_uniform(results, curriculum), end_section=True)
     console.print(table)
     (args.out / "results.json").write_text(json.dumps({"summary": summary, "runs": results}, indent=1),
