@@ -13,7 +13,7 @@ import pytest
 
 import selfgym  # noqa: F401  (registers the ids)
 from selfgym.envs.code_env import CodeEnv
-from selfgym.sandbox import PythonProgram, SandboxPool
+from selfgym.sandbox import PythonProgram, SandboxLostError, SandboxPool
 
 from test_trust_boundary import PROBE_EXECUTOR, probe
 
@@ -107,44 +107,42 @@ def test_an_earlier_requests_data_never_reaches_a_later_programs_memory(sandbox)
     assert found["source"] == 0 and found["stdin"] == 0, found  # ...and no private one
 
 
-def test_the_fork_server_is_out_of_the_agents_reach(sandbox):
-    fork_server = sandbox.ping()["fork_server"]
-    assert fork_server is not None and fork_server != 1
-    started = probe(sandbox, fork_server)  # from a started interpreter...
-    forked = sandbox.run(PythonProgram(PROBE_EXECUTOR.replace("PID", str(fork_server))))  # ...and from its own fork
+def test_the_episode_server_is_out_of_the_agents_reach_and_nothing_else_of_ours_is_visible(sandbox):
+    # PID 1 of the episode is its server (root, the parent of every program); the executor and the process that
+    # makes episodes live in the container's namespace, which no program of the episode sees
+    started = probe(sandbox, 1)  # from a started interpreter...
+    forked = sandbox.run(PythonProgram(PROBE_EXECUTOR.replace("PID", "1")))  # ...and from its own fork
     forked = dict(line.split(" ", 1) for line in forked.stdout.splitlines())
     for outcome in (started, forked):
         assert len(outcome) == 7 and all(value.startswith("denied") for value in outcome.values()), outcome
-    assert sandbox.ping()["fork_server"] == fork_server
+    listing = [line.split() for line in sandbox.run("ps -e -o pid=,uid=,comm=").stdout.splitlines()]
+    assert listing[0] == ["1", "0", "python3"] and [row[1:] for row in listing[1:]] == [["1000", "ps"]], listing
+    assert sandbox.ping()["pid"] == 1
 
 
-def test_a_reset_kills_what_programs_left_and_keeps_the_fork_server(sandbox):
-    fork_server = sandbox.ping()["fork_server"]
+def test_a_reset_ends_the_episodes_processes_and_starts_a_new_episode_server(sandbox):
+    before = sandbox.ping()["episode_server"]
     source = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(600)\n"
     sandbox.run(PythonProgram(source), keep_background=True)
     assert sandbox.run("pgrep -u 1000 -c python3", keep_background=True).stdout.strip() == "1"
     sandbox.reset()
     assert sandbox.run("pgrep -u 1000 -c python3 || true").stdout.strip() == "0"
-    assert sandbox.ping()["fork_server"] == fork_server
+    assert sandbox.ping()["episode_server"] != before
     assert sandbox.run(PythonProgram("print(6 * 7)")).stdout == "42\n"
 
 
-def test_without_the_fork_server_programs_start_as_interpreters(client, sandbox_image):
+def test_a_killed_episode_server_loses_the_sandbox_and_the_env_replays_the_episode(client, sandbox_image):
     with SandboxPool(sandbox_image, size=1, client=client) as pool:
         env = gym.make("selfgym/Code-v0", pool=pool)
         try:
             env.reset(options={"task_id": "HumanEval/0"})
             sandbox = env.unwrapped.sandbox
-            fork_server = sandbox.ping()["fork_server"]
-            client.containers.get(sandbox.container_id).exec_run(["kill", "-9", str(fork_server)], user="root")
-            assert sandbox.ping()["fork_server"] is None
-            assert sandbox.run(PythonProgram("import sys; print(sys.stdin.read()[::-1]); raise SystemExit(4)"),
-                               stdin="olleh").stdout == "hello\n"
+            server = sandbox.ping()["episode_server"]
+            client.containers.get(sandbox.container_id).exec_run(["kill", "-9", str(server)], user="root")
+            with pytest.raises(SandboxLostError):
+                sandbox.run(PythonProgram("print(1)"))
             reference = CodeEnv.reference_actions(env.unwrapped.task)[0]
-            _, reward, *_ = env.step(reference)  # a judged run: the judge finds the subject's pipes all the same
-            assert reward == 1.0
-            env.reset(options={"task_id": "HumanEval/0"})
-            _, reward, *_ = env.step("```python\ndef has_close_elements(numbers, threshold):\n    return True\n```")
-            assert reward == 0.0
+            _, reward, _, _, info = env.step(reference)  # played again on a new sandbox: not the agent's failure
+            assert reward == 1.0 and info["infra_retries"] == 1
         finally:
             env.close()
