@@ -395,6 +395,7 @@ def origin_main(sock):
     for fd in (0, 1, 2):  # never the host's channel: that is the executor's alone
         os.dup2(os.open(os.devnull, os.O_RDWR), fd)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children reap themselves: episodes are made side by side
     while True:
         try:
             message, fds = recv_fds(sock, 1 << 20, 1)
@@ -414,12 +415,9 @@ def origin_main(sock):
             continue  # the executor sees the socket close without a greeting
         if pid == 0:
             sock.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             enter_episode(plan, socket.socket(fileno=fds[0]))
         os.close(fds[0])
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
 
 
 def enter_episode(plan, sock):
@@ -782,23 +780,26 @@ class Episode:
     def kill(self):
         """End the episode: its server dies, and with it (the kernel sees to it) every process of its namespace."""
         self.alive = False
-        if self.pid is not None:
-            try:
+        try:
+            if self.pidfd is not None:  # this very process, even if its pid were someone else's by now
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            elif self.pid is not None:
                 os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        except ProcessLookupError:
+            pass
         self.sock.close()
 
-    def wait_gone(self, deadline_s=EPISODE_END_S):
+    def gone(self):
         """After :meth:`kill`: True once the server has exited, which the kernel lets it do only after every other
         process of its namespace is gone."""
         if self.pidfd is None:
             return self.pid is None or not os.path.exists("/proc/%d/ns" % self.pid)
-        try:
-            return bool(select.select([self.pidfd], [], [], deadline_s)[0])
-        finally:
-            os.close(self.pidfd)
-            self.pidfd = None
+        if not select.select([self.pidfd], [], [], 0)[0]:
+            return False
+        os.close(self.pidfd)
+        self.pidfd = None
+        self.pid = None
+        return True
 
     def spawn(self, program, uid, stdin, stdout, stderr, cwd, env, pass_fds=(), no_network=False):
         """Start ``program`` as ``uid`` in this episode. Only a public program's code (one that ships with selfgym)
@@ -876,7 +877,10 @@ class Program:
 
 
 class Episodes:
-    """The executor's episodes: the one programs run in now, and a spare made ahead of time for the next reset."""
+    """The executor's episodes: the one programs run in now, spares made ahead of time for the next resets, and
+    ended ones until their end is confirmed."""
+
+    SPARES = 2  # made side by side: a namespace's setup waits on the kernel more than it computes
 
     def __init__(self, options):
         self.plan = episode_plan(options)
@@ -890,7 +894,8 @@ class Episodes:
                 os._exit(0)
         theirs.close()
         self.current = None
-        self.spare = None
+        self.spares = []
+        self.ending = []  # (episode, deadline): killed, not yet confirmed gone
         self.made = 0
 
     def _new(self):
@@ -898,26 +903,46 @@ class Episodes:
         return Episode(self.origin_sock, self.plan)
 
     def start(self):
-        """The first episode (and a spare behind it)."""
+        """The first episode, and spares behind it."""
         self.current = self._new().wait_ready()
-        self.spare = self._new()
+        self.spares = [self._new() for _ in range(self.SPARES)]
+
+    def check_ended(self):
+        """Confirm the end of the episodes killed before; EpisodeError if one outlived its deadline (a process of
+        it would not die: this container is not clean any more)."""
+        still = []
+        for episode, deadline in self.ending:
+            if episode.gone():
+                continue
+            if time.monotonic() > deadline:
+                raise EpisodeError("an ended episode's processes did not die within %.0f s" % EPISODE_END_S)
+            still.append((episode, deadline))
+        self.ending = still
 
     def renew(self):
-        """End the current episode (verified gone) and start the spare (verified fresh); have the next spare made."""
+        """End the current episode and start a spare (verified fresh); have the next spare made.
+
+        The old episode's first process is killed, and with it every process of its namespace; that end is
+        confirmed off the hot path (:meth:`check_ended`, before every later request): nothing of the old
+        episode can reach the new one meanwhile (no shared namespace, file system or process), it only still
+        holds memory and pids for the few milliseconds it takes the kernel to tear it down."""
         old, self.current = self.current, None
         if old is not None:
             old.kill()
-            if not old.wait_gone():
-                raise EpisodeError("the last episode's processes did not die within %.0f s" % EPISODE_END_S)
-        spare, self.spare = self.spare, None
-        try:
-            self.current = (spare or self._new()).wait_ready()
-        except EpisodeError:
-            self.current = self._new().wait_ready()  # one more try: a spare may have died of the pids limit
-        self.spare = self._new()
+            self.ending.append((old, time.monotonic() + EPISODE_END_S))
+        self.check_ended()
+        while self.current is None:
+            candidate = self.spares.pop(0) if self.spares else self._new()
+            try:
+                self.current = candidate.wait_ready()
+            except EpisodeError:
+                if not self.spares:  # a fresh one failed too: give up
+                    raise
+        while len(self.spares) < self.SPARES:
+            self.spares.append(self._new())
 
     def close(self):
-        for episode in (self.current, self.spare):
+        for episode in [self.current] + self.spares:
             if episode is not None:
                 episode.kill()
         self.origin_sock.close()
@@ -927,7 +952,7 @@ EPISODES = None
 
 
 def reap_orphans():
-    """Reap our exited children: the origin's episodes' servers, whose parent we became."""
+    """Reap our exited children: episode servers, whose parent we became when the origin's children exited."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -1282,7 +1307,7 @@ def op_reset(req):
 def op_ping(req):
     episode = EPISODES.current
     return {"ok": True, "pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0],
-            "episode_server": episode.pid, "episodes": EPISODES.made,
+            "episode_server": episode.pid, "episodes": EPISODES.made, "spares": len(EPISODES.spares),
             "network": EPISODES.plan["network"]}
 
 
@@ -1323,6 +1348,7 @@ def main():
             return
         op = OPS.get(req.get("op"))
         try:
+            EPISODES.check_ended()
             reply = op(req) if op else {"ok": False, "error": "unknown op %r" % req.get("op")}
         except EpisodeError as exc:  # the episode's server broke: this sandbox cannot go on
             reply = {"ok": False, "error": "its episode broke: %s" % exc, "lost": True}

@@ -75,7 +75,8 @@ class PingReply(_Reply):
     uid: int
     python: str = Field(max_length=64)
     episode_server: int  # the pid (in the container's namespace) of the current episode's first process
-    episodes: int  # episodes made so far (the current one and the spare included)
+    episodes: int  # episodes made so far (the current one and the spares included)
+    spares: int  # episodes made ahead of time for the next resets
     network: str = Field(max_length=16)  # "fresh": each episode has its own network namespace; "container"
 
 
