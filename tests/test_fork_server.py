@@ -1,9 +1,9 @@
-"""The executor's fork server: Python programs (:class:`PythonProgram`) start as forks of a warm interpreter.
+"""The episode's server: every program of an episode starts as a fork of a warm interpreter, PID 1 of the episode.
 
 A fork of anything carries its memory, so these tests attack what a fork could leak or reach: an earlier
-request's data in a later program's memory, the fork server itself (root), processes that outlive a reset. They
-also pin that a forked program behaves as ``python3 -c`` would (uid, fds, exit codes, errors, timeouts), and that
-programs still run, the old way, when the fork server is gone.
+request's data in a later program's memory, the server itself (root), processes that outlive a reset. They also
+pin that a forked program behaves as ``python3 -c`` would (uid, fds, exit codes, errors, timeouts), and that a
+server that dies loses the sandbox (the env replays the episode on another).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def test_a_program_runs_as_its_user_in_a_session_of_its_own_with_only_its_own_fd
     assert result.stdout.split() == [str(uid), str(uid), "[]", "/work", "True", "0000000000000000",
                                      "[0,", "1,", "2]", "hi", "from", "stdin"]
     listed = sandbox.run(PythonProgram("import os; print(len(os.listdir('/proc/self/fd')))")).stdout
-    assert listed.strip() == "4"  # 0, 1, 2 and the listing's own: nothing of the fork server's
+    assert listed.strip() == "4"  # 0, 1, 2 and the listing's own: nothing of the server's
 
 
 @pytest.mark.parametrize("source, code, stderr", [
@@ -60,7 +60,7 @@ def test_a_program_past_its_time_is_killed_with_what_it_forked(sandbox):
     assert sandbox.run("pgrep -u 1000 -c python3 || true").stdout.strip() == "0"
 
 
-# What a hostile program hunts in its own memory, which is a copy of the fork server's: the halves of each
+# What a hostile program hunts in its own memory, which is a copy of the episode server's: the halves of each
 # marker are joined only when searched, so that the searching program holds no whole marker of its own.
 HUNT = """
 import re
@@ -100,7 +100,7 @@ def test_an_earlier_requests_data_never_reaches_a_later_programs_memory(sandbox)
     secret = sandbox.run(PythonProgram(f"import sys\nSECRET = {joined['source']!r}\nprint(len(sys.stdin.read()))"),
                          user="verifier", stdin=joined["stdin"] * 100)
     assert secret.stdout.strip() == str(100 * len(joined["stdin"]))
-    # ...and a public program (its source is not secret: the fork server keeps it compiled)
+    # ...and a public program (its source is not secret: the server keeps it compiled)
     sandbox.run(PythonProgram(f"MARKER = {joined['public']!r}", public=True), user="verifier")
     found = hunt(sandbox)
     assert found["public"] >= 1, found  # the hunt finds what is there: the public program's constant...

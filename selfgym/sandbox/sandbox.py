@@ -250,13 +250,13 @@ USERS = ("agent", "verifier")
 @dataclass(frozen=True)
 class PythonProgram:
     """A Python program (its source) for :meth:`Sandbox.run` / :meth:`Sandbox.run_judged`: a warm fork of the
-    sandbox's fork server runs it (a process of its own, under the uid it is for, with its own pipes), without an
+    episode's server runs it (a process of its own, under the uid it is for, with its own pipes), without an
     interpreter's start-up (a millisecond, not 10-20). Like ``python3 -I -c SOURCE``, except that ``site`` is in
     and the standard library's common modules are loaded already.
 
     ``public``: the source holds nothing a later program may not see (it ships with your code; a task's data
-    comes on stdin or in files). The fork server then compiles it once and keeps it, and every later program,
-    the agent's too, starts as a copy of that memory. Any other source goes to its own process only.
+    comes on stdin or in files). The episode's server then compiles it once and keeps it, and every later
+    program of the episode, the agent's too, starts as a copy of that memory. Any other source goes to its own process only.
     """
 
     source: str
@@ -314,10 +314,12 @@ class Sandbox:
     """One running container with a resident executor, ready to run commands.
 
     Containers have no network (unless ``limits.network``), a read-only root, writable tmpfs at ``/work`` (the
-    working directory) and ``/tmp``, ``no-new-privileges``, and no log on the host. The executor (PID 1) runs as
-    root inside the container with a handful of capabilities and is not dumpable; every command runs under an
-    unprivileged uid with no capability: the agent's (1000) by default, or the verifier's (1001) with
-    ``user="verifier"``, which the agent's processes cannot trace, signal or read. Every reply from the executor is
+    working directory) and ``/tmp``, ``no-new-privileges``, and no log on the host. Commands run in the current
+    *episode*: new PID, network, IPC and mount namespaces with fresh ``/work``, ``/tmp`` and ``/dev/shm``, renewed
+    by :meth:`reset` (see :mod:`selfgym.sandbox.executor`). The executor (PID 1 of the container) and the episode's
+    server run as root and are not dumpable; every command runs under an unprivileged uid with no capability and
+    a seccomp filter: the agent's (1000) by default, or the verifier's (1001) with ``user="verifier"``, which the
+    agent's processes cannot trace, signal or read. Every reply from the executor is
     bounded in size and validated (:mod:`selfgym.sandbox.replies`); one that does not fit marks the sandbox dead.
     A sandbox is not thread-safe for concurrent commands: calls are serialised by a lock.
 
