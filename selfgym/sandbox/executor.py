@@ -931,12 +931,12 @@ class Episodes:
             old.kill()
             self.ending.append((old, time.monotonic() + EPISODE_END_S))
         self.check_ended()
-        while self.current is None:
-            candidate = self.spares.pop(0) if self.spares else self._new()
+        while self.current is None:  # a spare made while the old episode held every pid may have failed
+            candidate, fresh = (self.spares.pop(0), False) if self.spares else (self._new(), True)
             try:
                 self.current = candidate.wait_ready()
             except EpisodeError:
-                if not self.spares:  # a fresh one failed too: give up
+                if fresh:  # one made just now failed too: this container cannot make episodes
                     raise
         while len(self.spares) < self.SPARES:
             self.spares.append(self._new())
@@ -1213,9 +1213,10 @@ RESTORE = r'''
 import json, os, stat, sys
 OWNERS = (1000, 1001)
 data = sys.stdin.buffer
+SCRATCH = (["work"], ["tmp"], ["dev", "shm"])
 def parent_fd(path):
     parts = [p for p in path.split("/") if p]
-    if not parts or parts[0] not in ("work", "tmp", "dev") or ".." in parts:
+    if ".." in parts or not any(parts[:len(root)] == root and len(parts) > len(root) for root in SCRATCH):
         raise ValueError("a path outside the scratch directories: %r" % path)
     fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
     for part in parts[:-1]:
@@ -1234,7 +1235,8 @@ while True:
     owner = entry.get("uid") if entry.get("uid") in OWNERS else 1000
     group = entry.get("gid") if entry.get("gid") in OWNERS else owner
     if entry["type"] == "root":
-        os.chmod(entry["path"], mode)
+        if entry["path"] in ("/work", "/tmp", "/dev/shm"):
+            os.chmod(entry["path"], mode)
         continue
     fd, name = parent_fd(entry["path"])
     try:
