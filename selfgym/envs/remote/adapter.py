@@ -8,9 +8,10 @@ is not selfgym's, :class:`OpenEnvTypes` maps what ``env.step`` takes onto its ac
   writes); a dict action whose keys are action fields goes as it is; a tool call (a :class:`~selfgym.envs.ToolCall`
   or ``{"name": ..., "arguments": {...}}``, OpenAI's form too) goes to the server's MCP tools: as its
   ``call_tool`` action when that is its action type, else as an MCP ``tools/call`` on the session.
-* The observation's text is its ``text`` field, else its one string field, else a rendering of its fields (one
-  ``name: value`` line each, in the schema's order, empty ones left out, values other than text as sorted JSON), so
-  the same observation is the same text. ``info["observation"]`` holds the observation as the server sent it
+* The observation's text is its ``text`` field; else an MCP tool call's result (or error); else its one string
+  field, when the others are numbers or flags; else a rendering of its fields (one ``name: value`` line each, in
+  the schema's order, empty ones left out, values other than text as sorted JSON), so the same observation is the
+  same text. ``info["observation"]`` holds the observation as the server sent it
   (``info["tool_result"]`` the result of an MCP tool call).
 * The reward is the server's (0 when it sends none); its ``done`` ends the episode as ``terminated`` (OpenEnv has
   no separate truncation).
@@ -197,20 +198,24 @@ class OpenEnvTypes:
 
     def decode_tool_result(self, data: dict[str, Any]) -> Reply:
         """An MCP ``tools/call`` answer: its text, reward 0; the episode goes on."""
-        if "error" in data and data["error"]:
-            error = data["error"]
-            message = error.get("message", error) if isinstance(error, Mapping) else error
-            return Reply(f"Tool error: {message}", info={"tool_result": data})
+        if data.get("error"):
+            return Reply(tool_error(data["error"]), info={"tool_result": data})
         return Reply(render_tool_result(data.get("result")), info={"tool_result": data.get("result")})
 
     def text_of(self, observation: Mapping[str, Any]) -> str:
         """The observation's text (see the module docstring)."""
         if isinstance(observation.get("text"), str):
             return observation["text"]
+        if "tool_name" in observation and ("result" in observation or "error" in observation):  # CallToolObservation
+            if observation.get("error"):
+                return tool_error(observation["error"])
+            return render_tool_result(observation.get("result"))
         strings = [name for name in self.observation_fields
                    if _is_string(self.observation_schema["properties"][name])]
-        if len(strings) == 1 and isinstance(observation.get(strings[0]), str):
-            return observation[strings[0]]
+        if len(strings) == 1 and isinstance(observation.get(strings[0]), str) and all(
+                value is None or isinstance(value, (bool, int, float))
+                for name, value in observation.items() if name != strings[0]):
+            return observation[strings[0]]  # the text, beside numbers and flags (the echo env's length)
         order = self.observation_fields + sorted(set(observation) - set(self.observation_fields))
         return render_fields({name: observation[name] for name in order if name in observation})
 
@@ -255,10 +260,19 @@ def render_fields(fields: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def tool_error(error: Any) -> str:
+    """What the agent reads of a tool call that failed (unknown tool, bad arguments, the tool raised)."""
+    return f"Tool error: {error.get('message', error) if isinstance(error, Mapping) else error}"
+
+
 def render_tool_result(result: Any) -> str:
-    """An MCP tool result as text: its text contents, else its structured content, else JSON."""
+    """An MCP tool result as text: its text contents, else its structured content, else JSON; a result that is an
+    error (``is_error``) as :func:`tool_error`."""
     if isinstance(result, str):
         return result
+    if isinstance(result, Mapping) and (result.get("is_error") or result.get("isError")):
+        return tool_error(render_tool_result({key: value for key, value in result.items()
+                                              if key not in ("is_error", "isError")}))
     if isinstance(result, Mapping):
         content = result.get("content")
         if isinstance(content, list):
