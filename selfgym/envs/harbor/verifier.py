@@ -178,11 +178,14 @@ def put_files(sandbox: Sandbox, files: dict[str, tuple[bytes, int]], *, user: st
 
 
 def test_files(spec: HarborSpec) -> dict[str, tuple[bytes, int]]:
-    """The files to copy to ``/tests``: the task's ``tests/`` folder, and the test script the layout implies."""
+    """The files to copy to ``/tests``: the task's ``tests/`` folder (then a step's, over it, as Harbor uploads
+    both), and the test script the layout implies."""
     files: dict[str, tuple[bytes, int]] = {}
     total = 0
-    if spec.tests_dir is not None:
-        root = Path(spec.tests_dir).resolve()
+    for folder in (spec.tests_dir, spec.step_tests_dir):
+        if folder is None:
+            continue
+        root = Path(folder).resolve()
         for path in sorted(root.rglob("*")):
             if not path.is_file() or not path.resolve().is_relative_to(root):
                 continue
@@ -207,7 +210,7 @@ def run_tests(sandbox: Sandbox, spec: HarborSpec, env: dict[str, str], *, cwd: s
                           user="verifier")
     if not cleared.ok:
         return Verdict(0.0, error=f"could not clear the verifier's folders: {cleared.stdout + cleared.stderr}")
-    if spec.tests_dir is not None or spec.test_script is not None:
+    if spec.tests_dir is not None or spec.step_tests_dir is not None or spec.test_script is not None:
         put_files(sandbox, test_files(spec), user="verifier")
     else:
         sandbox.run(["/bin/sh", "-c", RESTORE_SEED_TESTS], timeout_s=60, keep_background=keep, user="verifier")
