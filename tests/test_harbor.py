@@ -117,7 +117,8 @@ def test_a_harbor_directory_is_read_with_its_settings(tmp_path):
 @pytest.mark.parametrize("change, message", [
     (lambda d: (d / "instruction.md").unlink(), "instruction.md"),
     (lambda d: (d / "task.toml").write_text("schema_version = \n"), "not valid TOML"),
-    (lambda d: (d / "task.toml").write_text('schema_version = "1.4"\n[[steps]]\nname = "one"\n'), "multi-step"),
+    (lambda d: (d / "task.toml").write_text('schema_version = "1.4"\n[[steps]]\nname = "one"\n'),
+     "instruction of step 'one'"),  # a step needs steps/one/instruction.md
     (lambda d: (d / "task.toml").write_text('[environment]\nos = "windows"\n'), "Linux containers only"),
     (lambda d: (d / "task.toml").write_text('[environment]\ngpus = 1\n'), "GPUs"),
     (lambda d: (d / "task.toml").write_text('[environment]\nmemory_mb = "lots"\n'), "memory_mb"),
