@@ -68,15 +68,19 @@ trap '{ __selfgym_save; } 2>/dev/null' EXIT
 exec 2>&1
 __selfgym_capture= __selfgym_piping= __selfgym_async=${!-} __selfgym_first=1 __selfgym_n=1 __selfgym_held=
 __selfgym_files=$__selfgym_state/stderr.$BASHPID
+__selfgym_concurrent='(^|[^|])[|]([^|]|$)|(^|[^&<>])&([^&>]|$)'  # a pipe or a background job, not || && >& &>
 case $__selfgym_action in
     *'set '*-*x*|*xtrace*) ;;  # xtrace would show the machinery below in the output
-    *'|'*|*'&'*) __selfgym_capture=1 ;;
+    *) if [[ $__selfgym_action =~ $__selfgym_concurrent ]]; then __selfgym_capture=1; fi ;;
 esac
 __selfgym_flush() {  # show the files of the commands that have ended, in order; then (with $1) the next command
     local __selfgym_i __selfgym_end=$__selfgym_n
     if [ -n "$__selfgym_held" ]; then __selfgym_end=$((__selfgym_held - 1)); fi
     for ((__selfgym_i = __selfgym_first; __selfgym_i <= __selfgym_end; __selfgym_i++)); do
-        if [ -s "$__selfgym_files/$__selfgym_i" ]; then command cat -- "$__selfgym_files/$__selfgym_i" >&$__selfgym_out; fi
+        if [ -s "$__selfgym_files/$__selfgym_i" ]; then
+            command cat -- "$__selfgym_files/$__selfgym_i" >&$__selfgym_out
+            : > "$__selfgym_files/$__selfgym_i"  # shown once, whatever comes next
+        fi
     done
     __selfgym_first=$__selfgym_i
     if [ -z "$1" ]; then return 0; fi
@@ -101,18 +105,16 @@ __selfgym_step() {  # before each command of this shell: where its stderr goes
         __selfgym_async=${!-}
         if [ -z "$__selfgym_held" ]; then __selfgym_held=$__selfgym_n; fi
     fi
-    if [ -p /dev/fd/3 ]; then  # a pipeline's element that writes into the next one (bash holds that pipe on fd 3)
-        if [ -n "$__selfgym_piping" ]; then __selfgym_rotate $((__selfgym_n + 1)); else __selfgym_flush next; fi
-        __selfgym_piping=1
-    elif [ -n "$__selfgym_piping" ]; then  # the pipeline's last element
-        __selfgym_piping=
+    if [ -p /dev/fd/3 ] || [ -p /dev/fd/4 ]; then  # bash holds a pipe between a pipeline's elements while it starts
+        __selfgym_piping=1                          # them: this one runs beside the others, with a file of its own
         __selfgym_rotate $((__selfgym_n + 1))
-    else  # every command before has ended, but background jobs
+    else  # every command before has ended (a pipeline ends before the next command starts), but background jobs
+        __selfgym_piping=
         __selfgym_flush next
     fi
     return 0
 }
-__selfgym_finish() {  # at exit: background jobs get a while to end, then every file left is shown
+__selfgym_finish() {  # at exit (or before `exec`): background jobs get a while to end, then every file left is shown
     if [ -z "$__selfgym_out" ]; then return 0; fi
     __selfgym_capture=
     local __selfgym_wait
@@ -125,15 +127,16 @@ __selfgym_finish() {  # at exit: background jobs get a while to end, then every 
     fi
     __selfgym_held=
     __selfgym_flush
-    exec 2>&$__selfgym_out
+    exec 2>&$__selfgym_out {__selfgym_out}>&-
     command rm -rf -- "$__selfgym_files"
+    __selfgym_out=
 }
 if [ -n "$__selfgym_capture" ]; then
     exec {__selfgym_out}>&1
     if mkdir -p -- "$__selfgym_files" 2>/dev/null && exec 2>"$__selfgym_files/1"; then
-        trap 'if [[ -z $__selfgym_capture ]]; then trap - DEBUG; elif [[ -p /dev/fd/3 || -n $__selfgym_piping || ${!-} != "$__selfgym_async" || -s $__selfgym_files/$__selfgym_n ]]; then __selfgym_step; fi' DEBUG
+        trap 'if [[ -z $__selfgym_capture ]]; then trap - DEBUG; elif [[ $BASH_COMMAND == exec[[:space:]]* && ! ( -p /dev/fd/3 || -p /dev/fd/4 ) ]]; then __selfgym_finish; elif [[ -p /dev/fd/3 || -p /dev/fd/4 || -n $__selfgym_piping || ${!-} != "$__selfgym_async" || -s $__selfgym_files/$__selfgym_n ]]; then __selfgym_step; fi' DEBUG
     else
-        exec 2>&$__selfgym_out
+        exec 2>&$__selfgym_out {__selfgym_out}>&-
         __selfgym_capture= __selfgym_out=
     fi
 fi
