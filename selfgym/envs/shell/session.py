@@ -15,14 +15,16 @@ variable rather than ``argv``, so ``pkill -f PATTERN`` does not match (and kill)
 Output is the same text for the same state and command, whatever the scheduler does, as far as bash lets the session
 see it. Commands that run one after another write through one pipe (stderr merged into stdout, as a terminal shows
 them). Processes that run at the same time (a pipeline's elements, background jobs) would interleave their writes as
-they happen to be scheduled, so in a command line that can start them (one holding ``|`` or ``&``) each command of
-the session's shell writes its stderr to a file of its own, and the session shows those files in the order of the
+they happen to be scheduled, so in a command line that can start them (one holding a lone ``|`` or ``&``, not
+``||``, ``&&`` or a redirection) each command of the session's shell writes its stderr to a file of its own, and the session shows those files in the order of the
 commands once the commands before them have ended: ``X | Q`` shows X's error, then Q's, every time. There a command's
 stderr comes after its stdout. Background jobs started by the command line get up to 0.2 s to end (as long as the
 sandbox waits for output) before the last files are shown. Still as they happen: what a job writes after that or to
-stdout, what processes started inside one command (a function, a subshell, a script) write at the same time, and
-the whole output of a command line that turns on ``set -x`` (whose trace would show this machinery). A command killed
-at its timeout shows its stdout, not the stderr it had not finished.
+stdout, what processes started inside one command (a function, a subshell, a script) write at the same time, the
+whole output of a command line that turns on ``set -x`` (whose trace would show this machinery), and what runs after
+the first :data:`MAX_CAPTURED` commands of a line (the checks before each command cost tens of microseconds, which a
+loop of builtins would pay thousands of times). A command killed at its timeout shows its stdout, not the stderr it
+had not finished. And what only the world decides stays so: ``$$`` and other process ids, ``$RANDOM``, clocks.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ STATE_DIR = "/tmp/.selfgym-shell"
 # bash evaluates this from an environment variable (see run_action). The names of the variables bash defines
 # itself are noted first, so that only the agent's are saved on exit; the state is sourced at top level, since
 # `declare` in a function would make locals.
+MAX_CAPTURED = 2000  # commands of one action whose stderr gets a file of its own (see the module docstring)
 SESSION_SCRIPT = r"""
 __selfgym_action=$SELFGYM_ACTION
 __selfgym_state=$SELFGYM_STATE_DIR
@@ -48,7 +51,7 @@ fi
 __selfgym_save() {
     { __selfgym_rc=$?; set +euvx; } 2>/dev/null
     __selfgym_finish
-    unset -f __selfgym_save __selfgym_step __selfgym_flush __selfgym_rotate __selfgym_finish
+    unset -f __selfgym_save __selfgym_step __selfgym_flush __selfgym_rotate __selfgym_finish __selfgym_in_pipeline
     local __selfgym_name __selfgym_new=()
     for __selfgym_name in $(compgen -v); do
         case "$__selfgym_builtin_names" in *$'\n'"$__selfgym_name"$'\n'*) continue ;; esac
@@ -67,6 +70,7 @@ __selfgym_save() {
 trap '{ __selfgym_save; } 2>/dev/null' EXIT
 exec 2>&1
 __selfgym_capture= __selfgym_piping= __selfgym_async=${!-} __selfgym_first=1 __selfgym_n=1 __selfgym_held=
+__selfgym_commands=0
 __selfgym_files=$__selfgym_state/stderr.$BASHPID
 __selfgym_concurrent='(^|[^|])[|]([^|]|$)|(^|[^&<>])&([^&>]|$)'  # a pipe or a background job, not || && >& &>
 case $__selfgym_action in
@@ -101,18 +105,25 @@ __selfgym_rotate() {  # the next command's stderr goes to file $1, emptied first
     exec 2>"$__selfgym_files/$__selfgym_n"
 }
 __selfgym_step() {  # before each command of this shell: where its stderr goes
+    if [[ $BASH_COMMAND == exec[[:space:]]* ]] && ! __selfgym_in_pipeline; then  # the shell is replaced: no EXIT
+        __selfgym_finish
+        return 0
+    fi
     if [ "${!-}" != "$__selfgym_async" ]; then  # the command before started a background job, which keeps its file
         __selfgym_async=${!-}
         if [ -z "$__selfgym_held" ]; then __selfgym_held=$__selfgym_n; fi
     fi
-    if [ -p /dev/fd/3 ] || [ -p /dev/fd/4 ]; then  # bash holds a pipe between a pipeline's elements while it starts
-        __selfgym_piping=1                          # them: this one runs beside the others, with a file of its own
+    if __selfgym_in_pipeline; then  # it runs beside the pipeline's other elements: a file of its own
+        __selfgym_piping=1
         __selfgym_rotate $((__selfgym_n + 1))
     else  # every command before has ended (a pipeline ends before the next command starts), but background jobs
         __selfgym_piping=
         __selfgym_flush next
     fi
     return 0
+}
+__selfgym_in_pipeline() {  # bash holds a pipe between a pipeline's elements while it starts them: on fd 3, or on
+    [ -p /dev/fd/3 ] || [ -p /dev/fd/4 ]  # fd 4 for the last element of one with three or more
 }
 __selfgym_finish() {  # at exit (or before `exec`): background jobs get a while to end, then every file left is shown
     if [ -z "$__selfgym_out" ]; then return 0; fi
@@ -134,14 +145,17 @@ __selfgym_finish() {  # at exit (or before `exec`): background jobs get a while 
 if [ -n "$__selfgym_capture" ]; then
     exec {__selfgym_out}>&1
     if mkdir -p -- "$__selfgym_files" 2>/dev/null && exec 2>"$__selfgym_files/1"; then
-        trap 'if [[ -z $__selfgym_capture ]]; then trap - DEBUG; elif [[ $BASH_COMMAND == exec[[:space:]]* && ! ( -p /dev/fd/3 || -p /dev/fd/4 ) ]]; then __selfgym_finish; elif [[ -p /dev/fd/3 || -p /dev/fd/4 || -n $__selfgym_piping || ${!-} != "$__selfgym_async" || -s $__selfgym_files/$__selfgym_n ]]; then __selfgym_step; fi' DEBUG
+        # Each check costs (a file's size and a pipe on fd 3 tens of microseconds): past MAX_CAPTURED commands (a
+        # loop of builtins), the rest of the command line runs as without the files, at full speed.
+        trap 'if (( ++__selfgym_commands > MAX_CAPTURED )) && [[ -z $__selfgym_piping ]]; then __selfgym_finish; fi
+              if [[ -z $__selfgym_capture ]]; then trap - DEBUG; elif [[ -n $__selfgym_piping || ${!-} != "$__selfgym_async" || -s $__selfgym_files/$__selfgym_n || -p /dev/fd/3 ]]; then __selfgym_step; fi' DEBUG
     else
         exec 2>&$__selfgym_out {__selfgym_out}>&-
         __selfgym_capture= __selfgym_out=
     fi
 fi
 eval "$__selfgym_action"
-"""
+""".replace("MAX_CAPTURED", str(MAX_CAPTURED))
 
 
 def run_action(sandbox: Sandbox, action: str, *, timeout_s: float | None = None, keep_background: bool = False,
