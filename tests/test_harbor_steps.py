@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_harbor import harbor_python, make_task, play, sandbox_task
+from test_harbor import harbor_python, play, sandbox_task, terminal_bench_task
 
 from selfgym.cli import main as cli
 from selfgym.envs.harbor import TaskDirError, harbor_spec_of, read_task, read_tasks
@@ -78,23 +78,6 @@ def multi_step_task(root: Path, name: str = "pipeline", *, head: str = "", min_r
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip("\n"))
-    return folder
-
-
-def terminal_bench_task(root: Path, name: str, compose: str, files: dict[str, str] | None = None) -> Path:
-    """A terminal-bench task directory (task.yaml, docker-compose.yaml, run-tests.sh, solution.sh, tests/)."""
-    folder = root / name
-    for relative, text in {
-        "task.yaml": "instruction: Write hello to /app/hello.txt.\ndifficulty: easy\ncategory: files\n"
-                     "max_agent_timeout_sec: 100\nmax_test_timeout_sec: 30\n",
-        "docker-compose.yaml": compose,
-        "run-tests.sh": "#!/bin/bash\ncd /app\npython3 -m pytest -q -p no:cacheprovider $TEST_DIR/test_outputs.py\n",
-        "solution.sh": "echo hello > /app/hello.txt\n",
-        "tests/test_outputs.py": "def test_hello():\n    assert open('/app/hello.txt').read() == 'hello\\n'\n",
-        **(files or {}),
-    }.items():
-        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-        (folder / relative).write_text(text)
     return folder
 
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import stat
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from ...sandbox import Limits, Sandbox, SandboxLostError, SandboxStartError, docker_client
@@ -14,6 +12,7 @@ from ...sandbox.limits import EXECUTOR_HEADROOM_MB
 from ..base import TextEnv
 from ..task import Task
 from .config import resolve_env
+from .files import folder_files
 from .images import runnable_image, task_image
 from .layout import CLEAR_VERIFIER, MAKE_FOLDERS, RESTORE_SEED_WORK
 from .spec import HarborSpec, HarborStep
@@ -91,7 +90,10 @@ class HarborEpisode:
             raise EnvironmentSetupError(f"task {self.task.id!r}: the verifier's folders could not be cleared before "
                                         f"step {step.name!r}: {(cleared.stdout + cleared.stderr).strip()}")
         if step.workdir is not None:
-            files = workdir_files(Path(step.workdir), self.start_dir)
+            try:
+                files = folder_files([step.workdir], self.start_dir, max_bytes=MAX_WORKDIR_BYTES)
+            except ValueError as exc:
+                raise EnvironmentSetupError(f"step {step.name!r}: its workdir: {exc}") from None
             if files:
                 put_files(sandbox, files, user="agent")
         if step.setup:
@@ -217,20 +219,3 @@ class HarborEpisode:
         except SandboxStartError as exc:
             raise SandboxStartError(f"{exc} (task {self.task.id!r}: an ENTRYPOINT in its image must end by running "
                                     "its arguments, `exec \"$@\"`, as Harbor's `sleep infinity` needs too)") from None
-
-
-def workdir_files(root: Path, target: str) -> dict[str, tuple[bytes, int]]:
-    """A step's ``workdir/`` as files for the agent's working directory ``target``: regular files inside it only
-    (links out of it are skipped), bounded in total."""
-    files: dict[str, tuple[bytes, int]] = {}
-    total = 0
-    root = root.resolve()
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or not path.resolve().is_relative_to(root):
-            continue
-        data = path.read_bytes()
-        total += len(data)
-        if total > MAX_WORKDIR_BYTES:
-            raise EnvironmentSetupError(f"{root} holds more than {MAX_WORKDIR_BYTES >> 20} MiB")
-        files[f"{target.rstrip('/')}/{path.relative_to(root).as_posix()}"] = (data, stat.S_IMODE(path.stat().st_mode))
-    return files
