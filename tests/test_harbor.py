@@ -245,8 +245,9 @@ def image_tasks(tmp_path_factory, sandbox_image):
         "environment/Dockerfile": "FROM selfgym-test/no-such-base:1\nWORKDIR /app\n",
         "tests/test.sh": "#!/bin/bash\necho 1 > /logs/verifier/reward.txt\n",
     })
-    terminal_bench_task(root, "tbench-hello", "services:\n  client:\n    build:\n      context: .\n    environment:\n"
-                                              "      - TEST_DIR=${T_BENCH_TEST_DIR}\n      - GREETING=hello\n", {
+    compose = ("services:\n  client:\n    build:\n      context: .\n    environment:\n"
+               "      - TEST_DIR=${T_BENCH_TEST_DIR}\n      - GREETING=hello\n")
+    terminal_bench_task(root, "tbench-hello", compose, {
         "Dockerfile": f"FROM {sandbox_image}\nUSER root\nWORKDIR /app\n",
         "solution.sh": 'echo "$GREETING" > /app/hello.txt\n',
     })

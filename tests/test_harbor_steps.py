@@ -184,8 +184,9 @@ from harbor.models.task.verifier_mode import resolve_step_verifier_mode
 task = Task(sys.argv[1])
 steps = task.config.steps
 print(json.dumps({"name": task.name, "has_steps": task.has_steps,
-                  "steps": [[s.name, task.step_instruction(s.name).strip(), s.agent.timeout_sec, s.verifier.timeout_sec,
-                             resolve_step_verifier_mode(task.config, s).value, s.min_reward] for s in steps],
+                  "steps": [[s.name, task.step_instruction(s.name).strip(), s.agent.timeout_sec,
+                             s.verifier.timeout_sec, resolve_step_verifier_mode(task.config, s).value, s.min_reward]
+                            for s in steps],
                   "strategy": task.config.multi_step_reward_strategy}))
 """
 
@@ -200,7 +201,8 @@ def test_harbors_own_parser_reads_the_multi_step_task_as_selfgym_does(tmp_path):
     assert result.returncode == 0, result.stderr
     theirs = json.loads(result.stdout)
     spec = harbor_spec_of(ours := read_task(folder))
-    assert theirs["name"] == ours.id and theirs["has_steps"] and theirs["strategy"] == spec.reward_strategy == "final"
+    assert theirs["name"] == ours.id and theirs["has_steps"]
+    assert theirs["strategy"] == spec.reward_strategy == "final"
     for (name, instruction, agent_s, verifier_s, mode, min_reward), step in zip(theirs["steps"], spec.steps,
                                                                                 strict=True):
         assert (name, instruction, mode, min_reward) == (step.name, step.instruction, step.verifier_mode,

@@ -77,7 +77,7 @@ def test_dipg_safety_from_openenvs_repository(dipg_server):
         # two text fields: the observation is their stable rendering, the server's fields stay in info
         assert observation == f"context: {DIPG_CONTEXT}\nquestion: {DIPG_QUESTION}"
         assert info["observation"]["question"] == DIPG_QUESTION
-        right = (f"<think>The context says so.</think>\n<proof>{DIPG_CONTEXT}</proof>\n<answer>{DIPG_ANSWER}</answer>")
+        right = f"<think>The context says so.</think>\n<proof>{DIPG_CONTEXT}</proof>\n<answer>{DIPG_ANSWER}</answer>"
         _, good, terminated, truncated, info = env.step(right)  # text goes to its one field, llm_response
         assert terminated and not truncated and info["observation"]["metrics"]["format_error"] is False
         env.reset(seed=0)

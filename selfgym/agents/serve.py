@@ -4,8 +4,8 @@ evaluated and compared like any hosted or vLLM-served model (``OpenAIPolicy`` is
 Endpoints: ``POST /v1/chat/completions`` (messages, temperature, top_p, max_tokens, n, seed, stop, ``stream``
 with ``stream_options.include_usage``, ``logprobs`` and ``top_logprobs``, ``tools`` with ``tool_choice`` ``auto``
 or ``none``), ``GET /v1/models`` and ``GET /health``. ``usage.completion_tokens`` counts the tokens ``logprobs``
-lists (the end-of-turn token included when the model generated it). Concurrent requests with the same parameters are generated
-together in one batch; seeded and streamed requests run alone, so that their result does not depend on what
+lists (the end-of-turn token included when the model generated it). Concurrent requests with the same parameters
+are generated together in one batch; seeded and streamed requests run alone, so that their result does not depend on what
 else was in flight.
 
 Streaming is Server-Sent Events in OpenAI's ``chat.completion.chunk`` form, the text coming as the model

@@ -224,11 +224,12 @@ class ShellEnv(TextEnv):
         verdict, notes = episode.judge()
         info = {"passed": verdict.reward >= 1.0, "answer": answer, "rewards": verdict.rewards,
                 "verifier_error": verdict.error, "check_output": self._check_output(verdict, notes)}
-        return Turn(f"{note}Submitted. The task's check {_summary(verdict)}.", reward=verdict.reward, terminated=True,
-                    info=info)
+        return Turn(f"{note}Submitted. The task's check {_summary(verdict)}.", reward=verdict.reward,
+                    terminated=True, info=info)
 
     def _check_output(self, verdict: Verdict, notes: list[str]) -> str:
-        output = "\n".join([*notes, verdict.output] + ([f"[verifier error: {verdict.error}]"] if verdict.error else []))
+        error = [f"[verifier error: {verdict.error}]"] if verdict.error else []
+        output = "\n".join([*notes, verdict.output, *error])
         return clip_middle(output, self.max_output_chars)
 
     def _judge_step(self, answer: str, note: str) -> Turn:

@@ -165,7 +165,8 @@ def _steps(path: Path, config: TaskToml) -> list[HarborStep]:
         folder = path / "steps" / step.name
         if not folder.resolve().is_relative_to((path / "steps").resolve()):
             raise TaskDirError(f"{path}: step {step.name!r} leads out of steps/")
-        instruction = strip_canary(_read_text(folder / "instruction.md", what=f"the instruction of step {step.name!r}"))
+        instruction = strip_canary(_read_text(folder / "instruction.md",
+                                              what=f"the instruction of step {step.name!r}"))
         tests = folder / "tests"
         if not (tests / "test.sh").is_file() and not (path / "tests" / "test.sh").is_file() and _step_mode(
                 config, step) == "shared":
@@ -178,7 +179,8 @@ def _steps(path: Path, config: TaskToml) -> list[HarborStep]:
             setup=(workdir / "setup.sh").is_file(),
             healthcheck=step.healthcheck.model_dump() if step.healthcheck else None,
             tests_dir=str(tests) if tests.is_dir() else None,
-            agent_timeout_s=step.agent.timeout_sec if step.agent.timeout_sec is not None else config.agent.timeout_sec,
+            agent_timeout_s=(step.agent.timeout_sec if step.agent.timeout_sec is not None
+                             else config.agent.timeout_sec),
             verifier_timeout_s=verifier.timeout_sec,
             verifier_env=dict(verifier.env), verifier_mode=_step_mode(config, step), min_reward=step.min_reward))
     return steps

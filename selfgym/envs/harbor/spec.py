@@ -94,9 +94,10 @@ class HarborSpec(BaseModel):
 
     def for_step(self, step: HarborStep) -> HarborSpec:
         """The spec the verifier of ``step`` runs with: its tests over the task's, its timeout, env and mode."""
-        return self.model_copy(update={"step_tests_dir": step.tests_dir, "verifier_timeout_s": step.verifier_timeout_s,
-                                       "verifier_env": {**self.verifier_env, **step.verifier_env},
-                                       "verifier_mode": step.verifier_mode, "steps": []})
+        return self.model_copy(update={
+            "step_tests_dir": step.tests_dir, "verifier_timeout_s": step.verifier_timeout_s,
+            "verifier_env": {**self.verifier_env, **step.verifier_env}, "verifier_mode": step.verifier_mode,
+            "steps": []})
 
 
 def harbor_spec_of(task: Task) -> HarborSpec | None:

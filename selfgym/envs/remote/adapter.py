@@ -78,7 +78,8 @@ class SelfgymTypes:
             call = {"name": action.name, "arguments": dict(action.arguments)}
             return {"type": "step", "data": {"tool_call": call}}, json.dumps(call)[:2000]
         if isinstance(action, Mapping):
-            return {"type": "step", "data": {"tool_call": dict(action)}}, json.dumps(dict(action), default=str)[:2000]
+            shown = json.dumps(dict(action), default=str)[:2000]
+            return {"type": "step", "data": {"tool_call": dict(action)}}, shown
         text = as_text(action)
         return {"type": "step", "data": {"text": text}}, text
 
@@ -138,10 +139,10 @@ class OpenEnvTypes:
         except ToolCallError as exc:
             unknown = sorted(map(str, set(action) - set(self.action_fields))) if isinstance(action, Mapping) else []
             if unknown:
+                named = ", ".join(map(repr, unknown)) + (" is not a field" if len(unknown) == 1 else " are not fields")
                 raise RemoteEnvError(
-                    "VALIDATION_ERROR", f"{', '.join(map(repr, unknown))} {'is not a field' if len(unknown) == 1 else 'are not fields'} "
-                    f"of its action ({self.describe_action()}); send {self._what_to_send()}", server=self.server,
-                    field=unknown[0]) from None
+                    "VALIDATION_ERROR", f"{named} of its action ({self.describe_action()}); send "
+                    f"{self._what_to_send()}", server=self.server, field=unknown[0]) from None
             raise RemoteEnvError("VALIDATION_ERROR", f"the tool call is malformed ({exc})", server=self.server,
                                  field="name") from None
         shown = json.dumps({"name": call.name, "arguments": dict(call.arguments)}, default=str)[:2000]
@@ -150,8 +151,8 @@ class OpenEnvTypes:
                                              "arguments": dict(call.arguments)}}, shown
         if not self.tools:
             raise RemoteEnvError(
-                "VALIDATION_ERROR", f"it offers no MCP tools, so the tool call {call.name!r} has nowhere to go; send "
-                f"{self._what_to_send()}", server=self.server, field="name")
+                "VALIDATION_ERROR", f"it offers no MCP tools, so the tool call {call.name!r} has nowhere to go; "
+                f"send {self._what_to_send()}", server=self.server, field="name")
         return {"type": "mcp", "data": {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                                         "params": {"name": call.name, "arguments": dict(call.arguments)}}}, shown
 
@@ -276,7 +277,8 @@ def render_tool_result(result: Any) -> str:
     if isinstance(result, Mapping):
         content = result.get("content")
         if isinstance(content, list):
-            texts = [item["text"] for item in content if isinstance(item, Mapping) and isinstance(item.get("text"), str)]
+            texts = [item["text"] for item in content
+                     if isinstance(item, Mapping) and isinstance(item.get("text"), str)]
             if texts:
                 return "\n".join(texts)
         for key in ("structured_content", "structuredContent", "data"):

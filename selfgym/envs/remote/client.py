@@ -2,8 +2,8 @@
 other that speaks OpenEnv's protocol (:mod:`.wire`), whatever its action and observation types.
 
 ``gym.make("selfgym/Remote-v0", url="http://127.0.0.1:8000")`` behaves like the env the server serves: ``reset(seed=,
-options={"task_id": ...} | {"task": Task})``, the five-tuple, text, dict or tool-call actions, ``render_mode="ansi"``,
-vector envs. Each env holds one WebSocket session, opened at its first ``reset`` and closed by ``close()``. At the
+options={"task_id": ...} | {"task": Task})``, the five-tuple, text, dict or tool-call actions,
+``render_mode="ansi"``, vector envs. Each env holds one WebSocket session, opened at its first ``reset`` and closed by ``close()``. At the
 first reset the client reads the server's ``/schema`` and ``/metadata``: a selfgym server's types are selfgym's own
 (``truncated`` and the verifier's ``info`` come through); any other server's are mapped as
 :mod:`.adapter` says (a text action goes to its one string field, its observation becomes text, the raw
@@ -111,7 +111,8 @@ class Session:
         try:
             answer = json.loads(raw)
         except ValueError:
-            raise RemoteEnvError("INVALID_JSON", f"its reply is not JSON: {str(raw)[:200]!r}", server=self.url) from None
+            raise RemoteEnvError("INVALID_JSON", f"its reply is not JSON: {str(raw)[:200]!r}",
+                                 server=self.url) from None
         data = answer.get("data", {}) if isinstance(answer, dict) else {}
         if not isinstance(data, dict):
             raise RemoteEnvError("INVALID_JSON", f"its reply's data is not an object: {str(raw)[:200]!r}",
@@ -182,9 +183,9 @@ class RemoteEnv(gym.Env[str, str]):
         task = options.get("task")
         if task is not None:
             if not types.native:
-                raise RemoteEnvError("VALIDATION_ERROR", "it is not a selfgym server and plays its own episodes, not a "
-                                     "selfgym Task; reset with a seed (or a task_id, if its reset takes one)",
-                                     server=types.server, field="task")
+                raise RemoteEnvError("VALIDATION_ERROR", "it is not a selfgym server and plays its own episodes, "
+                                     "not a selfgym Task; reset with a seed (or a task_id, if its reset takes "
+                                     "one)", server=types.server, field="task")
             task = task if isinstance(task, Task) else Task.from_dict(task)
             data["task"] = task.to_dict()
         elif "task_id" in options:

@@ -16,15 +16,16 @@ Output is the same text for the same state and command, whatever the scheduler d
 see it. Commands that run one after another write through one pipe (stderr merged into stdout, as a terminal shows
 them). Processes that run at the same time (a pipeline's elements, background jobs) would interleave their writes as
 they happen to be scheduled, so in a command line that can start them (one holding a lone ``|`` or ``&``, not
-``||``, ``&&`` or a redirection) each command of the session's shell writes its stderr to a file of its own, and the session shows those files in the order of the
-commands once the commands before them have ended: ``X | Q`` shows X's error, then Q's, every time. There a command's
-stderr comes after its stdout. Background jobs started by the command line get up to 0.2 s to end (as long as the
-sandbox waits for output) before the last files are shown. Still as they happen: what a job writes after that or to
-stdout, what processes started inside one command (a function, a subshell, a script) write at the same time, the
-whole output of a command line that turns on ``set -x`` (whose trace would show this machinery), and what runs after
-the first :data:`MAX_CAPTURED` commands of a line (the checks before each command cost tens of microseconds, which a
-loop of builtins would pay thousands of times). A command killed at its timeout shows its stdout, not the stderr it
-had not finished. And what only the world decides stays so: ``$$`` and other process ids, ``$RANDOM``, clocks.
+``||``, ``&&`` or a redirection) each command of the session's shell writes its stderr to a file of its own, and
+the session shows those files in the order of the commands once the commands before them have ended: ``X | Q``
+shows X's error, then Q's, every time. There a command's stderr comes after its stdout. Background jobs started by
+the command line get up to 0.2 s to end (as long as the sandbox waits for output) before the last files are shown.
+Still as they happen: what a job writes after that or to stdout, what processes started inside one command (a
+function, a subshell, a script) write at the same time, the whole output of a command line that turns on ``set -x``
+(whose trace would show this machinery), and what runs after the first :data:`MAX_CAPTURED` commands of a line (the
+checks before each command cost tens of microseconds, which a loop of builtins would pay thousands of times). A
+command killed at its timeout shows its stdout, not the stderr it had not finished. And what only the world decides
+stays so: ``$$`` and other process ids, ``$RANDOM``, clocks.
 """
 
 from __future__ import annotations
@@ -148,7 +149,9 @@ if [ -n "$__selfgym_capture" ]; then
         # Each check costs (a file's size and a pipe on fd 3 tens of microseconds): past MAX_CAPTURED commands (a
         # loop of builtins), the rest of the command line runs as without the files, at full speed.
         trap 'if (( ++__selfgym_commands > MAX_CAPTURED )) && [[ -z $__selfgym_piping ]]; then __selfgym_finish; fi
-              if [[ -z $__selfgym_capture ]]; then trap - DEBUG; elif [[ -n $__selfgym_piping || ${!-} != "$__selfgym_async" || -s $__selfgym_files/$__selfgym_n || -p /dev/fd/3 ]]; then __selfgym_step; fi' DEBUG
+              if [[ -z $__selfgym_capture ]]; then trap - DEBUG
+              elif [[ -n $__selfgym_piping || ${!-} != "$__selfgym_async" || -s $__selfgym_files/$__selfgym_n ||
+                      -p /dev/fd/3 ]]; then __selfgym_step; fi' DEBUG
     else
         exec 2>&$__selfgym_out {__selfgym_out}>&-
         __selfgym_capture= __selfgym_out=
