@@ -167,3 +167,26 @@ def test_tool_calls_go_to_the_servers_mcp_tools(app, tmp_path):
                 assert env.step({"note": "second"})[2] is True
         finally:
             env.close()
+
+
+def test_how_any_servers_types_map_without_a_server():
+    """The mapping itself (no server): text to the one string field, fields rendered in the schema's order, a
+    reward that is not a finite number refused."""
+    from selfgym.envs.remote.adapter import OpenEnvTypes
+
+    schema = {"action": {"properties": {"metadata": {"type": "object"}, "command": {"type": "string"},
+                                        "timeout": {"anyOf": [{"type": "number"}, {"type": "null"}]}},
+                         "required": ["command"]},
+              "observation": {"properties": {"done": {}, "reward": {}, "stdout": {"type": "string"},
+                                             "stderr": {"type": "string"}, "exit_code": {"type": "integer"}}}}
+    types = OpenEnvTypes("http://127.0.0.1:1", schema, {"name": "coding"})
+    assert types.encode("ls -la") == ({"type": "step", "data": {"command": "ls -la"}}, "ls -la")
+    assert types.encode({"command": "ls", "timeout": 2})[0]["data"] == {"command": "ls", "timeout": 2}
+    observation = {"exit_code": 0, "stderr": "", "stdout": "a\nb\n", "extra": {"z": 1, "a": [2]}}
+    assert types.text_of(observation) == 'stdout:\na\nb\n\nexit_code: 0\nextra: {"a": [2], "z": 1}'
+    for reward in ("NaN", float("inf"), "much"):
+        with pytest.raises(RemoteEnvError, match="not a finite number"):
+            types.decode({"observation": observation, "reward": reward}, at_reset=False)
+    with pytest.raises(RemoteEnvError, match=r"'cmd' is not a field of its action \(command: string \(required\), "
+                                             r"timeout: number \| null\)"):
+        types.encode({"cmd": "ls"})

@@ -23,6 +23,7 @@ anything is sent where the client can tell, else from the server's validation er
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -188,12 +189,14 @@ class OpenEnvTypes:
         if not isinstance(observation, dict):
             raise RemoteEnvError("VALIDATION_ERROR", f"its reply has no observation object: {str(data)[:200]}",
                                  server=self.server)
-        reward = data.get("reward")
+        raw = data.get("reward")
         try:
-            reward = float(reward or 0.0)
+            reward = float(raw or 0.0)
         except (TypeError, ValueError):
-            raise RemoteEnvError("VALIDATION_ERROR", f"its reward {str(reward)[:100]!r} is not a number",
-                                 server=self.server, field="reward") from None
+            reward = math.nan
+        if not math.isfinite(reward):
+            raise RemoteEnvError("VALIDATION_ERROR", f"its reward {str(raw)[:100]!r} is not a finite number",
+                                 server=self.server, field="reward")
         return Reply(self.text_of(observation), reward, bool(data.get("done", False)), False,
                      {"observation": observation}, tools=list(self.tools) if at_reset else None)
 
