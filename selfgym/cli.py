@@ -122,6 +122,36 @@ def tasks_export(dest: str, fmt: str, source: str | None, ids: tuple[str, ...]) 
     console.print(f"wrote {len(written)} task director{'ies' if len(written) != 1 else 'y'} to {dest}")
 
 
+@tasks.command("check")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--strict", is_flag=True, help="All or nothing: exit 2 when any task directory cannot be played.")
+@clear_errors
+def tasks_check(folder: str, strict: bool) -> None:
+    """Read FOLDER (a Harbor or terminal-bench task directory, or a folder of them) task by task: which tasks can
+    be played, and why the others cannot."""
+    import warnings
+
+    from .envs.harbor import read_tasks
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the table below says it
+            loaded = read_tasks(folder)
+    except (ValueError, OSError) as exc:
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        sys.exit(2)
+    console.print(f"{len(loaded)} task{'s' if len(loaded) != 1 else ''} can be played: "
+                  f"{escape(', '.join(task.id for task in loaded))}", highlight=False)
+    if loaded.skipped:
+        table = Table("task directory", "why it cannot be played", title=f"{len(loaded.skipped)} left out")
+        for name, reason in loaded.skipped:
+            table.add_row(escape(name), escape(reason))
+        console.print(table)
+        if strict:
+            console.print("[bold red]error:[/] --strict: every task directory must load", highlight=False)
+            sys.exit(2)
+
+
 @main.command()
 @click.option("--runs", default=40, show_default=True, help="Timed runs per mode.")
 @clear_errors

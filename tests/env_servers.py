@@ -1,4 +1,5 @@
-"""``selfgym env-server`` as a real subprocess, for the tests and the benchmark that talk to it over the network."""
+"""``selfgym env-server`` (and other HTTP servers) as real subprocesses, for the tests and the benchmark that talk to
+them over the network."""
 
 from __future__ import annotations
 
@@ -58,15 +59,24 @@ def env_server(env_id: str, *args: str, token: str | None = None, timeout_s: flo
     if token is not None:
         command += ["--token", token]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    with http_server(command, port, cwd=ROOT, env=env, token=token, timeout_s=timeout_s) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def http_server(command: list[str], port: int, *, cwd: Path, env: dict[str, str], token: str | None = None,
+                timeout_s: float = 120.0) -> Iterator[ServerProcess]:
+    """Run ``command`` (a server that listens on 127.0.0.1:``port``) until the block ends; yields it once its
+    ``/health`` answers ``healthy``."""
     log = tempfile.TemporaryFile("w+")  # a pipe nobody reads would fill up and stall the server
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     server = ServerProcess(f"http://127.0.0.1:{port}", process, token)
     try:
         deadline = time.monotonic() + timeout_s
         while True:
             if process.poll() is not None:
                 log.seek(0)
-                raise RuntimeError(f"the env server exited with {process.returncode}:\n{log.read()}")
+                raise RuntimeError(f"the server exited with {process.returncode}:\n{log.read()}")
             try:
                 with urllib.request.urlopen(server.url + "/health", timeout=2) as reply:
                     if json.loads(reply.read())["status"] == "healthy":
@@ -74,7 +84,8 @@ def env_server(env_id: str, *args: str, token: str | None = None, timeout_s: flo
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the env server did not answer /health within {timeout_s} s")
+                log.seek(0)
+                raise RuntimeError(f"the server did not answer /health within {timeout_s} s:\n{log.read()[-4000:]}")
             time.sleep(0.2)
         yield server
     finally:

@@ -117,7 +117,8 @@ def test_a_harbor_directory_is_read_with_its_settings(tmp_path):
 @pytest.mark.parametrize("change, message", [
     (lambda d: (d / "instruction.md").unlink(), "instruction.md"),
     (lambda d: (d / "task.toml").write_text("schema_version = \n"), "not valid TOML"),
-    (lambda d: (d / "task.toml").write_text('schema_version = "1.4"\n[[steps]]\nname = "one"\n'), "multi-step"),
+    (lambda d: (d / "task.toml").write_text('schema_version = "1.4"\n[[steps]]\nname = "one"\n'),
+     "instruction of step 'one'"),  # a step needs steps/one/instruction.md
     (lambda d: (d / "task.toml").write_text('[environment]\nos = "windows"\n'), "Linux containers only"),
     (lambda d: (d / "task.toml").write_text('[environment]\ngpus = 1\n'), "GPUs"),
     (lambda d: (d / "task.toml").write_text('[environment]\nmemory_mb = "lots"\n'), "memory_mb"),
@@ -244,20 +245,31 @@ def image_tasks(tmp_path_factory, sandbox_image):
         "environment/Dockerfile": "FROM selfgym-test/no-such-base:1\nWORKDIR /app\n",
         "tests/test.sh": "#!/bin/bash\necho 1 > /logs/verifier/reward.txt\n",
     })
-    tb = root / "tbench-hello"
+    compose = ("services:\n  client:\n    build:\n      context: .\n    environment:\n"
+               "      - TEST_DIR=${T_BENCH_TEST_DIR}\n      - GREETING=hello\n")
+    terminal_bench_task(root, "tbench-hello", compose, {
+        "Dockerfile": f"FROM {sandbox_image}\nUSER root\nWORKDIR /app\n",
+        "solution.sh": 'echo "$GREETING" > /app/hello.txt\n',
+    })
+    return root
+
+
+def terminal_bench_task(root: Path, name: str, compose: str, files: dict[str, str] | None = None) -> Path:
+    """A terminal-bench task directory (task.yaml, docker-compose.yaml, run-tests.sh, solution.sh, tests/) whose
+    task is writing hello to /app/hello.txt; ``files`` adds or replaces files."""
+    folder = root / name
     for relative, text in {
         "task.yaml": "instruction: Write hello to /app/hello.txt.\ndifficulty: easy\ncategory: files\n"
                      "max_agent_timeout_sec: 100\nmax_test_timeout_sec: 30\n",
-        "Dockerfile": f"FROM {sandbox_image}\nUSER root\nWORKDIR /app\n",
-        "docker-compose.yaml": "services:\n  client:\n    build:\n      context: .\n    environment:\n"
-                               "      - TEST_DIR=${T_BENCH_TEST_DIR}\n      - GREETING=hello\n",
+        "docker-compose.yaml": compose,
         "run-tests.sh": "#!/bin/bash\ncd /app\npython3 -m pytest -q -p no:cacheprovider $TEST_DIR/test_outputs.py\n",
-        "solution.sh": 'echo "$GREETING" > /app/hello.txt\n',
+        "solution.sh": "echo hello > /app/hello.txt\n",
         "tests/test_outputs.py": "def test_hello():\n    assert open('/app/hello.txt').read() == 'hello\\n'\n",
+        **(files or {}),
     }.items():
-        (tb / relative).parent.mkdir(parents=True, exist_ok=True)
-        (tb / relative).write_text(text)
-    return root
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_text(text)
+    return folder
 
 
 @docker

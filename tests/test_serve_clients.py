@@ -91,15 +91,44 @@ def test_sdk_content_parts_and_a_system_message(client):
 
 
 def test_sdk_errors_are_openai_errors(client):
-    with pytest.raises(openai.NotFoundError, match="serves 'tiny'"):
+    with pytest.raises(openai.NotFoundError, match="serves 'tiny'") as error:
         client.chat.completions.create(model="gpt-4o", messages=QUESTION)
+    assert error.value.body["param"] == "model"
     with pytest.raises(openai.BadRequestError, match="top_logprobs needs logprobs"):
         client.chat.completions.create(model="tiny", messages=QUESTION, top_logprobs=2)
-    with pytest.raises(openai.BadRequestError, match="cannot force a tool call"):
-        client.chat.completions.create(model="tiny", messages=QUESTION, tool_choice="required", tools=[
-            {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}])
     with pytest.raises(openai.BadRequestError, match="reads at most 512"):
         client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "step " * 1000}])
+
+
+F_TOOL = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}]
+
+
+@pytest.mark.parametrize("kwargs, param, complaint", [
+    ({"tools": F_TOOL}, "tools", "chat template of tiny does not show the tools"),  # was a 500 (issue 26)
+    ({"tool_choice": "required"}, "tool_choice", "only allowed when tools are given"),
+    ({"tool_choice": {"type": "function", "function": {"name": "f"}}}, "tool_choice", "only allowed when tools"),
+    ({"top_logprobs": 2}, "top_logprobs", "needs logprobs"),
+    ({"seed": 2**64}, "seed", "less than or equal"),
+    ({"messages": [{"role": "robot", "content": "hi"}]}, "messages.0.role", "'system', 'user'"),
+    ({"messages": [{"role": "user", "content": "step " * 1000}]}, "messages", "reads at most 512"),
+])
+def test_every_request_it_cannot_answer_is_a_400_naming_the_field(client, kwargs, param, complaint):
+    with pytest.raises(openai.BadRequestError, match=complaint) as error:
+        client.chat.completions.create(**{"model": "tiny", "messages": QUESTION, "max_tokens": 2, **kwargs})
+    assert error.value.body["param"] == param
+
+
+def test_negative_seeds_are_answered_and_reproducible(client):
+    def reply(seed: int, stream: bool = False) -> str:
+        kwargs = dict(model="tiny", messages=QUESTION, max_tokens=8, temperature=1.0, seed=seed)
+        if stream:
+            return "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+                stream=True, **kwargs) if c.choices)
+        return client.chat.completions.create(**kwargs).choices[0].message.content
+
+    assert reply(-1) == reply(-1) == reply(-1, stream=True)
+    assert reply(-(2**63)) == reply(-(2**63))
+    assert len({reply(seed) for seed in (-1, -2, -3, 1)}) > 1  # the seed matters
 
 
 def test_a_lone_surrogate_is_a_400_not_a_500(url):
@@ -271,6 +300,37 @@ def test_tools_and_tool_calls_through_the_openai_sdk(tool_url):
     plain = client.chat.completions.create(model="tiny-tools", messages=question, tools=MATH_TOOLS,
                                            tool_choice="none", max_tokens=8)
     assert plain.choices[0].message.tool_calls is None
+    # a call cannot be forced (generation is not constrained to one): a clear 400, whether required or named
+    for choice, forced in (("required", "a tool call"), ({"type": "function", "function": {"name": "answer"}},
+                                                          "a call of 'answer'")):
+        with pytest.raises(openai.BadRequestError, match=f"cannot force {forced}") as error:
+            client.chat.completions.create(model="tiny-tools", messages=question, tools=MATH_TOOLS,
+                                           tool_choice=choice, max_tokens=8)
+        assert error.value.body["param"] == "tool_choice"
+    with pytest.raises(openai.BadRequestError, match="'nope', which is not among the tools") as error:
+        client.chat.completions.create(model="tiny-tools", messages=question, tools=MATH_TOOLS, max_tokens=8,
+                                       tool_choice={"type": "function", "function": {"name": "nope"}})
+    assert error.value.body["param"] == "tool_choice.function.name"
+
+
+def test_usage_counts_the_tokens_logprobs_lists(tool_url):
+    """The end-of-turn token the model generated counts in usage (issue 26: it was one more than logprobs had)."""
+    client = openai.OpenAI(base_url=tool_url, api_key="EMPTY", max_retries=0)
+    question = [{"role": "user", "content": SIX_SEVENS_PROMPT}]
+    for stream in (False, True):
+        kwargs = dict(model="tiny-tools", messages=question, tools=MATH_TOOLS, max_tokens=40, logprobs=True)
+        if stream:
+            chunks = list(client.chat.completions.create(stream=True, stream_options={"include_usage": True},
+                                                         **kwargs))
+            tokens = [t for c in chunks if c.choices and c.choices[0].logprobs
+                      for t in c.choices[0].logprobs.content]
+            usage, finish = chunks[-1].usage, [c.choices[0].finish_reason for c in chunks if c.choices][-1]
+        else:
+            response = client.chat.completions.create(**kwargs)
+            tokens, usage, finish = response.choices[0].logprobs.content, response.usage, \
+                response.choices[0].finish_reason
+        assert finish == "tool_calls" and usage.completion_tokens == len(tokens)
+        assert tokens[-1].token == "<|im_end|>"  # the model ended its turn: that token, with its log-probability
 
 
 def test_openai_policy_plays_a_tool_call_episode_through_selfgym_serve(tool_url):
@@ -281,3 +341,18 @@ def test_openai_policy_plays_a_tool_call_episode_through_selfgym_serve(tool_url)
     finally:
         env.close()
     assert trajectory.success and trajectory.messages[-1]["role"] == "tool"
+
+
+@pytest.mark.slow
+def test_the_embedded_smollm2_refuses_tools_with_a_400_and_counts_what_logprobs_lists():
+    """SmolLM2's chat template has no place for tools: a request with them was an HTTP 500 PolicyError."""
+    with serve_in_thread(create_app(HFPolicy("smollm2", device="cpu"), "smollm2")) as base_url:
+        client = openai.OpenAI(base_url=base_url, api_key="EMPTY", max_retries=0)
+        with pytest.raises(openai.BadRequestError, match="template of smollm2 does not show the tools") as error:
+            client.chat.completions.create(model="smollm2", messages=QUESTION, tools=F_TOOL, max_tokens=4)
+        assert error.value.body["param"] == "tools"
+        reply = client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "Say hi."}],
+                                               max_tokens=64, logprobs=True)
+        tokens = reply.choices[0].logprobs.content
+        assert reply.choices[0].finish_reason == "stop" and reply.usage.completion_tokens == len(tokens)
+        assert "".join(t.token for t in tokens[:-1]) == reply.choices[0].message.content

@@ -55,6 +55,31 @@ def test_session_keeps_directory_variables_and_functions(make_env):
 
 
 @docker
+def test_the_same_command_gives_the_same_text_whatever_the_scheduler_does(make_env):
+    """Issue 26: `X | Q` twenty times gave two texts (the two errors in either order). Processes that run at the
+    same time now show their stderr in the order of the commands; what runs one after another keeps its order."""
+    env = make_env(max_steps=200)
+    env.reset(seed=0)
+    cases = {
+        "X | Q": "bash: line {line}: X: command not found\nbash: line {line}: Q: command not found\n[exit code 127]",
+        "ls /nope | cat; echo after | cat >&2": "ls: cannot access '/nope': No such file or directory\nafter\n"
+                                                "[exit code 0]",
+        "for i in 1 2; do ls /n$i | cat; done && echo done": "ls: cannot access '/n1': No such file or directory\n"
+                                                             "ls: cannot access '/n2': No such file or directory\n"
+                                                             "done\n[exit code 0]",
+        "Y & echo started": "started\nbash: line {line}: Y: command not found\n[exit code 0]",
+        "{ ls /a; ls /b; } | cat; echo c": "ls: cannot access '/a': No such file or directory\nls: cannot access "
+                                          "'/b': No such file or directory\nc\n[exit code 0]",
+        "echo a; ls /n3; echo b": "a\nls: cannot access '/n3': No such file or directory\nb\n[exit code 0]",
+        "exec 2>/dev/null; ls /n4 | cat; echo quiet": "quiet\n[exit code 0]",
+    }
+    seen = {command: {env.step(command)[0] for _ in range(8)} for command in cases}
+    line = next(iter(seen["X | Q"])).split(":")[1].split()[1]  # where the session's eval runs the command
+    for command, expected in cases.items():
+        assert seen[command] == {expected.format(line=line)}, command
+
+
+@docker
 def test_background_jobs_stop_with_their_command_unless_the_task_keeps_them(make_env):
     env = make_env()
     env.reset(options={"task_id": "shell/files-001"})

@@ -223,6 +223,7 @@ class HFPolicy(Policy):
         self, ids: list[int], prompt_tokens: int, seconds: float, max_new_tokens: int, stop: tuple[str, ...], *,
         tools: bool = False, logits: Sequence[torch.Tensor] | None = None, top: int = 0
     ) -> Completion:
+        full = ids
         end = next((i for i, token in enumerate(ids) if token in self.eos_token_ids), None)
         if end is None:
             # Rows that finished early (on a stop string) were padded while the others went on.
@@ -233,8 +234,11 @@ class HFPolicy(Policy):
         else:
             ids = ids[:end]
         text, stopped = truncate_at_stop(self.tokenizer.decode(ids, skip_special_tokens=True), stop)
-        # The end-of-turn token counts when the model generated it; after a stop string it is padding.
-        completion_tokens = len(ids) + (end is not None and not stopped)
+        # The end-of-turn token counts when the model generated it (and has its log-probability, so that usage
+        # counts what logprobs lists); after a stop string it is padding.
+        ended = end is not None and not stopped
+        completion_tokens = len(ids) + ended
+        scored_ids = ids + [full[end]] if ended else ids
         finished = end is not None or stopped or completion_tokens < max_new_tokens
         calls: list[dict[str, Any]] = []
         if tools:  # tool-call markup may be special tokens, which the text above leaves out
@@ -249,7 +253,7 @@ class HFPolicy(Policy):
             seconds=seconds,
             finish_reason="tool_calls" if calls else "stop" if finished else "length",
             tool_calls=calls or None,
-            logprobs=self.token_logprobs(ids, logits, top) if logits is not None else None,
+            logprobs=self.token_logprobs(scored_ids, logits, top) if logits is not None else None,
         )
 
     def _without_special_tokens(self, text: str) -> str:

@@ -3,8 +3,9 @@ evaluated and compared like any hosted or vLLM-served model (``OpenAIPolicy`` is
 
 Endpoints: ``POST /v1/chat/completions`` (messages, temperature, top_p, max_tokens, n, seed, stop, ``stream``
 with ``stream_options.include_usage``, ``logprobs`` and ``top_logprobs``, ``tools`` with ``tool_choice`` ``auto``
-or ``none``), ``GET /v1/models`` and ``GET /health``. Concurrent requests with the same parameters are generated
-together in one batch; seeded and streamed requests run alone, so that their result does not depend on what
+or ``none``), ``GET /v1/models`` and ``GET /health``. ``usage.completion_tokens`` counts the tokens ``logprobs``
+lists (the end-of-turn token included when the model generated it). Concurrent requests with the same parameters
+are generated together in one batch; seeded and streamed requests run alone, so that their result does not depend on what
 else was in flight.
 
 Streaming is Server-Sent Events in OpenAI's ``chat.completion.chunk`` form, the text coming as the model
@@ -14,9 +15,12 @@ rendered by the model's chat template and calls read back from its reply (:mod:`
 calls a tool has ``tool_calls`` and finish reason ``tool_calls``, and with tools a streamed reply comes whole at
 its end (a tool call cannot be told from text before it is complete).
 
-A request the model cannot answer is a 400 naming the field at fault, never a 500: roles other than
-``system``, ``user``, ``assistant`` and ``tool``, text with unpaired surrogates, empty stop strings, seeds outside
-the 64-bit range OpenAI allows, a ``tool_choice`` that forces a call, and prompts longer than the context
+A request the model cannot answer is a 400 naming the field at fault (the error's ``param``), never a 500: roles
+other than ``system``, ``user``, ``assistant`` and ``tool``, text with unpaired surrogates, empty stop strings,
+seeds outside the 64-bit range OpenAI allows (negative ones inside it are answered), ``tools`` for a model whose
+chat template does not show them, a ``tool_choice`` without tools or naming a tool not offered, a ``tool_choice``
+that forces a call (``required`` or a named function: generation here is not constrained to a call, so rather
+than answer with a reply that may not be one, the request is refused), and prompts longer than the context
 window. A prompt with more characters than
 the context window could hold is refused before it is tokenized, so a huge message cannot keep the one
 worker busy; in a batch, an over-long prompt fails alone.
@@ -46,7 +50,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException
 
-from .policy import Completion, ContextLengthError, Policy, Sampling, TokenLogprob, tool_call, tool_calls_as_json
+from .policy import (Completion, ContextLengthError, Policy, PolicyError, Sampling, TokenLogprob, tool_call,
+                     tool_calls_as_json)
+from .tool_parsing import check_template_renders_tools
 
 CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"  # OpenAI's error code for a prompt that does not fit
 
@@ -122,6 +128,19 @@ class ToolSpec(BaseModel):
     function: ToolFunction
 
 
+class ChosenFunction(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str
+
+
+class NamedToolChoice(BaseModel):
+    """``tool_choice`` naming the function the reply must call."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["function"] = "function"
+    function: ChosenFunction
+
+
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
     include_usage: bool = False
@@ -146,14 +165,23 @@ class ChatRequest(BaseModel):
     logprobs: bool = False
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     tools: list[ToolSpec] | None = None
-    tool_choice: Literal["auto", "none"] | dict[str, Any] | Literal["required"] | None = None
+    tool_choice: Literal["auto", "none", "required"] | NamedToolChoice | None = None
 
-    @field_validator("tool_choice")
-    @classmethod
-    def _choice_we_honour(cls, choice):
-        if choice not in (None, "auto", "none"):
-            raise ValueError("selfgym serve cannot force a tool call; send tool_choice 'auto' or 'none'")
-        return choice
+    def tool_choice_refusal(self) -> tuple[str, str] | None:
+        """Why ``tool_choice`` cannot be honoured, and the field at fault (None: it can)."""
+        choice = self.tool_choice
+        if choice in (None, "auto", "none"):
+            return None
+        names = [tool.function.name for tool in self.tools or []]
+        if not names:
+            return "tool_choice", "tool_choice is only allowed when tools are given"
+        if isinstance(choice, NamedToolChoice) and choice.function.name not in names:
+            return "tool_choice.function.name", (f"tool_choice names the function {choice.function.name!r}, which "
+                                                 f"is not among the tools ({', '.join(names)})")
+        forced = "a call of " + repr(choice.function.name) if isinstance(choice, NamedToolChoice) else "a tool call"
+        return "tool_choice", (f"selfgym serve cannot force {forced}: its generation is not constrained to a call, "
+                               "so the reply might not be one; send tool_choice 'auto' (the model may call a tool) "
+                               "or 'none'")
 
     def offered_tools(self) -> list[dict[str, Any]]:
         """The tools the model may call (none with ``tool_choice: none``)."""
@@ -270,9 +298,26 @@ class _Batcher:
             start += job.n
 
 
-def _error(status: int, message: str, kind: str = "invalid_request_error", code: str | int | None = None
-           ) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": code or status}}, status)
+def _error(status: int, message: str, kind: str = "invalid_request_error", code: str | int | None = None,
+           param: str | None = None) -> JSONResponse:
+    """OpenAI's error object; ``param`` names the request's field at fault."""
+    return JSONResponse({"error": {"message": message, "type": kind, "param": param, "code": code or status}},
+                        status)
+
+
+def tools_refusal(policy: Policy) -> str | None:
+    """Why ``policy`` cannot be offered tools (None: it can): a chat template that does not show them, or a
+    backend that cannot call tools."""
+    tokenizer = getattr(policy, "tokenizer", None)
+    if tokenizer is not None:
+        try:
+            check_template_renders_tools(tokenizer, policy.name)
+        except PolicyError as error:
+            return str(error)
+        return None
+    if type(policy)._complete_with is Policy._complete_with:
+        return f"{policy.name} ({type(policy).__name__}) cannot call tools"
+    return None
 
 
 def prompt_char_limit(policy: Policy) -> int | None:
@@ -294,6 +339,7 @@ def create_app(policy: Policy, model_name: str) -> FastAPI:
     batcher = _Batcher(policy)
     created = int(time.time())
     char_limit = prompt_char_limit(policy)
+    cannot_call_tools: list[str | None] = []  # asked once, at the first request with tools
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -306,10 +352,9 @@ def create_app(policy: Policy, model_name: str) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request, error: RequestValidationError) -> JSONResponse:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in error.errors()
-        )
-        return _error(400, f"invalid request: {details}")
+        fields = [".".join(str(p) for p in e["loc"][1:]) for e in error.errors()]
+        details = "; ".join(f"{name or 'body'}: {e['msg']}" for name, e in zip(fields, error.errors()))
+        return _error(400, f"invalid request: {details}", param=fields[0] if fields and fields[0] else None)
 
     @app.exception_handler(HTTPException)
     async def http_error(request, error: HTTPException) -> JSONResponse:  # e.g. a body that is not UTF-8 JSON
@@ -331,9 +376,18 @@ def create_app(policy: Policy, model_name: str) -> FastAPI:
     async def chat_completions(request: ChatRequest) -> Any:
         if request.model is not None and request.model != model_name:
             message = f"the model {request.model!r} does not exist; this server serves {model_name!r}"
-            return _error(404, message, "NotFoundError")
+            return _error(404, message, "NotFoundError", param="model")
         if request.top_logprobs is not None and not request.logprobs:
-            return _error(400, "top_logprobs needs logprobs: true")
+            return _error(400, "top_logprobs needs logprobs: true", param="top_logprobs")
+        refusal = request.tool_choice_refusal()
+        if refusal is not None:
+            return _error(400, refusal[1], param=refusal[0])
+        if request.offered_tools():
+            if not cannot_call_tools:
+                cannot_call_tools.append(await asyncio.get_running_loop().run_in_executor(None, tools_refusal,
+                                                                                          policy))
+            if cannot_call_tools[0] is not None:
+                return _error(400, f"tools: {cannot_call_tools[0]}", param="tools")
         try:
             sampling = request.sampling(policy.sampling)
         except ValueError as error:
@@ -343,7 +397,7 @@ def create_app(policy: Policy, model_name: str) -> FastAPI:
         if char_limit is not None and chars > char_limit:
             return _error(400, f"the messages hold {chars:,} characters; {model_name} reads at most "
                                f"{policy.context_length} tokens, which cannot hold more than {char_limit:,}",
-                          code=CONTEXT_LENGTH_EXCEEDED)
+                          code=CONTEXT_LENGTH_EXCEEDED, param="messages")
         job = _Job(messages, sampling, request.n, request.offered_tools(), request.logprobs_wanted())
         if request.stream:
             return await _stream_response(job, batcher, model_name, request)
@@ -359,7 +413,7 @@ def create_app(policy: Policy, model_name: str) -> FastAPI:
 def _failure(error: Exception) -> JSONResponse:
     """The error response for what generating a reply raised."""
     if isinstance(error, ContextLengthError):
-        return _error(400, str(error), code=CONTEXT_LENGTH_EXCEEDED)
+        return _error(400, str(error), code=CONTEXT_LENGTH_EXCEEDED, param="messages")
     if isinstance(error, ValueError):
         return _error(400, str(error))
     return _error(500, f"{type(error).__name__}: {error}", "internal_server_error")

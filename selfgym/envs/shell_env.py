@@ -8,7 +8,9 @@ from typing import Any
 
 from ..sandbox import ExecResult, Limits, Sandbox, SandboxPool
 from .base import TextEnv, Turn
-from .harbor import HarborEpisode, HarborSpec, harbor_spec_of
+from .harbor import EnvironmentSetupError, HarborEpisode, HarborSpec, harbor_spec_of
+from .harbor.spec import HarborStep
+from .harbor.verifier import Verdict, scalar_reward
 from .shell import (
     FAMILY,
     ShellTaskSpec,
@@ -55,7 +57,12 @@ class ShellEnv(TextEnv):
     the task's image, built, in a container of its own; ``base_images`` declares stand-ins for base images that
     cannot be pulled offline), its working directory, its time for the agent (when it runs out, the work is
     judged as it is) and its verifier (shared or separate mode, reward files; ``info["rewards"]`` has all of
-    them, the reward is the one named ``reward``, else the only one, else their mean).
+    them, the reward is the one named ``reward``, else the only one, else their mean). A multi-step task
+    (``[[steps]]``) is one episode: the first step's instruction at reset; each ``submit`` runs that step's
+    verifier and, unless the step fell short of its ``min_reward`` (or its tests gave no reward, or the next step's
+    setup failed), shows the next step's instruction (reward 0, ``info["step_rewards"]``); the last one ends the
+    episode with the task's reward: the mean of the steps' rewards (per name, over the steps that gave one) or,
+    with ``multi_step_reward_strategy = "final"``, the last step's, as Harbor scores a trial.
     """
 
     sandbox_bound = ("_harbor",)  # a Harbor episode holds containers of its own: a pickled env resets first
@@ -90,6 +97,8 @@ class ShellEnv(TextEnv):
         self._spec: ShellTaskSpec | None = None
         self._harbor: HarborEpisode | None = None
         self._time_left: float | None = None
+        self._step = 0  # the step of a multi-step Harbor task being played
+        self._step_verdicts: list[tuple[HarborStep, Verdict]] = []
 
     @classmethod
     def read_task_file(cls, path: str | Path) -> TaskSource:
@@ -174,9 +183,16 @@ class ShellEnv(TextEnv):
         self._harbor = HarborEpisode(task, spec, self, limits=self.limits, base_images=self.base_images)
         sandbox = self._harbor.start()
         self._time_left = spec.agent_timeout_s
+        self._step, self._step_verdicts = 0, []
+        info: dict[str, Any] = {"category": task.data.get("category", "terminal")}
+        if spec.steps:
+            self._harbor.begin_step(spec.steps[0])
+            self._time_left = spec.steps[0].agent_timeout_s
+            info["step"] = spec.steps[0].name
         introduction = self._introduction(task, keep_background=spec.keep_background, start_dir=self._harbor.start_dir,
-                                          answer_file=spec.answer_file, network=sandbox.limits.network)
-        return introduction, {"category": task.data.get("category", "terminal")}
+                                          answer_file=spec.answer_file, network=sandbox.limits.network,
+                                          steps=len(spec.steps))
+        return introduction, info
 
     def _act_harbor(self, action: str) -> Turn:
         episode = self._harbor
@@ -203,18 +219,49 @@ class ShellEnv(TextEnv):
         episode = self._harbor
         if answer and episode.spec.answer_file is not None:
             episode.write_answer(answer)
+        if episode.spec.steps:
+            return self._judge_step(answer, note)
         verdict, notes = episode.judge()
-        output = "\n".join([*notes, verdict.output] + ([f"[verifier error: {verdict.error}]"] if verdict.error else []))
         info = {"passed": verdict.reward >= 1.0, "answer": answer, "rewards": verdict.rewards,
-                "verifier_error": verdict.error, "check_output": clip_middle(output, self.max_output_chars)}
-        if verdict.error:
-            summary = f"the tests gave no reward ({verdict.error}): reward 0"
-        elif verdict.reward in (0.0, 1.0):
-            summary = "passed (reward 1)" if verdict.reward else "failed (reward 0)"
-        else:
-            summary = f"gave reward {verdict.reward:g}"
-        return Turn(f"{note}Submitted. The task's check {summary}.", reward=verdict.reward, terminated=True,
-                    info=info)
+                "verifier_error": verdict.error, "check_output": self._check_output(verdict, notes)}
+        return Turn(f"{note}Submitted. The task's check {_summary(verdict)}.", reward=verdict.reward,
+                    terminated=True, info=info)
+
+    def _check_output(self, verdict: Verdict, notes: list[str]) -> str:
+        error = [f"[verifier error: {verdict.error}]"] if verdict.error else []
+        output = "\n".join([*notes, verdict.output, *error])
+        return clip_middle(output, self.max_output_chars)
+
+    def _judge_step(self, answer: str, note: str) -> Turn:
+        """A step of a multi-step task submitted: its verdict, then the next step, or the task's reward."""
+        episode, steps = self._harbor, self._harbor.spec.steps
+        step = steps[self._step]
+        verdict, notes = episode.judge(episode.spec.for_step(step))
+        self._step_verdicts.append((step, verdict))
+        said = f"{note}Submitted step {self._step + 1} of {len(steps)} ({step.name}): its check {_summary(verdict)}."
+        info: dict[str, Any] = {"answer": answer, "step": step.name, "step_rewards": verdict.rewards,
+                                "verifier_error": verdict.error, "check_output": self._check_output(verdict, notes)}
+        stop = None
+        if verdict.error is not None:
+            stop = "its tests gave no reward"
+        elif not step.passes(verdict.rewards):
+            stop = f"it fell short of its min_reward {step.min_reward}"
+        elif self._step + 1 < len(steps):
+            following = steps[self._step + 1]
+            try:
+                episode.begin_step(following)
+            except EnvironmentSetupError as exc:
+                stop = f"the setup of step {following.name!r} failed: {exc}"
+            else:
+                self._step += 1
+                self._time_left = following.agent_timeout_s
+                return Turn(f"{said}\n\nStep {self._step + 1} of {len(steps)}: {following.instruction}", info=info)
+        rewards, error = task_rewards(self._step_verdicts, episode.spec.reward_strategy)
+        reward = scalar_reward(rewards) if rewards else 0.0
+        info.update(passed=reward >= 1.0, rewards=rewards, steps_run=len(self._step_verdicts),
+                    task_error=error, stopped=stop if self._step + 1 < len(steps) else None)
+        ending = f" The remaining steps do not run: {stop}." if stop and self._step + 1 < len(steps) else ""
+        return Turn(f"{said}{ending} The task's reward: {reward:g}.", reward=reward, terminated=True, info=info)
 
     def _end_harbor_episode(self) -> None:
         if self._harbor is not None:
@@ -226,7 +273,7 @@ class ShellEnv(TextEnv):
         super().close()
 
     def _introduction(self, task: Task, *, keep_background: bool, start_dir: str = "/work",
-                      answer_file: str | None = None, network: bool = False) -> str:
+                      answer_file: str | None = None, network: bool = False, steps: int = 0) -> str:
         background = ("Processes you start in the background keep running between commands."
                       if keep_background else
                       "Background processes are stopped when the command that started them ends.")
@@ -236,7 +283,35 @@ class ShellEnv(TextEnv):
                     "your work is then checked.")
         else:
             done = "send `submit` (or `submit <answer>` if the task asks for an answer); your work is then checked."
+        if steps > 1:
+            done = done.replace("your work is then checked.", f"your work is then checked. The task has {steps} "
+                                "steps: this is step 1, and after each submit the next step's instruction follows.")
         return (f"{task.prompt}\n\n"
                 f"You are in a bash shell, {where}. Send one command per turn; you will see its "
                 "output and exit code. The working directory, variables and functions carry over between "
                 f"commands. {background} When you are done, {done}")
+
+
+def _summary(verdict: Verdict) -> str:
+    """How a verdict reads in the observation."""
+    if verdict.error:
+        return f"gave no reward ({verdict.error}): reward 0"
+    if verdict.reward in (0.0, 1.0):
+        return "passed (reward 1)" if verdict.reward else "failed (reward 0)"
+    return f"gave reward {verdict.reward:g}"
+
+
+def task_rewards(verdicts: list[tuple[HarborStep, Verdict]], strategy: str) -> tuple[dict[str, float], str | None]:
+    """A multi-step task's rewards from its steps' verdicts, as Harbor scores a trial: ``mean``, per name over the
+    steps whose tests gave a reward (a name a step lacks counts 0 there); ``final``, the last step's. The second
+    value says why there is none, if there is none."""
+    if strategy == "final":
+        last = verdicts[-1][1] if verdicts else None
+        if last is None or last.error is not None:
+            return {}, "the last step's tests gave no reward"
+        return dict(last.rewards), None
+    valid = [verdict.rewards for _, verdict in verdicts if verdict.error is None]
+    names = {name for rewards in valid for name in rewards}
+    if not names:
+        return {}, "no step's tests gave a reward"
+    return {name: sum(rewards.get(name, 0.0) for rewards in valid) / len(valid) for name in sorted(names)}, None

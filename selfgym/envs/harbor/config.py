@@ -2,8 +2,9 @@
 
 Harbor's own model (``harbor.models.task.config.TaskConfig``) has many more fields; unknown keys are kept and
 ignored here (Harbor validates them), while every setting that would change what a task means and that selfgym
-cannot honour is refused with an error naming it: multi-step tasks (``[[steps]]``), Windows containers, GPUs and
-TPUs, MCP servers, and collect hooks or artifacts of other compose services.
+cannot honour is refused with an error naming it: Windows containers, GPUs and TPUs, MCP servers, collect hooks or
+artifacts of other compose services, and in multi-step tasks (``[[steps]]``) a separate verifier before the last
+step (the agent's environment must live on after it) or a step's own verifier environment.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import math
 import os
 import re
+import unicodedata
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _TEMPLATE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_STEP_NAME_CHARACTERS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
 
 
 class _Open(BaseModel):
@@ -143,6 +146,44 @@ class AgentConfig(_Open):
     user: str | int | None = None
 
 
+class StepVerifierConfig(VerifierConfig):
+    """A step's ``[steps.verifier]``. As in Harbor, its ``timeout_sec`` defaults to 600 s (not to the task's), its
+    mode to the task's."""
+
+    @model_validator(mode="after")
+    def _no_own_environment(self) -> StepVerifierConfig:
+        if self.environment is not None:
+            raise ValueError("a step's own verifier environment ([steps.verifier.environment]) is not supported; "
+                             "give the task's [verifier.environment]")
+        if self.collect:
+            raise ValueError("a step's own collect hooks ([[steps.verifier.collect]]) are not supported; give them "
+                             "in the task's [verifier]")
+        return self
+
+
+class StepConfig(_Open):
+    """One ``[[steps]]`` entry of a multi-step task (Harbor 2026-05): ``steps/<name>/`` holds its
+    ``instruction.md``, ``tests/`` (laid over the task's ``tests/``), ``solution/`` and ``workdir/`` (files put in
+    the working directory before the step; its ``setup.sh`` runs there)."""
+
+    name: str
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    verifier: StepVerifierConfig = Field(default_factory=StepVerifierConfig)
+    min_reward: float | dict[str, float] | None = None
+    healthcheck: Healthcheck | None = None
+    artifacts: list[str | Artifact] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _portable_name(cls, name: str) -> str:
+        # Harbor's rule: one directory name on every host OS
+        if (not name.strip() or name in (".", "..") or name.endswith((".", " "))
+                or _STEP_NAME_CHARACTERS.search(name) or len(name.encode("utf-8")) > 255):
+            raise ValueError(f"invalid step name {name!r}: a step name is one portable directory name (no path "
+                             "separators, control or reserved characters, trailing dots or spaces)")
+        return name
+
+
 class SolutionConfig(_Open):
     env: dict[str, str] = Field(default_factory=dict)
 
@@ -163,7 +204,8 @@ class TaskToml(_Open):
     agent: AgentConfig = Field(default_factory=AgentConfig)
     environment: EnvironmentConfig = Field(default_factory=EnvironmentConfig)
     solution: SolutionConfig = Field(default_factory=SolutionConfig)
-    steps: list[Any] | None = None
+    multi_step_reward_strategy: Literal["mean", "final"] | None = None
+    steps: list[StepConfig] | None = None
     artifacts: list[str | Artifact] = Field(default_factory=list)
 
     @model_validator(mode="before")
@@ -183,10 +225,27 @@ class TaskToml(_Open):
 
     @field_validator("steps")
     @classmethod
-    def _single_step(cls, steps: list[Any] | None) -> list[Any] | None:
-        if steps:
-            raise ValueError("multi-step tasks ([[steps]]) are not supported by selfgym yet")
+    def _unique_steps(cls, steps: list[StepConfig] | None) -> list[StepConfig] | None:
+        seen: set[str] = set()
+        for step in steps or []:
+            key = unicodedata.normalize("NFC", step.name).casefold()  # as Harbor compares them
+            if key in seen:
+                raise ValueError(f"step names must be unique (case and Unicode forms included): {step.name!r}")
+            seen.add(key)
         return steps
+
+    @model_validator(mode="after")
+    def _steps_selfgym_plays(self) -> TaskToml:
+        for step in (self.steps or [])[:-1]:
+            if self.step_verifier_mode(step) == "separate":
+                raise ValueError(f"step {step.name!r} has a separate verifier but is not the last step: selfgym "
+                                 "runs a separate verifier after the agent's environment is gone, so only the last "
+                                 "step may have one")
+        return self
+
+    def step_verifier_mode(self, step: StepConfig) -> str:
+        """Harbor's rule: the step's explicit mode, else the task's."""
+        return step.verifier.environment_mode or self.verifier.mode
 
     def artifact_sources(self) -> list[str]:
         """Paths the agent's container hands to a separate verifier, besides ``/logs/artifacts``."""

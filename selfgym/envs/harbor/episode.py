@@ -5,15 +5,17 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from ...sandbox import Limits, Sandbox, SandboxLostError, SandboxStartError, docker_client
 from ...sandbox.limits import EXECUTOR_HEADROOM_MB
 from ..base import TextEnv
 from ..task import Task
 from .config import resolve_env
+from .files import folder_files
 from .images import runnable_image, task_image
-from .layout import MAKE_FOLDERS, RESTORE_SEED_WORK
-from .spec import HarborSpec
+from .layout import CLEAR_VERIFIER, MAKE_FOLDERS, RESTORE_SEED_WORK
+from .spec import HarborSpec, HarborStep
 from .template import sandbox_setup_command
 from .verifier import (
     Verdict,
@@ -24,6 +26,7 @@ from .verifier import (
 )
 
 SETUP_TIMEOUT_S = 120.0
+MAX_WORKDIR_BYTES = 64 * 1024 * 1024  # a step's workdir/ files, put in the agent's working directory
 
 
 class EnvironmentSetupError(ValueError):
@@ -76,20 +79,44 @@ class HarborEpisode:
                          env={"SELFGYM_ANSWER": answer, "SELFGYM_ANSWER_FILE": self.spec.answer_file},
                          timeout_s=10, keep_background=self.spec.keep_background)
 
+    def begin_step(self, step: HarborStep) -> None:
+        """Before a step of a multi-step task, as Harbor: the last step's tests and reward gone, the step's
+        ``workdir/`` files put in the working directory (as the agent), its ``setup.sh`` run there, its
+        healthcheck waited for. :class:`EnvironmentSetupError` when one of them fails."""
+        sandbox = self.current()
+        cleared = sandbox.run(["/bin/sh", "-c", CLEAR_VERIFIER], timeout_s=30,
+                              keep_background=self.spec.keep_background, user="verifier")
+        if not cleared.ok:
+            raise EnvironmentSetupError(f"task {self.task.id!r}: the verifier's folders could not be cleared before "
+                                        f"step {step.name!r}: {(cleared.stdout + cleared.stderr).strip()}")
+        if step.workdir is not None:
+            try:
+                files = folder_files([step.workdir], self.start_dir, max_bytes=MAX_WORKDIR_BYTES)
+            except ValueError as exc:
+                raise EnvironmentSetupError(f"step {step.name!r}: its workdir: {exc}") from None
+            if files:
+                put_files(sandbox, files, user="agent")
+        if step.setup:
+            self._setup_step(sandbox, "bash ./setup.sh", self.env, f"step {step.name!r} setup", cwd=self.start_dir)
+        if step.healthcheck is not None:
+            self._wait_healthy(sandbox, step.healthcheck)
+
     # --- the verdict --------------------------------------------------------------------------------------------
 
-    def judge(self) -> tuple[Verdict, list[str]]:
-        """Collect hooks, then the tests in this sandbox (shared) or a fresh one with the artifacts (separate)."""
-        notes = run_collect_hooks(self.sandbox, self.spec, self.env, cwd=self.start_dir)
-        if self.spec.verifier_mode == "shared":
-            verdict = run_tests(self.sandbox, self.spec, {**self.env, **self.verifier_env}, cwd=self.start_dir)
+    def judge(self, spec: HarborSpec | None = None) -> tuple[Verdict, list[str]]:
+        """Collect hooks, then the tests in this sandbox (shared) or a fresh one with the artifacts (separate);
+        ``spec``: a step's (:meth:`HarborSpec.for_step`), else the task's."""
+        spec = spec or self.spec
+        notes = run_collect_hooks(self.sandbox, spec, self.env, cwd=self.start_dir)
+        if spec.verifier_mode == "shared":
+            verdict = run_tests(self.sandbox, spec, {**self.env, **self.verifier_env}, cwd=self.start_dir)
             return verdict, notes
-        artifacts = take_artifacts(self.sandbox, self.spec)
+        artifacts = take_artifacts(self.sandbox, spec)
         self._give_back()  # the agent's processes end here: nothing of theirs runs while the tests do
         sandbox = self._environment(verifier=True)
         if artifacts:
             put_files(sandbox, artifacts, user="agent")
-        verdict = run_tests(sandbox, self.spec, {**self.env, **self.verifier_env}, cwd=self._verifier_dir)
+        verdict = run_tests(sandbox, spec, {**self.env, **self.verifier_env}, cwd=self._verifier_dir)
         return verdict, notes
 
     def close(self) -> None:
@@ -134,19 +161,19 @@ class HarborEpisode:
         else:
             self._setup_step(sandbox, RESTORE_SEED_WORK, self.env, "restoring /work")
         if spec.healthcheck is not None:
-            self._wait_healthy(sandbox)
+            self._wait_healthy(sandbox, spec.healthcheck)
 
-    def _setup_step(self, sandbox: Sandbox, command: str, env: dict[str, str], what: str) -> None:
-        result = sandbox.run(["/bin/bash", "-c", command], cwd="/work", env=env, timeout_s=SETUP_TIMEOUT_S,
+    def _setup_step(self, sandbox: Sandbox, command: str, env: dict[str, str], what: str, *,
+                    cwd: str = "/work") -> None:
+        result = sandbox.run(["/bin/bash", "-c", command], cwd=cwd, env=env, timeout_s=SETUP_TIMEOUT_S,
                              keep_background=self.spec.keep_background)
         if not result.ok:
             ending = "timed out" if result.timed_out else f"exit code {result.exit_code}"
             output = (result.stdout + result.stderr)[-2000:]
             raise EnvironmentSetupError(f"the {what} of task {self.task.id!r} failed ({ending}):\n{output}")
 
-    def _wait_healthy(self, sandbox: Sandbox) -> None:
+    def _wait_healthy(self, sandbox: Sandbox, check: dict[str, Any]) -> None:
         """Harbor's healthcheck: after the start period, ``retries`` consecutive failures mean unhealthy."""
-        check = self.spec.healthcheck
         started = time.monotonic()
         failures = 0
         while True:

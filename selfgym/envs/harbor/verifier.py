@@ -22,12 +22,11 @@ from __future__ import annotations
 import io
 import json
 import math
-import stat
 import tarfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ...sandbox import Sandbox, SandboxError
+from .files import folder_files
 from .layout import (
     ARTIFACTS_DIR,
     CLEAR_VERIFIER,
@@ -178,19 +177,13 @@ def put_files(sandbox: Sandbox, files: dict[str, tuple[bytes, int]], *, user: st
 
 
 def test_files(spec: HarborSpec) -> dict[str, tuple[bytes, int]]:
-    """The files to copy to ``/tests``: the task's ``tests/`` folder, and the test script the layout implies."""
-    files: dict[str, tuple[bytes, int]] = {}
-    total = 0
-    if spec.tests_dir is not None:
-        root = Path(spec.tests_dir).resolve()
-        for path in sorted(root.rglob("*")):
-            if not path.is_file() or not path.resolve().is_relative_to(root):
-                continue
-            data = path.read_bytes()
-            total += len(data)
-            if total > MAX_TESTS_BYTES:
-                raise ValueError(f"{root} holds more than {MAX_TESTS_BYTES >> 20} MiB of tests")
-            files[f"{TESTS_DIR}/{path.relative_to(root).as_posix()}"] = (data, stat.S_IMODE(path.stat().st_mode))
+    """The files to copy to ``/tests``: the task's ``tests/`` folder (then a step's, over it, as Harbor uploads
+    both), and the test script the layout implies."""
+    folders = [folder for folder in (spec.tests_dir, spec.step_tests_dir) if folder is not None]
+    try:
+        files = folder_files(folders, TESTS_DIR, max_bytes=MAX_TESTS_BYTES)
+    except ValueError as exc:
+        raise ValueError(f"{exc} of tests") from None
     if spec.test_script is not None:
         files[f"{TESTS_DIR}/test.sh"] = (spec.test_script.encode(), 0o755)
     script = files.get(f"{TESTS_DIR}/test.sh")
@@ -207,7 +200,7 @@ def run_tests(sandbox: Sandbox, spec: HarborSpec, env: dict[str, str], *, cwd: s
                           user="verifier")
     if not cleared.ok:
         return Verdict(0.0, error=f"could not clear the verifier's folders: {cleared.stdout + cleared.stderr}")
-    if spec.tests_dir is not None or spec.test_script is not None:
+    if spec.tests_dir is not None or spec.step_tests_dir is not None or spec.test_script is not None:
         put_files(sandbox, test_files(spec), user="verifier")
     else:
         sandbox.run(["/bin/sh", "-c", RESTORE_SEED_TESTS], timeout_s=60, keep_background=keep, user="verifier")

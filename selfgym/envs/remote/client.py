@@ -1,13 +1,17 @@
-"""``selfgym/Remote-v0``: a Gymnasium env whose episodes run on an OpenEnv server (``selfgym env-server`` or any
-other that speaks the protocol in :mod:`.wire`).
+"""``selfgym/Remote-v0``: a Gymnasium env whose episodes run on an OpenEnv server: ``selfgym env-server``, or any
+other that speaks OpenEnv's protocol (:mod:`.wire`), whatever its action and observation types.
 
 ``gym.make("selfgym/Remote-v0", url="http://127.0.0.1:8000")`` behaves like the env the server serves: ``reset(seed=,
-options={"task_id": ...} | {"task": Task})``, the five-tuple (``truncated`` comes from the observation's
-``truncated``; a server that sends none ends episodes as ``terminated``), text or tool-call actions,
-``render_mode="ansi"``, vector envs. Each env holds one WebSocket session, opened at its first ``reset`` and
-closed by ``close()``. A lost connection, or an error the server's sandboxes caused, raises
-:class:`~selfgym.sandbox.InfrastructureError` (the rollout loop replays such episodes, never counts them); any other
-error reply is a :class:`RemoteEnvError` naming the server's code.
+options={"task_id": ...} | {"task": Task})``, the five-tuple, text, dict or tool-call actions,
+``render_mode="ansi"``, vector envs. Each env holds one WebSocket session, opened at its first ``reset`` and closed by ``close()``. At the
+first reset the client reads the server's ``/schema`` and ``/metadata``: a selfgym server's types are selfgym's own
+(``truncated`` and the verifier's ``info`` come through); any other server's are mapped as
+:mod:`.adapter` says (a text action goes to its one string field, its observation becomes text, the raw
+observation is ``info["observation"]``, tool calls go to its MCP tools).
+
+A lost connection, or an error the server's sandboxes caused, raises :class:`~selfgym.sandbox.InfrastructureError`
+(the rollout loop replays such episodes, never counts them); anything else the server refuses is a
+:class:`RemoteEnvError` naming the server, the field and what to send.
 
 :class:`RemoteTasks` reads a server's tasks through OpenEnv's task API (a :class:`~selfgym.envs.TaskSource`, e.g. for
 a TRL dataset or a curriculum): their public part only, which is all a server gives out.
@@ -27,16 +31,10 @@ import numpy as np
 from ...sandbox.errors import InfrastructureError
 from ..spaces import MAX_TEXT_LENGTH, UnicodeText
 from ..task import Task
-from ..tools import ToolCall
-from .wire import ErrorCode, Observation, PublicTask
+from .adapter import OpenEnvTypes, RemoteEnvError, SelfgymTypes, openai_tools
+from .wire import ErrorCode, PublicTask
 
-
-class RemoteEnvError(RuntimeError):
-    """An error reply of the server: ``code`` is one of OpenEnv's codes (``VALIDATION_ERROR``, ...)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{message} ({code})")
-        self.code = code
+__all__ = ["RemoteEnv", "RemoteEnvError", "RemoteTasks", "request_json"]
 
 
 def http_url(url: str) -> str:
@@ -69,7 +67,7 @@ def request_json(url: str, path: str, body: Any = None, *, token: str | None = N
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode("utf-8", "replace")[:2000]
         with_code = _detail(detail)
-        raise RemoteEnvError(with_code[0] or f"HTTP {exc.code}", with_code[1]) from None
+        raise RemoteEnvError(with_code[0] or f"HTTP {exc.code}", with_code[1], server=http_url(url)) from None
     except urllib.error.URLError as exc:
         raise ConnectionError(f"cannot reach the env server at {http_url(url)}: {exc.reason}") from None
 
@@ -110,14 +108,21 @@ class Session:
         except (WebSocketException, OSError, TimeoutError) as exc:
             self.close()
             raise InfrastructureError(f"the session with the env server at {self.url} was lost: {exc}") from exc
-        answer = json.loads(raw)
-        data = answer.get("data", {})
+        try:
+            answer = json.loads(raw)
+        except ValueError:
+            raise RemoteEnvError("INVALID_JSON", f"its reply is not JSON: {str(raw)[:200]!r}",
+                                 server=self.url) from None
+        data = answer.get("data", {}) if isinstance(answer, dict) else {}
+        if not isinstance(data, dict):
+            raise RemoteEnvError("INVALID_JSON", f"its reply's data is not an object: {str(raw)[:200]!r}",
+                                 server=self.url)
         if answer.get("type") == "error":
             code, text = str(data.get("code", "UNKNOWN")), str(data.get("message", "unknown error"))
             if data.get("infrastructure") or code in (ErrorCode.CAPACITY_REACHED.value, ErrorCode.SESSION_ERROR.value,
                                                        ErrorCode.FACTORY_ERROR.value):
                 raise InfrastructureError(f"the env server at {self.url}: {text} ({code})")
-            raise RemoteEnvError(code, text)
+            raise RemoteEnvError(code, text, server=self.url, errors=data.get("errors"))
         return data
 
     def close(self) -> None:
@@ -160,6 +165,9 @@ class RemoteEnv(gym.Env[str, str]):
         self.transcript: list[tuple[str, str]] = []
         self._tools: list[dict[str, Any]] | None = None
         self._session: Session | None = None
+        self._types: SelfgymTypes | OpenEnvTypes | None = None
+        self._playing = False  # an episode was reset on the session that is open
+        self._episodes = 0
 
     # --- Gymnasium API --------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: Mapping[str, Any] | None = None) -> tuple[str, dict]:
@@ -168,35 +176,54 @@ class RemoteEnv(gym.Env[str, str]):
         unknown = set(options) - {"task", "task_id"}
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; expected 'task' or 'task_id'")
+        types = self.types()
         data: dict[str, Any] = {}
         if seed is not None:  # the server's env is seeded like a local one: later draws follow from it
             data["seed"] = seed
         task = options.get("task")
         if task is not None:
+            if not types.native:
+                raise RemoteEnvError("VALIDATION_ERROR", "it is not a selfgym server and plays its own episodes, "
+                                     "not a selfgym Task; reset with a seed (or a task_id, if its reset takes "
+                                     "one)", server=types.server, field="task")
             task = task if isinstance(task, Task) else Task.from_dict(task)
             data["task"] = task.to_dict()
         elif "task_id" in options:
             data["task_id"] = str(options["task_id"])
-        observation = Observation.from_wire(self._request({"type": "reset", "data": data}))
-        self.task = task if task is not None else (observation.task.task() if observation.task else None)
-        self._tools = observation.tools
+        reply = types.decode(self._request({"type": "reset", "data": data}), at_reset=True)
+        self._episodes += 1
+        if types.native:
+            self.task = task if task is not None else reply.task
+        else:
+            self.task = types.task(reply.text, seed, self._episodes)
+        self._tools = reply.tools
         self.done = False
-        self.transcript = [("task", observation.text)]
-        return observation.text, observation.info
+        self._playing = True
+        self.transcript = [("task", reply.text)]
+        return reply.text, reply.info
 
     def step(self, action: Any) -> tuple[str, float, bool, bool, dict]:
-        if self.task is None or self._session is None:
+        if not self._playing or self._session is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         if self.done:
             raise gym.error.ResetNeeded("the episode has ended; call reset() before step()")
-        data = self._action(action)
-        observation = Observation.from_wire(self._request({"type": "step", "data": data}))
-        truncated = observation.truncated
-        terminated = observation.done and not truncated
-        self.done = observation.done
-        shown = data.get("text") if "text" in data else json.dumps(data["tool_call"])[:2000]
-        self.transcript += [("action", shown), ("observation", observation.text)]
-        return observation.text, float(observation.reward or 0.0), terminated, truncated, observation.info
+        types = self.types()
+        if isinstance(action, np.str_):
+            action = str(action)
+        message, shown = types.encode(action)
+        try:
+            data = self._request(message)
+        except RemoteEnvError as exc:
+            if isinstance(types, OpenEnvTypes) and exc.code == ErrorCode.VALIDATION_ERROR.value:
+                raise types.refused(str(exc), exc.errors) from None
+            raise
+        if message["type"] == "mcp":
+            reply = types.decode_tool_result(data)
+        else:
+            reply = types.decode(data, at_reset=False)
+        self.done = reply.terminated or reply.truncated
+        self.transcript += [("action", shown), ("observation", reply.text)]
+        return reply.text, reply.reward, reply.terminated, reply.truncated, reply.info
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
@@ -211,10 +238,29 @@ class RemoteEnv(gym.Env[str, str]):
         super().close()
 
     # --- what a policy or trainer asks of an env ----------------------------------------------------------------------
+    def types(self) -> SelfgymTypes | OpenEnvTypes:
+        """How this client speaks to the server, read once from its ``/schema`` and ``/metadata`` (see
+        :mod:`.adapter`)."""
+        if self._types is None:
+            schema = request_json(self.url, "/schema", token=self.token)
+            action = (schema.get("action") or {}) if isinstance(schema, dict) else {}
+            if {"text", "tool_call"} <= set(action.get("properties") or {}):
+                self._types = SelfgymTypes(self.url)
+            else:
+                metadata = request_json(self.url, "/metadata", token=self.token)
+                self._types = OpenEnvTypes(self.url, schema, metadata if isinstance(metadata, dict) else {})
+        return self._types
+
     def tool_schemas(self) -> list[dict[str, Any]]:
-        """The server env's tools in the OpenAI form (from its last reset, else from its ``/metadata``)."""
+        """The server env's tools in the OpenAI form: a selfgym server's from its last reset (else its
+        ``/metadata``), another's from its MCP ``tools/list``."""
         if self._tools is None:
-            self._tools = list(request_json(self.url, "/metadata", token=self.token).get("tools", []))
+            types = self.types()
+            if types.native:
+                self._tools = list(request_json(self.url, "/metadata", token=self.token).get("tools", []))
+            else:
+                self._request({"type": "state"})  # opens the session, where the tools are listed
+                self._tools = list(types.tools)
         return self._tools
 
     def state(self) -> dict[str, Any]:
@@ -232,6 +278,7 @@ class RemoteEnv(gym.Env[str, str]):
         state = self.__dict__.copy()
         state["_session"] = None
         state["task"] = None
+        state["_playing"] = False
         return state
 
     # --- the wire -------------------------------------------------------------------------------------------------------
@@ -240,27 +287,26 @@ class RemoteEnv(gym.Env[str, str]):
             connect_timeout_s, message_timeout_s, max_bytes = self._timeouts
             self._session = Session(self.url, token=self.token, connect_timeout_s=connect_timeout_s,
                                     message_timeout_s=message_timeout_s, max_message_bytes=max_bytes)
+            self._playing = False
+            types = self.types()
+            if not types.native:
+                types.tools = self._list_tools()
         try:
             return self._session.request(message)
         except InfrastructureError:  # the session is over: the next reset opens another
-            session, self._session, self.task = self._session, None, None
+            session, self._session, self.task, self._playing = self._session, None, None, False
             session.close()
             raise
 
-    @staticmethod
-    def _action(action: Any) -> dict[str, Any]:
-        if isinstance(action, ToolCall):
-            return {"tool_call": {"name": action.name, "arguments": dict(action.arguments)}}
-        if isinstance(action, Mapping):
-            return {"tool_call": dict(action)}
-        if isinstance(action, (bytes, bytearray)):
-            # text that is not UTF-8 reaches the env as lone surrogates, which it answers as malformed text
-            return {"text": bytes(action).decode("utf-8", "surrogateescape")}
-        if isinstance(action, np.str_):
-            return {"text": str(action)}
-        if not isinstance(action, str):
-            raise TypeError(f"a remote env takes text or a tool call as its action, not {type(action).__name__}")
-        return {"text": action}
+    def _list_tools(self) -> list[dict[str, Any]]:
+        """The session's MCP tools (OpenEnv's ``mcp`` message, ``tools/list``); none where the server has none."""
+        try:
+            answer = self._session.request({"type": "mcp", "data": {"jsonrpc": "2.0", "id": 0,
+                                                                     "method": "tools/list", "params": {}}})
+        except RemoteEnvError:  # an older server, or one without MCP: UNKNOWN_TYPE
+            return []
+        result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
+        return openai_tools(result.get("tools"))
 
 
 class RemoteTasks:
