@@ -22,6 +22,7 @@ commands print, so such checks should read state directly (``/proc``, files) rat
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 # The agent's side: runs each requested command as the agent's uid, one at a time. Standard library only.
 RUNNER = r'''
@@ -77,11 +78,18 @@ sys.stderr.buffer.write(stderr)
 sys.exit(code if code < 256 else 255)
 '''
 
-# Sourced before the check's own script (it runs with bash -e).
+# The verifier's git (`vgit REPO ARGS...`): see selfgym.sandbox.vgit, whose source the prelude runs.
+VGIT = (Path(__file__).parent / "vgit.py").read_text(encoding="utf-8")
+
+# Sourced before the check's own script (it runs with bash -e). The helpers are exported: a Harbor test script, and
+# the scripts it starts, have them too.
 PRELUDE = r'''
 as_agent() { /usr/bin/python3 -I -c "$SELFGYM_AS_AGENT_CLIENT" "$@"; }
+vgit() { /usr/bin/python3 -I -c "$SELFGYM_VGIT" "$@"; }
+export -f as_agent vgit
 SELFGYM_CHECK_LOCK=$(mktemp)
-export SELFGYM_CHECK_LOCK
+SELFGYM_VGIT_DIR=$(mktemp -d)
+export SELFGYM_CHECK_LOCK SELFGYM_VGIT_DIR
 unset SELFGYM_CHECK_PRELUDE
 '''
 
@@ -126,7 +134,7 @@ def lint_check(script: str) -> str | None:
 def check_request(script: str, env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str], list[str]]:
     """The judge's argv and environment and the subject's argv of a check run (see the module docstring)."""
     judge_env = dict(VERIFIER_ENV, SELFGYM_CHECK=script, SELFGYM_CHECK_PRELUDE=PRELUDE,
-                     SELFGYM_AS_AGENT_CLIENT=CLIENT, **(env or {}))
+                     SELFGYM_AS_AGENT_CLIENT=CLIENT, SELFGYM_VGIT=VGIT, **(env or {}))
     judge = ["/bin/bash", "-e", "-c", 'eval "$SELFGYM_CHECK_PRELUDE"; eval "$SELFGYM_CHECK"']
     return judge, judge_env, ["python3", "-I", "-c", RUNNER]
 
