@@ -337,9 +337,16 @@ def working_dir() -> str:
 
 
 def prepared(repo: str, cache: str) -> tuple[str, str]:
-    """(the snapshot's work tree, the folder in it mirroring the check's working directory) for ``repo``."""
-    cwd = working_dir()
-    repo_fd, real = open_dir(os.path.normpath(os.path.join(cwd, repo)))
+    """(the snapshot's work tree, the folder in it that mirrors ``repo``) for ``repo``, a folder in a repository
+    (its top or below, as ``git -C``), named from the check's working directory."""
+    start_fd, start = open_dir(os.path.normpath(os.path.join(working_dir(), repo)))
+    os.close(start_fd)
+    top = start
+    while not _has_git(top):
+        if top == "/":
+            raise Refused("not in a git repository")
+        top = os.path.dirname(top)
+    repo_fd, real = open_dir(top)
     try:
         key = hashlib.sha256(real.encode()).hexdigest()[:24]
         dest = os.path.join(cache, key)
@@ -356,17 +363,21 @@ def prepared(repo: str, cache: str) -> tuple[str, str]:
     finally:
         os.close(repo_fd)
     tree = os.path.join(dest, "tree")
-    where = tree
-    try:
-        cwd_fd, cwd_real = open_dir(cwd)
-        os.close(cwd_fd)
-    except Refused:
-        cwd_real = ""
-    if cwd_real == real or cwd_real.startswith(real + "/"):
-        mirrored = os.path.join(tree, os.path.relpath(cwd_real, real))
-        if os.path.isdir(mirrored) and not os.path.islink(mirrored):
-            where = mirrored
+    where = os.path.join(tree, os.path.relpath(start, real))
+    if not os.path.isdir(where) or os.path.islink(where):
+        raise Refused(f"{repo} changed while it was read")
     return tree, where
+
+
+def _has_git(folder: str) -> bool:
+    """Whether ``folder`` (a real path) holds an entry named ``.git``, of whatever kind (lstat: never followed)."""
+    try:
+        os.lstat(os.path.join(folder, ".git"))
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise Refused(f"{folder}: {exc.strerror}") from None
+    return True
 
 
 def main(argv: list[str]) -> int:
