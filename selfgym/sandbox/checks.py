@@ -78,20 +78,59 @@ sys.stderr.buffer.write(stderr)
 sys.exit(code if code < 256 else 255)
 '''
 
-# The verifier's git (`vgit REPO ARGS...`): see selfgym.sandbox.vgit, whose source the prelude runs.
 VGIT = (Path(__file__).parent / "vgit.py").read_text(encoding="utf-8")
+
+# When the agent took over a task's sandbox, in clock ticks since boot (the unit of a process's start time in
+# /proc/PID/stat): written by the verifier once the task's setup is done (mark_agent_start), read by `vpgrep -o`.
+AGENT_START_FILE = "/tmp/.selfgym-agent-start"
+# `set -C`: a file that is there already (the verifier's own, from an earlier mark) is never overwritten.
+MARK_AGENT_START = f'set -C; read -r up _ < /proc/uptime; printf "%s\\n" "${{up/./}}" > {AGENT_START_FILE}'
 
 # Sourced before the check's own script (it runs with bash -e). The helpers are exported: a Harbor test script, and
 # the scripts it starts, have them too.
-PRELUDE = r'''
+#
+# vpgrep [-o] PROGRAM CMDLINE: the pids of the processes running the program PROGRAM (an ERE matched against the
+# whole name of the file the process executed, /proc/PID/comm, which `exec -a NAME` does not change) whose command
+# line (arguments joined by spaces) matches the ERE CMDLINE; with -o only those that were running before the agent's
+# first command (the task's setup started them), which the agent can have neither started nor replaced.
+PRELUDE = r"""
 as_agent() { /usr/bin/python3 -I -c "$SELFGYM_AS_AGENT_CLIENT" "$@"; }
 vgit() { /usr/bin/python3 -I -c "$SELFGYM_VGIT" "$@"; }
-export -f as_agent vgit
+vpgrep() {
+    local original= anchor= dir comm cmd stat fields
+    if [ "$1" = -o ]; then
+        original=1
+        shift
+        anchor=$(cat AGENT_START_FILE 2>/dev/null) && [ -n "$anchor" ] || { echo "vpgrep: no mark of the agent's start" >&2; return 2; }
+    fi
+    for dir in /proc/[0-9]*; do
+        comm=$(cat "$dir/comm" 2>/dev/null) && [[ $comm =~ ^($1)$ ]] || continue
+        cmd=$(tr '\0' ' ' < "$dir/cmdline" 2>/dev/null) && [[ ${cmd% } =~ $2 ]] || continue
+        if [ -n "$original" ]; then
+            stat=$(cat "$dir/stat" 2>/dev/null) || continue
+            read -ra fields <<< "${stat##*) }"
+            [ "${fields[19]}" -le "$anchor" ] 2>/dev/null || continue
+        fi
+        echo "${dir#/proc/}"
+    done
+}
+export -f as_agent vgit vpgrep
 SELFGYM_CHECK_LOCK=$(mktemp)
 SELFGYM_VGIT_DIR=$(mktemp -d)
 export SELFGYM_CHECK_LOCK SELFGYM_VGIT_DIR
 unset SELFGYM_CHECK_PRELUDE
-'''
+""".replace("AGENT_START_FILE", AGENT_START_FILE)
+
+def mark_agent_start(sandbox, *, keep_background: bool) -> None:
+    """Note, as the verifier, that the agent takes the sandbox over now (after the task's setup): ``vpgrep -o`` then
+    tells the processes the setup started from any the agent starts, however it names them. ``ValueError`` when the
+    mark cannot be made (the setup left a file in its place)."""
+    result = sandbox.run(["/bin/bash", "-c", MARK_AGENT_START], timeout_s=10, keep_background=keep_background,
+                         user="verifier")
+    if not result.ok:
+        raise ValueError(f"the verifier could not note when the agent starts ({AGENT_START_FILE}): "
+                         f"{(result.stdout + result.stderr).strip()[:300]}")
+
 
 VERIFIER_ENV = {
     "HOME": "/",

@@ -70,10 +70,20 @@ GIT_HELPER = r"""
 if ! type vgit > /dev/null 2>&1; then vgit() { local repo=$1; shift; git -C "$repo" "$@"; }; fi
 export -f vgit"""
 
+# For checks that look for processes (`vpgrep [-o] PROGRAM CMDLINE`): selfgym's verifier provides one that also checks
+# the program that runs and, with -o, that the task's setup started it; elsewhere it is pgrep.
+PROCESS_HELPER = r"""
+
+# vpgrep [-o] PROGRAM CMDLINE: pids of processes whose command line matches CMDLINE (selfgym's verifier provides one
+# that also checks which program runs and, with -o, that the task's setup started them)
+if ! type vpgrep > /dev/null 2>&1; then vpgrep() { [ "$1" != -o ] || shift; pgrep -f "$2"; }; fi
+export -f vpgrep"""
+
 
 def test_script(check: str, *, takes_answer: bool) -> str:
     """``tests/test.sh`` of an exported task whose ``tests/check.sh`` is ``check``."""
-    wanted = (("as_agent", AS_AGENT_HELPER, takes_answer), ("vgit ", GIT_HELPER, False))
+    wanted = (("as_agent", AS_AGENT_HELPER, takes_answer), ("vgit ", GIT_HELPER, False),
+              ("vpgrep ", PROCESS_HELPER, False))
     helpers = "".join(helper for word, helper, always in wanted if always or word in check)
     return TEST_SCRIPT.format(answer=ANSWER_LINES if takes_answer else "", helpers=helpers)
 
