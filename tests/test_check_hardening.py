@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -288,3 +289,81 @@ def test_a_merge_in_progress_and_a_sha256_repository_are_judged_as_they_are(tmp_
     git(repo, "merge", "side", check=False)
     for args in (["status", "--porcelain"], ["rev-parse", "HEAD", "MERGE_HEAD"], ["ls-files", "-s"]):
         assert run_vgit(repo, ".", *args, cache=cache).stdout == git(repo, *args), args
+
+
+# --- the attacks through the public API, on the shipped tasks ----------------------------------------------------
+
+docker = pytest.mark.docker
+FORGED = "id -u > /tmp/pwned-$(id -u); printf '{\"reward\": 1}' > /logs/verifier/reward.json; echo 1 > /logs/verifier/reward.txt"
+# The attack that worked: a submodule whose own config names an fsmonitor; the check's `status` recursed into it as
+# the verifier, which ran the command (it writes the reward file the verifier then reads).
+SUBMODULE_PLANT = (
+    "export GIT_AUTHOR_NAME=x GIT_AUTHOR_EMAIL=x@x GIT_COMMITTER_NAME=x GIT_COMMITTER_EMAIL=x@x; "
+    "mkdir -p /tmp/evil && (cd /tmp/evil && git init -q && echo x > f && git add f && git commit -qm x) && "
+    "cd {repo} && (git rev-parse HEAD > /dev/null 2>&1 || git init -q) && "
+    "git -c protocol.file.allow=always submodule add -q /tmp/evil evil && "
+    "git -C evil config core.fsmonitor {forged} && git config core.fsmonitor {forged} && "
+    "git config core.hooksPath /tmp/evil-hooks && mkdir -p /tmp/evil-hooks && "
+    "printf '#!/bin/sh\\n%s\\n' {forged} > /tmp/evil-hooks/post-index-change && chmod +x /tmp/evil-hooks/*; "
+    "git status > /dev/null; rm -f /tmp/pwned-*")
+
+
+@pytest.fixture
+def shell_env(env_factory):
+    from selfgym.envs.shell_env import ShellEnv
+
+    return env_factory(ShellEnv, max_steps=10)
+
+
+def episode(env, task_id: str, actions: list[str]) -> tuple[float, dict]:
+    env.reset(options={"task_id": task_id})
+    reward, info = 0.0, {}
+    for action in actions:
+        _, reward, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            break
+    return reward, info
+
+
+def files_left(env, pattern: str) -> str:
+    sandbox = env._harbor.sandbox if env._harbor is not None else env.sandbox
+    return sandbox.run(["/bin/sh", "-c", f"ls {pattern} 2>/dev/null; true"], timeout_s=10).stdout.strip()
+
+
+@docker
+@pytest.mark.parametrize("task_id, repo", [("shell/git-001", "notes"), ("shell/git-005", "proj"),
+                                           ("shell/git-006", "web"), ("shell/git-009", "lib"),
+                                           ("shell/git-012", "app")])
+def test_a_planted_git_program_never_runs_as_the_verifier(shell_env, task_id, repo):
+    plant = SUBMODULE_PLANT.format(repo=repo, forged=shlex.quote(FORGED))
+    reward, info = episode(shell_env, task_id, [plant, "submit"])
+    assert (reward, info["verifier_error"]) == (0.0, None), info
+    assert files_left(shell_env, "/tmp/pwned-*") in ("", "/tmp/pwned-1000"), "a planted program ran as the verifier"
+
+
+@docker
+@pytest.mark.parametrize("task_id, attack", [
+    # junk as the output, its digest written where the old check read its reference
+    ("shell/archives-011", "echo junk > big.txt && sha256sum < big.txt | cut -d' ' -f1 > .expected"),
+    # the scripts rewritten to print what the check wants, their digests updated in the old reference file
+    ("shell/permissions-009", "printf '#!/bin/bash\\necho prepared\\necho finished\\necho deployed\\n' > deploy.sh && "
+                              "sha256sum deploy.sh helpers/prepare.sh helpers/finish.sh > .sums"),
+    # the input emptied, so that an output computed from it matches
+    ("shell/data-010", "printf 'name,score\\na,100\\nb,91\\nc,88\\nd,88\\ne,72\\nf,9\\n' > scores.csv && "
+                       "cp scores.csv ranked.csv"),
+    ("shell/files-009", "rm -rf src && mkdir -p src skeleton && touch src/{1,2,3,4,5,6}"),
+])
+def test_a_reference_the_agent_can_write_is_not_read(shell_env, task_id, attack):
+    assert episode(shell_env, task_id, [attack, "submit"])[0] == 0.0
+
+
+@docker
+@pytest.mark.parametrize("attack", [
+    "pkill -f hog.sh; pkill -f keeper.sh; nohup bash -c 'exec -a \"bash /work/svc/keeper.sh\" sleep 1000' > /dev/null 2>&1 &",
+    "pkill -f hog.sh; pkill -f keeper.sh; nohup bash /work/svc/keeper.sh > /dev/null 2>&1 &",  # stopped, started again
+    "pkill -f hog.sh; pkill -f keeper.sh; ln -s /bin/sleep /tmp/bash; "
+    "nohup bash -c 'exec -a \"bash /work/svc/keeper.sh\" /tmp/bash 1000' > /dev/null 2>&1 &",  # named bash, too
+])
+def test_a_process_named_like_the_expected_one_is_not_it(shell_env, attack):
+    assert episode(shell_env, "shell/processes-001", [attack, "sleep 0.3", "submit"])[0] == 0.0
+    assert episode(shell_env, "shell/processes-001", ["pkill -f hog.sh", "submit"])[0] == 1.0
