@@ -17,7 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from selfgym.envs import Task
+from selfgym.envs.harbor import TaskDirError, read_task
+from selfgym.envs.shell import shipped_tasks_dir, tasks_from_entries
+from selfgym.envs.shell.export import write_task
 from selfgym.sandbox import vgit
+from selfgym.sandbox.reference_lint import reference_problems
 
 VGIT = Path(vgit.__file__)
 GIT_ENV = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "a",
@@ -289,6 +294,51 @@ def test_a_merge_in_progress_and_a_sha256_repository_are_judged_as_they_are(tmp_
     git(repo, "merge", "side", check=False)
     for args in (["status", "--porcelain"], ["rev-parse", "HEAD", "MERGE_HEAD"], ["ls-files", "-s"]):
         assert run_vgit(repo, ".", *args, cache=cache).stdout == git(repo, *args), args
+
+
+# --- the static lint: what a check compares with is not in the agent's reach -------------------------------------
+
+# Checks that shipped before (issue 24): each compares with a value the agent can write.
+IN_REACH = {
+    "digest in /work": ("sha256sum < <(seq 1 20000) | cut -d' ' -f1 > .expected",
+                        '[ "$(sha256sum < big.txt | cut -d\' \' -f1)" = "$(cat .expected)" ]'),
+    "digest list in /work": ("sha256sum deploy.sh > .sums", "sha256sum --quiet -c .sums"),
+    "input as reference": ("printf 'b\\na\\n' > data.txt", '[ "$(sort sorted.txt)" = "$(sort data.txt)" ]'),
+    "copy compared with its source": ("mkdir src && echo x > src/a.conf", "cmp -s dst/a.conf src/a.conf"),
+    "folders compared with each other": ("mkdir -p src/a", '[ "$(cd src && find . -type d)" = "$(cd skel && find . -type d)" ]'),
+    "time of an input as reference": ("touch backup.tar", '[ -z "$(find . -newer backup.tar -type f)" ]'),
+    "modes compared with each other": ("mkdir -p bin/lib", '[ "$(stat -c %a bin/lib)" = "$(stat -c %a bin)" ]'),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IN_REACH))
+def test_the_lint_flags_a_reference_in_the_agents_reach(name):
+    setup, check = IN_REACH[name]
+    assert reference_problems(check, setup=setup, instruction="Do the task in /work.")
+
+
+def test_the_lint_passes_references_kept_in_the_check_and_every_shipped_task():
+    for check in ('[ "$(cat count.txt)" = 28 ]', "sha256sum --quiet -c - <<'SUMS'\nabc  deploy.sh\nSUMS",
+                  'cmp -s legacy.txt <(printf \'Caf\\xc3\\xa9\\n\')', '[ "$(stat -c %a run.sh)" = 744 ]',
+                  '[ "$SELFGYM_ANSWER" = "$(printf \'a/b.txt\')" ]', '[ "$(get http://127.0.0.1:8000/v.txt)" = v1 ]'):
+        assert reference_problems(check, setup="echo x > count.txt", instruction="Write /work/count.txt.") == [], check
+    for folder in sorted(shipped_tasks_dir().iterdir()):
+        check, setup = (folder / "tests/check.sh").read_text(), (folder / "environment/setup.sh").read_text()
+        assert reference_problems(check, setup=setup, instruction=(folder / "instruction.md").read_text()) == []
+
+
+def test_a_task_whose_check_reads_a_reference_in_reach_is_refused_at_load(tmp_path):
+    setup, check = IN_REACH["digest in /work"]
+    entry = {"id": "t", "prompt": "Join the parts into /work/big.txt.", "difficulty": 0, "category": "archives",
+             "setup": setup, "check": check, "solution": ["submit"]}
+    with pytest.raises(ValueError, match=r"\.expected"):
+        tasks_from_entries([entry], "inline")
+    folder = write_task(Task("shell/t", "shell", entry["prompt"], data={k: entry[k] for k in
+                                                                         ("category", "setup", "solution")}
+                             | {"check": '[ -s big.txt ]'}), tmp_path)
+    (folder / "tests" / "check.sh").write_text(check + "\n")
+    with pytest.raises(TaskDirError, match="agent can"):
+        read_task(folder)
 
 
 # --- the attacks through the public API, on the shipped tasks ----------------------------------------------------
