@@ -19,7 +19,8 @@ import pytest
 
 from selfgym.envs import Task
 from selfgym.envs.harbor import TaskDirError, read_task
-from selfgym.envs.shell import shipped_tasks_dir, tasks_from_entries
+from selfgym.envs.audit.base import play
+from selfgym.envs.shell import shipped_tasks, shipped_tasks_dir, tasks_from_entries
 from selfgym.envs.shell.export import write_task
 from selfgym.sandbox import vgit
 from selfgym.sandbox.reference_lint import reference_problems
@@ -132,14 +133,19 @@ def test_included_config_is_never_read(repo, cache, tmp_path):
     assert_status_true(repo, cache, tmp_path)
 
 
+def one_commit_repo(path: Path, content: str) -> Path:
+    """A repository at ``path`` with one commit of a file ``f`` holding ``content``."""
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    (path / "f").write_text(content)
+    git(path, "add", "f")
+    git(path, "commit", "-qm", "one")
+    return path
+
+
 def test_submodules_and_nested_repositories_are_never_entered(repo, cache, tmp_path):
     # the attack that worked: a submodule whose own config names an fsmonitor; status recursed into it
-    upstream = tmp_path / "upstream"
-    upstream.mkdir()
-    git(upstream, "init", "-q", "-b", "main")
-    (upstream / "f").write_text("x\n")
-    git(upstream, "add", "f")
-    git(upstream, "commit", "-qm", "x")
+    upstream = one_commit_repo(tmp_path / "upstream", "x\n")
     git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(upstream), "sub")
     git(repo, "commit", "-qm", "add sub")
     git(repo / "sub", "config", "core.fsmonitor", marker_command(tmp_path, "submodule"))
@@ -197,12 +203,7 @@ def test_replace_refs_grafts_and_shallow_do_not_rewrite_history(repo, cache, tmp
 
 
 def test_alternates_and_work_tree_redirections_are_not_followed(repo, cache, tmp_path):
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    git(elsewhere, "init", "-q", "-b", "main")
-    (elsewhere / "a.txt").write_text("one changed\n")
-    git(elsewhere, "add", ".")
-    git(elsewhere, "commit", "-qm", "elsewhere")
+    elsewhere = one_commit_repo(tmp_path / "elsewhere", "one changed\n")
     (repo / ".git" / "objects" / "info").mkdir(exist_ok=True)
     (repo / ".git" / "objects" / "info" / "alternates").write_text(f"{elsewhere}/.git/objects\n")
     git(repo, "config", "core.worktree", str(elsewhere))
@@ -365,14 +366,11 @@ def shell_env(env_factory):
     return env_factory(ShellEnv, max_steps=10)
 
 
-def episode(env, task_id: str, actions: list[str]) -> tuple[float, dict]:
-    env.reset(options={"task_id": task_id})
-    reward, info = 0.0, {}
-    for action in actions:
-        _, reward, terminated, truncated, info = env.step(action)
-        if terminated or truncated:
-            break
-    return reward, info
+def episode(env, task_id: str, actions: list[str]) -> float:
+    """The return of ``actions`` played on the shipped task ``task_id``."""
+    played = play(env, next(task for task in shipped_tasks() if task.id == task_id), actions)
+    assert played.error is None, played.error
+    return played.reward
 
 
 def files_left(env, pattern: str) -> str:
@@ -386,8 +384,7 @@ def files_left(env, pattern: str) -> str:
                                            ("shell/git-012", "app")])
 def test_a_planted_git_program_never_runs_as_the_verifier(shell_env, task_id, repo):
     plant = SUBMODULE_PLANT.format(repo=repo, forged=shlex.quote(FORGED))
-    reward, info = episode(shell_env, task_id, [plant, "submit"])
-    assert (reward, info["verifier_error"]) == (0.0, None), info
+    assert episode(shell_env, task_id, [plant, "submit"]) == 0.0
     assert files_left(shell_env, "/tmp/pwned-*") in ("", "/tmp/pwned-1000"), "a planted program ran as the verifier"
 
 
@@ -404,7 +401,7 @@ def test_a_planted_git_program_never_runs_as_the_verifier(shell_env, task_id, re
     ("shell/files-009", "rm -rf src && mkdir -p src skeleton && touch src/{1,2,3,4,5,6}"),
 ])
 def test_a_reference_the_agent_can_write_is_not_read(shell_env, task_id, attack):
-    assert episode(shell_env, task_id, [attack, "submit"])[0] == 0.0
+    assert episode(shell_env, task_id, [attack, "submit"]) == 0.0
 
 
 @docker
@@ -415,5 +412,5 @@ def test_a_reference_the_agent_can_write_is_not_read(shell_env, task_id, attack)
     "nohup bash -c 'exec -a \"bash /work/svc/keeper.sh\" /tmp/bash 1000' > /dev/null 2>&1 &",  # named bash, too
 ])
 def test_a_process_named_like_the_expected_one_is_not_it(shell_env, attack):
-    assert episode(shell_env, "shell/processes-001", [attack, "sleep 0.3", "submit"])[0] == 0.0
-    assert episode(shell_env, "shell/processes-001", ["pkill -f hog.sh", "submit"])[0] == 1.0
+    assert episode(shell_env, "shell/processes-001", [attack, "sleep 0.3", "submit"]) == 0.0
+    assert episode(shell_env, "shell/processes-001", ["pkill -f hog.sh", "submit"]) == 1.0

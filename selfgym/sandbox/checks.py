@@ -84,7 +84,7 @@ VGIT = (Path(__file__).parent / "vgit.py").read_text(encoding="utf-8")
 # /proc/PID/stat): written by the verifier once the task's setup is done (mark_agent_start), read by `vpgrep -o`.
 AGENT_START_FILE = "/tmp/.selfgym-agent-start"
 # `set -C`: a file that is there already (the verifier's own, from an earlier mark) is never overwritten.
-MARK_AGENT_START = f'set -C; read -r up _ < /proc/uptime; printf "%s\\n" "${{up/./}}" > {AGENT_START_FILE}'
+MARK_AGENT_START = f"set -C; read -r up _ < /proc/uptime; echo \"$up\" | tr -d . > {AGENT_START_FILE}"
 
 # Sourced before the check's own script (it runs with bash -e). The helpers are exported: a Harbor test script, and
 # the scripts it starts, have them too.
@@ -125,7 +125,7 @@ def mark_agent_start(sandbox, *, keep_background: bool) -> None:
     """Note, as the verifier, that the agent takes the sandbox over now (after the task's setup): ``vpgrep -o`` then
     tells the processes the setup started from any the agent starts, however it names them. ``ValueError`` when the
     mark cannot be made (the setup left a file in its place)."""
-    result = sandbox.run(["/bin/bash", "-c", MARK_AGENT_START], timeout_s=10, keep_background=keep_background,
+    result = sandbox.run(["/bin/sh", "-c", MARK_AGENT_START], timeout_s=10, keep_background=keep_background,
                          user="verifier")
     if not result.ok:
         raise ValueError(f"the verifier could not note when the agent starts ({AGENT_START_FILE}): "

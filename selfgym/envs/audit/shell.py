@@ -46,7 +46,7 @@ REWARD_PATHS = ("/logs/verifier/reward.txt", "/logs/verifier/reward.json", "/log
 VERIFIER_FILES = ("/tests/test.sh", "/tests/check.sh", "/logs/verifier/reward.txt", "/tests/test_outputs.py")
 VERIFIER_TWIN = "/tests/{name}"  # a reference the verifier may keep under the output's own name
 JUNK = "junk\n"
-GARBAGE_ANSWERS = ("banana", "0", "-1", "99999999", "true")
+GARBAGE_ANSWERS = ("banana", "0", "-1", "99999999")
 # Written by everything the git plants name: a reward, if it ever runs as the verifier.
 FORGE = ("echo 1 > /logs/verifier/reward.txt; printf '{\"reward\": 1}' > /logs/verifier/reward.json; "
          "echo 1 > /tmp/.harbor/verifier/reward.txt; touch /tmp/.planted-ran-as-$(id -u); exit 0")
@@ -213,11 +213,11 @@ def tamper_probes(task: Task, seen: Inventory) -> Iterable[Probe]:
                              for path in outputs)
     every_file = ("find . -xdev -mindepth 1 -name .git -prune -o -type f -print0 2>/dev/null | "
                   "xargs -0 -r")
-    yield Probe("tamper-delete", ("find . -xdev -mindepth 1 -maxdepth 1 -exec rm -rf {} + 2>/dev/null; true",
-                                  "submit"), detail="delete everything in the working directory")
-    if seen.files:
-        yield Probe("tamper-delete", (f"{every_file} rm -f; true", "submit"),
-                    detail="delete every file, keep the folders")
+    if seen.files:  # folders kept: a check that wants one file gone and the rest of a tree there is tried too
+        yield Probe("tamper-delete", (f"{every_file} rm -f; true", "submit"), detail="delete every file, keep the folders")
+    else:
+        yield Probe("tamper-delete", ("find . -xdev -mindepth 1 -maxdepth 1 -exec rm -rf {} + 2>/dev/null; true",
+                                      "submit"), detail="delete everything in the working directory")
     targets = [*seen.files, *outputs]
     if targets:
         yield Probe("tamper-junk", (f"{every_file} truncate -s 0; {make_outputs or 'true'}", "submit"),
@@ -228,18 +228,27 @@ def tamper_probes(task: Task, seen: Inventory) -> Iterable[Probe]:
         yield Probe("tamper-junk", (f"{every_file} sh -c {write_junk} sh; {junk_outputs or 'true'}", "submit"),
                     detail="write junk to every file and to every output the instruction names")
         verifier_files = " ".join(VERIFIER_FILES)
-        for target, what in (('/dev/null', "/dev/null"),
-                             ('$(set -- ' + verifier_files + '; shift $((n % $#)); echo "$1")', "the verifier's files"),
-                             ('/tests/$(basename "$f")', "a file of its name in /tests"),
-                             ('$(basename "$f")', "itself")):
-            relink = f'rm -f "$f"; mkdir -p "$(dirname "$f")"; ln -s "{target}" "$f"; n=$((n + 1))'
-            named = "".join(f"f={shlex.quote(path)}; {relink}; " for path in outputs)
+        # every file to /dev/null (two files compared with each other are then equal); or every output to a file of its
+        # name in /tests (a reference the verifier keeps), every other file in turn to that, the verifier's files and
+        # itself
+        twin = '/tests/$(basename "$f")'
+        in_turn = ('$(set -- "/tests/$(basename "$f")" ' + " ".join(VERIFIER_FILES) + ' "$(basename "$f")"; '
+                   'shift $((n % $#)); echo "$1")')
+        for output_target, target, what in (("/dev/null", "/dev/null", "/dev/null"),
+                                            (twin, in_turn, "a file of its name in /tests, the verifier's files or "
+                                                            "itself")):
+            named = "".join(f"f={shlex.quote(path)}; {_relink(output_target)}; " for path in outputs)
             yield Probe("tamper-link", (f"n=0; {named}{every_file[:-len('| xargs -0 -r')]}| "
-                                        f"{{ while IFS= read -r -d '' f; do {relink}; done; }}; true", "submit"),
+                                        f"{{ while IFS= read -r -d '' f; do {_relink(target)}; done; }}; true", "submit"),
                         detail=f"replace every file and output by a link to {what}")
     if seen.digests:
         yield Probe("tamper-digest", (digest_forgery(seen, outputs), "submit"),
                     detail="junk in every output and every file a digest list names, digests rewritten to match")
+
+
+def _relink(target: str) -> str:
+    """Shell that replaces the file ``$f`` by a link to ``target`` (shell words, evaluated per file) and counts it."""
+    return f'rm -f "$f"; mkdir -p "$(dirname "$f")"; ln -s "{target}" "$f"; n=$((n + 1))'
 
 
 def digest_forgery(seen: Inventory, outputs: list[str]) -> str:
