@@ -163,11 +163,12 @@ def test_envs_take_their_web_sandbox_from_a_shared_pool(client):
         first = WebEnv(pool=pool, max_steps=3)
         first.reset(options={"task": SHOP_HOME})
         held = first.sandbox.container_id
-        first.close()  # gives the sandbox back; the pool resets it (the sites and Chromium stop)
+        first.close()  # gives the sandbox back; its services ran in the container's network namespace, which no
+        # reset renews: the pool replaces the container
         second = WebEnv(pool=pool, max_steps=3)
         try:
             observation, _ = second.reset(options={"task": SHOP_HOME})
-            assert second.sandbox.container_id == held  # the same warm container, its services started again
+            assert second.sandbox.container_id != held and pool.stats.replaced == 1  # a new one, services started
             observation, reward, terminated, _, _ = second.step(f'click({find(observation, "link", "Cart (3)")})')
             assert "URL: http://shop.localhost:7770/cart" in observation
         finally:

@@ -57,16 +57,15 @@ def test_the_web_sandbox_has_no_host_mount_and_no_privileges(env, client):
     assert info["Mounts"] == [] and not host.get("Binds")  # only tmpfs (HostConfig.Tmpfs), nothing of the host
     assert set(host["Tmpfs"]) == {"/work", "/tmp"}
     assert host["NetworkMode"] == "none" and host["ReadonlyRootfs"] and host["CapDrop"] == ["ALL"]
-    # the container's user is the executor's (root inside, five capabilities), shared by its fork server (which
-    # runs nothing of the agent's); every other process, the sites and Chromium included, runs as the agent's uid
-    # without any
+    # the container's user is the executor's (root inside), shared by the episode's server (PID 1 of the episode,
+    # which runs nothing of the agent's); every other process, the sites and Chromium included, runs as the
+    # agent's uid without any capability
     assert info["Config"]["User"] == "0:0" and not host["Privileged"]
     assert sorted(host["CapAdd"]) == sorted(f"CAP_{cap}" for cap in EXECUTOR_CAPABILITIES) or \
         sorted(host["CapAdd"]) == sorted(EXECUTOR_CAPABILITIES)
     owners = env.unwrapped.sandbox.run("ps -e -o pid=,uid=", keep_background=True).stdout.split()
     by_pid = dict(zip(owners[::2], owners[1::2]))
-    fork_server = str(env.unwrapped.sandbox.ping()["fork_server"])
-    assert by_pid.pop("1") == "0" and by_pid.pop(fork_server) == "0", by_pid
+    assert by_pid.pop("1") == "0", by_pid
     assert set(by_pid.values()) == {"1000"}, by_pid
 
 

@@ -110,11 +110,11 @@ class CodeEnv(TextEnv):
 
     def _run(self, code: str, context: str) -> AttemptReport:
         sandbox = self.sandbox
-        if self._used:  # a clean slate: nothing a previous attempt left in /work or /tmp (a new episode's is clean)
+        if self._used:  # a new episode for each attempt: nothing of the last (files, processes, kernel state)
             try:
                 sandbox.reset()
             except SandboxLostError:
-                sandbox = self.renew_sandbox()  # could not be wiped clean: a fresh one, before the attempt starts
+                sandbox = self.renew_sandbox()  # could not start a new episode: a fresh sandbox, before the attempt
         self._used = True
         return run_attempt(sandbox, code, self.plan, timeout_s=self.timeout_s, test_timeout_s=self.test_timeout_s,
                            context=context)

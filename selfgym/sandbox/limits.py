@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 EXECUTOR_HEADROOM_MB = 64
@@ -23,6 +24,11 @@ class Limits:
         max_output_bytes: bytes kept of each of stdout and stderr per command (the head, plus the last 4 KiB).
         runtime: the Docker runtime to run the container with (e.g. ``"runsc"`` for gVisor, when the engine has it
             installed); ``None`` is the engine's default (runc). A stronger runtime adds a kernel boundary.
+        episode_network: ``"fresh"`` (default): every episode gets a network namespace of its own with only
+            loopback, so no socket, port, connection state or counter of one episode reaches the next.
+            ``"container"``: episodes use the container's network namespace, as they must with ``network=True``
+            (the default then) or when the host reaches a service inside through ``docker exec`` (Web-v0's
+            browser); such a sandbox is replaced rather than reset between episodes.
     """
 
     cpus: float = 1.0
@@ -34,8 +40,16 @@ class Limits:
     read_only_root: bool = True
     max_output_bytes: int = 256 * 1024
     runtime: str | None = None
+    episode_network: Literal["fresh", "container", None] = None
 
     def __post_init__(self) -> None:
+        if self.episode_network is None:  # a network reaches the container's namespace only
+            object.__setattr__(self, "episode_network", "container" if self.network else "fresh")
+        if self.episode_network not in ("fresh", "container"):
+            raise ValueError(f"Limits.episode_network must be 'fresh' or 'container', got {self.episode_network!r}")
+        if self.network and self.episode_network == "fresh":
+            raise ValueError("Limits(network=True) needs episode_network='container': an episode's own network "
+                             "namespace has only loopback")
         for name in ("cpus", "memory_mb", "pids", "timeout_s", "disk_mb", "max_output_bytes"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:

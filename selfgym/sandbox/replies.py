@@ -32,6 +32,7 @@ class _Reply(BaseModel):
     ok: bool
     id: int | None = None
     error: str | None = Field(default=None, max_length=1 << 16)
+    lost: bool | None = None  # the episode broke under the request: the sandbox cannot go on
 
 
 class Hello(_Reply):
@@ -42,6 +43,7 @@ class Hello(_Reply):
     undumpable: bool
     agent_uid: int
     verifier_uid: int
+    episode_error: str | None = Field(default=None, max_length=1 << 16)  # why no episode could be made
 
 
 class SubjectReply(BaseModel):
@@ -72,7 +74,10 @@ class PingReply(_Reply):
     pid: int
     uid: int
     python: str = Field(max_length=64)
-    fork_server: int | None = None  # its pid; None when Python programs start as interpreters
+    episode_server: int  # the pid (in the container's namespace) of the current episode's first process
+    episodes: int  # episodes made so far (the current one and the spares included)
+    spares: int  # episodes made ahead of time for the next resets
+    network: str = Field(max_length=16)  # "fresh": each episode has its own network namespace; "container"
 
 
 def parse(model: type[_Reply], message: dict[str, Any]) -> _Reply:

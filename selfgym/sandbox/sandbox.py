@@ -48,9 +48,11 @@ AGENT_UID = 1000  # the agent's code (and files written for it): selfgym.sandbox
 VERIFIER_UID = 1001  # the code that judges it: selfgym.sandbox.executor.VERIFIER_UID
 SANDBOX_UID = AGENT_UID
 User = Literal["agent", "verifier"]
-# What the executor (root inside the container) needs, and nothing else: start commands under other uids, kill
-# them, and wipe the files they locked. Commands lose all of these when they take their uid.
-EXECUTOR_CAPABILITIES = ("SETUID", "SETGID", "KILL", "DAC_OVERRIDE", "FOWNER")
+# What the sandbox's own processes (root inside the container) need, and nothing else: make each episode's
+# namespaces, mounts and loopback (SYS_ADMIN, NET_ADMIN: kept only by the process that makes episodes, never by one
+# that reads a request), start programs under other uids, kill them, and copy an episode's files with their owners
+# (snapshots). The executor drops all of them once the first episode exists; programs never have any.
+EXECUTOR_CAPABILITIES = ("SETUID", "SETGID", "KILL", "DAC_OVERRIDE", "FOWNER", "CHOWN", "SYS_ADMIN", "NET_ADMIN")
 # The container's private IPC namespace: System V shared memory dies with the last process attached to it and is
 # capped like /dev/shm, so no segment outlives a reset or starves the next episode of memory.
 IPC_SYSCTLS = {"kernel.shm_rmid_forced": "1", "kernel.shmmax": str(16 << 20), "kernel.shmall": str((16 << 20) // 4096),
@@ -112,6 +114,10 @@ def container_spec(api: docker.APIClient, image: str, limits: Limits, command: l
 
 class _Malformed(Exception):
     """The executor's side of the channel broke the protocol."""
+
+
+class _EpisodeLost(Exception):
+    """The executor says the episode's processes broke under a request (its server died)."""
 
 
 def _b64_size(n: int) -> int:
@@ -244,13 +250,13 @@ USERS = ("agent", "verifier")
 @dataclass(frozen=True)
 class PythonProgram:
     """A Python program (its source) for :meth:`Sandbox.run` / :meth:`Sandbox.run_judged`: a warm fork of the
-    sandbox's fork server runs it (a process of its own, under the uid it is for, with its own pipes), without an
+    episode's server runs it (a process of its own, under the uid it is for, with its own pipes), without an
     interpreter's start-up (a millisecond, not 10-20). Like ``python3 -I -c SOURCE``, except that ``site`` is in
     and the standard library's common modules are loaded already.
 
     ``public``: the source holds nothing a later program may not see (it ships with your code; a task's data
-    comes on stdin or in files). The fork server then compiles it once and keeps it, and every later program,
-    the agent's too, starts as a copy of that memory. Any other source goes to its own process only.
+    comes on stdin or in files). The episode's server then compiles it once and keeps it, and every later
+    program of the episode, the agent's too, starts as a copy of that memory. Any other source goes to its own process only.
     """
 
     source: str
@@ -296,6 +302,11 @@ def _refusal(hello: Hello) -> str | None:
     if not hello.undumpable:
         return ("could not make itself undumpable (prctl through ctypes failed). The image's python3 needs "
                 "ctypes.")
+    if hello.episode_error:
+        return (f"could not give an episode fresh namespaces ({hello.episode_error}). Every episode runs in new "
+                "PID, network, IPC and mount namespaces, which needs the container's CAP_SYS_ADMIN and "
+                "CAP_NET_ADMIN (selfgym adds them; a runtime or policy that refuses them, e.g. a seccomp profile "
+                "without unshare/mount, cannot run sandboxes) and python3 >= 3.8 with ctypes on x86-64 or arm64.")
     return None
 
 
@@ -303,10 +314,12 @@ class Sandbox:
     """One running container with a resident executor, ready to run commands.
 
     Containers have no network (unless ``limits.network``), a read-only root, writable tmpfs at ``/work`` (the
-    working directory) and ``/tmp``, ``no-new-privileges``, and no log on the host. The executor (PID 1) runs as
-    root inside the container with a handful of capabilities and is not dumpable; every command runs under an
-    unprivileged uid with no capability: the agent's (1000) by default, or the verifier's (1001) with
-    ``user="verifier"``, which the agent's processes cannot trace, signal or read. Every reply from the executor is
+    working directory) and ``/tmp``, ``no-new-privileges``, and no log on the host. Commands run in the current
+    *episode*: new PID, network, IPC and mount namespaces with fresh ``/work``, ``/tmp`` and ``/dev/shm``, renewed
+    by :meth:`reset` (see :mod:`selfgym.sandbox.executor`). The executor (PID 1 of the container) and the episode's
+    server run as root and are not dumpable; every command runs under an unprivileged uid with no capability and
+    a seccomp filter: the agent's (1000) by default, or the verifier's (1001) with ``user="verifier"``, which the
+    agent's processes cannot trace, signal or read. Every reply from the executor is
     bounded in size and validated (:mod:`selfgym.sandbox.replies`); one that does not fit marks the sandbox dead.
     A sandbox is not thread-safe for concurrent commands: calls are serialised by a lock.
 
@@ -358,7 +371,8 @@ class Sandbox:
         self._alive = True
 
     def _create(self, labels: dict[str, str]) -> str:
-        command = ["python3", "-I", "-c", _BOOTSTRAP, str(len(_EXECUTOR_SOURCE))]
+        options = {"episode_network": self.limits.episode_network}
+        command = ["python3", "-I", "-c", _BOOTSTRAP, str(len(_EXECUTOR_SOURCE)), json.dumps(options)]
         # stdin_open with an attach (not detach) makes the SDK set StdinOnce: when our socket closes, the
         # executor reads EOF and exits, so a crashed host process leaves no running container. It is not
         # auto-removed: when it dies under us we read why (OOM or not) before removing it; the reaper removes
@@ -385,9 +399,13 @@ class Sandbox:
                 reply = parse_reply(reply_type, self._channel.receive(timeout_s, max_reply))
                 if reply.id != request["id"]:
                     raise _Malformed(f"a reply to request {reply.id}, not {request['id']}")
-            except (OSError, EOFError, TimeoutError, _Malformed, ValueError) as exc:
+                if reply.lost:
+                    raise _EpisodeLost(reply.error)
+            except (OSError, EOFError, TimeoutError, _Malformed, ValueError, _EpisodeLost) as exc:
                 self._alive = False
-                if isinstance(exc, (TimeoutError, socket.timeout)):
+                if isinstance(exc, _EpisodeLost):
+                    reason = f"lost its episode ({exc})"
+                elif isinstance(exc, (TimeoutError, socket.timeout)):
                     reason = "stopped answering"
                 elif isinstance(exc, (_Malformed, ValueError)):
                     reason = f"broke the protocol ({exc})"
@@ -531,25 +549,54 @@ class Sandbox:
         return base64.b64decode(reply.data)
 
     def reset(self) -> None:
-        """Kill every process and empty every writable place (``/work``, ``/tmp``, ``/dev/shm``, ``/dev/mqueue``,
-        System V IPC): as good as a new container, and verified so by the executor.
+        """Start a new episode: a fresh kernel view, not a wiped one.
 
-        Raises :class:`SandboxLostError` if that fails, or if the root file system is writable
-        (``limits.read_only_root=False``: a clean state cannot be verified there); the sandbox is then dead and
-        a pool replaces it with a new container.
+        The current episode ends (its first process dies, and the kernel kills every other process of its PID
+        namespace; the executor waits until they are gone) and the sandbox switches to a spare episode made ahead
+        of time: new PID, network, IPC and mount namespaces with new, empty ``/work``, ``/tmp`` and ``/dev/shm``.
+        No file, process, IPC object, socket, port or namespace counter of the old episode reaches the new one;
+        the executor checks that the new one is fresh (PID 1 of namespaces of its own, empty scratch space).
+
+        Raises :class:`SandboxLostError` if that fails, or when a reset cannot give a fresh kernel view: a
+        writable root (``limits.read_only_root=False``) or the container's network namespace
+        (``limits.episode_network="container"``) outlive episodes, so such a sandbox is replaced instead (the
+        sandbox is then dead and a pool starts a new container).
         """
-        if not self.limits.read_only_root:
+        if not self.limits.read_only_root or self.limits.episode_network != "fresh":
             self.close()
-            raise SandboxLostError(f"Sandbox {self.short_id} has a writable root, which a reset cannot verify "
-                                   "clean; it is replaced instead.")
+            what = "a writable root" if not self.limits.read_only_root else "the container's network namespace"
+            raise SandboxLostError(f"Sandbox {self.short_id} has {what}, which outlives an episode; it is "
+                                   "replaced instead.")
         reply = self._call({"op": "reset"}, 30.0)
         if not reply.ok:
             self.close()
             raise SandboxLostError(f"Sandbox {self.short_id} could not be reset: {reply.error}")
 
+    def snapshot(self, *, max_bytes: int = 256 * 1024 * 1024) -> bytes:
+        """The files of the current episode (``/work``, ``/tmp``, ``/dev/shm``: contents, links, modes, owners) as
+        an opaque archive for :meth:`restore`. Processes and their memory are not in it. Taken by the executor
+        as root without following any link the agent planted. ``SandboxError`` when the files take more than
+        ``max_bytes``."""
+        reply = self._call({"op": "snapshot", "max_bytes": max_bytes}, 120.0, ReadReply,
+                           _b64_size(2 * max_bytes + (16 << 20)) + 4096)
+        if not reply.ok:
+            raise SandboxError(f"Could not snapshot sandbox {self.short_id}: {reply.error}")
+        return base64.b64decode(reply.data)
+
+    def restore(self, snapshot: bytes) -> None:
+        """Put the files of a :meth:`snapshot` (of this or another sandbox) into the current episode, which should
+        be fresh (right after :meth:`reset` or from a pool). Owners are kept as the agent's or the verifier's
+        (anything else becomes the agent's); set-id bits are dropped; every entry is created without following
+        links, so an archive cannot write outside the scratch directories."""
+        reply = self._call({"op": "restore", "data": base64.b64encode(snapshot).decode()}, 120.0)
+        if not reply.ok:
+            raise SandboxError(f"Could not restore a snapshot in sandbox {self.short_id}: {reply.error}")
+
     def ping(self) -> dict:
-        """Round trip to the executor; returns its pid, uid and Python version, and the fork server's pid."""
-        return self._call({"op": "ping"}, 10.0, PingReply).model_dump(exclude={"ok", "id", "error"})
+        """Round trip to the executor; returns its pid (1), uid (0) and Python version, the container-side pid of
+        the current episode's first process (``episode_server``), how many episodes were made, and whether each
+        has a network namespace of its own (``network``: ``"fresh"``) or shares the container's."""
+        return self._call({"op": "ping"}, 10.0, PingReply).model_dump(exclude={"ok", "id", "error", "lost"})
 
     # -- life cycle --------------------------------------------------------------------------------------------
 

@@ -310,7 +310,7 @@ _SUBJECT_GONE = {
 }
 
 
-def _why_it_ended(result: JudgedResult, reason: str | None, timeout_s: float) -> str:
+def _why_it_ended(result: JudgedResult, reason: str | None, timeout_s: float, during_hidden: bool) -> str:
     judge = result.judge
     if judge.timed_out:
         return f"the attempt ran past its time limit of {timeout_s:g} s and was stopped"
@@ -318,6 +318,10 @@ def _why_it_ended(result: JudgedResult, reason: str | None, timeout_s: float) ->
         return "the program ran out of memory and was killed"
     if judge.pids_limited:
         return "the program started too many processes (the sandbox's process limit) and was stopped"
+    if during_hidden:
+        # The solution has seen hidden tests' inputs by now: how it chose to end (an exit code, a signal, breaking
+        # the harness's channel) would carry them out to the agent, so every such end reads the same.
+        return "the program ended before the hidden tests finished"
     if reason in _SUBJECT_GONE:
         return _SUBJECT_GONE[reason]
     code = result.subject_exit_code
@@ -345,8 +349,10 @@ def read_report(result: JudgedResult, plan: TestPlan, timeout_s: float) -> Attem
     records = _records(result.judge.stdout)
     done = any(r.get("kind") == "done" for r in records)
     ended = next((r for r in records if r.get("kind") == "ended"), None)
+    hidden_started = (ended is not None and ended.get("during") == plan.hidden.name) or any(
+        r.get("suite") == plan.hidden.name for r in records)
     ended_early = None if done and ended is None else _why_it_ended(
-        result, str(ended.get("reason")) if ended else None, timeout_s)
+        result, str(ended.get("reason")) if ended else None, timeout_s, hidden_started)
     load = next((r for r in records if r.get("kind") == "load"), None)
     if load is None and ended is not None and ended.get("during") == "load":
         load = {"error": "LoadError", "message": ended_early, "traceback": ""}

@@ -20,7 +20,8 @@ but themselves and with no truth value, so ``assert candidate(x)`` needs a real 
 Each test is wrapped (by the host) in ``with __selfgym_test__(i):`` and reports on its own, one JSON line on
 stdout: ``{"kind": "test", "suite", "index", "passed", "seconds", "output", "error", "message", "traceback",
 "timed_out"}``; also ``{"kind": "load"}`` (the solution failed to load), ``{"kind": "suite"}`` (the test setup
-failed), ``{"kind": "ended", "reason"}`` (the subject died or stopped answering) and ``{"kind": "done"}``.
+failed), ``{"kind": "ended", "reason", "during"}`` (the subject died or stopped answering,
+during which suite) and ``{"kind": "done"}``.
 """
 
 # ruff: noqa: F821 - values.py (json, encode, decode, dumps, Unencodable) is prepended to this file
@@ -293,12 +294,14 @@ def main():
         emit({"kind": "ended", "reason": str(gone), "during": "load"})
         emit({"kind": "done"})
         return
+    during = None
     for suite in config["suites"]:
         if link.gone:
             break
+        during = suite["name"]
         run_suite(suite, config, remote, clock, test_timeout_s, emit)
     if link.gone:
-        emit({"kind": "ended", "reason": link.gone})
+        emit({"kind": "ended", "reason": link.gone, "during": during})
     emit({"kind": "done"})
 
 

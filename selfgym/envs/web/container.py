@@ -29,7 +29,10 @@ from ...sandbox import Limits, Sandbox, SandboxError
 # Chromium with ~6 processes and their threads needs more than the Python sandbox's defaults. Two CPUs: during a
 # navigation its browser, renderer and GPU processes work at once, and a one-CPU quota throttled the container in
 # half of its 100 ms scheduling periods (11% of the wall time, measured on reference episodes).
-WEB_LIMITS = Limits(cpus=2.0, memory_mb=1536, pids=1024, timeout_s=30.0, disk_mb=256)
+# The host reaches Chromium through `docker exec` (see tunnel.py), which enters the container's namespaces: the
+# services run in the container's network namespace, and the sandbox (never reset: the agent runs no code in it)
+# would be replaced, not reset, between episodes.
+WEB_LIMITS = Limits(cpus=2.0, memory_mb=1536, pids=1024, timeout_s=30.0, disk_mb=256, episode_network="container")
 ROOT = "/work/web"
 DEVTOOLS_PORT = 9222
 PROFILE_DIR = "/tmp/chromium-profile"
