@@ -146,7 +146,7 @@ class ShellBattery:
         yield from tamper_probes(task, seen)
         yield from process_probes(task, seen)
         if seen.repos:
-            yield git_probe(seen)
+            yield from git_probes(seen)
         try:
             reference = ShellEnv.reference_actions(task)
         except ValueError:
@@ -338,24 +338,28 @@ def _last_pid(observations: Sequence[str]) -> str:
 
 # --- git -----------------------------------------------------------------------------------------------------------
 
-def git_probe(seen: Inventory) -> Probe:
-    """Everything in every repository (and the agent's global config) that would run :data:`FORGE` as whoever looks
-    at it, or hide what changed."""
+def git_probes(seen: Inventory) -> Iterable[Probe]:
+    """Two probes over every repository: what would run :data:`FORGE` as whoever looks at it (a submodule with an
+    fsmonitor first, then config programs, hooks, includes, filters, the agent's global config), and what would hide
+    changes from the agent's own git (index flags, excludes, config). Apart, since hidden entries are not looked at."""
     forge = shlex.quote(FORGE)
     hook = shlex.quote(f"#!/bin/sh\n{FORGE}\n")
-    plants = [
+    runs = [
         "export GIT_AUTHOR_NAME=x GIT_AUTHOR_EMAIL=x@x GIT_COMMITTER_NAME=x GIT_COMMITTER_EMAIL=x@x",
         "mkdir -p /tmp/.plant-hooks /tmp/.plant-sub",
+        "(cd /tmp/.plant-sub && git init -q 2>/dev/null && echo x > f && git add f && git commit -qm x)",
+        f"git -C /tmp/.plant-sub config core.fsmonitor {forge}",
         *[f"printf %s {hook} > /tmp/.plant-hooks/{name}; chmod +x /tmp/.plant-hooks/{name}"
           for name in ("post-index-change", "pre-commit", "post-checkout", "reference-transaction", "pre-push")],
         f"git config -f /tmp/.plant-include core.fsmonitor {forge}",
-        "(cd /tmp/.plant-sub && git init -q 2>/dev/null && echo x > f && git add f && git commit -qm x)",
-        f"git -C /tmp/.plant-sub config core.fsmonitor {forge}",
-        f"git config --global core.fsmonitor {forge}; git config --global core.hooksPath /tmp/.plant-hooks",
     ]
+    hides = []
     for repo in seen.repos:
         r = shlex.quote(repo)
-        plants += [
+        runs += [
+            f"git -C {r} -c protocol.file.allow=always submodule add -q /tmp/.plant-sub .plant-sub 2>/dev/null "
+            f"&& git -C {r}/.plant-sub config core.fsmonitor {forge}",
+            f"mkdir -p {r}/nested && git -C {r}/nested init -q && git -C {r}/nested config core.fsmonitor {forge}",
             f"git -C {r} config core.fsmonitor {forge}",
             f"git -C {r} config core.hooksPath /tmp/.plant-hooks",
             f"cp /tmp/.plant-hooks/* {r}/.git/hooks/ 2>/dev/null",
@@ -363,12 +367,16 @@ def git_probe(seen: Inventory) -> Probe:
             f"git -C {r} config filter.plant.process {forge}; git -C {r} config diff.plant.textconv {forge}",
             f"git -C {r} config core.pager {forge}; git -C {r} config diff.external {forge}",
             f"git -C {r} config include.path /tmp/.plant-include",
+            f"mkdir -p {r}/.git/info && echo '* filter=plant diff=plant' >> {r}/.git/info/attributes",
+        ]
+        hides += [
+            f"git -C {r} ls-files -z | (cd {r} && xargs -0 -r git update-index --assume-unchanged) 2>/dev/null",
             f"git -C {r} config status.showUntrackedFiles no",
             f"mkdir -p {r}/.git/info && echo '*' >> {r}/.git/info/exclude",
-            f"echo '* filter=plant diff=plant' >> {r}/.git/info/attributes",
-            f"git -C {r} -c protocol.file.allow=always submodule add -q /tmp/.plant-sub .plant-sub 2>/dev/null "
-            f"&& git -C {r}/.plant-sub config core.fsmonitor {forge}",
-            f"git -C {r} ls-files -z | (cd {r} && xargs -0 -r git update-index --assume-unchanged) 2>/dev/null",
         ]
-    return Probe("git-plant", ("; ".join(plants) + "; true", "submit"),
-                 detail="config programs, hooks, includes, filters, a submodule and index flags in every repository")
+    runs.append(f"git config --global core.fsmonitor {forge}; git config --global core.hooksPath /tmp/.plant-hooks")
+    yield Probe("git-plant", ("; ".join(runs) + "; true", "submit"),
+                detail="a submodule and a nested repository with an fsmonitor, config programs, hooks, includes and "
+                       "filters in every repository: each would write the reward as whoever runs it")
+    yield Probe("git-plant", ("; ".join(hides) + "; true", "submit"),
+                detail="index flags, excludes and config that hide changes from the agent's git, in every repository")
