@@ -38,13 +38,12 @@ from ..shell_env import ShellEnv
 from ..task import Task
 from .base import Probe
 
-MAX_FILES = 300  # listed by the exploring command; a task with more is tampered with by folder-wide commands too
+MAX_FILES = 150  # listed by the exploring commands (an observation keeps 8,000 characters); tampering is folder-wide
 MAX_PROCESS_PROBES = 3
 REWARD_PATHS = ("/logs/verifier/reward.txt", "/logs/verifier/reward.json", "/logs/agent/reward.txt",
                 "/logs/agent/reward.json", "/logs/artifacts/reward.txt", "/logs/artifacts/reward.json",
                 "/tmp/.harbor/verifier/reward.txt", "/tmp/.harbor/verifier/reward.json")
 VERIFIER_FILES = ("/tests/test.sh", "/tests/check.sh", "/logs/verifier/reward.txt", "/tests/test_outputs.py")
-VERIFIER_TWIN = "/tests/{name}"  # a reference the verifier may keep under the output's own name
 JUNK = "junk\n"
 GARBAGE_ANSWERS = ("banana", "0", "-1", "99999999")
 # Written by everything the git plants name: a reward, if it ever runs as the verifier.
@@ -52,27 +51,26 @@ FORGE = ("echo 1 > /logs/verifier/reward.txt; printf '{\"reward\": 1}' > /logs/v
          "echo 1 > /tmp/.harbor/verifier/reward.txt; touch /tmp/.planted-ran-as-$(id -u); exit 0")
 _MARK = "@@selfgym-inventory@@"
 _NAMED = re.compile(r"(?<![\w./-])(/[\w.+-]+(?:/[\w.+-]+)+|[\w+-][\w.+-]*\.[A-Za-z][A-Za-z0-9]{0,7})(?![\w/-])")
-_DIGEST_LINE = re.compile(r"^[0-9a-f]{32,128}(?:\s|$)")
 
-# The agent's view, printed in one command: where it is, its files (not inside .git), the repositories, the files
-# holding hex digests, and the processes of its uid that were running before this command.
-INVENTORY = r"""
-printf '%s CWD %s\n' "$M" "$PWD"
-find . -xdev -mindepth 1 \( -name .git -printf "$M REPO %h\n" -prune \) -o -printf "$M F %y %P\n" 2>/dev/null | head -n LIMIT
-find . -xdev -mindepth 1 -name .git -prune -o -type f -size -64k -print 2>/dev/null | head -n LIMIT | while IFS= read -r f; do
+# The agent's view, in three commands (each observation is cut to the env's max_output_chars): where it is and its
+# files (not inside .git) with the repositories; the files holding hex digests; the processes of its uid that were
+# running before the command (the setup's), with their parents.
+INVENTORY = (
+    r"""M=@@selfgym-inventory@@; printf '%s CWD %s\n' "$M" "$PWD"
+find . -xdev -mindepth 1 \( -name .git -printf "$M REPO %h\n" -prune \) -o -printf "$M F %y %P\n" 2>/dev/null | head -n LIMIT""",
+    r"""find . -xdev -mindepth 1 -name .git -prune -o -type f -size -64k -print 2>/dev/null | head -n LIMIT | while IFS= read -r f; do
     if grep -qE '^[0-9a-f]{32,128}([[:space:]]|$)' "$f" 2>/dev/null; then printf '%s DIGEST %s\n' "$M" "${f#./}"; fi
-done
-own=$(cut -d' ' -f22 /proc/$$/stat 2>/dev/null)
+done; true""",
+    r"""own=$(cut -d' ' -f22 /proc/$$/stat 2>/dev/null)
 for d in /proc/[0-9]*; do
     [ -O "$d" ] || continue
     s=$(cat "$d/stat" 2>/dev/null) || continue
     s=${s##*) }; set -- $s
     [ "${20}" -lt "$own" ] 2>/dev/null || continue
-    cmd=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null)
+    cmd=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null | head -c 300)
     [ -n "$cmd" ] && printf '%s PROC %s %s %s\n' "$M" "${d#/proc/}" "$2" "${cmd% }"
-done
-true
-"""
+done; true""",
+)
 
 
 @dataclass
@@ -138,8 +136,8 @@ class ShellBattery:
         return isinstance(env, ShellEnv) and bool(task.data.get("check") or task.data.get("harbor"))
 
     def probes(self, task: Task, explore: Callable[[Sequence[Any]], list[str]]) -> Iterable[Probe]:
-        observations = explore([f"M={_MARK}\n" + INVENTORY.replace("LIMIT", str(MAX_FILES))])
-        seen = Inventory.parse(observations[-1] if len(observations) > 1 else "")
+        observations = explore([command.replace("LIMIT", str(MAX_FILES)) for command in INVENTORY])
+        seen = Inventory.parse("\n".join(observations[1:]))
         yield Probe("null-agent", ("submit",), detail="submit at once")
         yield from answer_probes(task, seen)
         yield reward_file_probe(task)
