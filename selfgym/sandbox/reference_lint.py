@@ -53,7 +53,7 @@ def reference_problems(check: str, *, setup: str = "", instruction: str = "") ->
     lint tell a hidden reference file from the files the task is about."""
     problems: list[str] = []
     written = setup_writes(setup)
-    for number, line in enumerate(_logical_lines(check), start=1):
+    for number, line in _logical_lines(check):
         for command in _commands(line):
             problems.extend(f"line {number}: {problem}" for problem in _command_problems(command))
         for path in sorted(_reads(line) & written):
@@ -68,7 +68,7 @@ def setup_writes(setup: str) -> set[str]:
     """Files a setup script writes (redirections, ``touch``, ``tee``, the last argument of ``cp``/``mv``/``ln``),
     as written there (relative to ``/work`` or absolute)."""
     written: set[str] = set()
-    for line in _logical_lines(setup):
+    for _, line in _logical_lines(setup):
         for command in _commands(line):
             words = [word for word in command if not word.startswith("-")]
             for index, word in enumerate(command[:-1]):
@@ -83,16 +83,19 @@ def setup_writes(setup: str) -> set[str]:
 
 # --- reading shell as text -----------------------------------------------------------------------------------------
 
-def _logical_lines(script: str) -> list[str]:
-    """Lines without comments, continuation lines joined, heredoc bodies dropped (data, not commands)."""
-    lines: list[str] = []
+def _logical_lines(script: str) -> list[tuple[int, str]]:
+    """(number, line) of the lines that hold commands: comments left out, continuation lines joined (numbered as
+    their first), heredoc bodies dropped (data, not commands)."""
+    lines: list[tuple[int, str]] = []
     pending = ""
+    start = 0
     heredoc: str | None = None
-    for raw in script.splitlines():
+    for number, raw in enumerate(script.splitlines(), start=1):
         if heredoc is not None:
             if raw.strip() == heredoc:
                 heredoc = None
             continue
+        start = start if pending else number
         line = pending + raw
         if line.endswith("\\"):
             pending = line[:-1]
@@ -103,7 +106,7 @@ def _logical_lines(script: str) -> list[str]:
             heredoc = marker.group(1)
         if line.lstrip().startswith("#"):
             continue
-        lines.append(line)
+        lines.append((start, line))
     return lines
 
 
