@@ -17,7 +17,11 @@ A task file is a YAML list of entries::
 Tasks that ask for an answer take it as ``submit <answer>``; the check reads it from ``$SELFGYM_ANSWER``. The check
 runs under the verifier's uid, out of the agent's reach; to run the agent's programs or tools that execute code from
 the agent's files (git, make, pytest, ``bash script.sh``), it calls ``as_agent CMD ...`` and judges their output
-(see :mod:`selfgym.sandbox.checks`; a check that calls them directly is refused).
+(see :mod:`selfgym.sandbox.checks`; a check that calls them directly is refused). To read a git repository it calls
+``vgit REPO ARGS...`` (git on a snapshot of the repository's data: nothing the agent configured runs); to find
+processes, ``vpgrep [-o] PROGRAM CMDLINE`` (the program that really runs; ``-o``: only those the setup started).
+What a check compares with lives in the check: one that reads its reference from the agent's reach (a digest file
+the setup wrote, an input compared with the output) is refused (:mod:`selfgym.sandbox.reference_lint`).
 ``keep_background: true`` keeps the processes that setup and the agent's commands leave running (the
 ``processes`` tasks); otherwise every process a command started is killed when it ends.
 Everything but ``id``, ``prompt`` and ``difficulty`` goes in ``Task.data``, so curricula can write new tasks.
