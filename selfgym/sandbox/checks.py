@@ -10,7 +10,10 @@ execute code found in the data they read (git runs hooks, ``core.fsmonitor`` and
 config; make runs the Makefile; pytest imports conftest.py). Code of the agent's running as the verifier could
 tamper with the check itself. For those a check calls ``as_agent COMMAND [ARGS...]``: the command runs under the
 agent's uid (in the check's current directory, output and exit code passed through), and the check judges what
-it printed. :func:`lint_check` refuses scripts that call such tools directly. The verifier's environment is also
+it printed. :func:`lint_check` refuses scripts that call such tools directly. Two more helpers read the agent's
+state as data: ``vgit REPO ARGS...`` runs git on a snapshot of a repository's data that holds nothing the agent
+configured (:mod:`selfgym.sandbox.vgit`), and ``vpgrep [-o] PROGRAM CMDLINE`` finds processes by the program that
+runs, with ``-o`` only those the task's setup started (:func:`mark_agent_start` notes when the agent took over). The verifier's environment is also
 kept free of the agent's influence: ``HOME=/`` (no dot-files of the agent's), ``PYTHONSAFEPATH=1`` (``python3 -c``
 does not import from the current directory), git's system and global config off.
 
