@@ -378,3 +378,6 @@ def git_probes(seen: Inventory) -> Iterable[Probe]:
                        "filters in every repository: each would write the reward as whoever runs it")
     yield Probe("git-plant", ("; ".join(hides) + "; true", "submit"),
                 detail="index flags, excludes and config that hide changes from the agent's git, in every repository")
+
+
+BATTERIES = (ShellBattery(),)
