@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..sandbox import ExecResult, Limits, Sandbox, SandboxPool
+from ..sandbox.checks import mark_agent_start
 from .base import TextEnv, Turn
 from .harbor import EnvironmentSetupError, HarborEpisode, HarborSpec, harbor_spec_of
 from .harbor.spec import HarborStep
@@ -158,6 +159,7 @@ class ShellEnv(TextEnv):
                 ending = "timed out" if result.timed_out else f"exit code {result.exit_code}"
                 output = clip_middle(result.stdout + result.stderr, 2000)
                 raise ValueError(f"the setup of shell task {self.task.id!r} failed ({ending}):\n{output}")
+        mark_agent_start(sandbox, keep_background=self._spec.keep_background)
 
     def _judge(self, sandbox: Sandbox, answer: str) -> Turn:
         # Under the verifier's uid, out of reach of the agent's processes (still running in tasks that keep them).

@@ -10,7 +10,10 @@ execute code found in the data they read (git runs hooks, ``core.fsmonitor`` and
 config; make runs the Makefile; pytest imports conftest.py). Code of the agent's running as the verifier could
 tamper with the check itself. For those a check calls ``as_agent COMMAND [ARGS...]``: the command runs under the
 agent's uid (in the check's current directory, output and exit code passed through), and the check judges what
-it printed. :func:`lint_check` refuses scripts that call such tools directly. The verifier's environment is also
+it printed. :func:`lint_check` refuses scripts that call such tools directly. Two more helpers read the agent's
+state as data: ``vgit REPO ARGS...`` runs git on a snapshot of a repository's data that holds nothing the agent
+configured (:mod:`selfgym.sandbox.vgit`), and ``vpgrep [-o] PROGRAM CMDLINE`` finds processes by the program that
+runs, with ``-o`` only those the task's setup started (:func:`mark_agent_start` notes when the agent took over). The verifier's environment is also
 kept free of the agent's influence: ``HOME=/`` (no dot-files of the agent's), ``PYTHONSAFEPATH=1`` (``python3 -c``
 does not import from the current directory), git's system and global config off.
 
@@ -22,6 +25,7 @@ commands print, so such checks should read state directly (``/proc``, files) rat
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 # The agent's side: runs each requested command as the agent's uid, one at a time. Standard library only.
 RUNNER = r'''
@@ -77,13 +81,59 @@ sys.stderr.buffer.write(stderr)
 sys.exit(code if code < 256 else 255)
 '''
 
-# Sourced before the check's own script (it runs with bash -e).
-PRELUDE = r'''
+VGIT = (Path(__file__).parent / "vgit.py").read_text(encoding="utf-8")
+
+# When the agent took over a task's sandbox, in clock ticks since boot (the unit of a process's start time in
+# /proc/PID/stat): written by the verifier once the task's setup is done (mark_agent_start), read by `vpgrep -o`.
+AGENT_START_FILE = "/tmp/.selfgym-agent-start"
+# `set -C`: a file that is there already (the verifier's own, from an earlier mark) is never overwritten.
+MARK_AGENT_START = f"set -C; read -r up _ < /proc/uptime; echo \"$up\" | tr -d . > {AGENT_START_FILE}"
+
+# Sourced before the check's own script (it runs with bash -e). The helpers are exported: a Harbor test script, and
+# the scripts it starts, have them too.
+#
+# vpgrep [-o] PROGRAM CMDLINE: the pids of the processes running the program PROGRAM (an ERE matched against the
+# whole name of the file the process executed, /proc/PID/comm, which `exec -a NAME` does not change) whose command
+# line (arguments joined by spaces) matches the ERE CMDLINE; with -o only those that were running before the agent's
+# first command (the task's setup started them), which the agent can have neither started nor replaced.
+PRELUDE = r"""
 as_agent() { /usr/bin/python3 -I -c "$SELFGYM_AS_AGENT_CLIENT" "$@"; }
+vgit() { /usr/bin/python3 -I -c "$SELFGYM_VGIT" "$@"; }
+vpgrep() {
+    local original= anchor= dir comm cmd stat fields
+    if [ "$1" = -o ]; then
+        original=1
+        shift
+        anchor=$(cat AGENT_START_FILE 2>/dev/null) && [ -n "$anchor" ] || { echo "vpgrep: no mark of the agent's start" >&2; return 2; }
+    fi
+    for dir in /proc/[0-9]*; do
+        comm=$(cat "$dir/comm" 2>/dev/null) && [[ $comm =~ ^($1)$ ]] || continue
+        cmd=$(tr '\0' ' ' < "$dir/cmdline" 2>/dev/null) && [[ ${cmd% } =~ $2 ]] || continue
+        if [ -n "$original" ]; then
+            stat=$(cat "$dir/stat" 2>/dev/null) || continue
+            read -ra fields <<< "${stat##*) }"
+            [ "${fields[19]}" -le "$anchor" ] 2>/dev/null || continue
+        fi
+        echo "${dir#/proc/}"
+    done
+}
+export -f as_agent vgit vpgrep
 SELFGYM_CHECK_LOCK=$(mktemp)
-export SELFGYM_CHECK_LOCK
+SELFGYM_VGIT_DIR=$(mktemp -d)
+export SELFGYM_CHECK_LOCK SELFGYM_VGIT_DIR
 unset SELFGYM_CHECK_PRELUDE
-'''
+""".replace("AGENT_START_FILE", AGENT_START_FILE)
+
+def mark_agent_start(sandbox, *, keep_background: bool) -> None:
+    """Note, as the verifier, that the agent takes the sandbox over now (after the task's setup): ``vpgrep -o`` then
+    tells the processes the setup started from any the agent starts, however it names them. ``ValueError`` when the
+    mark cannot be made (the setup left a file in its place)."""
+    result = sandbox.run(["/bin/sh", "-c", MARK_AGENT_START], timeout_s=10, keep_background=keep_background,
+                         user="verifier")
+    if not result.ok:
+        raise ValueError(f"the verifier could not note when the agent starts ({AGENT_START_FILE}): "
+                         f"{(result.stdout + result.stderr).strip()[:300]}")
+
 
 VERIFIER_ENV = {
     "HOME": "/",
@@ -126,7 +176,7 @@ def lint_check(script: str) -> str | None:
 def check_request(script: str, env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str], list[str]]:
     """The judge's argv and environment and the subject's argv of a check run (see the module docstring)."""
     judge_env = dict(VERIFIER_ENV, SELFGYM_CHECK=script, SELFGYM_CHECK_PRELUDE=PRELUDE,
-                     SELFGYM_AS_AGENT_CLIENT=CLIENT, **(env or {}))
+                     SELFGYM_AS_AGENT_CLIENT=CLIENT, SELFGYM_VGIT=VGIT, **(env or {}))
     judge = ["/bin/bash", "-e", "-c", 'eval "$SELFGYM_CHECK_PRELUDE"; eval "$SELFGYM_CHECK"']
     return judge, judge_env, ["python3", "-I", "-c", RUNNER]
 

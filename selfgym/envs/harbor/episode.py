@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...sandbox import Limits, Sandbox, SandboxLostError, SandboxStartError, docker_client
+from ...sandbox.checks import mark_agent_start
 from ...sandbox.limits import EXECUTOR_HEADROOM_MB
 from ..base import TextEnv
 from ..task import Task
@@ -162,6 +163,7 @@ class HarborEpisode:
             self._setup_step(sandbox, RESTORE_SEED_WORK, self.env, "restoring /work")
         if spec.healthcheck is not None:
             self._wait_healthy(sandbox, spec.healthcheck)
+        mark_agent_start(sandbox, keep_background=spec.keep_background)
 
     def _setup_step(self, sandbox: Sandbox, command: str, env: dict[str, str], what: str, *,
                     cwd: str = "/work") -> None:

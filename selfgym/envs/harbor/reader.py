@@ -34,6 +34,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from ...sandbox.checks import lint_check
+from ...sandbox.reference_lint import reference_problems
 from ..task import Task
 from .config import SelfgymMetadata, StepConfig, TaskToml
 from .spec import HarborSpec, HarborStep, Hook
@@ -147,6 +149,8 @@ def _read_harbor(path: Path, family: str) -> Task:
         fields["verifier_mode"] = steps[-1].verifier_mode  # the mode of the run that ends the episode
     fields.update(_environment(path, config, ours))
     fields.update(_verifier_tests(path, config, steps))
+    if fields["environment"] == "sandbox":
+        _lint_check_script(path, fields["setup"], instruction)
     spec = HarborSpec(**fields)
     name = config.task.name if config.task else path.name
     if steps:
@@ -237,6 +241,20 @@ def _environment(path: Path, config: TaskToml, ours: SelfgymMetadata) -> dict[st
                            "selfgym; a task needs an environment/Dockerfile or [environment].docker_image")
     raise TaskDirError(f"{path}: no environment: expected environment/Dockerfile or [environment].docker_image "
                        "in task.toml")
+
+
+def _lint_check_script(path: Path, setup: str, instruction: str) -> None:
+    """A task in selfgym's format (the sandbox template) whose ``tests/check.sh`` runs the agent's code as the verifier,
+    or compares with a value in the agent's reach, is refused (:mod:`selfgym.sandbox.checks`,
+    :mod:`selfgym.sandbox.reference_lint`)."""
+    file = path / "tests" / "check.sh"
+    if not file.is_file():
+        return
+    check = _read_text(file, what="the check script")
+    problems = [problem for problem in [lint_check(check)] if problem]
+    problems += reference_problems(check, setup=setup, instruction=strip_canary(instruction))
+    if problems:
+        raise TaskDirError(f"{file}: " + "; ".join(problems))
 
 
 def _verifier_tests(path: Path, config: TaskToml, steps: list[HarborStep]) -> dict[str, Any]:

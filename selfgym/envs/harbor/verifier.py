@@ -59,9 +59,8 @@ with tarfile.open(sys.argv[1], "w") as tar:
 
 
 # The test script runs as the judge of a judged run whose subject is the agent's side of `as_agent` (the check
-# scripts' helper, exported so that test.sh and what it starts can call it); from the working directory.
+# scripts' prelude exports it and `vgit`, so that test.sh and what it starts can call them); from the working directory.
 _RUN_TESTS = f"""
-export -f as_agent
 cd "$SELFGYM_TESTS_CWD" || exit 1
 {TESTS_DIR}/test.sh
 """

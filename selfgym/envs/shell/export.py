@@ -41,15 +41,17 @@ _NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 TEST_SCRIPT = """#!/bin/bash
 # The verifier of a selfgym shell task: tests/check.sh, run with bash -e in /work, decides.
-# Reward 1 when it exits 0, else 0.{answer}{helpers}
+# Reward 1 when it exits 0, else 0.{helpers}{answer}
 cd /work || exit 1
 bash -e /tests/check.sh
 status=$?
 if [ "$status" -eq 0 ]; then echo 1; else echo 0; fi > /logs/verifier/reward.txt
 """
 ANSWER_LINES = f"""
-# The task's answer: what the agent wrote to {ANSWER_FILE} (at most 64 KiB; trailing newlines dropped).
-export SELFGYM_ANSWER="$(head -c 65536 {ANSWER_FILE} 2>/dev/null)\""""
+
+# The task's answer: what the agent wrote to {ANSWER_FILE} (at most 64 KiB; trailing newlines dropped), read with
+# the agent's rights (a link it planted leads nowhere the agent could not read itself)
+export SELFGYM_ANSWER="$(as_agent head -c 65536 {ANSWER_FILE} 2>/dev/null)\""""
 
 
 # For checks written for selfgym's Shell-v0, which run the agent's programs with `as_agent CMD...`: selfgym's verifier
@@ -60,31 +62,30 @@ AS_AGENT_HELPER = r"""
 if ! type as_agent > /dev/null 2>&1; then as_agent() { "$@"; }; fi
 export -f as_agent"""
 
-# For checks that read git repositories (`vgit REPO ARGS...`); the explicit --git-dir also spares git's check that
-# the repository belongs to the verifier's uid.
+# For checks that read git repositories (`vgit REPO ARGS...`): selfgym's verifier provides a git that reads a snapshot
+# of the repository's data and runs nothing the agent configured (selfgym.sandbox.vgit); elsewhere it is plain git.
 GIT_HELPER = r"""
 
-# git on a copy of the agent's repository with its objects, refs and index only: never with configuration,
-# hooks or attributes the agent wrote (they can name programs for git to run), nor its replace refs
-vgit() {
-    local repo copy f
-    repo=$(cd "$1" && pwd -P) || return 1
-    shift
-    copy="$SELFGYM_GIT_COPIES/$(printf '%s' "$repo" | md5sum | cut -c1-16)"
-    if [ ! -d "$copy" ]; then
-        git init -q "$copy" || return 1
-        cp -r "$repo/.git/objects/." "$copy/.git/objects/" || return 1
-        cp -r "$repo/.git/refs/." "$copy/.git/refs/" || return 1
-        for f in HEAD packed-refs index; do
-            if [ -f "$repo/.git/$f" ]; then cp "$repo/.git/$f" "$copy/.git/$f" || return 1; fi
-        done
-    fi
-    GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_NO_REPLACE_OBJECTS=1 \
-        git --git-dir="$copy/.git" --work-tree="$repo" "$@"
-}
-export -f vgit
-SELFGYM_GIT_COPIES=$(mktemp -d) || exit 1
-export SELFGYM_GIT_COPIES"""
+# vgit REPO ARGS...: git on REPO (selfgym's verifier provides one that runs nothing the agent configured)
+if ! type vgit > /dev/null 2>&1; then vgit() { local repo=$1; shift; git -C "$repo" "$@"; }; fi
+export -f vgit"""
+
+# For checks that look for processes (`vpgrep [-o] PROGRAM CMDLINE`): selfgym's verifier provides one that also checks
+# the program that runs and, with -o, that the task's setup started it; elsewhere it is pgrep.
+PROCESS_HELPER = r"""
+
+# vpgrep [-o] PROGRAM CMDLINE: pids of processes whose command line matches CMDLINE (selfgym's verifier provides one
+# that also checks which program runs and, with -o, that the task's setup started them)
+if ! type vpgrep > /dev/null 2>&1; then vpgrep() { [ "$1" != -o ] || shift; pgrep -f "$2"; }; fi
+export -f vpgrep"""
+
+
+def test_script(check: str, *, takes_answer: bool) -> str:
+    """``tests/test.sh`` of an exported task whose ``tests/check.sh`` is ``check``."""
+    wanted = (("as_agent", AS_AGENT_HELPER, takes_answer), ("vgit ", GIT_HELPER, False),
+              ("vpgrep ", PROCESS_HELPER, False))
+    helpers = "".join(helper for word, helper, always in wanted if always or word in check)
+    return TEST_SCRIPT.format(answer=ANSWER_LINES if takes_answer else "", helpers=helpers)
 
 
 def takes_answer(check: str) -> bool:
@@ -168,8 +169,7 @@ def write_task(task: Task, dest: Path, *, wrong: Iterable[Sequence[str]] = (), c
         "instruction.md": instruction + "\n",
         "environment/Dockerfile": sandbox_dockerfile(setup_at_start=keep_background),
         f"environment/{SETUP_FILE}": _script(data.get("setup", "")),
-        "tests/test.sh": TEST_SCRIPT.format(answer=ANSWER_LINES if answer_file else "", helpers="".join(
-            helper for word, helper in (("as_agent", AS_AGENT_HELPER), ("vgit ", GIT_HELPER)) if word in data["check"])),
+        "tests/test.sh": test_script(data["check"], takes_answer=answer_file is not None),
         "tests/check.sh": _script(data["check"]),
         "solution/solve.sh": solve_script(data["solution"], answer_file=answer_file),
     }

@@ -17,7 +17,11 @@ A task file is a YAML list of entries::
 Tasks that ask for an answer take it as ``submit <answer>``; the check reads it from ``$SELFGYM_ANSWER``. The check
 runs under the verifier's uid, out of the agent's reach; to run the agent's programs or tools that execute code from
 the agent's files (git, make, pytest, ``bash script.sh``), it calls ``as_agent CMD ...`` and judges their output
-(see :mod:`selfgym.sandbox.checks`; a check that calls them directly is refused).
+(see :mod:`selfgym.sandbox.checks`; a check that calls them directly is refused). To read a git repository it calls
+``vgit REPO ARGS...`` (git on a snapshot of the repository's data: nothing the agent configured runs); to find
+processes, ``vpgrep [-o] PROGRAM CMDLINE`` (the program that really runs; ``-o``: only those the setup started).
+What a check compares with lives in the check: one that reads its reference from the agent's reach (a digest file
+the setup wrote, an input compared with the output) is refused (:mod:`selfgym.sandbox.reference_lint`).
 ``keep_background: true`` keeps the processes that setup and the agent's commands leave running (the
 ``processes`` tasks); otherwise every process a command started is killed when it ends.
 Everything but ``id``, ``prompt`` and ``difficulty`` goes in ``Task.data``, so curricula can write new tasks.
@@ -33,9 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ...sandbox.checks import lint_check
+from ...sandbox.reference_lint import reference_problems
 from ..harbor.reader import read_tasks
 from ..sources import TaskList
 from ..task import Task
@@ -90,18 +95,36 @@ class ShellTaskEntry(ShellTaskSpec):
     prompt: str = Field(min_length=1)
     difficulty: int = Field(ge=0, le=3)
 
+    @model_validator(mode="after")
+    def _compares_with_nothing_the_agent_can_write(self) -> ShellTaskEntry:
+        check_references(self.check, setup=self.setup, instruction=self.prompt)
+        return self
+
     def to_task(self) -> Task:
         data = self.model_dump(include=set(ShellTaskSpec.model_fields))
         return Task(id=self.id, family=FAMILY, prompt=self.prompt.strip(), difficulty=self.difficulty,
                     data=data)
 
 
+def check_references(check: str, *, setup: str, instruction: str) -> None:
+    """``ValueError`` when ``check`` compares with a value in the agent's reach (:mod:`~selfgym.sandbox.reference_lint`)."""
+    problems = reference_problems(check, setup=setup, instruction=instruction)
+    if problems:
+        raise ValueError("the check compares with values the agent can write: " + "; ".join(problems))
+
+
 def spec_of(task: Task) -> ShellTaskSpec:
-    """The validated spec of ``task`` (``ValueError`` naming the bad or missing keys)."""
+    """The validated spec of ``task`` (``ValueError`` naming the bad or missing keys, or a check that compares with
+    a value the agent can write)."""
     try:
-        return ShellTaskSpec.model_validate(dict(task.data))
+        spec = ShellTaskSpec.model_validate(dict(task.data))
     except ValidationError as exc:
         raise ValueError(f"task {task.id!r} is not a valid shell task: {exc}") from None
+    try:
+        check_references(spec.check, setup=spec.setup, instruction=task.prompt)
+    except ValueError as exc:
+        raise ValueError(f"task {task.id!r}: {exc}") from None
+    return spec
 
 
 def tasks_from_entries(entries: Any, origin: str) -> list[Task]:

@@ -1,3 +1,4 @@
 [ "$(cat restored/config.yml)" = 'level: debug' ]
-[ "$(find . -path ./restored -prune -o -newer backup.tar.bz2 -type f -print | grep -v '^\./\.' | sort)" = "" ]
-[ ! -e etc ] && [ ! -e var ] && [ "$(ls restored)" = config.yml ]
+[ "$(ls restored)" = config.yml ]
+# nothing else of the archive under /work: none of its members' names, file or folder, anywhere
+[ -z "$(find . -path ./restored -prune -o \( -name config.yml -o -name keys.yml -o -name db -o -name etc -o -name var -o -name app -o -name lib \) -print)" ]

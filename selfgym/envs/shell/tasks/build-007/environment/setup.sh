@@ -20,4 +20,3 @@ def test_title_case():
 def test_count_vowels():
     assert count_vowels("Apple") == 2
 PY
-sha256sum lib/test_text.py > .tests.sha256

@@ -1,2 +1,3 @@
 [ -L current ]
-[ "$(cat current/VERSION)" = v1.10.0 ]
+case "$(readlink current)" in releases/v1.10.0 | releases/v1.10.0/ | ./releases/v1.10.0 | /work/releases/v1.10.0 | /work/releases/v1.10.0/) ;; *) exit 1 ;; esac
+[ "$(cat releases/v1.10.0/VERSION)" = v1.10.0 ]

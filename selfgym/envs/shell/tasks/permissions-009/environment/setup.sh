@@ -4,4 +4,3 @@ printf '#!/bin/bash\necho prepared\n' > helpers/prepare.sh
 printf '#!/bin/bash\necho finished\n' > helpers/finish.sh
 chmod 755 deploy.sh helpers/finish.sh
 chmod 644 helpers/prepare.sh
-sha256sum deploy.sh helpers/prepare.sh helpers/finish.sh > .sums

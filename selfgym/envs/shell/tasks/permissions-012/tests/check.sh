@@ -1,2 +1,2 @@
-[ "$(stat -c '%a %Y' dst/app.conf)" = "$(stat -c '%a %Y' src/app.conf)" ]
-cmp -s dst/app.conf src/app.conf
+[ "$(stat -c '%a %Y' dst/app.conf)" = "604 $(date -d '2021-06-01 12:34:56' +%s)" ]
+[ "$(cat dst/app.conf)" = 'port = 80' ]

@@ -1,3 +1,3 @@
-pid=$(pgrep -x -f 'sleep 86400')
+pid=$(vpgrep -o sleep '^sleep 86400$')
 [ -n "$pid" ]
 [ "$(tr -d ' \n' < pid.txt)" = "$pid" ]

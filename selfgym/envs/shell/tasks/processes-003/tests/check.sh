@@ -1,3 +1,3 @@
 sleep 1
 [ -z "$(pgrep -f '[w]orker\.sh')" ]
-[ -n "$(pgrep -f '[m]etrics\.sh')" ]
+[ -n "$(vpgrep -o bash '^bash /work/svc/metrics\.sh$')" ]

@@ -1,4 +1,5 @@
 pid=$(tr -d ' \n' < server.pid)
 [ -n "$pid" ]
 [ -d "/proc/$pid" ]
-tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q 'server\.py'
+# Python running server.py (not a process named like it)
+case " $(vpgrep 'python3?(\.[0-9]+)?' '^[^ ]*python[^ ]* (-u )?([^ ]*/)?server\.py$' | tr '\n' ' ') " in *" $pid "*) ;; *) exit 1 ;; esac

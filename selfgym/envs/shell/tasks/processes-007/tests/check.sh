@@ -1,2 +1,2 @@
 [ "$SELFGYM_ANSWER" = 4 ]
-[ "$(pgrep -c -f '[c]runch\.sh')" = 4 ]
+[ "$(vpgrep -o bash '^bash /work/jobs/crunch\.sh$' | wc -l)" = 4 ]

@@ -1,2 +1,2 @@
 [ "$(cat svc/state.txt)" = 'alive ticks>=1' ]
-[ -n "$(pgrep -f '[d]aemon\.py')" ]
+[ -n "$(vpgrep -o python3 '^python3 /work/svc/daemon\.py$')" ]

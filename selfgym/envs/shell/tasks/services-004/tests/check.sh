@@ -1,3 +1,3 @@
-pid=$(pgrep -f '[l]isten\.py 7070')
+pid=$(vpgrep -o python3 '^python3 /work/srv/listen\.py 7070$')
 [ -n "$pid" ]
 [ "$SELFGYM_ANSWER" = "$pid" ]

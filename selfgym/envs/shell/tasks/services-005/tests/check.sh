@@ -1,4 +1,4 @@
-[ -n "$(pgrep -f '[w]orker\.py')" ]
+[ -n "$(vpgrep 'python3?(\.[0-9]+)?' '(^| |/)worker\.py$')" ]
 sleep 0.5
 size=$(stat -c %s worker.log)
 sleep 0.6
