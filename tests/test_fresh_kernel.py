@@ -209,3 +209,30 @@ def test_an_exit_before_any_hidden_test_still_says_its_code(one_pool):
         assert "exited with code 3" in observation, observation  # only visible tests' inputs seen: useful feedback
     finally:
         env.close()
+
+
+SOCKETS = """
+import socket
+for family in (socket.AF_INET, socket.AF_INET6, socket.AF_NETLINK, socket.AF_PACKET, socket.AF_UNIX):
+    try:
+        socket.socket(family, socket.SOCK_DGRAM).close()
+        print(family.name, "allowed")
+    except OSError as exc:
+        print(family.name, "denied", exc.errno)
+"""
+
+
+def test_without_a_network_no_program_makes_any_socket_but_a_unix_one(client, sandbox_image):
+    from selfgym.envs.code_env import CodeEnv
+    from selfgym.envs.math_env import MathEnv
+    from selfgym.sandbox import Limits, Sandbox
+
+    assert CodeEnv.sandbox_spec.limits.episode_network == MathEnv.sandbox_spec.limits.episode_network == "none"
+    with Sandbox(sandbox_image, Limits(episode_network="none"), client=client) as sandbox:
+        for _ in range(2):  # and so in every episode
+            for user in ("agent", "verifier"):
+                lines = sandbox.run(PythonProgram(SOCKETS), user=user).stdout.splitlines()
+                assert lines == ["AF_INET denied 1", "AF_INET6 denied 1", "AF_NETLINK denied 1",
+                                 "AF_PACKET denied 1", "AF_UNIX allowed"], lines
+            sandbox.reset()
+        assert sandbox.ping()["network"] == "none"

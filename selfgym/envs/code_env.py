@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from ..sandbox import Limits, SandboxLostError, SandboxPool
+from ..sandbox import Limits, SandboxSpec, SandboxLostError, SandboxPool
 from .base import TextEnv, Turn, renamed
 from .code.extract import build_solution
 from .code.feedback import attempt_feedback, invalid_attempt_feedback, task_statement
@@ -49,6 +49,9 @@ class CodeEnv(TextEnv):
         observation, reward, terminated, truncated, info = env.step("```python\\ndef ...\\n```")
     """
 
+    # Solutions, tests and tool programs never need a network, not even loopback: no socket but a Unix one, so no
+    # episode needs a network namespace of its own (see Limits.episode_network)
+    sandbox_spec = SandboxSpec("python", Limits(episode_network="none"))
     TOOLS = (tool("submit_code", "Submit Python code that defines the function the task asks for; it is run "
                   "against the task's hidden tests.",
                   {"code": string("The Python code: the whole function, with any imports it needs.")}),)

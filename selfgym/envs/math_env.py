@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..sandbox import Limits, SandboxError, SandboxLostError, SandboxPool
+from ..sandbox import Limits, SandboxSpec, SandboxError, SandboxLostError, SandboxPool
 from .base import TextEnv, Turn, renamed
 from .math.answers import DEFAULT_TIMEOUT_S, extract_answer, judge, last_number, prepare_task
 from .math.python_tool import format_output, python_blocks, run_python
@@ -56,6 +56,9 @@ class MathEnv(TextEnv):
     """
 
     uses_sandbox = False  # taken lazily in _act when a reply runs Python
+    # Solutions, tests and tool programs never need a network, not even loopback: no socket but a Unix one, so no
+    # episode needs a network namespace of its own (see Limits.episode_network)
+    sandbox_spec = SandboxSpec("python", Limits(episode_network="none"))
     TOOLS = (tool("python", "Run a Python program (numpy and sympy are installed); its output comes back. Files it "
                   "writes stay until the episode ends.", {"code": string("The Python program to run.")}),
              tool("answer", "Give the final answer (ends the episode): an expression, a number, or text.",

@@ -42,6 +42,8 @@ containers with it.
 """
 
 import base64
+import fcntl
+import gc
 import json
 import os
 import select
@@ -108,13 +110,6 @@ SECCOMP_ARCHES = {
 PROC_MASKED = ("/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
                "/proc/sched_debug", "/proc/asound", "/proc/acpi", "/proc/scsi", "/proc/interrupts")
 PROC_READ_ONLY = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
-# The IPC limits Docker set for the container's IPC namespace; a new namespace starts from the kernel's defaults,
-# so each episode's gets the container's values.
-IPC_SYSCTLS = ("kernel/shm_rmid_forced", "kernel/shmmax", "kernel/shmall", "kernel/shmmni", "kernel/msgmni",
-               "kernel/msgmax", "kernel/msgmnb", "kernel/sem", "fs/mqueue/queues_max", "fs/mqueue/msg_max",
-               "fs/mqueue/msgsize_max")
-
-
 # --- the channel to the host -------------------------------------------------------------------------------------
 
 def read_exact(fd, n):
@@ -194,25 +189,39 @@ def mount(source, target, fstype, flags, data=None):
     checked(libc().mount(enc(source), enc(target), enc(fstype), flags, enc(data)), "mount %s" % target)
 
 
+_CTYPES = {}
+
+
+def ctypes_types():
+    """The kernel structures we pass through ctypes, made once (every fork inherits them)."""
+    if not _CTYPES:
+        import ctypes
+
+        class CapHeader(ctypes.Structure):
+            _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+        class CapData(ctypes.Structure):
+            _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                        ("inheritable", ctypes.c_uint32)]
+
+        class Prog(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+        _CTYPES.update(ctypes=ctypes, CapHeader=CapHeader, CapData=CapData, Prog=Prog)
+    return _CTYPES
+
+
 def drop_capabilities(caps):
     """Remove ``caps`` (numbers) from our effective, permitted and inheritable sets, for good."""
-    import ctypes
-
-    class Header(ctypes.Structure):
-        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-    class Data(ctypes.Structure):
-        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                    ("inheritable", ctypes.c_uint32)]
-
-    header, data = Header(0x20080522, 0), (Data * 2)()
-    checked(libc().capget(ctypes.byref(header), data), "capget")
+    t = ctypes_types()
+    header, data = t["CapHeader"](0x20080522, 0), (t["CapData"] * 2)()
+    checked(libc().capget(t["ctypes"].byref(header), data), "capget")
     for cap in caps:
         word, bit = data[cap // 32], ~(1 << (cap % 32)) & 0xFFFFFFFF
         word.effective &= bit
         word.permitted &= bit
         word.inheritable &= bit
-    checked(libc().capset(ctypes.byref(header), data), "capset")
+    checked(libc().capset(t["ctypes"].byref(header), data), "capset")
 
 
 def seccomp_program(no_network):
@@ -263,15 +272,15 @@ def seccomp_program(no_network):
     return out
 
 
+SECCOMP_FILTERS = {}  # no_network -> the filter; made once, before the origin is forked
+
+
 def install_seccomp(program):
     """Install a seccomp filter (bytes of ``struct sock_filter``) on this process; it holds for good."""
-    import ctypes
-
-    class Prog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
+    t = ctypes_types()
+    ctypes = t["ctypes"]
     buffer = ctypes.create_string_buffer(program)
-    prog = Prog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    prog = t["Prog"](len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
     checked(libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     checked(libc().prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0), "seccomp")
 
@@ -365,8 +374,9 @@ def increased(before, after):
 
 
 def episode_plan(options):
-    """What every episode is made of, read from the container as the engine set it up: the size, mode and owner
-    of each writable file system (an episode gets new ones like them), the IPC limits, the network choice."""
+    """What every episode is made of, read from the container as the engine set it up: the size and owner of each
+    writable file system (an episode gets new ones like them), the IPC limits the host had the engine set (a new
+    IPC namespace starts from the kernel's defaults), whether mounts must be made private, the network choice."""
     mounts = []
     for path, flags in (("/work", MS_NOSUID | MS_NODEV), ("/tmp", MS_NOSUID | MS_NODEV),
                         ("/dev/shm", MS_NOSUID | MS_NODEV | MS_NOEXEC)):
@@ -378,24 +388,36 @@ def episode_plan(options):
         data = "size=%dk,mode=1777,uid=%d,gid=%d" % (size_kib, st.st_uid, st.st_gid)  # as the engine was asked
         mounts.append([path, flags, data])
     sysctls = {}
-    for name in IPC_SYSCTLS:
+    for name in options.get("ipc_sysctls") or ():
+        path = "/proc/sys/" + name.replace(".", "/")
         try:
-            with open("/proc/sys/" + name) as f:
-                sysctls[name] = f.read().strip()
+            with open(path) as f:
+                sysctls[path] = f.read().strip()
         except OSError:
             pass
-    return {"mounts": mounts, "sysctls": sysctls, "network": options.get("episode_network", "fresh")}
+    try:
+        with open("/proc/self/mountinfo") as f:
+            shared = any(" shared:" in line.split(" - ")[0] for line in f)
+    except OSError:
+        shared = True
+    return {"mounts": mounts, "sysctls": sysctls, "network": options.get("episode_network", "fresh"),
+            "private": shared}
 
 
 # --- the origin: makes episodes, sees nothing else --------------------------------------------------------------
 
 def origin_main(sock):
     """The origin's loop: for each message (the episode plan, and the socket the episode server will use), a new
-    episode: a child that enters new namespaces and forks the episode server (PID 1 there), then exits."""
+    episode: the episode server, cloned straight into new namespaces (PID 1 there); its pid goes to the executor
+    on that socket. Its end is reaped by the kernel (SIGCHLD ignored) and seen by the executor through a pidfd."""
     for fd in (0, 1, 2):  # never the host's channel: that is the executor's alone
         os.dup2(os.open(os.devnull, os.O_RDWR), fd)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children reap themselves: episodes are made side by side
+    # Episode servers and their programs are forks of us: with our objects out of the collector's reach, a fork
+    # copies only the pages it really writes (a collection would touch every object, copying the whole heap)
+    gc.collect()
+    gc.freeze()
     while True:
         try:
             message, fds = recv_fds(sock, 1 << 20, 1)
@@ -408,24 +430,71 @@ def origin_main(sock):
                 os.close(fd)
             continue
         plan = json.loads(message.decode("utf-8"))
+        for source in plan.pop("public", ()):  # programs that ship with selfgym: no secret, compiled once here
+            keep_compiled(source)
+        episode_sock = socket.socket(fileno=fds[0])
         try:
-            pid = os.fork()
+            pid = clone_episode(plan)  # one process, born in its namespaces: no go-between to fork and end
         except OSError:
-            os.close(fds[0])
-            continue  # the executor sees the socket close without a greeting
+            pid = None
         if pid == 0:
             sock.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            enter_episode(plan, socket.socket(fileno=fds[0]))
-        os.close(fds[0])
+            episode_main(plan, episode_sock)
+        if pid is None:  # the kernel or a seccomp profile refused clone with namespace flags: unshare, then fork
+            try:
+                pid = os.fork()
+            except OSError:
+                episode_sock.close()
+                continue  # the executor sees the socket close without a greeting
+            if pid == 0:
+                sock.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                enter_episode(plan, episode_sock)
+        else:
+            episode_sock.send(json.dumps({"server_pid": pid}).encode())
+        episode_sock.close()
+
+
+PUBLIC_CODE = {}  # source -> code object of public programs, inherited by every episode server
+PUBLIC_CODE_MAX = 16
+
+
+def keep_compiled(source):
+    """The code of a public program, compiled once per process (and, in the origin, for every later episode)."""
+    code = PUBLIC_CODE.get(source)
+    if code is None:
+        code = PUBLIC_CODE[source] = compile(source, "<string>", "exec")
+        while len(PUBLIC_CODE) > PUBLIC_CODE_MAX:
+            del PUBLIC_CODE[next(iter(PUBLIC_CODE))]
+    return code
+
+
+def namespace_flags(plan):
+    return CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | (
+        CLONE_NEWNET if plan["network"] == "fresh" else 0)
+
+
+def clone_episode(plan):
+    """``fork()`` into new namespaces at once (the ``clone`` system call with namespace flags): 0 in the child,
+    its pid in the parent. Safe here: the origin has one thread and holds no lock, and the child only sets
+    up its episode and forks (glibc's fork sets the thread ids it caches)."""
+    arch = SECCOMP_ARCHES.get(os.uname().machine)
+    if arch is None:
+        raise OSError("no clone number for this machine")
+    import ctypes
+    SIGCHLD = 17
+    pid = libc().syscall(arch["clone"], namespace_flags(plan) | SIGCHLD, 0, 0, 0, 0)
+    if pid < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return pid
 
 
 def enter_episode(plan, sock):
-    """In the origin's child: new namespaces, then the episode server forked into them; report its pid (as the
-    container sees it) and exit, so that the server's parent becomes the executor. Never returns."""
+    """Where ``clone`` with namespace flags is refused, in the origin's child: new namespaces, then the episode
+    server forked into them; report its pid (as the container sees it) and exit. Never returns."""
     try:
-        network = CLONE_NEWNET if plan["network"] == "fresh" else 0
-        unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | network)
+        unshare(namespace_flags(plan))
         pid = os.fork()
     except Exception as exc:  # noqa: BLE001 - reported to the executor, which refuses the episode
         sock.send(json.dumps({"error": "%s: %s" % (type(exc).__name__, exc)}).encode())
@@ -439,7 +508,6 @@ def enter_episode(plan, sock):
 # --- the episode server: PID 1 of an episode ----------------------------------------------------------------------
 
 def loopback_up():
-    import fcntl
     SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 1
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         request = struct.pack("16sH14s", b"lo", 0, b"")
@@ -454,14 +522,15 @@ def read_only(path):
 
 def set_up_episode(plan):
     """Make this (new) mount, IPC and network namespace the episode's: fresh file systems, /proc, limits, loopback."""
-    mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount reaches the container's namespace
+    if plan["private"]:  # nothing we mount may reach the container's namespace (the engine made it private)
+        mount(None, "/", None, MS_REC | MS_PRIVATE)
     for path, flags, data in plan["mounts"]:
         mount("tmpfs", path, "tmpfs", flags, data)
     if os.path.isdir("/dev/mqueue"):
         mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    for name, value in plan["sysctls"].items():  # this IPC namespace's, while /proc/sys is still writable
-        with open("/proc/sys/" + name, "w") as f:
+    for path, value in plan["sysctls"].items():  # this IPC namespace's, while /proc/sys is still writable
+        with open(path, "w") as f:
             f.write(value)
     for path in PROC_MASKED:
         if os.path.isdir(path):
@@ -512,9 +581,7 @@ def serve_episode(sock):
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.set_wakeup_fd(wakeup_w)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    compiled = {}
     children = set()
-    filters = {flag: seccomp_program(flag) for flag in (False, True)}
 
     def reap():
         """Reap exited processes; report our children's ends. False when no process is left but us."""
@@ -560,13 +627,7 @@ def serve_episode(sock):
             sock.sendall(json.dumps({"status": {"disk_full": disk_full()}}).encode())
             continue
         try:  # spawn
-            code = None
-            if request.get("public_code") is not None:
-                code = compiled.get(request["public_code"])
-                if code is None:
-                    code = compiled[request["public_code"]] = compile(request["public_code"], "<string>", "exec")
-                    if len(compiled) > 16:
-                        del compiled[next(iter(compiled))]
+            code = keep_compiled(request["public_code"]) if request.get("public_code") is not None else None
             pid = os.fork()
         except Exception as exc:  # noqa: BLE001 - a program that does not compile, no pids left
             for fd in fds:
@@ -576,7 +637,7 @@ def serve_episode(sock):
             continue
         if pid == 0:
             run_child(request, code, fds, [sock.fileno(), wakeup_r, wakeup_w],
-                      filters[bool(request.get("no_network"))], builtins)
+                      SECCOMP_FILTERS[bool(request.get("no_network"))], builtins)
         for fd in fds:
             os.close(fd)
         children.add(pid)
@@ -649,6 +710,7 @@ def run_child(request, code, fds, ours, seccomp, builtins):
             except OSError as exc:
                 os.write(2, ("selfgym sandbox: cannot start %r: %s\n" % (argv[0], exc.strerror)).encode())
                 os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
+        gc.unfreeze()  # the program's own garbage is collected as in any interpreter
         os.environ.clear()
         os.environ.update(private["env"])
         sys.argv = ["-c"]
@@ -694,13 +756,13 @@ class Episode:
     """An episode server, seen from the executor: its pid (in the container's namespace), its socket, and the exit
     codes of the programs it started."""
 
-    def __init__(self, origin_sock, plan):
+    def __init__(self, origin_sock, plan, public=()):
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         for end in (self.sock, theirs):
             end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 * 1024 * 1024)
             end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
         try:
-            send_fds(origin_sock, json.dumps(plan).encode("utf-8"), [theirs.fileno()])
+            send_fds(origin_sock, json.dumps(dict(plan, public=list(public))).encode("utf-8"), [theirs.fileno()])
         finally:
             theirs.close()
         self.pid = None
@@ -709,6 +771,7 @@ class Episode:
         self.exits = {}
         self.alive = True
         self.fresh_network = plan["network"] == "fresh"
+        self.plan_network = plan["network"]
 
     def _receive(self, block):
         """One message (None if none is waiting and not ``block``); EpisodeError when the server is gone."""
@@ -809,7 +872,9 @@ class Episode:
         ours, childs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         fds = [end[0] for end in ends] + [childs.fileno()] + list(pass_fds)
         public = program.get("public") and program.get("code") is not None
-        request = {"op": "spawn", "uid": uid, "no_network": no_network,
+        if public:
+            EPISODES.saw_public(program["code"])
+        request = {"op": "spawn", "uid": uid, "no_network": no_network or self.plan_network == "none",
                    "public_code": program["code"] if public else None}
         try:
             reply = self.request(request, fds)
@@ -897,10 +962,21 @@ class Episodes:
         self.spares = []
         self.ending = []  # (episode, deadline): killed, not yet confirmed gone
         self.made = 0
+        self.public_seen = {}  # public programs run so far (the origin keeps them compiled)
+        self.public_new = []  # ...not yet handed to the origin
 
     def _new(self):
         self.made += 1
-        return Episode(self.origin_sock, self.plan)
+        public, self.public_new = self.public_new, []
+        return Episode(self.origin_sock, self.plan, public)
+
+    def saw_public(self, source):
+        """A public program was run: the origin compiles it, so later episodes start with it compiled."""
+        if source not in self.public_seen:
+            self.public_seen[source] = True
+            self.public_new.append(source)
+            while len(self.public_seen) > PUBLIC_CODE_MAX:
+                del self.public_seen[next(iter(self.public_seen))]
 
     def start(self):
         """The first episode, and spares behind it."""
@@ -1328,8 +1404,10 @@ def main():
     try:
         if libc() is None:
             raise EpisodeError("the image's python3 has no ctypes")
-        if seccomp_program(False) is None:
+        SECCOMP_FILTERS.update({flag: seccomp_program(flag) for flag in (False, True)})
+        if SECCOMP_FILTERS[False] is None:
             raise EpisodeError("no seccomp filter is known for this machine (%s)" % os.uname().machine)
+        ctypes_types()
         EPISODES = Episodes(options)
         EPISODES.start()
         drop_capabilities(range(41))  # the origin keeps what episodes need; we need none

@@ -26,6 +26,9 @@ class Limits:
             installed); ``None`` is the engine's default (runc). A stronger runtime adds a kernel boundary.
         episode_network: ``"fresh"`` (default): every episode gets a network namespace of its own with only
             loopback, so no socket, port, connection state or counter of one episode reaches the next.
+            ``"none"``: no program of an episode may make any socket but a Unix one (a seccomp rule), so no
+            network state can exist to outlive it; cheaper than a new namespace per episode, for code that never
+            needs a network, not even loopback (Code-v0's solutions and tests, Math-v0's Python).
             ``"container"``: episodes use the container's network namespace, as they must with ``network=True``
             (the default then) or when the host reaches a service inside through ``docker exec`` (Web-v0's
             browser); such a sandbox is replaced rather than reset between episodes.
@@ -40,16 +43,17 @@ class Limits:
     read_only_root: bool = True
     max_output_bytes: int = 256 * 1024
     runtime: str | None = None
-    episode_network: Literal["fresh", "container", None] = None
+    episode_network: Literal["fresh", "none", "container", None] = None
 
     def __post_init__(self) -> None:
         if self.episode_network is None:  # a network reaches the container's namespace only
             object.__setattr__(self, "episode_network", "container" if self.network else "fresh")
-        if self.episode_network not in ("fresh", "container"):
-            raise ValueError(f"Limits.episode_network must be 'fresh' or 'container', got {self.episode_network!r}")
-        if self.network and self.episode_network == "fresh":
+        if self.episode_network not in ("fresh", "none", "container"):
+            raise ValueError("Limits.episode_network must be 'fresh', 'none' or 'container', got "
+                             f"{self.episode_network!r}")
+        if self.network and self.episode_network != "container":
             raise ValueError("Limits(network=True) needs episode_network='container': an episode's own network "
-                             "namespace has only loopback")
+                             "namespace has only loopback, and 'none' allows no network socket at all")
         for name in ("cpus", "memory_mb", "pids", "timeout_s", "disk_mb", "max_output_bytes"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:

@@ -371,7 +371,7 @@ class Sandbox:
         self._alive = True
 
     def _create(self, labels: dict[str, str]) -> str:
-        options = {"episode_network": self.limits.episode_network}
+        options = {"episode_network": self.limits.episode_network, "ipc_sysctls": sorted(IPC_SYSCTLS)}
         command = ["python3", "-I", "-c", _BOOTSTRAP, str(len(_EXECUTOR_SOURCE)), json.dumps(options)]
         # stdin_open with an attach (not detach) makes the SDK set StdinOnce: when our socket closes, the
         # executor reads EOF and exits, so a crashed host process leaves no running container. It is not
@@ -562,7 +562,7 @@ class Sandbox:
         (``limits.episode_network="container"``) outlive episodes, so such a sandbox is replaced instead (the
         sandbox is then dead and a pool starts a new container).
         """
-        if not self.limits.read_only_root or self.limits.episode_network != "fresh":
+        if not self.limits.read_only_root or self.limits.episode_network == "container":
             self.close()
             what = "a writable root" if not self.limits.read_only_root else "the container's network namespace"
             raise SandboxLostError(f"Sandbox {self.short_id} has {what}, which outlives an episode; it is "
