@@ -128,18 +128,30 @@ def run_experiment(path: Path):
 
 
 @pytest.mark.docker
-def test_limits_in_the_env_kwargs_reach_the_sandboxes(tmp_path):
-    # before: the runner built its pool with default limits and the env's own `limits` were dropped
+def test_limits_in_the_env_kwargs_reach_the_sandboxes(tmp_path, monkeypatch):
+    # before: the runner built its pool with default limits and the env's own `limits` were dropped. The episode
+    # cannot see its cgroup (hidden by design), so the limits are read where Docker gets them: the host config of
+    # every container the run creates
+    from selfgym.sandbox import sandbox as sandbox_module
+
+    created = []
+
+    def recording_spec(*args, **kwargs):
+        spec = container_spec(*args, **kwargs)
+        created.append(spec["host_config"])
+        return spec
+
+    container_spec = sandbox_module.container_spec
+    monkeypatch.setattr(sandbox_module, "container_spec", recording_spec)
     path = experiment(tmp_path, Path("unused"), env={
         "id": "selfgym/Shell-v0", "parallel": 1,
         "kwargs": {"max_steps": 1, "limits": {"pids": 77, "memory_mb": 200, "disk_mb": 16}}},
-        agent={"backend": "scripted", "replies": [  # cgroup v1 or v2
-            "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; "
-            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"]},
+        agent={"backend": "scripted", "replies": ["echo hi"]},
         method={"name": "eval-only"}, budget={"episodes": 1}, eval={"tasks": 1})
     _, run_dir = run_experiment(path)
-    observation = episodes_of(run_dir)[0]["steps"][0]["observation"]
-    assert observation.split()[:2] == ["77", str(200 * 1024 * 1024)], observation
+    assert episodes_of(run_dir)[0]["steps"][0]["observation"].startswith("hi")
+    assert created and all(config["PidsLimit"] == 77 and config["Memory"] == 200 * 1024 * 1024
+                           and "size=16m" in config["Tmpfs"]["/work"] for config in created), created
 
 
 @pytest.mark.docker

@@ -120,7 +120,13 @@ def test_the_containers_counters_and_the_executor_are_out_of_an_episodes_sight(s
     assert int(lines[1]) <= 4, seen  # only this episode's processes (its server, bash, ls, grep)
     container = client.containers.get(shell.unwrapped.sandbox.container_id)
     status = container.exec_run(["cat", "/proc/1/status"], user="root").output.decode()
-    assert "CapEff:\t0000000000000000" in status  # the executor dropped every capability
+    # the executor dropped every capability but CAP_SYS_NICE (bit 23: a spare made at the lowest priority gets
+    # normal priority back when it starts serving); the episode's server dropped those that make namespaces and it
+    assert "CapEff:\t0000000000800000" in status, status
+    server = container.exec_run(["cat", f"/proc/{shell.unwrapped.sandbox.ping()['episode_server']}/status"],
+                                user="root").output.decode()
+    effective = int(next(line for line in server.splitlines() if line.startswith("CapEff:")).split()[1], 16)
+    assert effective & (1 << 21 | 1 << 12 | 1 << 23) == 0, server  # SYS_ADMIN, NET_ADMIN, SYS_NICE
     processes = container.top(ps_args="-o pid,comm")["Processes"]
     spares = shell.unwrapped.sandbox.ping()["spares"]
     assert spares >= 1 and len(processes) == 3 + spares, processes  # executor, maker, this episode's server, spares

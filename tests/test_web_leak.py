@@ -36,6 +36,14 @@ def tcp_sockets() -> int:
     return len(psutil.Process().net_connections(kind="tcp"))
 
 
+def container_process_counts(client, container_id: str) -> tuple[int, int]:
+    """Chromium and socat processes in the container, as the host sees them: the DevTools tunnel's socat runs
+    beside the episode's namespaces, so the episode's own ``ps`` cannot list it."""
+    top = client.api.top(container_id, ps_args="-eo pid,comm")  # Docker filters ps by the PID column
+    names = [process[top["Titles"].index("COMMAND")].strip() for process in top["Processes"]]
+    return names.count("chromium"), names.count("socat")
+
+
 def test_200_episodes_leak_nothing(client):
     containers_before = set(our_containers(client))
     browsers_before = {p.pid for p in host_browser_processes()}
@@ -47,8 +55,7 @@ def test_200_episodes_leak_nothing(client):
         _, reward, terminated, _, _ = env.step('answer("done")')
         assert terminated and reward == 1.0
         if episode in (9, EPISODES - 1):
-            names = env.unwrapped._container.processes()
-            counts.append((names.count("chromium"), names.count("socat")))
+            counts.append(container_process_counts(client, env.unwrapped._container.sandbox.container_id))
     (chromium_early, tunnels_early), (chromium_late, tunnels_late) = counts
     assert chromium_late <= chromium_early  # no renderer or tab piles up across episodes
     assert tunnels_early == tunnels_late == 1  # one DevTools tunnel for the env's life

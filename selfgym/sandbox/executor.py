@@ -84,6 +84,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVA
     1, 2, 4, 8, 32, 4096, 16384, 1 << 18)
 CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_NET_ADMIN, CAP_SYS_ADMIN = (
     0, 1, 3, 5, 6, 7, 12, 21)
+CAP_SYS_NICE = 23
 AF_UNIX = 1
 
 # What the episode's programs never get, whatever the container's capabilities let the engine's seccomp profile
@@ -544,7 +545,7 @@ def set_up_episode(plan):
         mount("tmpfs", "/sys/fs/cgroup", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=555")
     if plan["network"] == "fresh":
         loopback_up()
-    drop_capabilities((CAP_SYS_ADMIN, CAP_NET_ADMIN))
+    drop_capabilities((CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_SYS_NICE))
     make_undumpable()
     os.chdir(WORK_DIR)
 
@@ -752,11 +753,22 @@ class EpisodeError(Exception):
     """An episode could not be made, or its server broke."""
 
 
+SPARE_NICE = 19  # spares are made at the lowest priority, so a request running now keeps the container's CPU
+
+
+def can_restore_priority():
+    """Whether an episode made at :data:`SPARE_NICE` can be given normal priority back when it starts serving:
+    raising a process's priority takes ``CAP_SYS_NICE`` (which the executor alone keeps)."""
+    with open("/proc/self/status") as f:
+        effective = next((int(line.split()[1], 16) for line in f if line.startswith("CapEff:")), 0)
+    return bool(effective >> CAP_SYS_NICE & 1)
+
+
 class Episode:
     """An episode server, seen from the executor: its pid (in the container's namespace), its socket, and the exit
     codes of the programs it started."""
 
-    def __init__(self, origin_sock, plan, public=()):
+    def __init__(self, origin_sock, plan, public=(), low_priority=False):
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         for end in (self.sock, theirs):
             end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 * 1024 * 1024)
@@ -772,6 +784,7 @@ class Episode:
         self.alive = True
         self.fresh_network = plan["network"] == "fresh"
         self.plan_network = plan["network"]
+        self.low_priority = low_priority  # made at SPARE_NICE: normal priority once it is needed
 
     def _receive(self, block):
         """One message (None if none is waiting and not ``block``); EpisodeError when the server is gone."""
@@ -797,6 +810,8 @@ class Episode:
         self.sock.settimeout(deadline_s)
         try:
             while self.greeting is None or self.pid is None:
+                if self.low_priority and self.pid is not None:
+                    self.restore_priority()  # needed now: it must not finish its set-up at the lowest priority
                 message = self._receive(True)
                 if "error" in message:
                     raise EpisodeError(message["error"])
@@ -818,7 +833,14 @@ class Episode:
                                % (self.greeting.get("pid"), stale, self.greeting.get("empty")))
         if hasattr(os, "pidfd_open"):  # a handle on this very process, whoever reaps it and reuses its pid later
             self.pidfd = os.pidfd_open(self.pid)
+        if self.low_priority:
+            self.restore_priority()
         return self
+
+    def restore_priority(self):
+        """Normal priority for the server, and so for every program it starts from now on."""
+        os.setpriority(os.PRIO_PROCESS, self.pid, 0)
+        self.low_priority = False
 
     def drain(self):
         while self.alive and self._receive(False) is not None:
@@ -949,10 +971,14 @@ class Episodes:
 
     def __init__(self, options):
         self.plan = episode_plan(options)
+        self.low_priority = can_restore_priority()
         self.origin_sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.origin_pid = os.fork()
         if self.origin_pid == 0:
             self.origin_sock.close()
+            if self.low_priority:  # inherited by every episode server it makes
+                os.setpriority(os.PRIO_PROCESS, 0, SPARE_NICE)
+            drop_capabilities((CAP_SYS_NICE,))
             try:
                 origin_main(theirs)
             finally:
@@ -968,7 +994,7 @@ class Episodes:
     def _new(self):
         self.made += 1
         public, self.public_new = self.public_new, []
-        return Episode(self.origin_sock, self.plan, public)
+        return Episode(self.origin_sock, self.plan, public, self.low_priority)
 
     def saw_public(self, source):
         """A public program was run: the origin compiles it, so later episodes start with it compiled."""
@@ -1410,7 +1436,8 @@ def main():
         ctypes_types()
         EPISODES = Episodes(options)
         EPISODES.start()
-        drop_capabilities(range(41))  # the origin keeps what episodes need; we need none
+        # the origin keeps what episodes need; we keep only what gives a spare its priority back
+        drop_capabilities([cap for cap in range(41) if cap != CAP_SYS_NICE or not EPISODES.low_priority])
     except (EpisodeError, OSError) as exc:
         hello["episode_error"] = "%s: %s" % (type(exc).__name__, exc)
     signal.signal(signal.SIGTERM, lambda *_: (EPISODES and EPISODES.close(), os._exit(0)))

@@ -52,7 +52,10 @@ User = Literal["agent", "verifier"]
 # namespaces, mounts and loopback (SYS_ADMIN, NET_ADMIN: kept only by the process that makes episodes, never by one
 # that reads a request), start programs under other uids, kill them, and copy an episode's files with their owners
 # (snapshots). The executor drops all of them once the first episode exists; programs never have any.
-EXECUTOR_CAPABILITIES = ("SETUID", "SETGID", "KILL", "DAC_OVERRIDE", "FOWNER", "CHOWN", "SYS_ADMIN", "NET_ADMIN")
+# SYS_ADMIN and NET_ADMIN make episodes' namespaces (the process that makes them alone keeps them); SYS_NICE gives an
+# episode made at the lowest priority normal priority back when it starts serving (the executor alone keeps it)
+EXECUTOR_CAPABILITIES = ("SETUID", "SETGID", "KILL", "DAC_OVERRIDE", "FOWNER", "CHOWN", "SYS_ADMIN", "NET_ADMIN",
+                         "SYS_NICE")
 # The container's private IPC namespace: System V shared memory dies with the last process attached to it and is
 # capped like /dev/shm, so no segment outlives a reset or starves the next episode of memory.
 IPC_SYSCTLS = {"kernel.shm_rmid_forced": "1", "kernel.shmmax": str(16 << 20), "kernel.shmall": str((16 << 20) // 4096),
