@@ -128,8 +128,15 @@ def test_the_containers_counters_and_the_executor_are_out_of_an_episodes_sight(s
     effective = int(next(line for line in server.splitlines() if line.startswith("CapEff:")).split()[1], 16)
     assert effective & (1 << 21 | 1 << 12 | 1 << 23) == 0, server  # SYS_ADMIN, NET_ADMIN, SYS_NICE
     processes = container.top(ps_args="-o pid,comm")["Processes"]
-    spares = shell.unwrapped.sandbox.ping()["spares"]
+    ping = shell.unwrapped.sandbox.ping()
+    spares = ping["spares"]
     assert spares >= 1 and len(processes) == 3 + spares, processes  # executor, maker, this episode's server, spares
+    # the maker and the spares it made work at the lowest priority; the episode that serves, and what it runs, do not
+    listed = container.exec_run(["ps", "-eo", "pid=,ni=,comm="], user="root").output.decode().split("\n")
+    niceness = {int(pid): int(ni) for pid, ni, comm in (line.split() for line in listed if line.strip())
+                if comm != "ps"}
+    assert niceness[int(ping["episode_server"])] == 0 and sorted(niceness.values()) == [0, 0] + [19] * (1 + spares)
+    assert play(shell, "cut -d' ' -f19 /proc/self/stat").splitlines()[0] == "0"
 
 
 NAMESPACE_ESCAPES = r"""
