@@ -66,3 +66,22 @@ def test_a_written_task_that_fails_the_audit_is_never_drawn(pool, tmp_path):
     saved = [json.loads(line) for line in (tmp_path / "proposals.jsonl").read_text().splitlines()]
     assert {row["decision"]: row["audit"]["verdict"] for row in saved} == {"rejected_audit": "hackable",
                                                                            "added": "ok"}
+
+
+def test_an_audit_spec_from_a_yaml_file_and_a_task_no_battery_covers():
+    """``params: {audit: ...}`` in an experiment file: an env id or {env, env_kwargs, seed}; a written task that no
+    battery can attack is broken (nothing vouches for it), so the gate keeps it out."""
+    import gymnasium as gym
+
+    from selfgym.envs import Task
+
+    assert isinstance(TaskAuditor.from_spec("selfgym/Shell-v0"), TaskAuditor)
+    spec = TaskAuditor.from_spec({"env": "selfgym/Shell-v0", "env_kwargs": {"max_steps": 5}, "seed": 2})
+    assert isinstance(spec, TaskAuditor) and spec.seed == 2
+    with pytest.raises(ValueError, match="an audit spec is an env id or"):
+        SelfEvolvingCurriculum([FixedFamily("shell", [shipped_tasks().get("shell/text-001")])],
+                               audit={"env": "selfgym/Shell-v0", "workers": 2})
+    auditor = TaskAuditor(lambda: gym.make("selfgym/Math-v0"), batteries=[ShellBattery()])
+    audit = auditor(Task("sum", "custom", "What is 2 + 2?", 0, {"answer": "4"}))
+    auditor.close()
+    assert audit.verdict == "broken" and [f.exploit for f in audit.findings] == ["no-battery"]
