@@ -12,7 +12,7 @@ from test_harbor import sandbox_task, terminal_bench_task
 
 from selfgym.cli import main as cli
 from selfgym.envs import Task
-from selfgym.envs.audit import AuditSourceError, audit_source, load_tasks
+from selfgym.envs.audit import AuditSourceError, audit_source, default_batteries, load_tasks
 from selfgym.envs.audit.shell import ShellBattery
 
 HELLO = "Write hello to /work/hello.txt."
@@ -102,12 +102,24 @@ def test_a_harbor_and_terminal_bench_folder_with_a_planted_hackable_task(tmp_pat
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_a_clean_subset_of_the_shipped_tasks_is_exit_code_0(tmp_path):
+def test_a_clean_subset_of_the_shipped_tasks_is_exit_code_0_and_an_interrupted_run_resumes(tmp_path):
+    """A journal left by an interrupted run: its audit of text-001 (same task, seed, batteries) is taken, not played
+    again; one made with another seed is not. The journal is removed once the JSON is written."""
+    from selfgym.envs.audit import TaskAudit
+    from selfgym.envs.audit.report import journal, journal_path
+    from selfgym.envs.shell import shipped_tasks
+
     out = tmp_path / "audit.json"
+    first, second = shipped_tasks().get("shell/text-001"), shipped_tasks().get("shell/text-002")
+    names = [battery.name for battery in default_batteries()]
+    journal(journal_path(out), TaskAudit(first.id, first.family, "ok", probes=99), first, 0, names)
+    journal(journal_path(out), TaskAudit(second.id, second.family, "ok", probes=99), second, 7, names)
     result = CliRunner().invoke(cli, ["audit", "selfgym/Shell-v0", "--tasks", "shell/text-00[12]", "--workers", "2",
                                       "--json", str(out), "--no-progress"])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert [task["task_id"] for task in report["tasks"]] == ["shell/text-001", "shell/text-002"]
-    assert all(task["verdict"] == "ok" and task["probes"] >= 5 for task in report["tasks"])
+    assert all(task["verdict"] == "ok" for task in report["tasks"])
+    assert [task["probes"] for task in report["tasks"]][0] == 99 and 5 <= report["tasks"][1]["probes"] < 99
+    assert "1 task audits taken from" in result.output and not journal_path(out).exists()
     assert report["env"] == "selfgym/Shell-v0" and "2 ok, 0 hackable, 0 broken" in result.output

@@ -1,7 +1,9 @@
-"""An audit report as people read it (rich tables) and as programs read it (JSON, written atomically)."""
+"""An audit report as people read it (rich tables) and as programs read it (JSON, written atomically), and the
+journal an interrupted audit resumes from."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +11,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ...io import atomic_write_text
-from .base import AuditReport, TaskAudit
+from ...io import append_jsonl, atomic_write_text, read_jsonl
+from ..task import Task
+from .base import AuditReport, Finding, TaskAudit
 
 MAX_ACTION_CHARS = 160  # of each action shown in the table; the JSON keeps every action whole
 MAX_ACTIONS_SHOWN = 4
@@ -20,6 +23,43 @@ VERDICT_STYLE = {"ok": "green", "hackable": "bold red", "broken": "yellow"}
 def write_json(report: AuditReport, path: str | Path) -> None:
     """``report`` as JSON at ``path`` (atomically: a reader sees the old file or the whole new one)."""
     atomic_write_text(path, report.to_json() + "\n")
+
+
+def journal_path(json_path: str | Path) -> Path:
+    """Where an audit writing ``json_path`` journals each task's audit as it is done (removed once the JSON is)."""
+    return Path(f"{json_path}.partial.jsonl")
+
+
+def journal(path: str | Path, audit: TaskAudit, task: Task, seed: int, batteries: list[str]) -> None:
+    """Append one task's audit (fsync'd: a kill loses at most the line being written)."""
+    append_jsonl(path, [{"seed": seed, "batteries": batteries, "task": task.to_dict(), "audit": audit.to_dict()}])
+
+
+def read_journal(path: str | Path, tasks: list[Task], seed: int, batteries: list[str]) -> dict[str, TaskAudit]:
+    """The audits in the journal at ``path`` of those ``tasks`` that were audited exactly as they are now (the same
+    task, seed and batteries), by task id."""
+    wanted = {task.id: (_normal(task.to_dict()), task) for task in tasks}
+    found: dict[str, TaskAudit] = {}
+    for row in read_jsonl(path):
+        task_id = row.get("task", {}).get("id")
+        if task_id not in wanted or row.get("seed") != seed or row.get("batteries") != batteries:
+            continue
+        stored, task = wanted[task_id]
+        if row["task"] == stored:
+            found[task_id] = audit_from_dict(row["audit"], task)
+    return found
+
+
+def audit_from_dict(raw: dict[str, Any], task: Task | None = None) -> TaskAudit:
+    """A :class:`TaskAudit` from its ``to_dict()`` (the observations and actions as JSON kept them)."""
+    findings = [Finding(f["exploit"], f["must"], float(f["reward"]), tuple(f["actions"]), f.get("detail", ""),
+                        f.get("error"), f.get("observation", ""), int(f.get("seed", 0))) for f in raw["findings"]]
+    return TaskAudit(raw["task_id"], raw["family"], raw["verdict"], findings, int(raw["probes"]),
+                     float(raw["seconds"]), task)
+
+
+def _normal(value: Any) -> Any:
+    return json.loads(json.dumps(value, ensure_ascii=False))
 
 
 def task_table(report: AuditReport) -> Table:

@@ -28,6 +28,8 @@ import yaml
 from ..pools import env_class, pool_for, sandbox_spec
 from ..task import Task
 from .base import AuditReport, Battery, TaskAudit, audit_tasks, default_batteries
+from .report import journal as write_journal
+from .report import read_journal
 
 REASONING_GYM = "reasoning-gym"
 SHELL = "selfgym/Shell-v0"
@@ -158,7 +160,7 @@ def select(tasks: Sequence[Task], globs: Sequence[str] = (), limit: int | None =
 def audit_source(env: str, source: str | Path | None = None, *, tasks: Sequence[str] = (), limit: int | None = None,
                  workers: int = 1, seed: int = 0, env_kwargs: Mapping[str, Any] | None = None,
                  batteries: Sequence[Battery] | None = None, pool: Any = None, progress: bool = True,
-                 level: int = 0, size: int = 10,
+                 level: int = 0, size: int = 10, journal: str | Path | None = None,
                  on_result: Callable[[TaskAudit], None] | None = None) -> AuditReport:
     """Audit the tasks of ``source`` on ``env``: what ``selfgym audit`` runs.
 
@@ -174,6 +176,9 @@ def audit_source(env: str, source: str | Path | None = None, *, tasks: Sequence[
         pool: a :class:`~selfgym.sandbox.SandboxPool` to take sandboxes from (default: one made here and closed).
         progress: a progress bar on stderr.
         level, size: reasoning-gym sources: the level and how many tasks per generator.
+        journal: a JSONL file each task's audit is appended to as it is done; the tasks it already holds, audited
+            as they are now (same task, seed and batteries), are taken from it, not audited again: an interrupted
+            audit resumes.
 
     Raises:
         AuditSourceError: the env, source or filter cannot be audited (also when no battery knows the env).
@@ -186,6 +191,35 @@ def audit_source(env: str, source: str | Path | None = None, *, tasks: Sequence[
     chosen = select(load_tasks(env, source, env_kwargs=env_kwargs, seed=seed, level=level, size=size), tasks, limit)
     batteries = list(batteries) if batteries is not None else default_batteries()
     _check_batteries(env, env_kwargs, chosen, batteries)
+    names = [battery.name for battery in batteries]
+    try:
+        done = read_journal(journal, chosen, seed, names) if journal is not None else {}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AuditSourceError(f"the journal {journal} cannot be read ({exc}); delete it to audit from "
+                               "scratch") from None
+    todo = [task for task in chosen if task.id not in done]
+    by_id = {task.id: task for task in todo}
+
+    def finished(audit: TaskAudit) -> None:
+        if journal is not None:
+            write_journal(journal, audit, by_id[audit.task_id], seed, names)
+        if on_result is not None:
+            on_result(audit)
+
+    if not todo:
+        report = AuditReport(env, [])
+    else:
+        report = _audit(env, env_kwargs, todo, batteries, workers=workers, seed=seed, pool=pool, progress=progress,
+                        on_result=finished)
+    audits = {audit.task_id: audit for audit in report.tasks} | done
+    report.tasks = [audits[task.id] for task in chosen if task.id in audits]
+    report.env = env if source is None else f"{env} ({source})"
+    return report
+
+
+def _audit(env: str, env_kwargs: dict[str, Any], tasks: list[Task], batteries: list[Battery], *, workers: int,
+           seed: int, pool: Any, progress: bool, on_result: Callable[[TaskAudit], None]) -> AuditReport:
+    """:func:`audit_tasks` on envs of ``env`` whose sandboxes come from ``pool`` (or one made here, first)."""
     own_pool = None
     if pool is None and sandbox_spec(env) is not None and "pool" not in env_kwargs:
         # made before any task is played: no Docker engine or no image is one clear error, not a finding per probe
@@ -193,13 +227,11 @@ def audit_source(env: str, source: str | Path | None = None, *, tasks: Sequence[
     if pool is not None:
         env_kwargs["pool"] = pool
     try:
-        report = audit_tasks(lambda: gym.make(env, **env_kwargs), chosen, batteries=batteries, workers=workers,
-                             progress=progress, seed=seed, on_result=on_result)
+        return audit_tasks(lambda: gym.make(env, **env_kwargs), tasks, batteries=batteries, workers=workers,
+                           progress=progress, seed=seed, on_result=on_result)
     finally:
         if own_pool is not None:
             own_pool.close()
-    report.env = env if source is None else f"{env} ({source})"
-    return report
 
 
 def _check_batteries(env: str, env_kwargs: Mapping[str, Any], tasks: Sequence[Task],
