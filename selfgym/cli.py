@@ -189,6 +189,16 @@ def audit(env: str, source: str | None, globs: tuple[str, ...], limit: int | Non
     if not isinstance(kwargs, dict):
         raise click.BadParameter("must be a JSON object", param_hint="--env-kwargs")
     journal = journal_path(json_path) if json_path is not None else None
+    if journal is not None:  # found out now, not after the audit
+        import os
+
+        folder = journal.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.BadParameter(f"cannot make its folder: {exc}", param_hint="--json") from None
+        if not os.access(folder, os.W_OK):
+            raise click.BadParameter(f"{folder} is not writable", param_hint="--json")
     played: list[str] = []
     try:
         report = audit_source(env, source, tasks=globs, limit=limit, workers=workers, seed=seed, env_kwargs=kwargs,

@@ -66,7 +66,7 @@ def task_table(report: AuditReport) -> Table:
     """One row per task that is ok, one per finding of the others: task, verdict, exploit class, reward, and the
     actions that reproduce it (played after ``env.reset(seed=SEED, options={"task": task})``)."""
     table = Table("task", "verdict", "exploit", "reward", "reproduce (actions after reset)",
-                  title=f"audit of {escape(report.env)}: {len(report.tasks)} tasks", show_lines=False)
+                  title=f"audit of {escape(report.env)}: {_count(len(report.tasks), 'task')}", show_lines=False)
     for audit in report.tasks:
         style = VERDICT_STYLE[audit.verdict]
         if not audit.findings:
@@ -109,7 +109,8 @@ def broken_counts(audits: list[TaskAudit]) -> dict[str, int]:
 def verdict_line(report: AuditReport) -> str:
     verdicts = report.counts_by_verdict()
     probes = sum(audit.probes for audit in report.tasks)
-    return (f"{len(report.tasks)} tasks, {probes} probes, {report.seconds:.1f} s: [green]{verdicts['ok']} ok[/], "
+    return (f"{_count(len(report.tasks), 'task')}, {_count(probes, 'probe')}, {report.seconds:.1f} s: "
+            f"[green]{verdicts['ok']} ok[/], "
             f"[bold red]{verdicts['hackable']} hackable[/], [yellow]{verdicts['broken']} broken[/]")
 
 
@@ -118,6 +119,10 @@ def show(report: AuditReport, console: Console) -> None:
     console.print(task_table(report))
     console.print(summary_table(report))
     console.print(verdict_line(report), highlight=False)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'s' if number != 1 else ''}"
 
 
 def _actions(actions: tuple[Any, ...]) -> str:
