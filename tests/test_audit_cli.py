@@ -14,6 +14,7 @@ from selfgym.cli import main as cli
 from selfgym.envs import Task
 from selfgym.envs.audit import AuditSourceError, audit_source, default_batteries, load_tasks
 from selfgym.envs.audit.shell import ShellBattery
+from selfgym.envs.audit.sources import resolve_env
 
 HELLO = "Write hello to /work/hello.txt."
 
@@ -65,6 +66,12 @@ def test_sources_task_objects_reasoning_gym_and_a_missing_battery(tmp_path):
                Task("mine/2", "shell", "Say bye.", 2, {"category": "x", "check": "true", "solution": ["submit"]})]
     (tmp_path / "pool.jsonl").write_text("".join(task.to_json() + "\n" for task in written))
     assert load_tasks("selfgym/Shell-v0", tmp_path / "pool.jsonl") == written
+    (tmp_path / "tasks.yaml").write_text(  # Shell-v0's YAML task format (an experiment's env.kwargs.tasks)
+        "- id: mine/yaml\n  difficulty: 0\n  category: files\n  prompt: Write hi to /work/hi.txt.\n"
+        "  check: '[ \"$(cat hi.txt)\" = hi ]'\n  solution: ['echo hi > hi.txt', submit]\n")
+    assert resolve_env(str(tmp_path / "tasks.yaml"), None) == ("selfgym/Shell-v0", str(tmp_path / "tasks.yaml"))
+    (yaml_task,) = load_tasks("selfgym/Shell-v0", tmp_path / "tasks.yaml")
+    assert yaml_task.id == "mine/yaml" and yaml_task.data["solution"] == ["echo hi > hi.txt", "submit"]
     gcd = load_tasks("selfgym/Math-v0", "reasoning-gym:gcd,lcm", level=1, size=2, seed=3)
     assert [task.id for task in gcd] == ["gcd/L1/s3/0", "gcd/L1/s3/1", "lcm/L1/s3/0", "lcm/L1/s3/1"]
     with pytest.raises(AuditSourceError, match="no audit battery can attack task 'gcd/L1/s3/0'"):
