@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from ...io import append_jsonl, atomic_write_text, read_jsonl
 from ..task import Task
@@ -65,7 +65,7 @@ def _normal(value: Any) -> Any:
 def task_table(report: AuditReport) -> Table:
     """One row per task that is ok, one per finding of the others: task, verdict, exploit class, reward, and the
     actions that reproduce it (played after ``env.reset(seed=SEED, options={"task": task})``)."""
-    table = Table("task", "verdict", "exploit", "reward", "reproduce (actions after reset)",
+    table = Table(Column("task", overflow="fold"), "verdict", "exploit", "reward", "reproduce (actions after reset)",
                   title=f"audit of {escape(report.env)}: {_count(len(report.tasks), 'task')}", show_lines=False)
     for audit in report.tasks:
         style = VERDICT_STYLE[audit.verdict]
