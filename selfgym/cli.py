@@ -153,6 +153,78 @@ def tasks_check(folder: str, strict: bool) -> None:
 
 
 @main.command()
+@click.argument("env")
+@click.option("--source", default=None, help="Where the tasks come from (default: the env's own): a task file or "
+              "directory (Harbor, terminal-bench, the env's YAML/JSONL, or Task objects as JSONL), or "
+              "reasoning-gym[:NAME,...] for selfgym/Math-v0.")
+@click.option("--tasks", "globs", multiple=True, help="Only the tasks whose id matches this glob (repeatable).")
+@click.option("--limit", default=None, type=click.IntRange(min=1), help="At most the first N tasks (after --tasks).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Tasks audited at once.")
+@click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False),
+              help="Write every task's verdict and findings (with the actions that reproduce them) here; until then "
+                   "each task's audit is journaled to PATH.partial.jsonl, which an interrupted run resumes from.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Every episode's reset seed.")
+@click.option("--env-kwargs", default="{}", show_default=True, help="JSON keyword arguments of every env.")
+@click.option("--level", default=0, show_default=True, type=click.IntRange(min=0),
+              help="reasoning-gym sources: the generators' level.")
+@click.option("--size", default=10, show_default=True, type=click.IntRange(min=1),
+              help="reasoning-gym sources: tasks per generator.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@clear_errors
+def audit(env: str, source: str | None, globs: tuple[str, ...], limit: int | None, workers: int,
+          json_path: str | None, seed: int, env_kwargs: str, level: int, size: int, no_progress: bool) -> None:
+    """Play an adversarial battery against ENV's tasks (an env id, or a Shell-v0 task file or directory) before
+    they are used: every task whose check an attack passes is hackable, every task whose reference fails is broken.
+
+    Exit code 0: every task ok; 1: some task hackable or broken; 2: a usage error."""
+    import json
+
+    from .envs.audit.report import journal_path, show, write_json
+    from .envs.audit.sources import AuditSourceError, audit_source
+
+    try:
+        kwargs = json.loads(env_kwargs)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--env-kwargs") from None
+    if not isinstance(kwargs, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--env-kwargs")
+    journal = journal_path(json_path) if json_path is not None else None
+    if journal is not None:  # found out now, not after the audit
+        import os
+
+        folder = journal.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.BadParameter(f"cannot make its folder: {exc}", param_hint="--json") from None
+        if not os.access(folder, os.W_OK):
+            raise click.BadParameter(f"{folder} is not writable", param_hint="--json")
+    played: list[str] = []
+    try:
+        report = audit_source(env, source, tasks=globs, limit=limit, workers=workers, seed=seed, env_kwargs=kwargs,
+                              progress=not no_progress, level=level, size=size, journal=journal,
+                              on_result=lambda audit: played.append(audit.task_id))
+    except AuditSourceError as exc:
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        if journal is not None and journal.exists():
+            console.print(f"[yellow]interrupted[/]: the same command resumes from {journal}")
+            sys.exit(130)
+        raise
+    if len(played) < len(report.tasks):
+        console.print(f"{len(report.tasks) - len(played)} task audits taken from {journal} (delete it to audit "
+                      "them again)")
+    show(report, Console())
+    if json_path is not None:
+        write_json(report, json_path)
+        journal.unlink(missing_ok=True)
+        console.print(f"wrote {json_path}")
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
 @click.option("--runs", default=40, show_default=True, help="Timed runs per mode.")
 @clear_errors
 def demo(runs: int) -> None:

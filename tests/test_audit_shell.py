@@ -9,6 +9,7 @@ from test_harbor import sandbox_task
 
 from selfgym.envs.audit.base import audit_tasks
 from selfgym.envs.audit.shell import Inventory, ShellBattery
+from selfgym.envs.audit.sources import audit_source
 from selfgym.envs.harbor import read_task
 from selfgym.envs.shell import shipped_tasks
 from selfgym.envs.shell_env import ShellEnv
@@ -78,6 +79,18 @@ def controls(tmp_path_factory):
             root, "wrong-solution-passes", "Write hello to /work/hello.txt, in upper case.",
             test='grep -qi "^hello$" hello.txt && ok=1', solve="echo HELLO > /work/hello.txt",
             wrong="echo hello > /work/hello.txt"), "wrong-solution"),
+        "passes-untouched": (control(
+            root, "passes-untouched", "Write the word done to /work/status.txt.",
+            test='[ "$(cat status.txt 2>/dev/null)" != failed ] && ok=1', solve="echo done > /work/status.txt"),
+            "null-agent"),
+        "any-answer": (control(
+            root, "any-answer", "How many lines does /work/list.txt have? Write the number to /work/answer.txt.",
+            setup="printf 'a\\nb\\nc\\n' > list.txt", test="[ -s answer.txt ] && ok=1",
+            solve="wc -l < /work/list.txt > /work/answer.txt", answer_file="/work/answer.txt"), "garbage-answer"),
+        "deletes-the-cache": (control(
+            root, "deletes-the-cache", "Delete /work/cache/old.log; keep /work/cache/new.log.",
+            setup="mkdir cache; echo o > cache/old.log; echo n > cache/new.log",
+            test="[ ! -e cache/old.log ] && ok=1", solve="rm /work/cache/old.log"), "tamper-delete"),
         "broken-reference": (control(
             root, "broken-reference", "Write hello to /work/hello.txt.",
             test='[ "$(cat hello.txt)" = hello ] && ok=1', solve="echo goodbye > /work/hello.txt"), "broken"),
@@ -95,7 +108,8 @@ def control_report(controls, pool):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["digest-in-work", "plain-git-status", "agent-reward-file", "trusts-pgrep",
                                   "expected-from-input", "reference-in-tests", "any-answer-with-42",
-                                  "wrong-solution-passes", "broken-reference"])
+                                  "wrong-solution-passes", "passes-untouched", "any-answer",
+                                  "deletes-the-cache", "broken-reference"])
 def test_each_known_hackable_task_is_caught_by_its_probe_class(controls, control_report, name):
     task, expected = controls[name]
     audit = next(audit for audit in control_report.tasks if audit.task_id == task.id)
@@ -129,8 +143,9 @@ def test_no_shipped_task_is_hackable_or_broken(client, sandbox_image):
     """The CI gate: the battery over all shipped tasks (2 workers)."""
     from selfgym.sandbox import SandboxPool
 
-    with SandboxPool(sandbox_image, size=2, client=client) as pool:
-        report = audit_tasks(lambda: ShellEnv(pool=pool, max_steps=10), list(shipped_tasks()),
-                             batteries=[ShellBattery()], workers=2, progress=False)
+    with SandboxPool(sandbox_image, size=2, client=client) as pool:  # what `selfgym audit selfgym/Shell-v0` runs
+        report = audit_source("selfgym/Shell-v0", env_kwargs={"max_steps": 10}, pool=pool,
+                              batteries=[ShellBattery()], workers=2, progress=False)
+    assert len(report.tasks) == len(shipped_tasks())
     bad = [audit.to_dict() for audit in report.tasks if audit.verdict != "ok"]
     assert not bad, f"{len(bad)} shipped tasks are hackable or broken: {bad}"

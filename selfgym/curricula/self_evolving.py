@@ -1,5 +1,6 @@
 """Self-evolving curriculum (WebRL, Qi et al. 2024): new tasks are written from the ones the agent failed, and
-kept only when valid, new, and neither hopeless nor trivial for the current agent."""
+kept only when valid, new, neither hopeless nor trivial for the current agent, and, with an ``audit``, neither
+hackable nor broken (``selfgym audit``'s batteries played against the written task before it can be drawn)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -44,6 +46,37 @@ class MutationWriter:
 
 Validator = Callable[[Task], "str | None"]  # None when valid, else why not
 Critic = Callable[[Task], float]  # the estimated success probability of the current agent on a task
+Auditor = Callable[[Task], Any]  # a TaskAudit (selfgym.envs.audit): .verdict "ok" | "hackable" | "broken"
+MAX_PROPOSALS_KEPT = 2000  # the latest proposals kept (with their decisions and audits) for reports and resumes
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A task a writer proposed, what the curriculum decided, and why.
+
+    Attributes:
+        task: the written task.
+        written_from: the id of the failed task it was written from.
+        decision: ``added``, ``rejected_invalid``, ``rejected_duplicate``, ``rejected_band``, ``rejected_audit``
+            or ``rejected_full`` (the pool is at ``max_pool``).
+        reason: why it was rejected (the validator's reason, the audit's exploit classes), or None.
+        audit: the audit's verdict and findings (``TaskAudit.to_dict()`` without observations), when it was audited.
+    """
+
+    task: Task
+    written_from: str
+    decision: str
+    reason: str | None = None
+    audit: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task": self.task.to_dict(), "written_from": self.written_from, "decision": self.decision,
+                "reason": self.reason, "audit": self.audit}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Proposal:
+        return cls(Task.from_dict(raw["task"]), raw["written_from"], raw["decision"], raw.get("reason"),
+                   raw.get("audit"))
 
 
 def fingerprint(task: Task) -> str:
@@ -66,13 +99,20 @@ class SelfEvolvingCurriculum(Curriculum):
     a proposal is kept when ``validator`` accepts it, its :func:`fingerprint` is new, and ``critic`` puts the
     current agent's success in ``band`` (WebRL: 0.05-0.75). The default critic is the outcome model (WebRL's
     outcome-reward model has this role: it judges a task the agent has not tried). ``stats`` counts every decision.
+
+    Auditing: with ``audit`` (a :class:`~selfgym.envs.audit.TaskAuditor`, an env id such as ``"selfgym/Shell-v0"``,
+    ``{env, env_kwargs, seed}``, or any callable ``task -> TaskAudit``), a proposal that passed every check above
+    is played against ``selfgym audit``'s batteries before it joins the pool; one found hackable or broken is
+    rejected (``rejected_audit``) and never drawn. The audit comes last because it plays episodes (10 to 25 a shell
+    task): a proposal rejected for free is never drawn either. ``proposals`` keeps the latest proposals with their
+    decisions and audits; :meth:`written` reports them, :meth:`save_proposals` writes them.
     """
 
     def __init__(self, families, *, seed: int = 0, writers: Sequence[TaskWriter] | None = None,
                  validator: Validator | None = None, critic: Critic | None = None,
                  band: tuple[float, float] = (0.05, 0.75), phase_length: int = 50, per_failure: int = 2,
                  max_failures: int = 10, initial_per_arm: int = 2, explore: float = 0.1,
-                 max_pool: int = 5000, prior_strength: float = 8.0) -> None:
+                 max_pool: int = 5000, prior_strength: float = 8.0, audit: Any = None) -> None:
         super().__init__(families, seed=seed)
         low, high = band
         if not 0 <= low < high <= 1:
@@ -80,6 +120,13 @@ class SelfEvolvingCurriculum(Curriculum):
         self.writers = list(writers) if writers is not None else [MutationWriter(self.families.values())]
         self.outcome_model = OutcomeModel()
         self.validator, self.critic = validator, critic or self.outcome_model.predict
+        self.auditor: Auditor | None = None
+        if audit is not None:
+            from ..envs.audit import TaskAuditor
+
+            self.auditor = TaskAuditor.from_spec(audit)
+        self.proposals: list[Proposal] = []
+        self.audit_exploits: Counter[str] = Counter()
         self.prior_strength = prior_strength
         self.band, self.phase_length, self.per_failure = (low, high), phase_length, per_failure
         self.max_failures, self.explore, self.max_pool = max_failures, explore, max_pool
@@ -149,29 +196,72 @@ class SelfEvolvingCurriculum(Curriculum):
         for failed in failures:
             for writer in self.writers:
                 for task in writer.propose(failed, self.rng, self.per_failure):
-                    verdict = self._judge(task)
-                    self.stats[verdict] += 1
-                    if verdict == "added" and len(self.pool) < self.max_pool:
+                    proposal = self._judge(task, failed)
+                    self.stats[proposal.decision] += 1
+                    self.proposals.append(proposal)
+                    if proposal.decision == "added":
                         self._add(task)
                         added.append(task)
+        del self.proposals[:-MAX_PROPOSALS_KEPT]
         return added
 
-    def _judge(self, task: Task) -> str:
+    def _judge(self, task: Task, failed: Task) -> Proposal:
         self.stats["proposed"] += 1
         if self.validator is not None and (reason := self.validator(task)) is not None:
             self.invalid_reasons[reason[:100]] += 1
-            return "rejected_invalid"
+            return Proposal(task, failed.id, "rejected_invalid", reason[:500])
         if fingerprint(task) in self.seen:
-            return "rejected_duplicate"
+            return Proposal(task, failed.id, "rejected_duplicate")
         low, high = self.band
         if not low <= self.critic(task) <= high:
-            return "rejected_band"
-        return "added"
+            return Proposal(task, failed.id, "rejected_band")
+        if len(self.pool) >= self.max_pool:
+            return Proposal(task, failed.id, "rejected_full")
+        if self.auditor is None:
+            return Proposal(task, failed.id, "added")
+        audit = self.auditor(task)  # last: it plays episodes
+        record = audit.to_dict()
+        record.pop("reproduce", None)  # the task is kept beside it
+        for finding in record["findings"]:
+            finding.pop("observation", None)
+        if audit.verdict == "ok":
+            return Proposal(task, failed.id, "added", audit=record)
+        self.audit_exploits.update(audit.exploits or [f.exploit for f in audit.findings])
+        why = ", ".join(audit.exploits or dict.fromkeys(f.exploit for f in audit.findings))
+        return Proposal(task, failed.id, "rejected_audit", f"{audit.verdict}: {why}", record)
+
+    def written(self) -> list[dict[str, Any]]:
+        """The written tasks as a report shows them, latest last: id, family, written from, decision, the audit's
+        verdict and exploit classes (None when not audited), and the reason of a rejection."""
+        rows = []
+        for proposal in self.proposals:
+            audit = proposal.audit or {}
+            exploits = list(dict.fromkeys(f["exploit"] for f in audit.get("findings", [])))
+            rows.append({"task": proposal.task.id, "family": proposal.task.family,
+                         "written_from": proposal.written_from, "decision": proposal.decision,
+                         "audit": audit.get("verdict"), "exploits": exploits, "reason": proposal.reason})
+        return rows
+
+    def written_summary(self) -> dict[str, Any]:
+        """Counts for a run's metrics: every decision so far, and the exploit classes audits found."""
+        return {**{key: value for key, value in self.stats.items()}, "audit_exploits": dict(self.audit_exploits)}
+
+    def close(self) -> None:
+        """Close the auditor's env (and its sandbox), when it has one."""
+        close = getattr(self.auditor, "close", None)
+        if close is not None:
+            close()
+
+    def save_proposals(self, path: str) -> None:
+        """The kept proposals as JSONL (task, written_from, decision, reason, audit), written atomically."""
+        atomic_write_text(path, "".join(json.dumps(p.to_dict(), sort_keys=True) + "\n" for p in self.proposals))
 
     def _state(self) -> dict[str, Any]:
         return {"pool": [task.to_dict() for task in self.pool], "successes": self.successes, "trials": self.trials,
                 "outcome_model": self.outcome_model.state_dict(), "phase_failures": [t.to_dict() for t in self.phase_failures],
-                "stats": dict(self.stats), "invalid_reasons": dict(self.invalid_reasons)}
+                "stats": dict(self.stats), "invalid_reasons": dict(self.invalid_reasons),
+                "proposals": [proposal.to_dict() for proposal in self.proposals],
+                "audit_exploits": dict(self.audit_exploits)}
 
     def _load(self, state: dict[str, Any]) -> None:
         self.pool, self.successes, self.trials, self.seen, self.index = [], [], [], set(), {}
@@ -182,6 +272,8 @@ class SelfEvolvingCurriculum(Curriculum):
         self.phase_failures = [Task.from_dict(raw) for raw in state["phase_failures"]]
         self.stats = Counter(state["stats"])
         self.invalid_reasons = Counter(state["invalid_reasons"])
+        self.proposals = [Proposal.from_dict(raw) for raw in state.get("proposals", [])]
+        self.audit_exploits = Counter(state.get("audit_exploits", {}))
 
     def save_pool(self, path: str) -> None:
         """The task pool as JSONL (one task per line), for reuse as a task source."""

@@ -2,8 +2,12 @@
 
 ``LLMTaskWriter`` asks any :class:`~selfgym.agents.Policy` for new tasks "in the same domain, more diverse, of
 similar difficulty" than a failed one, as JSON. What comes back is never trusted: ``math_task_validator`` keeps a
-math task only if its answer is one math-verify can judge, and ``CodeTaskValidator`` keeps a code task only if
-its own reference solution passes its own tests in the real Code-v0 sandbox.
+math task only if its answer is one math-verify can judge, ``CodeTaskValidator`` keeps a code task only if
+its own reference solution passes its own tests in the real Code-v0 sandbox, and a shell task must pass the shell
+task format's own checks (its check runs no agent code as the verifier, compares with nothing the agent can
+write). A written shell task's check can still be fooled in ways no lint sees: give the curriculum an ``audit``
+(``SelfEvolvingCurriculum(..., audit="selfgym/Shell-v0")``) so that ``selfgym audit``'s battery is played
+against every written task before it can be drawn.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ FIELDS = {
     "math": '"prompt" (the problem) and "answer" (its final answer: a number or a LaTeX expression)',
     "code": '"prompt" (what the function must do), "solution" (a Python reference solution defining the '
             'function) and "tests" (a list of assert statements calling the function)',
+    "shell": '"prompt" (what to do in a Linux shell, in /work), "setup" (bash run in /work before the task: '
+             'the files it needs), "check" (bash run in /work after the agent submits: exit 0 means solved) and '
+             '"solution" (a list of shell commands that solve it, the last one "submit")',
 }
 
 
@@ -83,6 +90,8 @@ class LLMTaskWriter:
                 return None
             return Task(task_id, failed.family, item["prompt"].strip(), failed.difficulty,
                         {"answer": str(answer), "written_from": failed.id})
+        if self.kind == "shell":
+            return _shell_task(item, task_id, failed)
         from ..envs.code.sources import mbpp_task
 
         tests, solution = item.get("tests"), item.get("solution")
@@ -94,6 +103,23 @@ class LLMTaskWriter:
         except (ValueError, SyntaxError):
             return None
         return Task(task_id, failed.family, task.prompt, failed.difficulty, {**task.data, "written_from": failed.id})
+
+
+def _shell_task(item: dict[str, Any], task_id: str, failed: Task) -> Task | None:
+    """A shell task (the YAML task format's entry, validated with its lints), or None when it is not one."""
+    from pydantic import ValidationError
+
+    from ..envs.shell.spec import ShellTaskEntry
+
+    category = failed.data.get("category") or "written"
+    try:
+        entry = ShellTaskEntry.model_validate({
+            "id": task_id, "prompt": item["prompt"], "difficulty": min(3, max(0, int(failed.difficulty))),
+            "category": str(category), "setup": item.get("setup", ""), "check": item.get("check"),
+            "solution": item.get("solution")})
+    except (ValidationError, ValueError, TypeError):
+        return None
+    return entry.to_task()  # data holds the spec only (it is validated as such when played)
 
 
 def math_task_validator(task: Task) -> str | None:

@@ -212,6 +212,8 @@ class ExperimentRunner:
                "infra_replays": sum(t.meta.get("infra_replays", 0) for t in trajectories)}
         if hasattr(curriculum, "level"):
             row["levels"] = dict(curriculum.level)
+        if hasattr(curriculum, "written_summary"):  # a self-evolving curriculum: its written tasks' decisions, audits
+            row["written"] = curriculum.written_summary()
         append_jsonl(self.run_dir / "metrics.jsonl", [row])
         if row["batch_success"] is not None:
             self.recent_success.append(row["batch_success"])
