@@ -217,7 +217,7 @@ class WebEnv(TextEnv):
                     return Turn(f"{message} The page ended the task: reward {reward:g}.", reward=reward,
                                 terminated=True, info={"passed": reward > 0, "error": error})
             if self._browser.tab_lost:
-                return self._tab_lost_turn(message, error)
+                return self._tab_lost_turn(message if error is None else "", error)
             state = self._browser.observe()
         except _INFRASTRUCTURE_ERRORS as exc:
             if self._browser is not None and self._browser.connected and self._browser.tab_lost:

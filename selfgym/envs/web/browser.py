@@ -91,7 +91,7 @@ class _Tab(NamedTuple):
     page: Page
     cdp: CDPSession
     main_frame: str
-    crashed: list[bool]  # set by the page's "crash" event: its renderer died
+    crashed: asyncio.Event  # set by the page's "crash" event: its renderer died
 
 
 class ActionFailed(Exception):
@@ -126,7 +126,7 @@ class BrowserSession:
         self.page: Page | None = None
         self._cdp: CDPSession | None = None
         self._main_frame = ""
-        self._crashed: list[bool] = [False]
+        self._crashed = asyncio.Event()
         self._navigating = False
         self._loaded = asyncio.Event()
         self._tabs: dict[tuple[str, ...], _Tab] = {}  # sorted allowed origins -> their context and page
@@ -195,8 +195,8 @@ class BrowserSession:
                                                  proxy={"server": CLOSED_PROXY, "bypass": bypass})
         context.set_default_timeout(self.action_timeout_ms)
         page = await context.new_page()
-        crashed = [False]
-        page.on("crash", lambda _page: crashed.__setitem__(0, True))
+        crashed = asyncio.Event()
+        page.on("crash", lambda _page: crashed.set())
         cdp = await context.new_cdp_session(page)
         main_frame = (await cdp.send("Page.getFrameTree"))["frameTree"]["frame"]["id"]
         for event, kind in (("Page.frameRequestedNavigation", "start"), ("Page.frameStartedLoading", "start"),
@@ -208,7 +208,7 @@ class BrowserSession:
     async def _drop_lost_tabs(self) -> None:
         """Close the contexts whose page was closed or whose renderer died (they are opened again when needed)."""
         for key, tab in list(self._tabs.items()):
-            if tab.page.is_closed() or tab.crashed[0]:
+            if tab.page.is_closed() or tab.crashed.is_set():
                 del self._tabs[key]
                 if tab.page is self.page:
                     self.context, self.page, self._cdp = None, None, None
@@ -272,7 +272,7 @@ class BrowserSession:
     @property
     def tab_lost(self) -> bool:
         """Whether the episode's page was closed or its renderer died (the page's doing, or the agent's)."""
-        return self.page is None or self.page.is_closed() or self._crashed[0]
+        return self.page is None or self.page.is_closed() or self._crashed.is_set()
 
     def document_id(self) -> str | None:
         """The loader id of the document open in the episode's page (None if the tab is lost)."""
@@ -307,8 +307,22 @@ class BrowserSession:
 
     # --- acting ---------------------------------------------------------------------------------------------------
     def act(self, action: Action, url: str | None = None) -> str:
-        """Carry out a browser action (not ``answer``); returns what happened, raises :class:`ActionFailed`."""
-        return self._run(self._act(action, url))
+        """Carry out a browser action (not ``answer``); returns what happened, raises :class:`ActionFailed` (also
+        when the tab is lost before or during it: calls into a crashed renderer would wait for their timeout)."""
+        return self._run(self._act_unless_lost(action, url))
+
+    async def _act_unless_lost(self, action: Action, url: str | None) -> str:
+        if self.tab_lost:
+            raise ActionFailed("The page was closed or crashed.")
+        acting, crashing = asyncio.ensure_future(self._act(action, url)), asyncio.ensure_future(self._crashed.wait())
+        try:
+            await asyncio.wait({acting, crashing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            crashing.cancel()
+        if not acting.done():
+            acting.cancel()
+            raise ActionFailed("The page crashed.")
+        return acting.result()
 
     async def _act(self, action: Action, url: str | None) -> str:
         page = self.page
