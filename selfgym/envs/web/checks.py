@@ -66,6 +66,8 @@ _SEPARATOR = re.compile(r"[,;/|&+\n]|\b(?:and|or|nor|vs|versus|plus|either|maybe
 _WORD = re.compile(r"[^\W_]+")
 _MARK = "\x00"  # stands in for an expected phrase found in the answer; neither a word nor a separator
 
+# The statement's first word, after white space and comments (VACUUM INTO asks the authorizer only as it runs).
+_FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*([A-Za-z]+)", re.DOTALL)
 # The databases a check may query: the sites' (selfgym.envs.web.container.DATABASE_SITES, named here to keep this
 # module free of the container's imports; tests check that they agree).
 DATABASES = ("shop", "forum", "wiki")
@@ -196,12 +198,12 @@ class CheckDatabase:
     tables and columns of ``main``, recursive CTEs, functions but those of :data:`_DENIED_FUNCTIONS`. Refused by
     the authorizer: everything else, ATTACH and DETACH, any write, PRAGMA, transactions, schema changes. No
     database may be attached at all (limit 0), strings and blobs are at most :data:`SQL_MAX_LENGTH` bytes, and a
-    progress handler interrupts a query after ``time_limit_s``.
+    progress handler interrupts a query after ``time_limit_s`` (default :data:`SQL_TIME_LIMIT_S`).
     """
 
-    def __init__(self, conn: sqlite3.Connection, *, time_limit_s: float = SQL_TIME_LIMIT_S) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, time_limit_s: float | None = None) -> None:
         self.conn = conn
-        self.time_limit_s = time_limit_s
+        self.time_limit_s = SQL_TIME_LIMIT_S if time_limit_s is None else time_limit_s
         self._refused: list[str] = []
         self._deadline = 0.0
         conn.execute("PRAGMA query_only = ON")  # before the authorizer, which refuses PRAGMA
@@ -226,13 +228,18 @@ class CheckDatabase:
         self._refused.append(" ".join([what, *(repr(n) for n in names if n)]))
         return sqlite3.SQLITE_DENY
 
-    def rows(self, query: str) -> list[list[Any]]:
-        """The rows of ``query``; :class:`SqlRefused` saying what it tried, if the authorizer refused it or it
-        ran past its time (other SQLite errors as they are)."""
+    def rows(self, query: str, *, explain: bool = False) -> list[list[Any]]:
+        """The rows of ``query`` (of its ``EXPLAIN``: compiled, not run); :class:`SqlRefused` saying what it tried,
+        if it is not a query (SELECT, WITH, VALUES), the authorizer refused it or it ran past its time (other
+        SQLite errors as they are)."""
+        first = _FIRST_WORD.match(query)
+        if first is None or first[1].lower() not in ("select", "with", "values"):
+            said = first[1] if first else query.strip()[:20]
+            raise SqlRefused(f"not allowed in a check: {said!r} (a check's query is a SELECT, WITH or VALUES)")
         self._refused.clear()
         self._deadline = time.monotonic() + self.time_limit_s
         try:
-            return [list(row) for row in self.conn.execute(query).fetchall()]
+            return [list(row) for row in self.conn.execute(("EXPLAIN " if explain else "") + query).fetchall()]
         except sqlite3.DatabaseError as exc:
             if self._refused:
                 raise SqlRefused(f"not allowed in a check: {self._refused[0]} (a check may only read the site's "
@@ -383,7 +390,7 @@ def validate_sql(check: Check, database: Callable[[str], sqlite3.Connection]) ->
     for number, query in enumerate(check.sql, start=1):
         db = CheckDatabase(database(query.db))
         try:
-            db.rows("EXPLAIN " + query.query)
+            db.rows(query.query, explain=True)
         except (sqlite3.Error, sqlite3.Warning) as exc:
             raise ValueError(f"sql check {number} ({query.db}): {exc}") from None
         finally:
