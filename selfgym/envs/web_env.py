@@ -210,6 +210,7 @@ class WebEnv(TextEnv):
             if is_miniwob(self.task):
                 status = self._miniwob_status()
                 if status is None:
+                    self._blame_the_page(always=True)
                     return Turn(f"{message} {LEFT_TASK_PAGE} The task is over: reward 0.", terminated=True,
                                 info={"passed": False, "error": error, "left_task_page": True})
                 done, reward = status
@@ -217,13 +218,20 @@ class WebEnv(TextEnv):
                     return Turn(f"{message} The page ended the task: reward {reward:g}.", reward=reward,
                                 terminated=True, info={"passed": reward > 0, "error": error})
             if self._browser.tab_lost:
+                self._blame_the_page()
                 return self._tab_lost_turn(message if error is None else "", error)
             state = self._browser.observe()
         except _INFRASTRUCTURE_ERRORS as exc:
-            if self._browser is not None and self._browser.connected and self._browser.tab_lost:
+            if self._browser is not None and self._browser.tab_lost and self._browser.alive():
                 return self._tab_lost_turn("", str(exc))
             raise self._lost(exc) from exc
         return Turn(f"{message}\n{self._describe(state)}", info={"error": error, **self._page_info(state)})
+
+    def _blame_the_page(self, *, always: bool = False) -> None:
+        """A lost tab (``always``: a page that is not the episode's) is the agent's failure only while Chromium
+        lives: when the sandbox goes, every tab crashes first (an infrastructure error, replayed)."""
+        if (always or self._browser.tab_lost) and not self._browser.alive():
+            raise SandboxLostError("The web sandbox's browser stopped responding (its tabs crashed)")
 
     def _tab_lost_turn(self, message: str, error: str | None) -> Turn:
         """The page closed or its renderer died while the agent used it: the agent's failure, not the sandbox's
@@ -242,6 +250,7 @@ class WebEnv(TextEnv):
         if is_miniwob(self.task):
             status = self._miniwob_status()
             if status is None:
+                self._blame_the_page(always=True)
                 return Turn(f"Answer recorded. {LEFT_TASK_PAGE} Reward 0.", terminated=True,
                             info={"passed": False, "answer": answer, "left_task_page": True})
             done, reward = status
@@ -249,6 +258,7 @@ class WebEnv(TextEnv):
             return Turn(f"Answer recorded. The page says the task is {verdict}: reward {reward:g}.", reward=reward,
                         terminated=True, info={"passed": reward > 0, "answer": answer})
         if self._browser.tab_lost:
+            self._blame_the_page()
             return self._tab_lost_turn("", None)
         result = evaluate(spec_of(self.task).check, answer=answer, url=self._browser.page.url,
                           database=self._container.database, context=self.task.prompt)

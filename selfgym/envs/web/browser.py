@@ -274,6 +274,24 @@ class BrowserSession:
         """Whether the episode's page was closed or its renderer died (the page's doing, or the agent's)."""
         return self.page is None or self.page.is_closed() or self._crashed.is_set()
 
+    def alive(self, timeout_s: float = 5.0) -> bool:
+        """Whether Chromium itself still answers (a lost tab is the page's doing only if it does: when the
+        container goes, every tab crashes first)."""
+        if not self.connected:
+            return False
+        try:
+            return bool(self.hub.run(self._ping(timeout_s), timeout_s=timeout_s + 5))
+        except Exception:  # noqa: BLE001 - any failure to answer means the browser is gone
+            return False
+
+    async def _ping(self, timeout_s: float) -> bool:
+        session = await asyncio.wait_for(self.browser.new_browser_cdp_session(), timeout_s)
+        try:
+            await asyncio.wait_for(session.send("Browser.getVersion"), timeout_s)
+        finally:
+            await session.detach()
+        return True
+
     def document_id(self) -> str | None:
         """The loader id of the document open in the episode's page (None if the tab is lost)."""
         return self._run(self._document_id())
