@@ -95,3 +95,13 @@ def test_a_tab_that_closes_or_crashes_is_the_agents_failure_and_the_next_episode
             if terminated:
                 break
         assert reward == 1.0
+
+
+def test_a_killed_sandbox_under_a_miniwob_page_stays_an_infrastructure_loss(env, client):
+    """The other side of the above: when the engine loses the container, every tab crashes first, and that is not
+    the agent's failure. The episode is replayed on a fresh sandbox, as for a site task."""
+    env.reset(seed=3, options={"task": MINIWOB["miniwob/click-test"]})
+    client.api.kill(env.unwrapped._container.sandbox.container_id)
+    observation, reward, terminated, _, info = env.step("scroll(down)")
+    assert (terminated, reward, info["infra_retries"]) == (False, 0.0, 1), observation
+    assert "Click Me!" in observation
