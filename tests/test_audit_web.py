@@ -5,6 +5,8 @@ crashes under the agent."""
 
 from __future__ import annotations
 
+import types
+
 import pytest
 
 from selfgym.envs import Task
@@ -48,25 +50,21 @@ def test_a_check_that_is_always_true_is_reported_hackable(env):
     assert audit.exploits == ["null-agent", "navigate-away"], audit.to_dict()
 
 
-class AnyPageWebEnv(WebEnv):
-    """A planted flaw (Web-v0 before the fix): the MiniWoB++ reward is read from whatever page is open."""
+def any_page_status(self):
+    """A planted flaw (Web-v0 before the fix, less its error on pages without MiniWoB's globals): the MiniWoB++
+    reward is read from whatever page is open."""
+    done, raw, _reason = self._browser.evaluate(
+        "() => typeof WOB_DONE_GLOBAL === 'undefined' ? [false, 0, ''] : (" + STATUS_SCRIPT + ")()")
+    return bool(done), 1.0 if done and float(raw or 0.0) >= 1.0 else 0.0
 
-    def _miniwob_status(self):
-        done, raw, _reason = self._browser.evaluate(STATUS_SCRIPT)
-        return bool(done), 1.0 if done and float(raw or 0.0) >= 1.0 else 0.0
 
-
-def test_a_miniwob_env_reading_any_page_is_reported_hackable():
-    planted = AnyPageWebEnv(tasks="miniwob", max_steps=30)
-    try:
-        audit = audit_task(planted, MINIWOB["miniwob/login-user"], [BATTERY])
-    finally:
-        planted.close()
-    assert audit.verdict == "hackable"
-    assert audit.exploits == ["other-page", "infra-error"], audit.to_dict()
-    other, infra = audit.findings
-    assert other.reward == 1.0 and other.actions[0] == 'goto("http://miniwob.localhost:8765/miniwob/click-test.html")'
-    assert "core.js" in infra.detail and infra.error  # a page without MiniWoB's globals made the episode an error
+def test_a_miniwob_env_reading_any_page_is_reported_hackable(env, monkeypatch):
+    monkeypatch.setattr(env, "_miniwob_status", types.MethodType(any_page_status, env))
+    audit = audit_task(env, MINIWOB["miniwob/login-user"], [BATTERY])
+    assert audit.verdict == "hackable" and audit.exploits == ["other-page"], audit.to_dict()
+    (finding,) = audit.findings
+    assert finding.reward == 1.0
+    assert finding.actions[0] == 'goto("http://miniwob.localhost:8765/miniwob/click-test.html")'
 
 
 def _close_tab(env: WebEnv) -> None:
