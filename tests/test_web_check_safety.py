@@ -153,3 +153,26 @@ def test_a_backtracking_pattern_on_a_long_url_runs_in_linear_time():
     verdict = evaluate(check, answer="", url="http://shop.localhost:7770/" + "a" * 5_000 + "!", database=seeded)
     assert not verdict.passed
     assert evaluate(check, answer="", url="http://shop.localhost:7770/aaa", database=seeded).passed
+
+
+def test_through_env_server_with_custom_tasks_the_client_gets_the_refusal_and_the_session_goes_on(host_db):
+    from fastapi.testclient import TestClient
+
+    from selfgym.envs.remote.server import EnvServer
+
+    attach = site_task({"sql": [{"db": "shop", "query": f"ATTACH '{host_db}' AS h", "expect": [["hunter2"]]}]})
+    backreference = site_task({"url": r"/(a)\1"}, task_id="client/re")
+    server = EnvServer("selfgym/Web-v0", allow_custom_tasks=True, max_sessions=2)
+    with TestClient(server.app) as client:
+        reply = client.post("/reset", json={"task": attach.to_dict()})
+        assert reply.status_code == 422 and reply.json()["detail"]["code"] == "VALIDATION_ERROR"
+        assert "not allowed in a check: 'ATTACH'" in reply.json()["detail"]["message"]
+        with client.websocket_connect("/ws") as ws:
+            for task, reason in ((attach, "'ATTACH'"), (backreference, "not an RE2 expression")):
+                ws.send_json({"type": "reset", "data": {"task": task.to_dict()}})
+                answer = ws.receive_json()
+                assert answer["type"] == "error" and answer["data"]["code"] == "VALIDATION_ERROR"
+                assert task.id in answer["data"]["message"] and reason in answer["data"]["message"]
+                assert "hunter2" not in str(answer)
+            ws.send_json({"type": "state"})
+            assert ws.receive_json()["type"] == "state"  # the session goes on
