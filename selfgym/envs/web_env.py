@@ -36,6 +36,8 @@ from .web.tasks import FAMILY, load_task_file, shipped_tasks, spec_of
 # What goes wrong below the agent: the container, the tunnel or Chromium. Not the agent's failure: the episode is
 # replayed on a fresh web sandbox (see TextEnv).
 _INFRASTRUCTURE_ERRORS = (PlaywrightError, SandboxError, TimeoutError, OSError)
+LEFT_TASK_PAGE = ("The task's page is no longer open (a MiniWoB++ task is judged only on the page it started on; "
+                  "another page, or the same page loaded again, does not count).")
 
 
 def web_image() -> str:
@@ -120,6 +122,7 @@ class WebEnv(TextEnv):
         self._url = ""
         self._screenshot: np.ndarray | None = None
         self._episode_seed = 0
+        self._document: str | None = None  # the loader id of a MiniWoB++ episode's own page (see _miniwob_status)
 
     # --- what the env knows of its tasks ------------------------------------------------------------------------
     @classmethod
@@ -166,6 +169,7 @@ class WebEnv(TextEnv):
         # Only the last episode's sites can have changed: the browser reaches no others.
         browser.end_episode(self._origins)
         container.reset_databases(site.name for site in self._sites)
+        self._document = None
         info: dict[str, Any] = {}
         if miniwob is not None:
             container.install_miniwob(page_files())
@@ -178,6 +182,7 @@ class WebEnv(TextEnv):
             else:
                 seed = self._episode_seed
             self._goal = str(browser.evaluate(START_SCRIPT, seed))
+            self._document = browser.document_id()
             info.update(category="miniwob", seed=seed)
         else:
             self._sites = spec.site_objects
@@ -203,14 +208,36 @@ class WebEnv(TextEnv):
             except ActionFailed as exc:
                 message, error = f"Error: {exc}", str(exc)
             if is_miniwob(self.task):
-                done, reward = self._miniwob_status()
+                status = self._miniwob_status()
+                if status is None:
+                    self._blame_the_page(always=True)
+                    return Turn(f"{message} {LEFT_TASK_PAGE} The task is over: reward 0.", terminated=True,
+                                info={"passed": False, "error": error, "left_task_page": True})
+                done, reward = status
                 if done:
                     return Turn(f"{message} The page ended the task: reward {reward:g}.", reward=reward,
                                 terminated=True, info={"passed": reward > 0, "error": error})
+            if self._browser.tab_lost:
+                self._blame_the_page()
+                return self._tab_lost_turn(message if error is None else "", error)
             state = self._browser.observe()
         except _INFRASTRUCTURE_ERRORS as exc:
+            if self._browser is not None and self._browser.tab_lost and self._browser.alive():
+                return self._tab_lost_turn("", str(exc))
             raise self._lost(exc) from exc
         return Turn(f"{message}\n{self._describe(state)}", info={"error": error, **self._page_info(state)})
+
+    def _blame_the_page(self, *, always: bool = False) -> None:
+        """A lost tab (``always``: a page that is not the episode's) is the agent's failure only while Chromium
+        lives: when the sandbox goes, every tab crashes first (an infrastructure error, replayed)."""
+        if (always or self._browser.tab_lost) and not self._browser.alive():
+            raise SandboxLostError("The web sandbox's browser stopped responding (its tabs crashed)")
+
+    def _tab_lost_turn(self, message: str, error: str | None) -> Turn:
+        """The page closed or its renderer died while the agent used it: the agent's failure, not the sandbox's
+        (the next reset opens a new tab)."""
+        return Turn(f"{message} The page was closed or crashed. The task is over: reward 0.".strip(),
+                    terminated=True, info={"passed": False, "error": error, "tab_lost": True})
 
     def _lost(self, exc: BaseException) -> SandboxLostError:
         """The web sandbox, the tunnel or Chromium failed under the agent: drop them, and let the base class replay."""
@@ -221,10 +248,18 @@ class WebEnv(TextEnv):
 
     def _finish(self, answer: str) -> Turn:
         if is_miniwob(self.task):
-            done, reward = self._miniwob_status()
+            status = self._miniwob_status()
+            if status is None:
+                self._blame_the_page(always=True)
+                return Turn(f"Answer recorded. {LEFT_TASK_PAGE} Reward 0.", terminated=True,
+                            info={"passed": False, "answer": answer, "left_task_page": True})
+            done, reward = status
             verdict = "solved" if reward > 0 else ("failed" if done else "not finished")
             return Turn(f"Answer recorded. The page says the task is {verdict}: reward {reward:g}.", reward=reward,
                         terminated=True, info={"passed": reward > 0, "answer": answer})
+        if self._browser.tab_lost:
+            self._blame_the_page()
+            return self._tab_lost_turn("", None)
         result = evaluate(spec_of(self.task).check, answer=answer, url=self._browser.page.url,
                           database=self._container.database, context=self.task.prompt)
         text = "passed (reward 1)" if result.passed else "failed (reward 0)"
@@ -235,11 +270,24 @@ class WebEnv(TextEnv):
     def _origins(self) -> list[str]:
         return [site.origin for site in self._sites]
 
-    def _miniwob_status(self) -> tuple[bool, float]:
-        done, raw, _reason = self._browser.evaluate(STATUS_SCRIPT)
+    def _miniwob_status(self) -> tuple[bool, float] | None:
+        """(done, reward) as the episode's own page reports them; None when that page is no longer open.
+
+        The page's globals are read only in the document the episode started (its loader id, which the browser
+        gives, before and after the read): another MiniWoB++ page solved, the same page loaded again with a new
+        problem, or a page without MiniWoB's globals, earn nothing.
+        """
+        status = None if self._document is None else self._browser.evaluate_in(self._document, STATUS_SCRIPT)
+        if not isinstance(status, list) or len(status) != 3:
+            return None
+        done, raw, _reason = status
+        try:
+            raw = float(raw or 0.0)
+        except (TypeError, ValueError):
+            raw = 0.0
         # Only a full solve counts: click-checkboxes scores (right - wrong boxes) / boxes, so ticking every box
         # would earn a partial reward without reading the goal.
-        return bool(done), 1.0 if done and float(raw or 0.0) >= 1.0 - 1e-9 else 0.0
+        return bool(done), 1.0 if done and raw >= 1.0 - 1e-9 else 0.0
 
     # --- observations ---------------------------------------------------------------------------------------------
     def _describe(self, state: PageState) -> str:

@@ -91,6 +91,7 @@ class _Tab(NamedTuple):
     page: Page
     cdp: CDPSession
     main_frame: str
+    crashed: asyncio.Event  # set by the page's "crash" event: its renderer died
 
 
 class ActionFailed(Exception):
@@ -125,6 +126,7 @@ class BrowserSession:
         self.page: Page | None = None
         self._cdp: CDPSession | None = None
         self._main_frame = ""
+        self._crashed = asyncio.Event()
         self._navigating = False
         self._loaded = asyncio.Event()
         self._tabs: dict[tuple[str, ...], _Tab] = {}  # sorted allowed origins -> their context and page
@@ -167,6 +169,9 @@ class BrowserSession:
         self._backend_ids.clear()
         if self.context is None:
             return
+        if self.tab_lost:  # its page closed or crashed: the whole context goes (a new one has no data at all)
+            await self._drop_lost_tabs()
+            return
         await asyncio.gather(self.context.clear_cookies(), self._cdp.send("Network.clearBrowserCache"), *(
             self._cdp.send("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"})
             for origin in origins), *(page.close() for page in self.context.pages if page is not self.page))
@@ -177,9 +182,10 @@ class BrowserSession:
 
     async def _new_episode(self, start_url: str, allowed_origins: list[str]) -> None:
         key = tuple(sorted(allowed_origins))
+        await self._drop_lost_tabs()
         if key not in self._tabs:
             self._tabs[key] = await self._open_tab(allowed_origins)
-        self.context, self.page, self._cdp, self._main_frame = self._tabs[key]
+        self.context, self.page, self._cdp, self._main_frame, self._crashed = self._tabs[key]
         await self.page.goto(start_url, wait_until="load")
         await self._cdp.send("Page.resetNavigationHistory")
 
@@ -189,13 +195,27 @@ class BrowserSession:
                                                  proxy={"server": CLOSED_PROXY, "bypass": bypass})
         context.set_default_timeout(self.action_timeout_ms)
         page = await context.new_page()
+        crashed = asyncio.Event()
+        page.on("crash", lambda _page: crashed.set())
         cdp = await context.new_cdp_session(page)
         main_frame = (await cdp.send("Page.getFrameTree"))["frameTree"]["frame"]["id"]
         for event, kind in (("Page.frameRequestedNavigation", "start"), ("Page.frameStartedLoading", "start"),
                             ("Page.frameStoppedLoading", "stop"), ("Page.navigatedWithinDocument", "stop")):
             cdp.on(event, lambda params, kind=kind, frame=main_frame: self._on_page_event(kind, frame, params))
         await cdp.send("Page.enable")
-        return _Tab(context, page, cdp, main_frame)
+        return _Tab(context, page, cdp, main_frame, crashed)
+
+    async def _drop_lost_tabs(self) -> None:
+        """Close the contexts whose page was closed or whose renderer died (they are opened again when needed)."""
+        for key, tab in list(self._tabs.items()):
+            if tab.page.is_closed() or tab.crashed.is_set():
+                del self._tabs[key]
+                if tab.page is self.page:
+                    self.context, self.page, self._cdp = None, None, None
+                try:
+                    await tab.context.close()
+                except PlaywrightError:
+                    pass
 
     async def _close_contexts(self) -> None:
         tabs, self._tabs = list(self._tabs.values()), {}
@@ -241,13 +261,86 @@ class BrowserSession:
         return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
 
     def evaluate(self, expression: str, argument=None):
-        """Evaluate a JavaScript function expression in the page (the MiniWoB source reads its reward with it)."""
+        """Evaluate a JavaScript function expression in the page (the MiniWoB source starts its pages with it)."""
         return self._run(self.page.evaluate(expression, argument))
+
+    # --- which document is open -----------------------------------------------------------------------------------
+    # A reward a page reports counts only from the episode's own document: the agent can navigate (goto, links,
+    # back), and any other page of the same site, or the same page loaded again, is not the episode's problem. A
+    # document is named by its loader id, which the browser (not the page) gives each document the main frame
+    # loads: same-document navigations (a "#" link) keep it, any new document gets a new one.
+    @property
+    def tab_lost(self) -> bool:
+        """Whether the episode's page was closed or its renderer died (the page's doing, or the agent's)."""
+        return self.page is None or self.page.is_closed() or self._crashed.is_set()
+
+    def alive(self, timeout_s: float = 5.0) -> bool:
+        """Whether Chromium itself still answers (a lost tab is the page's doing only if it does: when the
+        container goes, every tab crashes first)."""
+        if not self.connected:
+            return False
+        try:
+            return bool(self.hub.run(self._ping(timeout_s), timeout_s=timeout_s + 5))
+        except Exception:  # noqa: BLE001 - any failure to answer means the browser is gone
+            return False
+
+    async def _ping(self, timeout_s: float) -> bool:
+        session = await asyncio.wait_for(self.browser.new_browser_cdp_session(), timeout_s)
+        try:
+            await asyncio.wait_for(session.send("Browser.getVersion"), timeout_s)
+        finally:
+            await session.detach()
+        return True
+
+    def document_id(self) -> str | None:
+        """The loader id of the document open in the episode's page (None if the tab is lost)."""
+        return self._run(self._document_id())
+
+    async def _document_id(self) -> str | None:
+        if self.tab_lost:
+            return None
+        try:
+            return (await self._cdp.send("Page.getFrameTree"))["frameTree"]["frame"]["loaderId"]
+        except PlaywrightError:
+            if self.connected and self.tab_lost:
+                return None
+            raise
+
+    def evaluate_in(self, document: str, expression: str):
+        """Evaluate ``expression`` (a function expression) in the page if document ``document`` is still the one
+        open, before and after: its value, or None when another document is open or the tab is lost. An error of
+        the expression in that document (a page without the expected globals) also gives None."""
+        return self._run(self._evaluate_in(document, expression))
+
+    async def _evaluate_in(self, document: str, expression: str):
+        if await self._document_id() != document:
+            return None
+        try:
+            value = await self.page.evaluate(expression)
+        except PlaywrightError:
+            if not self.connected:
+                raise
+            return None  # the document went away under the evaluation, or the tab did, or the script failed
+        return value if await self._document_id() == document else None
 
     # --- acting ---------------------------------------------------------------------------------------------------
     def act(self, action: Action, url: str | None = None) -> str:
-        """Carry out a browser action (not ``answer``); returns what happened, raises :class:`ActionFailed`."""
-        return self._run(self._act(action, url))
+        """Carry out a browser action (not ``answer``); returns what happened, raises :class:`ActionFailed` (also
+        when the tab is lost before or during it: calls into a crashed renderer would wait for their timeout)."""
+        return self._run(self._act_unless_lost(action, url))
+
+    async def _act_unless_lost(self, action: Action, url: str | None) -> str:
+        if self.tab_lost:
+            raise ActionFailed("The page was closed or crashed.")
+        acting, crashing = asyncio.ensure_future(self._act(action, url)), asyncio.ensure_future(self._crashed.wait())
+        try:
+            await asyncio.wait({acting, crashing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            crashing.cancel()
+        if not acting.done():
+            acting.cancel()
+            raise ActionFailed("The page crashed.")
+        return acting.result()
 
     async def _act(self, action: Action, url: str | None) -> str:
         page = self.page

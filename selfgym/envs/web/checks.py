@@ -34,19 +34,30 @@ for no truth at all.
 
 Numbers written as words ("three") are not read: they never make an answer pass, and a hedge such as
 "fifteen hundred or 1499" passes for 1499 only. Whatever an answer says, it passes for at most one truth.
+
+Checks may come from clients (``selfgym env-server --allow-custom-tasks``), so a check is data that cannot reach
+past the site's state or hold the process. A ``url`` pattern is an RE2 expression (``google-re2``: linear time,
+so no pattern backtracks for seconds on a long URL the agent chose); one RE2 cannot compile (a backreference, a
+lookaround) is refused when the task is loaded. A ``sql`` query names one of the sites' databases and runs on a
+private in-memory copy of it: an SQLite authorizer allows reading the site's tables and
+calling plain functions, nothing else (no ``ATTACH`` of a file, no write, no ``PRAGMA``, no extension), and a
+progress handler stops it after :data:`SQL_TIME_LIMIT_S` (see :class:`CheckDatabase`).
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import re2
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Thousands groups of exactly three digits ("1,499.00"); a minus sign only where it is not a hyphen ("2024-01").
 _NUMBER = re.compile(r"(?:(?<![\w.])-)?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|\d+(?:\.\d+)?|\.\d+)")
@@ -54,6 +65,24 @@ _SEPARATOR = re.compile(r"[,;/|&+\n]|\b(?:and|or|nor|vs|versus|plus|either|maybe
                         r"alternatively|otherwise)\b")
 _WORD = re.compile(r"[^\W_]+")
 _MARK = "\x00"  # stands in for an expected phrase found in the answer; neither a word nor a separator
+
+# The statement's first word, after white space and comments (VACUUM INTO asks the authorizer only as it runs).
+_FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*([A-Za-z]+)", re.DOTALL)
+# The databases a check may query: the sites' (selfgym.envs.web.container.DATABASE_SITES, named here to keep this
+# module free of the container's imports; tests check that they agree).
+DATABASES = ("shop", "forum", "wiki")
+SQL_TIME_LIMIT_S = 5.0  # a check's query runs at most this long (the shipped ones take milliseconds)
+SQL_MAX_LENGTH = 1 << 20  # the largest string or blob a query may build (bytes): no zeroblob(1e9)
+_SQL_PROGRESS_STEPS = 10_000  # virtual machine instructions between looks at the clock
+# Functions a query may not call: none is built into Python's SQLite except the first two (load_extension is
+# also switched off by the module), but a build with the shell's or FTS3's extras would have them.
+_DENIED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit", "fsdir"})
+_SQL_ACTIONS = {getattr(sqlite3, f"SQLITE_{name}"): name for name in (  # the authorizer's action codes, by name
+    "ALTER_TABLE", "ANALYZE", "ATTACH", "CREATE_INDEX", "CREATE_TABLE", "CREATE_TEMP_INDEX", "CREATE_TEMP_TABLE",
+    "CREATE_TEMP_TRIGGER", "CREATE_TEMP_VIEW", "CREATE_TRIGGER", "CREATE_VIEW", "CREATE_VTABLE", "DELETE", "DETACH",
+    "DROP_INDEX", "DROP_TABLE", "DROP_TEMP_INDEX", "DROP_TEMP_TABLE", "DROP_TEMP_TRIGGER", "DROP_TEMP_VIEW",
+    "DROP_TRIGGER", "DROP_VIEW", "DROP_VTABLE", "FUNCTION", "INSERT", "PRAGMA", "READ", "REINDEX", "SAVEPOINT",
+    "SELECT", "TRANSACTION", "UPDATE") if hasattr(sqlite3, f"SQLITE_{name}")}
 
 
 class AnswerCheck(BaseModel):
@@ -95,6 +124,13 @@ class SqlCheck(BaseModel):
     expect: list[list[Any]] | None = None
     answer: AnswerCheck | None = None
 
+    @field_validator("db")
+    @classmethod
+    def _a_site(cls, db: str) -> str:
+        if db not in DATABASES:
+            raise ValueError(f"no database {db!r}; a sql check queries one of {list(DATABASES)}")
+        return db
+
     @model_validator(mode="after")
     def _one_kind(self) -> SqlCheck:
         if (self.expect is None) == (self.answer is None):
@@ -111,6 +147,13 @@ class Check(BaseModel):
     answer: AnswerCheck | None = None
     url: str | None = None
     sql: list[SqlCheck] = Field(default_factory=list)
+
+    @field_validator("url")
+    @classmethod
+    def _re2(cls, url: str | None) -> str | None:
+        if url is not None:
+            url_pattern(url)
+        return url
 
     @model_validator(mode="after")
     def _not_empty(self) -> Check:
@@ -129,6 +172,85 @@ class Verdict:
 
     passed: bool
     details: list[str] = field(default_factory=list)
+
+
+@cache
+def url_pattern(pattern: str):
+    """``pattern`` compiled by RE2 (a ``ValueError`` saying why, if RE2 cannot compile it)."""
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(f"the url pattern {pattern!r} is not an RE2 expression ({reason}); RE2 runs in linear time "
+                         "and has no backreferences or lookarounds") from None
+
+
+class SqlRefused(sqlite3.DatabaseError):
+    """A check's query tried something a check may not do, or ran past its time (``str``: which)."""
+
+
+class CheckDatabase:
+    """A site's database as a check's queries see it: read-only and time-bound.
+
+    Wraps ``conn`` (a private copy of the site's data, closed with this object). Allowed: SELECT, reading the
+    tables and columns of ``main``, recursive CTEs, functions but those of :data:`_DENIED_FUNCTIONS`. Refused by
+    the authorizer: everything else, ATTACH and DETACH, any write, PRAGMA, transactions, schema changes. No
+    database may be attached at all (limit 0), strings and blobs are at most :data:`SQL_MAX_LENGTH` bytes, and a
+    progress handler interrupts a query after ``time_limit_s`` (default :data:`SQL_TIME_LIMIT_S`).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, *, time_limit_s: float | None = None) -> None:
+        self.conn = conn
+        self.time_limit_s = SQL_TIME_LIMIT_S if time_limit_s is None else time_limit_s
+        self._refused: list[str] = []
+        self._deadline = 0.0
+        conn.execute("PRAGMA query_only = ON")  # before the authorizer, which refuses PRAGMA
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQL_MAX_LENGTH)
+        if hasattr(conn, "enable_load_extension"):  # absent where Python's SQLite cannot load extensions at all
+            conn.enable_load_extension(False)
+        conn.set_authorizer(self._authorize)
+        conn.set_progress_handler(lambda: int(time.monotonic() > self._deadline), _SQL_PROGRESS_STEPS)
+
+    def _authorize(self, action: int, arg1: str | None, arg2: str | None, database: str | None,
+                   _source: str | None) -> int:
+        if action in (sqlite3.SQLITE_SELECT, getattr(sqlite3, "SQLITE_RECURSIVE", 33)):
+            return sqlite3.SQLITE_OK
+        # count(*) reads a table with no column and no database named; nothing but main can be open (no ATTACH)
+        if action == sqlite3.SQLITE_READ and database in ("main", None):
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() not in _DENIED_FUNCTIONS:
+            return sqlite3.SQLITE_OK
+        what = _SQL_ACTIONS.get(action, f"action {action}")
+        names = (arg2,) if action == sqlite3.SQLITE_FUNCTION else (arg1, arg2, database)
+        self._refused.append(" ".join([what, *(repr(n) for n in names if n)]))
+        return sqlite3.SQLITE_DENY
+
+    def rows(self, query: str, *, explain: bool = False) -> list[list[Any]]:
+        """The rows of ``query`` (of its ``EXPLAIN``: compiled, not run); :class:`SqlRefused` saying what it tried,
+        if it is not a query (SELECT, WITH, VALUES), the authorizer refused it or it ran past its time (other
+        SQLite errors as they are)."""
+        first = _FIRST_WORD.match(query)
+        if first is None or first[1].lower() not in ("select", "with", "values"):
+            said = first[1] if first else query.strip()[:20]
+            raise SqlRefused(f"not allowed in a check: {said!r} (a check's query is a SELECT, WITH or VALUES)")
+        self._refused.clear()
+        self._deadline = time.monotonic() + self.time_limit_s
+        try:
+            return [list(row) for row in self.conn.execute(("EXPLAIN " if explain else "") + query).fetchall()]
+        except sqlite3.DatabaseError as exc:
+            if self._refused:
+                raise SqlRefused(f"not allowed in a check: {self._refused[0]} (a check may only read the site's "
+                                 "tables)") from None
+            if "interrupted" in str(exc):
+                raise SqlRefused(f"stopped after {self.time_limit_s:g} s (a check's query may run at most that "
+                                 "long)") from None
+            raise
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def normalise(text: str) -> str:
@@ -235,13 +357,18 @@ def evaluate(check: Check, *, answer: str, url: str, database: Callable[[str], s
     if check.url is not None:
         parts = urlsplit(url)
         where = parts.path + (f"?{parts.query}" if parts.query else "")
-        record(re.fullmatch(check.url, where) is not None, f"final page {where!r}: expected to match {check.url!r}")
-    opened: dict[str, sqlite3.Connection] = {}
+        record(url_pattern(check.url).fullmatch(where) is not None,
+               f"final page {where!r}: expected to match {check.url!r}")
+    opened: dict[str, CheckDatabase] = {}
     try:
         for query in check.sql:
             if query.db not in opened:
-                opened[query.db] = database(query.db)
-            rows = [list(row) for row in opened[query.db].execute(query.query).fetchall()]
+                opened[query.db] = CheckDatabase(database(query.db))
+            try:
+                rows = opened[query.db].rows(query.query)
+            except (sqlite3.Error, sqlite3.Warning) as exc:  # a query the check may not run: it fails
+                record(False, f"{query.db}: {query.query}: {type(exc).__name__}: {exc}")
+                continue
             if query.answer is None:
                 record(rows == query.expect, f"{query.db}: {query.query} returned {_short(rows)}, expected "
                                              f"{_short(query.expect)}")
@@ -251,9 +378,23 @@ def evaluate(check: Check, *, answer: str, url: str, database: Callable[[str], s
                 ok, line = check_answer(query.answer, str(rows[0][0]), context)
                 record(ok, f"{query.db}: {query.query}: {line}")
     finally:
-        for conn in opened.values():
-            conn.close()
+        for db in opened.values():
+            db.close()
     return verdict
+
+
+def validate_sql(check: Check, database: Callable[[str], sqlite3.Connection]) -> None:
+    """Refuse (``ValueError``) a check whose queries do not compile on the sites' seeded databases (``database``
+    opens one), or try what :class:`CheckDatabase` refuses (an ``ATTACH``, a write, a ``PRAGMA``...). Only compiled
+    (``EXPLAIN``), not run: the authorizer is asked as a statement is prepared."""
+    for number, query in enumerate(check.sql, start=1):
+        db = CheckDatabase(database(query.db))
+        try:
+            db.rows(query.query, explain=True)
+        except (sqlite3.Error, sqlite3.Warning) as exc:
+            raise ValueError(f"sql check {number} ({query.db}): {exc}") from None
+        finally:
+            db.close()
 
 
 def _short(rows: list[list[Any]]) -> str:

@@ -34,8 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..sources import TaskList
 from ..task import Task
 from .actions import parse_action
-from .checks import Check, validate_check
-from .container import SITES, Site
+from .checks import Check, validate_check, validate_sql
+from .container import SITES, Site, open_database, seed_database
 
 FAMILY = "web"
 
@@ -85,6 +85,7 @@ def spec_of(task: Task) -> WebTaskSpec:
     try:
         answer = parse_action(spec.reference[-1]).text or ""
         validate_check(spec.check, prompt=task.prompt, reference_answer=answer)
+        validate_sql(spec.check, lambda name: open_database(seed_database(name)))
     except ValueError as exc:
         raise ValueError(f"web task {task.id!r}: {exc}") from None
     return spec
