@@ -1,5 +1,6 @@
-"""Every shipped web task, in the real web sandbox: its reference solution gets reward 1, a wrong or empty action
-sequence gets 0, and ``reset`` puts the sites back to their seeded state. MiniWoB++ tasks likewise (seeded)."""
+"""Shipped web tasks in the real web sandbox: ``reset`` puts the sites back to their seeded state after a task that
+changes them, and every MiniWoB++ task shows its goal. That each task's reference gets 1 and the null agent, hedges,
+wrong answers and navigation away get 0 is the audit gate's (``tests/test_audit_web.py``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from selfgym.envs.web_env import WebEnv
 
 pytestmark = pytest.mark.docker
 
-SITE_TASKS = list(shipped_tasks())
+STATE_TASKS = [task for task in shipped_tasks() if spec_of(task).category == "state"]
 MINIWOB_TASKS = list(miniwob_tasks())
 
 
@@ -35,33 +36,24 @@ def play(env: WebEnv, policy, observation: str) -> tuple[float, dict, list[str]]
             return reward, info, actions
 
 
-@pytest.mark.parametrize("task", SITE_TASKS, ids=[t.id for t in SITE_TASKS])
-def test_site_task(env, task):
+@pytest.mark.parametrize("task", STATE_TASKS, ids=[t.id for t in STATE_TASKS])
+def test_a_reset_undoes_what_a_state_task_changed(env, task):
     spec = spec_of(task)
     observation, info = env.reset(options={"task": task})
-    assert info["category"] == spec.category and observation.count("Goal: ") == 1
+    assert info["category"] == "state" and observation.count("Goal: ") == 1
     reward, info, actions = play(env, ReferencePolicy(task), observation)
     assert reward == 1.0, (actions, info.get("check"))
-    if spec.category == "state":  # the reference changed the data, so the reset below has something to undo
-        assert any(env.site_data(site) != seed_database(site) for site in spec.sites)
+    assert any(env.site_data(site) != seed_database(site) for site in spec.sites)  # something for the reset to undo
 
-    # A wrong answer to a question, or an empty sequence (answering at once) for the other tasks, gets 0 ...
     env.reset(options={"task": task})
-    for site in spec.sites:  # ... and the sites are back to their seed
+    for site in spec.sites:
         assert env.site_data(site) == seed_database(site)
-    wrong = 'answer("I do not know")' if spec.category == "information" else task.data["reference"][-1]
-    _, reward, terminated, _, info = env.step(wrong)
+    _, reward, terminated, _, info = env.step(task.data["reference"][-1])  # the last step alone does not do it
     assert terminated and reward == 0.0 and not info["passed"], info
 
 
 @pytest.mark.parametrize("task", MINIWOB_TASKS, ids=[t.id for t in MINIWOB_TASKS])
-def test_miniwob_task(env, task):
-    observation, info = env.reset(seed=7, options={"task": task})
+def test_miniwob_task_shows_its_goal(env, task):
+    observation, _ = env.reset(seed=7, options={"task": task})
     goal = observation.split("Goal: ", 1)[1].split("\n", 1)[0]
     assert goal and "the goal is read from the page" not in goal
-    reward, info, actions = play(env, ReferencePolicy(task), observation)
-    assert reward == 1.0, actions
-
-    env.reset(seed=8, options={"task": task})  # giving up at once (the empty sequence) gets 0
-    _, reward, terminated, _, info = env.step('answer("done")')
-    assert terminated and reward == 0.0 and not info["passed"]
