@@ -21,6 +21,7 @@ from ..sandbox import (
 )
 from ..sandbox.images import image_exists
 from .base import TextEnv, Turn
+from .forks import EnvState, Kind
 from .sources import TaskList
 from .task import Task, TaskSource
 from .tools import ToolCall, integer, string, tool
@@ -272,6 +273,14 @@ class WebEnv(TextEnv):
         if self.render_mode == "rgb_array":
             return self._screenshot
         return super().render()
+
+    # --- forks (see selfgym.envs.forks) ----------------------------------------------------------------------------
+    # A fork is a WebEnv of its own, with its own web sandbox (from the same pool). Its state is rebuilt by replaying
+    # the episode's actions on the reset sites (the MiniWoB++ page's seed is kept, so the page is the same).
+    fork_fields = ("_episode_seed",)
+
+    def _save_episode(self) -> tuple[Kind, Any, list[str]]:
+        return "replay", None, []
 
     # --- the sandbox and the browser ------------------------------------------------------------------------------
     def _ready(self) -> tuple[BrowserSession, WebContainer]:
