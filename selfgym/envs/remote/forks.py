@@ -1,0 +1,72 @@
+"""Forks over the env server's protocol: ``snapshot`` and ``restore`` messages (selfgym's, beside OpenEnv's).
+
+``{"type": "snapshot"}`` saves the session's episode on the server (``clone_state``) and answers
+``{"type": "snapshot", "data": {"snapshot_id": ID, "step_count": N}}``. ``{"type": "restore", "data":
+{"snapshot_id": ID}}`` puts a saved state into the session's env (``restore_state``), which may be another session's:
+that is a fork, a new session restored from its parent's snapshot (``RemoteEnv.fork()`` does so). It answers the
+session's ``state``.
+
+The state itself never leaves the server: it holds the task's hidden data and files the verifier wrote. A client gets
+an id of 128 random bits, which is the capability to restore it; ids are not listed anywhere. Each session keeps its
+``max_per_session`` latest snapshots; they go when the session that made them ends.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import OrderedDict
+
+import gymnasium as gym
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..forks import EnvState, restore_into
+
+FORK_MESSAGES = ("snapshot", "restore")
+
+
+class RestoreData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    snapshot_id: str = Field(min_length=1, max_length=64)
+
+
+class SnapshotStore:
+    """The snapshots of an env server's sessions, by id (thread-safe: sessions run in threads of their own)."""
+
+    def __init__(self, max_per_session: int = 32) -> None:
+        self.max_per_session = max_per_session
+        self._lock = threading.Lock()
+        self._states: dict[str, EnvState] = {}
+        self._owned: dict[str, OrderedDict[str, None]] = {}  # session id -> its snapshot ids, oldest first
+
+    def save(self, session_id: str, env: gym.Env) -> str:
+        """The id of a new snapshot of ``env``'s episode (the oldest of the session's goes past the limit)."""
+        state = env.unwrapped.clone_state()
+        snapshot_id = secrets.token_hex(16)
+        with self._lock:
+            owned = self._owned.setdefault(session_id, OrderedDict())
+            owned[snapshot_id] = None
+            self._states[snapshot_id] = state
+            while len(owned) > self.max_per_session:
+                self._states.pop(owned.popitem(last=False)[0], None)
+        return snapshot_id
+
+    def restore(self, snapshot_id: str, env: gym.Env) -> None:
+        """Put snapshot ``snapshot_id`` into ``env``; ``KeyError`` if there is none (or it was dropped)."""
+        with self._lock:
+            state = self._states.get(snapshot_id)
+        if state is None:
+            raise KeyError(f"no snapshot {snapshot_id[:64]!r} on this server (snapshots go when the session that "
+                           "made them ends, and past each session's latest "
+                           f"{self.max_per_session})")
+        restore_into(env, state)
+
+    def drop_session(self, session_id: str) -> None:
+        """Forget the snapshots a session made (it ended)."""
+        with self._lock:
+            for snapshot_id in self._owned.pop(session_id, {}):
+                self._states.pop(snapshot_id, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._states)
