@@ -275,12 +275,33 @@ class WebEnv(TextEnv):
         return super().render()
 
     # --- forks (see selfgym.envs.forks) ----------------------------------------------------------------------------
-    # A fork is a WebEnv of its own, with its own web sandbox (from the same pool). Its state is rebuilt by replaying
-    # the episode's actions on the reset sites (the MiniWoB++ page's seed is kept, so the page is the same).
-    fork_fields = ("_episode_seed",)
+    # A fork is a WebEnv of its own, with its own web sandbox (from the same pool). Site tasks save what the episode
+    # changed: the sites' databases and the browser's history, cookies and page (BrowserSession.save_page). A
+    # MiniWoB++ page keeps its state in the page's scripts, so those episodes are replayed (same seed, same page).
+    fork_fields = ("_episode_seed", "_goal", "_sites", "_url")
 
     def _save_episode(self) -> tuple[Kind, Any, list[str]]:
-        return "replay", None, []
+        if is_miniwob(self.task) or self._browser is None or self._container is None:
+            return "replay", None, []
+        try:
+            databases = {site.name: self._container.database_bytes(site.name) for site in self._sites
+                         if site.has_database}
+            return "web", {"databases": databases, "page": self._browser.save_page()}, []
+        except _INFRASTRUCTURE_ERRORS as exc:
+            raise self._lost(exc) from exc
+
+    def _load_episode(self, state: EnvState) -> None:
+        if state.kind != "web":
+            return super()._load_episode(state)
+        try:
+            browser, container = self._ready()
+            everywhere = [site.origin for site in SITES.values()]  # whatever the last episode here touched
+            browser.end_episode(everywhere)
+            container.reset_databases()
+            container.put_databases(state.sandbox["databases"])
+            browser.restore_page(state.sandbox["page"], self._origins)
+        except _INFRASTRUCTURE_ERRORS as exc:
+            raise self._lost(exc) from exc
 
     # --- the sandbox and the browser ------------------------------------------------------------------------------
     def _ready(self) -> tuple[BrowserSession, WebContainer]:
