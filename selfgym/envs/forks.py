@@ -58,8 +58,12 @@ class EnvState:
 
     @property
     def nbytes(self) -> int:
-        """The size of the sandbox's part, in bytes (a files archive; 0 for the others)."""
-        return len(self.sandbox) if isinstance(self.sandbox, (bytes, bytearray)) else 0
+        """The size of the sandbox's part, in bytes: a files archive, or the sites' databases of a web state."""
+        if isinstance(self.sandbox, (bytes, bytearray)):
+            return len(self.sandbox)
+        if isinstance(self.sandbox, Mapping):
+            return sum(len(data) for data in self.sandbox.get("databases", {}).values())
+        return 0
 
 
 def restore_into(env: gym.Env, state: EnvState) -> None:
