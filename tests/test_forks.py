@@ -152,3 +152,18 @@ def test_bad_uses_say_what_to_do():
     with pytest.raises(gym.error.ResetNeeded, match="unpickled"):
         pickled.clone_state()
     env.close()
+
+
+@docker
+def test_a_harbor_task_in_the_sandbox_forks_by_its_files(env_factory):
+    env = env_factory(ShellEnv)
+    task = env.source.get("shell/files-001")  # a shipped task: a Harbor directory set up in selfgym's sandbox
+    env.reset(options={"task_id": task.id})
+    solution = ShellEnv.reference_actions(task)
+    play(env, solution[:-1])
+    assert env.clone_state().kind == "files"
+    child = env.fork()
+    assert child.step(solution[-1])[1] == 1.0  # the fork is judged by the task's own tests, on its files
+    child.close()
+    env.step("rm -rf /work/* /work/.[!.]* 2>/dev/null; true")  # the parent's branch undoes the work...
+    assert env.step(solution[-1])[1] == 0.0  # ...and fails, whatever the fork did
