@@ -10,6 +10,8 @@ For each env an episode plays a prefix of N actions; then, on the same shared po
   search keeps a few envs and moves them between nodes);
 * ``fork``: ``env.fork()``, a new env in the same state (its sandbox taken from the pool; for Web-v0 that starts
   the sites and Chromium in it, as any new WebEnv does);
+* Remote-v0 plays Shell-v0 on a ``selfgym env-server`` process (``snapshot`` / ``restore`` messages; its fork opens
+  a new session, whose env the server makes, and restores the snapshot into it);
 * ``replay``: the alternative, reaching the same state from scratch in a running env: ``reset`` and the N actions.
 
 The machine's load (``os.getloadavg``) is printed beside the numbers: they are only comparable within one run.
@@ -21,8 +23,10 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -33,6 +37,9 @@ from selfgym.envs.shell import tasks_from_entries
 from selfgym.envs.shell_env import ShellEnv
 from selfgym.envs.task import Task
 from selfgym.sandbox import SandboxPool, build_image, docker_client
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from env_servers import env_server  # noqa: E402
 
 WRONG = "```python\ndef has_close_elements(numbers, threshold):\n    return False\n```"
 MATH_TASK = Task("bench", "custom", "What is 6 * 7?", data={"answer": "42"})
@@ -70,7 +77,7 @@ def measure(make: Callable[[], object], options: dict, prefix: list[str], repeat
                 "restore": median_ms(lambda: other.restore_state(state), repeats),
                 "fork": median_ms(env.fork, repeats, after=lambda child: child.close()),
                 "replay": median_ms(replay, repeats),
-                "bytes": state.nbytes, "kind": state.kind}
+                "bytes": getattr(state, "nbytes", 0), "kind": getattr(state, "kind", "server")}
     finally:
         env.close()
         other.close()
@@ -94,6 +101,13 @@ def cases(names: list[str], pools: dict[str, SandboxPool]) -> list[tuple[str, in
             steps.append("head -c 1000000 /dev/zero > blob && ls | wc -l")
             out.append(("Shell-v0", n, lambda: ShellEnv(pool=pools["python"], max_steps=32),
                         {"task": SHELL_TASK}, steps))
+    if "remote" in names:
+        from selfgym.envs.remote.client import RemoteEnv
+
+        for n in (4, 16):
+            steps = [f"cd src && echo 'line {i}' >> notes && export V{i}={i} && cd .." for i in range(n - 1)]
+            steps.append("head -c 1000000 /dev/zero > blob && ls | wc -l")
+            out.append(("Remote-v0 (Shell-v0)", n, lambda: RemoteEnv(pools["remote"]), {"task": SHELL_TASK}, steps))
     if "web" in names:
         from selfgym.envs.web_env import WebEnv
 
@@ -124,14 +138,18 @@ def web_prefix(make: Callable[[], object], options: dict) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--envs", nargs="+", default=["code", "math", "shell", "web"],
-                        choices=["code", "math", "shell", "web"])
+    parser.add_argument("--envs", nargs="+", default=["code", "math", "shell", "remote", "web"],
+                        choices=["code", "math", "shell", "remote", "web"])
     parser.add_argument("--json", help="write the results here too")
     args = parser.parse_args()
     client = docker_client()
-    pools: dict[str, SandboxPool] = {}
+    pools: dict[str, object] = {}
     rows = []
+    servers = []
     try:
+        if "remote" in args.envs:
+            servers.append(env_server("selfgym/Shell-v0", "--max-sessions", "4", "--allow-custom-tasks"))
+            pools["remote"] = servers[-1].__enter__().url
         if {"code", "math", "shell"} & set(args.envs):
             pools["python"] = SandboxPool(build_image(client, "python"), size=3, client=client, warm=3)
         if "web" in args.envs:
@@ -148,8 +166,11 @@ def main() -> None:
             print(rows[-1], flush=True)
         load = [round(x, 2) for x in (*load_before, *os.getloadavg())]
     finally:
-        for pool in pools.values():
-            pool.close()
+        for name, pool in pools.items():
+            if name != "remote":
+                pool.close()
+        for server in servers:
+            server.__exit__(None, None, None)
     table = Table(title=f"Fork cost vs replaying the prefix (median of {args.repeats}, ms; load average "
                         f"{load[0]:.1f} before, {load[3]:.1f} after, {os.cpu_count()} CPUs)")
     for column in ("env", "prefix", "how", "saved bytes", "clone", "restore", "fork", "replay", "replay / restore"):

@@ -419,10 +419,11 @@ class BrowserSession:
         self.context, self.page, self._cdp, self._main_frame = self._tabs[key]
         if saved["cookies"]:
             await self.context.add_cookies(saved["cookies"])
-        await self.page.goto(saved["history"][0], wait_until="load")
+        history = saved["history"]
+        await self.page.goto(history[0], wait_until="load" if len(history) == 1 else "commit")
         await self._cdp.send("Page.resetNavigationHistory")
-        for url in saved["history"][1:]:
-            await self.page.goto(url, wait_until="load")
+        for number, url in enumerate(history[1:], start=2):  # pages behind the current one: an entry is enough
+            await self.page.goto(url, wait_until="load" if number == len(history) else "commit")
         await self.page.evaluate(_SET_PAGE_STATE, [saved["fields"], saved["scroll"], saved["focus"]])
         nodes = (await self._cdp.send("Accessibility.getFullAXTree"))["nodes"]
         placed = {shown: nodes[index].get("backendDOMNodeId") for index, shown in saved["ids"] if index < len(nodes)}
