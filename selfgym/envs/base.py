@@ -76,6 +76,12 @@ class TextEnv(gym.Env[str, str]):
     and failures. What the agent causes (a timeout, running out of memory, the pids limit) is the action's result
     and is never retried.
 
+    Forks (:mod:`selfgym.envs.forks`): ``clone_state()`` saves the point an episode has reached (an
+    :class:`~selfgym.envs.forks.EnvState`: the conversation, the env's own state and its sandbox's part),
+    ``restore_state(state)`` puts it back (into this env or another of the class), and ``fork()`` returns a new,
+    independent env in the same state, its sandbox from the same pool. Subclasses say what of the sandbox to keep
+    (``fork_fields``, ``_save_episode``, ``_load_episode``); by default its files, else the actions are replayed.
+
     Envs pickle (``pickle``, ``copy.deepcopy`` of a wrapper stack, checkpoints) at any point. A restored env
     keeps its task source, ``np_random``, task, step count and transcript, but not its sandbox (a container
     cannot be copied): it takes a new one on its next ``reset``, from the same shared pool when unpickled in

@@ -13,6 +13,10 @@ A lost connection, or an error the server's sandboxes caused, raises :class:`~se
 (the rollout loop replays such episodes, never counts them); anything else the server refuses is a
 :class:`RemoteEnvError` naming the server, the field and what to send.
 
+Forks: on a selfgym server, ``clone_state()`` has the server save the episode and returns a
+:class:`RemoteSnapshot` (an id; the state stays on the server), ``restore_state(snapshot)`` puts it back, and
+``fork()`` opens a new session restored from it (see :mod:`.forks`).
+
 :class:`RemoteTasks` reads a server's tasks through OpenEnv's task API (a :class:`~selfgym.envs.TaskSource`, e.g. for
 a TRL dataset or a curriculum): their public part only, which is all a server gives out.
 """

@@ -18,6 +18,9 @@ The server is a network boundary, so a client is held to what the protocol lets 
 * With a ``token``, every endpoint but ``/health`` asks for ``Authorization: Bearer TOKEN`` (a WebSocket without
   it is refused at the handshake). It binds to 127.0.0.1 unless told otherwise.
 
+Forks: selfgym's ``snapshot`` and ``restore`` messages save a session's episode on the server and put it into a
+session's env (its own or a new one: a fork); the state stays here, the client holds an id (see :mod:`.forks`).
+
 HTTP: ``/health``, ``/schema``, ``/metadata`` (with the env's tools), ``/state``, stateless ``POST /reset`` and
 ``POST /step`` (a fresh env each: ``/step`` resets it with the request's ``seed``/``task_id`` and plays the one
 action), OpenEnv's task API (``/list_environments``, ``/{name}/splits``, ``/{name}/tasks``, ``/{name}/num_tasks``,
