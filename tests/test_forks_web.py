@@ -10,6 +10,7 @@ import pytest
 import selfgym  # noqa: F401  (registers the ids)
 from selfgym.envs.web.container import WEB_LIMITS
 from selfgym.envs.web.elements import find
+from selfgym.envs.web.miniwob import miniwob_tasks
 from selfgym.envs.web_env import WebEnv, web_image
 from selfgym.sandbox import SandboxPool
 
@@ -68,6 +69,16 @@ def test_a_web_fork_keeps_the_site_and_page_and_its_branch_changes_the_site_on_i
             parent.reset(options=TASK)
             play(parent, prefix)
             assert play(parent, branch) == on_child
+
+            # a MiniWoB++ page keeps its state in its scripts: its fork replays the actions on the same seed's page
+            observation, _ = parent.reset(seed=3, options={"task": miniwob_tasks().get("miniwob/click-checkboxes")})
+            first, second = find(observation, "checkbox"), find(observation, "checkbox", nth=2)
+            assert first is not None and second is not None
+            play(parent, [f"click({first})"])
+            assert parent.clone_state().kind == "replay"
+            child = parent.fork()
+            on_child = play(child, [f"click({second})"])
+            assert on_child == play(parent, [f"click({second})"]) and on_child[0][0].count("checked") >= 2
         finally:
             parent.close()
             if child is not None:
