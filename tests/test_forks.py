@@ -167,3 +167,32 @@ def test_a_harbor_task_in_the_sandbox_forks_by_its_files(env_factory):
     child.close()
     env.step("rm -rf /work/* /work/.[!.]* 2>/dev/null; true")  # the parent's branch undoes the work...
     assert env.step(solution[-1])[1] == 0.0  # ...and fails, whatever the fork did
+
+
+class _Saving:
+    """A stand-in env whose state holds ``size`` bytes of files (a unit test of the server's store alone)."""
+
+    def __init__(self, size: int) -> None:
+        self.unwrapped = self
+        self.size = size
+
+    def clone_state(self) -> EnvState:
+        return EnvState("x.Env", Task("t", "f", "p"), 0, False, (), (), (), None, {}, "files", b"x" * self.size)
+
+
+def test_the_servers_snapshots_are_bounded_per_session_and_in_bytes_and_no_session_drops_anothers():
+    from selfgym.envs.remote.forks import SnapshotStore
+
+    store = SnapshotStore(max_per_session=3, max_bytes=1000)
+    others = [store.save("b", _Saving(300)), store.save("b", _Saving(300))]
+    mine = [store.save("a", _Saving(10)) for _ in range(4)]
+    assert len(store) == 5  # a's oldest went at its fourth
+    with pytest.raises(ValueError, match="at most 1,000"):
+        store.save("a", _Saving(500))  # would not fit even without a's own: refused, nothing dropped
+    assert len(store) == 5
+    assert store.save("a", _Saving(400)) and len(store) == 3  # fits once a's own go: they go, b's stay
+    assert set(others) <= store._states.keys()
+    with pytest.raises(KeyError, match="no snapshot"):
+        store.restore(mine[-1], _Saving(0))
+    store.drop_session("b")
+    assert len(store) == 1 and store._bytes == 400

@@ -8,7 +8,9 @@ session's ``state``.
 
 The state itself never leaves the server: it holds the task's hidden data and files the verifier wrote. A client gets
 an id of 128 random bits, which is the capability to restore it; ids are not listed anywhere. Each session keeps its
-``max_per_session`` latest snapshots; they go when the session that made them ends.
+``max_per_session`` latest snapshots; they go when the session that made them ends. All sessions' snapshots together
+hold at most ``max_bytes`` of sandbox files: past it a session's own oldest go first, and a snapshot that does not fit
+even so is refused (no client makes the server run out of memory, nor drops another client's snapshots).
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ class RestoreData(BaseModel):
 class SnapshotStore:
     """The snapshots of an env server's sessions, by id (thread-safe: sessions run in threads of their own)."""
 
-    def __init__(self, max_per_session: int = 32) -> None:
+    def __init__(self, max_per_session: int = 32, max_bytes: int = 1 << 30) -> None:
         self.max_per_session = max_per_session
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._lock = threading.Lock()
         self._states: dict[str, EnvState] = {}
         self._owned: dict[str, OrderedDict[str, None]] = {}  # session id -> its snapshot ids, oldest first
@@ -45,11 +49,22 @@ class SnapshotStore:
         snapshot_id = secrets.token_hex(16)
         with self._lock:
             owned = self._owned.setdefault(session_id, OrderedDict())
+            others = self._bytes - sum(self._states[i].nbytes for i in owned)
+            if others + state.nbytes > self.max_bytes:  # refused before any of the session's own goes
+                raise ValueError(f"this snapshot holds {state.nbytes:,} bytes of files; the server keeps at most "
+                                 f"{self.max_bytes:,} for all sessions' snapshots (other sessions hold "
+                                 f"{others:,}): make the sandbox's files smaller, or try again later")
+            while owned and (len(owned) >= self.max_per_session or self._bytes + state.nbytes > self.max_bytes):
+                self._drop(owned.popitem(last=False)[0])
             owned[snapshot_id] = None
             self._states[snapshot_id] = state
-            while len(owned) > self.max_per_session:
-                self._states.pop(owned.popitem(last=False)[0], None)
+            self._bytes += state.nbytes
         return snapshot_id
+
+    def _drop(self, snapshot_id: str) -> None:
+        state = self._states.pop(snapshot_id, None)
+        if state is not None:
+            self._bytes -= state.nbytes
 
     def restore(self, snapshot_id: str, env: gym.Env) -> None:
         """Put snapshot ``snapshot_id`` into ``env``; ``KeyError`` if there is none (or it was dropped)."""
@@ -65,7 +80,7 @@ class SnapshotStore:
         """Forget the snapshots a session made (it ended)."""
         with self._lock:
             for snapshot_id in self._owned.pop(session_id, {}):
-                self._states.pop(snapshot_id, None)
+                self._drop(snapshot_id)
 
     def __len__(self) -> int:
         with self._lock:

@@ -263,7 +263,7 @@ class EnvServer:
             return reply("state", self._state(session).model_dump())
         except ValidationError as exc:
             return error(ErrorCode.VALIDATION_ERROR, "Invalid message", errors=_errors(exc))
-        except KeyError as exc:
+        except (KeyError, ValueError) as exc:  # no such snapshot; one too large to keep
             return error(ErrorCode.VALIDATION_ERROR, _text(exc))
         except InfrastructureError as exc:
             return error(ErrorCode.EXECUTION_ERROR, _text(exc), infrastructure=True)
