@@ -72,6 +72,8 @@ def snapshot_ids_are_the_only_way_to_a_state_and_go_with_their_session(server) -
         for bad in ({"snapshot_id": "0" * 32}, {"snapshot_id": ""}, {"snapshot_id": "x", "more": 1}, {}):
             answer = exchange(b, {"type": "restore", "data": bad})
             assert answer["data"]["code"] == "VALIDATION_ERROR", (bad, answer)
+        forged = exchange(b, {"type": "snapshot", "session_id": "x"})  # no field names another session
+        assert forged["data"]["code"] == "VALIDATION_ERROR"
         restored = exchange(b, {"type": "restore", "data": {"snapshot_id": made["data"]["snapshot_id"]}})
         assert restored["type"] == "state" and restored["data"]["task_id"] == "fork/1"
         assert "hidden-seed" in exchange(b, {"type": "step", "data": {"text": "cat /tmp/.seed"}})["data"][

@@ -18,6 +18,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import OrderedDict
+from typing import Any, Literal
 
 import gymnasium as gym
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +26,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..forks import EnvState, restore_into
 
 FORK_MESSAGES = ("snapshot", "restore")
+
+
+class ForkMessage(BaseModel):
+    """A ``snapshot`` or ``restore`` message: its type and data, nothing else (no field names another session)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["snapshot", "restore"]
+    data: dict[str, Any] = Field(default_factory=dict)
 
 
 class RestoreData(BaseModel):

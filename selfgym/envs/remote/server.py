@@ -52,7 +52,7 @@ from pydantic import ValidationError
 from ...sandbox.errors import InfrastructureError
 from ..pools import env_class, pool_for
 from ..task import Task
-from .forks import FORK_MESSAGES, RestoreData, SnapshotStore
+from .forks import FORK_MESSAGES, ForkMessage, RestoreData, SnapshotStore
 from .wire import (
     Action,
     ErrorCode,
@@ -252,10 +252,11 @@ class EnvServer:
     async def _fork_message(self, session: _Session, parsed: dict[str, Any]) -> dict[str, Any]:
         """``snapshot`` / ``restore`` (see :mod:`.forks`): a snapshot id, or the session's state once restored."""
         try:
-            if parsed["type"] == "snapshot":
+            message = ForkMessage.model_validate(parsed)
+            if message.type == "snapshot":
                 snapshot_id = await self._in(session, self._snapshots.save, session.id, session.env)
                 return reply("snapshot", {"snapshot_id": snapshot_id, "step_count": session.steps})
-            data = RestoreData.model_validate(parsed.get("data") or {})
+            data = RestoreData.model_validate(message.data)
             await self._in(session, self._snapshots.restore, data.snapshot_id, session.env)
             unwrapped = session.env.unwrapped
             session.episode_id = session.episode_id or uuid.uuid4().hex
