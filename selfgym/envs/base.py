@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -10,9 +11,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import gymnasium as gym
 
-from ..sandbox.errors import InfrastructureError, SandboxLostError
+from ..sandbox.errors import InfrastructureError, SandboxError, SandboxLostError
 from ..sandbox.limits import Limits
 from ..sandbox.spec import SandboxSpec
+from .forks import EnvState, Kind
 from .lease import SandboxLease
 from .spaces import MAX_TEXT_LENGTH, UnicodeText
 from .task import Task, TaskSource
@@ -73,6 +75,12 @@ class TextEnv(gym.Env[str, str]):
     :class:`~selfgym.sandbox.InfrastructureError`: the episode is an error, to be reported apart from successes
     and failures. What the agent causes (a timeout, running out of memory, the pids limit) is the action's result
     and is never retried.
+
+    Forks (:mod:`selfgym.envs.forks`): ``clone_state()`` saves the point an episode has reached (an
+    :class:`~selfgym.envs.forks.EnvState`: the conversation, the env's own state and its sandbox's part),
+    ``restore_state(state)`` puts it back (into this env or another of the class), and ``fork()`` returns a new,
+    independent env in the same state, its sandbox from the same pool. Subclasses say what of the sandbox to keep
+    (``fork_fields``, ``_save_episode``, ``_load_episode``); by default its files, else the actions are replayed.
 
     Envs pickle (``pickle``, ``copy.deepcopy`` of a wrapper stack, checkpoints) at any point. A restored env
     keeps its task source, ``np_random``, task, step count and transcript, but not its sandbox (a container
@@ -228,6 +236,80 @@ class TextEnv(gym.Env[str, str]):
         state["_restored_mid_episode"] = self.task is not None and not self.done
         return state
 
+    # --- forks: save, restore and branch an episode (see selfgym.envs.forks) -------------------------------------
+    # the env's own attributes that make up its episode's state (copied into a saved state and back)
+    fork_fields: ClassVar[tuple[str, ...]] = ()
+
+    def clone_state(self) -> EnvState:
+        """The point this episode has reached, to :meth:`restore_state` here or in another env of this class and
+        settings (Gymnasium's ALE names). The env goes on unchanged; ``ResetNeeded`` before the first reset or
+        when it was unpickled mid-episode (its sandbox, and so its state, is gone)."""
+        if self.task is None:
+            raise gym.error.ResetNeeded("call reset() before clone_state(): there is no episode to save")
+        if self._restored_mid_episode:
+            raise gym.error.ResetNeeded("this env was unpickled mid-episode without its sandbox; its state is lost")
+        kind, saved, notes = self._save_episode()
+        return EnvState(env_class=_qualified(type(self)), task=self.task, steps=self.steps, done=self.done,
+                        transcript=tuple(self.transcript), history=tuple(self._history),
+                        infra_events=tuple(dict(e) for e in self.infra_events),
+                        rng=copy.deepcopy((self._np_random, self._np_random_seed)),
+                        fields={name: copy.deepcopy(getattr(self, name)) for name in self.fork_fields},
+                        kind=kind, sandbox=saved, notes=tuple(notes))
+
+    def restore_state(self, state: EnvState) -> None:
+        """Put this env at the point ``state`` saved (of this env or another of its class): the next ``step``
+        plays on from there as it did there. Under wrappers use :func:`selfgym.envs.forks.restore_into`."""
+        if not isinstance(state, EnvState):
+            raise TypeError(f"restore_state takes an EnvState from clone_state(), not {type(state).__name__}")
+        if state.env_class != _qualified(type(self)):
+            raise ValueError(f"this state was saved by {state.env_class}; it cannot be restored into a "
+                             f"{_qualified(type(self))}")
+        self.task, self.steps, self.done = state.task, state.steps, state.done
+        self.transcript, self._history = list(state.transcript), list(state.history)
+        self.infra_events = [dict(e) for e in state.infra_events]
+        self._np_random, self._np_random_seed = copy.deepcopy(state.rng)
+        self._restored_mid_episode = False
+        for name, value in state.fields.items():
+            setattr(self, name, copy.deepcopy(value))
+        self._replaying(lambda: self._load_episode(state), recover=lambda: None)
+        for name, value in state.fields.items():  # a replay may have moved them (a Harbor task's clock)
+            setattr(self, name, copy.deepcopy(value))
+
+    def fork(self) -> TextEnv:
+        """A new env of this class and settings in this episode's state, independent of this one from now on (its
+        sandbox comes from the same pool: share one so that forks do not start containers of their own). The
+        caller closes it. Unwrapped: wrap it as this env was, if wanted."""
+        state = self.clone_state()
+        child = copy.deepcopy(self, {id(self.source): self.source})  # the copy holds no sandbox (see __getstate__)
+        try:
+            child.restore_state(state)
+        except BaseException:
+            child.close()
+            raise
+        return child
+
+    def _save_episode(self) -> tuple[Kind, Any, list[str]]:
+        """(how, the saved sandbox part, what is not kept) for :meth:`clone_state`. By default the sandbox's
+        files when the env holds one, replayed from the actions when they cannot be taken (too large)."""
+        held = self._lease.sandbox
+        if held is None:
+            return "none", None, []
+        try:
+            return "files", held.snapshot(), []
+        except SandboxLostError:
+            raise
+        except SandboxError:  # more files than a snapshot takes: rebuilt from the actions instead
+            return "replay", None, ["the files were too large to save; the actions are replayed"]
+
+    def _load_episode(self, state: EnvState) -> None:
+        """The sandbox in the state ``state`` saved (called by :meth:`restore_state` after the fields are set)."""
+        if state.kind == "replay":
+            self._replay_episode()
+        elif state.kind == "files":
+            self.renew_sandbox().restore(state.sandbox)
+        else:
+            self.release_sandbox()  # the next use takes a fresh one
+
     # --- sandboxes lost under the agent -------------------------------------------------------------------------
     def _replaying(self, play, *, recover):
         """``play()``; when its sandbox is lost, ``recover()`` on a fresh one and play again (bounded)."""
@@ -319,3 +401,7 @@ class TextEnv(gym.Env[str, str]):
 
     def _base_info(self) -> dict[str, Any]:
         return {"task_id": self.task.id, "family": self.task.family, "step": self.steps}
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"

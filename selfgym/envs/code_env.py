@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from ..sandbox import Limits, SandboxSpec, SandboxLostError, SandboxPool
 from .base import TextEnv, Turn, renamed
+from .forks import EnvState, Kind
 from .code.extract import build_solution
 from .code.feedback import attempt_feedback, invalid_attempt_feedback, task_statement
 from .code.harness import AttemptReport, TestPlan, run_attempt
@@ -121,6 +122,18 @@ class CodeEnv(TextEnv):
         self._used = True
         return run_attempt(sandbox, code, self.plan, timeout_s=self.timeout_s, test_timeout_s=self.test_timeout_s,
                            context=context)
+
+    # --- forks (see selfgym.envs.forks) ----------------------------------------------------------------------------
+    # Each attempt runs in a fresh sandbox episode, so nothing in the sandbox is part of the state: a fork is the
+    # conversation and the task's test plan, and takes a sandbox only when it plays an attempt.
+    fork_fields = ("plan",)
+
+    def _save_episode(self) -> tuple[Kind, Any, list[str]]:
+        return "none", None, []
+
+    def _load_episode(self, state: EnvState) -> None:
+        super()._load_episode(state)
+        self._used = False  # the sandbox it takes next comes fresh from the pool
 
     def _info(self, report: AttemptReport | None, *, error: str | None = None) -> dict[str, Any]:
         total = len(self.plan.hidden.tests)

@@ -9,6 +9,7 @@ from typing import Any
 from ..sandbox import ExecResult, Limits, Sandbox, SandboxPool
 from ..sandbox.checks import mark_agent_start
 from .base import TextEnv, Turn
+from .forks import EnvState, Kind
 from .harbor import EnvironmentSetupError, HarborEpisode, HarborSpec, harbor_spec_of
 from .harbor.spec import HarborStep
 from .harbor.verifier import Verdict, scalar_reward
@@ -177,6 +178,35 @@ class ShellEnv(TextEnv):
         """Run a task's setup: bash with errexit, in /work, as the agent (its files are the agent's to change)."""
         return sandbox.run(["/bin/bash", "-e", "-c", script], timeout_s=timeout_s,
                            keep_background=self._spec.keep_background)
+
+    # --- forks (see selfgym.envs.forks) ----------------------------------------------------------------------------
+    # The shell's state (working directory, variables, functions) lives in files of the sandbox, so a snapshot of its
+    # files is the whole episode (Harbor tasks in selfgym's sandbox too: their setup's results are files), except
+    # processes: tasks that keep background processes or wait for services (a healthcheck), and Harbor tasks in
+    # containers of their own, are rebuilt by replaying the actions (the processes the actions started run again).
+    fork_fields = ("_spec", "_time_left", "_step", "_step_verdicts")
+
+    def _save_episode(self) -> tuple[Kind, Any, list[str]]:
+        if self._harbor is not None:
+            spec = self._harbor.spec
+            if spec.environment != "sandbox":
+                return "replay", None, ["a task with its own image: its environment is set up again and the actions "
+                                        "replayed"]
+            if spec.keep_background or spec.healthcheck is not None:
+                return "replay", None, ["processes (services or background jobs): the actions are replayed"]
+        elif self._spec is not None and self._spec.keep_background:
+            return "replay", None, ["background processes: the actions are replayed to start them again"]
+        return super()._save_episode()
+
+    def _load_episode(self, state: EnvState) -> None:
+        if state.kind == "replay":
+            return super()._load_episode(state)
+        self._end_harbor_episode()
+        super()._load_episode(state)
+        harbor = harbor_spec_of(self.task)
+        if harbor is not None:  # in selfgym's sandbox, whose files were just put back: no setup to run again
+            self._harbor = HarborEpisode(self.task, harbor, self, limits=self.limits, base_images=self.base_images)
+            self._harbor.sandbox = self.sandbox
 
     # --- Harbor tasks ------------------------------------------------------------------------------------------
 

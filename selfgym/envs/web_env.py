@@ -21,6 +21,7 @@ from ..sandbox import (
 )
 from ..sandbox.images import image_exists
 from .base import TextEnv, Turn
+from .forks import EnvState, Kind
 from .sources import TaskList
 from .task import Task, TaskSource
 from .tools import ToolCall, integer, string, tool
@@ -320,6 +321,35 @@ class WebEnv(TextEnv):
         if self.render_mode == "rgb_array":
             return self._screenshot
         return super().render()
+
+    # --- forks (see selfgym.envs.forks) ----------------------------------------------------------------------------
+    # A fork is a WebEnv of its own, with its own web sandbox (from the same pool). Site tasks save what the episode
+    # changed: the sites' databases and the browser's history, cookies and page (BrowserSession.save_page). A
+    # MiniWoB++ page keeps its state in the page's scripts, so those episodes are replayed (same seed, same page).
+    fork_fields = ("_episode_seed", "_goal", "_sites", "_url")
+
+    def _save_episode(self) -> tuple[Kind, Any, list[str]]:
+        if is_miniwob(self.task) or self._browser is None or self._container is None:
+            return "replay", None, []
+        try:
+            databases = {site.name: self._container.database_bytes(site.name) for site in self._sites
+                         if site.has_database}
+            return "web", {"databases": databases, "page": self._browser.save_page()}, []
+        except _INFRASTRUCTURE_ERRORS as exc:
+            raise self._lost(exc) from exc
+
+    def _load_episode(self, state: EnvState) -> None:
+        if state.kind != "web":
+            return super()._load_episode(state)
+        try:
+            browser, container = self._ready()
+            everywhere = [site.origin for site in SITES.values()]  # whatever the last episode here touched
+            browser.end_episode(everywhere)
+            container.reset_databases()
+            container.put_databases(state.sandbox["databases"])
+            browser.restore_page(state.sandbox["page"], self._origins)
+        except _INFRASTRUCTURE_ERRORS as exc:
+            raise self._lost(exc) from exc
 
     # --- the sandbox and the browser ------------------------------------------------------------------------------
     def _ready(self) -> tuple[BrowserSession, WebContainer]:

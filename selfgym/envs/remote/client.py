@@ -13,6 +13,10 @@ A lost connection, or an error the server's sandboxes caused, raises :class:`~se
 (the rollout loop replays such episodes, never counts them); anything else the server refuses is a
 :class:`RemoteEnvError` naming the server, the field and what to send.
 
+Forks: on a selfgym server, ``clone_state()`` has the server save the episode and returns a
+:class:`RemoteSnapshot` (an id; the state stays on the server), ``restore_state(snapshot)`` puts it back, and
+``fork()`` opens a new session restored from it (see :mod:`.forks`).
+
 :class:`RemoteTasks` reads a server's tasks through OpenEnv's task API (a :class:`~selfgym.envs.TaskSource`, e.g. for
 a TRL dataset or a curriculum): their public part only, which is all a server gives out.
 """
@@ -23,6 +27,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -133,6 +138,19 @@ class Session:
             except Exception:
                 pass  # the server may be gone already
             ws.close()
+
+
+@dataclass(frozen=True)
+class RemoteSnapshot:
+    """A handle to an episode state that a selfgym env server keeps (``snapshot_id``), and this client's view of the
+    episode then (the task's public part, the transcript, the tools)."""
+
+    url: str
+    snapshot_id: str
+    task: Task | None
+    done: bool
+    transcript: tuple[tuple[str, str], ...]
+    tools: list[dict[str, Any]] | None
 
 
 class RemoteEnv(gym.Env[str, str]):
@@ -273,6 +291,45 @@ class RemoteEnv(gym.Env[str, str]):
     def source(self) -> RemoteTasks:
         """The server's tasks (public part), through the task API."""
         return RemoteTasks(self.url, token=self.token)
+
+    # --- forks: the server keeps the state, this client a handle to it (see .forks) -----------------------------------
+    def clone_state(self) -> RemoteSnapshot:
+        """A snapshot of the episode, kept by the server (a selfgym env server only); restore it with
+        :meth:`restore_state` in this env or another one of the same server, while this session is open."""
+        if not self._playing or self._session is None:
+            raise gym.error.ResetNeeded("call reset() before clone_state(): there is no episode to save")
+        if not self.types().native:
+            raise RemoteEnvError("UNKNOWN_TYPE", "it is not a selfgym env server, so it keeps no snapshots",
+                                 server=self.url)
+        data = self._request({"type": "snapshot"})
+        return RemoteSnapshot(self.url, str(data["snapshot_id"]), self.task, self.done, tuple(self.transcript),
+                              None if self._tools is None else list(self._tools))
+
+    def restore_state(self, snapshot: RemoteSnapshot) -> None:
+        """Put the server's env of this session at the point ``snapshot`` saved; the next step plays on from there."""
+        if not isinstance(snapshot, RemoteSnapshot):
+            raise TypeError(f"restore_state takes a RemoteSnapshot from clone_state(), not {type(snapshot).__name__}")
+        if snapshot.url != self.url:
+            raise ValueError(f"the snapshot is kept by {snapshot.url}; this env plays on {self.url}")
+        self._request({"type": "restore", "data": {"snapshot_id": snapshot.snapshot_id}})
+        self.task, self.done, self.transcript = snapshot.task, snapshot.done, list(snapshot.transcript)
+        self._tools = None if snapshot.tools is None else list(snapshot.tools)
+        self._playing = True
+
+    def fork(self) -> RemoteEnv:
+        """A new session of the same server in this episode's state (the server forks its env): independent of
+        this one from now on. The caller closes it."""
+        snapshot = self.clone_state()
+        connect_timeout_s, message_timeout_s, max_bytes = self._timeouts
+        child = RemoteEnv(self.url, token=self.token, render_mode=self.render_mode, connect_timeout_s=connect_timeout_s,
+                          message_timeout_s=message_timeout_s, max_message_bytes=max_bytes)
+        child._types = self._types
+        try:
+            child.restore_state(snapshot)
+        except BaseException:
+            child.close()
+            raise
+        return child
 
     def __getstate__(self) -> dict[str, Any]:  # a socket does not pickle: a copy opens its own session on reset
         state = self.__dict__.copy()

@@ -18,6 +18,9 @@ The server is a network boundary, so a client is held to what the protocol lets 
 * With a ``token``, every endpoint but ``/health`` asks for ``Authorization: Bearer TOKEN`` (a WebSocket without
   it is refused at the handshake). It binds to 127.0.0.1 unless told otherwise.
 
+Forks: selfgym's ``snapshot`` and ``restore`` messages save a session's episode on the server and put it into a
+session's env (its own or a new one: a fork); the state stays here, the client holds an id (see :mod:`.forks`).
+
 HTTP: ``/health``, ``/schema``, ``/metadata`` (with the env's tools), ``/state``, stateless ``POST /reset`` and
 ``POST /step`` (a fresh env each: ``/step`` resets it with the request's ``seed``/``task_id`` and plays the one
 action), OpenEnv's task API (``/list_environments``, ``/{name}/splits``, ``/{name}/tasks``, ``/{name}/num_tasks``,
@@ -49,6 +52,7 @@ from pydantic import ValidationError
 from ...sandbox.errors import InfrastructureError
 from ..pools import env_class, pool_for
 from ..task import Task
+from .forks import FORK_MESSAGES, ForkMessage, RestoreData, SnapshotStore
 from .wire import (
     Action,
     ErrorCode,
@@ -140,6 +144,7 @@ class EnvServer:
         self._http_executor = ThreadPoolExecutor(max_workers=max_sessions, thread_name_prefix="selfgym-env-http")
         # the env the task API and /metadata read (its task source and tools); it never plays an episode
         self._catalog = gym.make(env_id, **self.env_kwargs)
+        self._snapshots = SnapshotStore()  # forks: the states sessions saved (see .forks)
         self.app = self._build_app()
 
     # --- sessions and envs ------------------------------------------------------------------------------------
@@ -214,6 +219,8 @@ class EnvServer:
             return error(ErrorCode.INVALID_JSON, "Invalid JSON: nested too deeply"), False
         if not isinstance(parsed, dict):
             return error(ErrorCode.VALIDATION_ERROR, f"a message is a JSON object, not {type(parsed).__name__}"), False
+        if parsed.get("type") in FORK_MESSAGES:
+            return await self._fork_message(session, parsed), False
         if parsed.get("type") not in ("reset", "step", "state", "close"):
             return error(ErrorCode.UNKNOWN_TYPE, f"Unknown message type: {str(parsed.get('type'))[:100]!r}"), False
         try:
@@ -241,6 +248,28 @@ class EnvServer:
             return error(ErrorCode.EXECUTION_ERROR, _text(exc), infrastructure=True), False
         except Exception as exc:  # the env's own error (step before reset, ...): the session goes on
             return error(ErrorCode.EXECUTION_ERROR, f"{type(exc).__name__}: {_text(exc)}"), False
+
+    async def _fork_message(self, session: _Session, parsed: dict[str, Any]) -> dict[str, Any]:
+        """``snapshot`` / ``restore`` (see :mod:`.forks`): a snapshot id, or the session's state once restored."""
+        try:
+            message = ForkMessage.model_validate(parsed)
+            if message.type == "snapshot":
+                snapshot_id = await self._in(session, self._snapshots.save, session.id, session.env)
+                return reply("snapshot", {"snapshot_id": snapshot_id, "step_count": session.steps})
+            data = RestoreData.model_validate(message.data)
+            await self._in(session, self._snapshots.restore, data.snapshot_id, session.env)
+            unwrapped = session.env.unwrapped
+            session.episode_id = session.episode_id or uuid.uuid4().hex
+            session.steps, session.done = unwrapped.steps, unwrapped.done
+            return reply("state", self._state(session).model_dump())
+        except ValidationError as exc:
+            return error(ErrorCode.VALIDATION_ERROR, "Invalid message", errors=_errors(exc))
+        except (KeyError, ValueError) as exc:  # no such snapshot; one too large to keep
+            return error(ErrorCode.VALIDATION_ERROR, _text(exc))
+        except InfrastructureError as exc:
+            return error(ErrorCode.EXECUTION_ERROR, _text(exc), infrastructure=True)
+        except Exception as exc:  # snapshot before reset, ...: the session goes on
+            return error(ErrorCode.EXECUTION_ERROR, f"{type(exc).__name__}: {_text(exc)}")
 
     @staticmethod
     async def _in(session: _Session, func: Callable[..., T], *args: Any) -> T:
@@ -310,6 +339,7 @@ class EnvServer:
     async def _end(self, session: _Session) -> None:
         """Close the session's env (in its own thread, where it was made) and let the thread go."""
         env, session.env = session.env, None
+        self._snapshots.drop_session(session.id)
         if env is not None:
             try:
                 await self._in(session, env.close)

@@ -180,7 +180,7 @@ class Message(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-def reply(kind: Literal["observation", "state", "error"], data: dict[str, Any]) -> dict[str, Any]:
+def reply(kind: Literal["observation", "state", "error", "snapshot"], data: dict[str, Any]) -> dict[str, Any]:
     return {"type": kind, "data": data}
 
 

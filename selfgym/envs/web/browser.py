@@ -81,6 +81,31 @@ function (mode, wanted) {
 """
 
 
+# Forks (save_page / restore_page): what of a page the agent can change without the server knowing. Fields by their
+# order in the document (value, checked, selected option), the scroll position, and which element has the focus
+# (shown as "focused"), by its order among all elements.
+_PAGE_STATE = """() => {
+  const all = Array.from(document.getElementsByTagName('*'));
+  return {fields: Array.from(document.querySelectorAll('input, textarea, select'),
+                             e => [e.value, e.checked === true, e.tagName === 'SELECT' ? e.selectedIndex : -1]),
+          scroll: [window.scrollX, window.scrollY], focus: all.indexOf(document.activeElement)};
+}"""
+_SET_PAGE_STATE = """([fields, scroll, focus]) => {
+  const elements = document.querySelectorAll('input, textarea, select');
+  fields.forEach(([value, checked, index], i) => {
+    const e = elements[i];
+    if (!e || e.type === 'file') return;
+    if (e.tagName === 'SELECT') e.selectedIndex = index;
+    else if (e.type === 'checkbox' || e.type === 'radio') e.checked = checked;
+    else e.value = value;
+  });
+  const focused = document.getElementsByTagName('*')[focus];
+  if (focus >= 0 && focused && focused !== document.body && typeof focused.focus === 'function')
+    focused.focus({preventScroll: true});
+  window.scrollTo(scroll[0], scroll[1]);
+}"""
+
+
 # The proxy of every context: nothing listens on port 9 (discard) in the sandbox, so a request that has to use it
 # fails at once (ERR_PROXY_CONNECTION_FAILED). Only the task's sites bypass it.
 CLOSED_PROXY = "http://127.0.0.1:9"
@@ -454,6 +479,50 @@ class BrowserSession:
             self._navigating = True
         elif self._navigating:
             self._loaded.set()
+
+    # --- forks: the page's state saved, and put back in this or another session (see selfgym.envs.forks) --------------
+    def save_page(self) -> dict:
+        """What the episode's browser holds: its history up to the current page (URLs), cookies, the page's form
+        fields, scroll position and focus, and the ids shown for the page's elements (by their place in the
+        accessibility tree, and how many ids the episode gave out). JSON data."""
+        return self._run(self._save_page())
+
+    async def _save_page(self) -> dict:
+        history = await self._cdp.send("Page.getNavigationHistory")
+        urls = [entry["url"] for entry in history["entries"][: history["currentIndex"] + 1]]
+        cookies = await self.context.cookies()
+        page = await self.page.evaluate(_PAGE_STATE)
+        nodes = (await self._cdp.send("Accessibility.getFullAXTree"))["nodes"]
+        ids = [[index, self._shown_ids[node["backendDOMNodeId"]]] for index, node in enumerate(nodes)
+               if node.get("backendDOMNodeId") in self._shown_ids]
+        return {"history": urls, "cookies": cookies, **page, "ids": ids, "given": len(self._shown_ids)}
+
+    def restore_page(self, saved: dict, allowed_origins: list[str]) -> None:
+        """A new episode in the state :meth:`save_page` saved (the sites' data put back first): the history's pages
+        opened in order, then the fields, focus, scroll position and element ids. Ids of elements of earlier pages
+        stay given out (acting on one says there is no such element on this page)."""
+        self._run(self._restore_page(saved, allowed_origins))
+
+    async def _restore_page(self, saved: dict, allowed_origins: list[str]) -> None:
+        self._shown_ids.clear()
+        self._backend_ids.clear()
+        key = tuple(sorted(allowed_origins))
+        if key not in self._tabs:
+            self._tabs[key] = await self._open_tab(allowed_origins)
+        self.context, self.page, self._cdp, self._main_frame = self._tabs[key]
+        if saved["cookies"]:
+            await self.context.add_cookies(saved["cookies"])
+        history = saved["history"]
+        await self.page.goto(history[0], wait_until="load" if len(history) == 1 else "commit")
+        await self._cdp.send("Page.resetNavigationHistory")
+        for number, url in enumerate(history[1:], start=2):  # pages behind the current one: an entry is enough
+            await self.page.goto(url, wait_until="load" if number == len(history) else "commit")
+        await self.page.evaluate(_SET_PAGE_STATE, [saved["fields"], saved["scroll"], saved["focus"]])
+        nodes = (await self._cdp.send("Accessibility.getFullAXTree"))["nodes"]
+        placed = {shown: nodes[index].get("backendDOMNodeId") for index, shown in saved["ids"] if index < len(nodes)}
+        for shown in range(1, saved["given"] + 1):  # ids given to elements no longer here keep their numbers taken
+            backend = placed.get(shown) or -shown
+            self._shown_ids[backend], self._backend_ids[shown] = shown, backend
 
     # --- life cycle -----------------------------------------------------------------------------------------------
     def close(self) -> None:

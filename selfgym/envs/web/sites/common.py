@@ -19,6 +19,7 @@ def create_site(name: str, title: str, db_path: str) -> Flask:
     app.secret_key = f"selfgym-{name}-local-only"
     app.jinja_env.filters["money"] = money
     app.teardown_appcontext(_close_db)
+    app.after_request(_not_stored)
 
     @app.context_processor
     def site_globals():
@@ -40,6 +41,14 @@ def _close_db(_exc) -> None:
     conn = g.pop("db", None)
     if conn is not None:
         conn.close()
+
+
+def _not_stored(response):
+    """Pages are never cached: back() fetches the page again, so it shows the site's current data (as the browser's
+    disabled back-forward cache intends), the same whether the page was first seen in this browser or not (forks)."""
+    if response.mimetype == "text/html":
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def money(cents: int) -> str:
