@@ -281,6 +281,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable when a process dies (kill -9), not the OS
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
