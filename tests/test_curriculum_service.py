@@ -191,3 +191,42 @@ def test_two_servers_share_one_postgresql_curriculum(tmp_path, answers):
         [run] = store.runs()
         assert store.counts(run.id)["outcomes"] == 48
         store.close()
+
+
+def test_selfgym_run_and_an_env_server_continue_one_curriculum(tmp_path, answers):
+    from click.testing import CliRunner
+    from experiment_runs import experiment
+    from rich.console import Console
+
+    from selfgym.cli import main
+    from selfgym.experiments import ExperimentRunner, load_experiment
+
+    database = str(tmp_path / "c.db")
+    path = experiment(tmp_path, tmp_path / "unused", name="shared-run", env={
+        "id": "selfgym/Math-v0", "parallel": 2, "kwargs": {"max_steps": 1, "tools": False}},
+        agent={"backend": "scripted", "model": "oracle"}, method={"name": "eval-only"}, budget={"episodes": 6},
+        eval={"tasks": 2}, curriculum={"name": "ladder", "store": database, "run": "shared"})
+    ExperimentRunner(load_experiment(path), console=Console(quiet=True)).run()
+    store = CurriculumStore(database)
+    [run] = store.runs()
+    assert (run.name, run.model, store.counts(run.id)["outcomes"]) == ("shared", "scripted:oracle", 6)
+    args = ["--curriculum", "ladder", "--curriculum-db", database, "--curriculum-run", "shared"]
+    with env_server("selfgym/Math-v0", *args) as server:
+        assert server.get("/curriculum")["episodes"] == 6  # the server continues the experiment's curriculum
+        play_remote(server.url, 3, answers, 0, [])
+        assert server.get("/curriculum")["episodes"] == 9
+    # and another experiment on the same curriculum run starts from the server's outcomes
+    second = experiment(tmp_path, tmp_path / "unused", name="second-run", env={
+        "id": "selfgym/Math-v0", "parallel": 2, "kwargs": {"max_steps": 1, "tools": False}},
+        agent={"backend": "scripted", "model": "oracle"}, method={"name": "eval-only"}, budget={"episodes": 2},
+        eval={"tasks": 2}, curriculum={"name": "ladder", "store": database, "run": "shared"})
+    runner = ExperimentRunner(load_experiment(second), console=Console(quiet=True))
+    runner.run()
+    assert runner.state["curriculum"]["episodes"] == 11  # 6 + 3 + its own 2, folded from the store
+    assert store.counts(run.id)["outcomes"] == 11
+    result = CliRunner().invoke(main, ["curriculum", "show", database, "--html", str(tmp_path / "d.html")])
+    assert result.exit_code == 0 and "run shared: ladder, model scripted:oracle, 11 outcomes" in result.output
+    assert "<svg" in (tmp_path / "d.html").read_text()
+    result = CliRunner().invoke(main, ["curriculum", "show", str(tmp_path / "none.db")])
+    assert result.exit_code == 2 and "no curriculum store at" in result.output
+    store.close()

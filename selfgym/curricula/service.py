@@ -20,7 +20,7 @@ import socket
 import threading
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,13 +90,15 @@ class CurriculumService:
     """
 
     def __init__(self, curriculum: Curriculum, store: CurriculumStore, run: RunInfo, *,
-                 known_tasks: Iterable[Task] = (), model: str | None = None, server: str | None = None) -> None:
+                 known_tasks: Iterable[Task] = (), model: str | None = None, server: str | None = None,
+                 resolve: Callable[[str, str, int], Task | None] | None = None) -> None:
         self.curriculum, self.store, self.run = curriculum, store, run
         self.model = model or run.model
         self.server = server or default_server_name()
         self.curriculum.rng = np.random.default_rng([run.seed, zlib.crc32(self.server.encode())])
         self.outcome_model = OutcomeModel()  # every curriculum's outcomes, for describe(): P(success) per task
         self._known = {task_key(task): task for task in known_tasks}
+        self._resolve = resolve
         self._lock = threading.RLock()
         self._seen: set[int] = set()
         self._floor = 0  # outcome ids at or below this one are all folded
@@ -118,7 +120,14 @@ class CurriculumService:
     # --- the log -----------------------------------------------------------------------------------------------
     def _task(self, record: OutcomeRecord) -> Task:
         task = self._known.get(record.task_key)
-        if task is None:
+        if task is None and self._resolve is not None:
+            try:
+                task = self._resolve(record.family, record.task_id, record.level)
+            except (KeyError, ValueError):
+                task = None
+            if task is not None:
+                self._known[record.task_key] = task
+        if task is None:  # a task nobody here can make (another env's): its outcome still counts
             task = Task(record.task_id, record.family, "", record.difficulty, {"level": record.level})
         return task
 
@@ -251,6 +260,41 @@ class CurriculumService:
                                                "'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"})
 
 
+class StoredCurriculum:
+    """A :class:`~.base.TaskChooser` for ``selfgym run`` over a :class:`CurriculumService`: it draws the shared
+    curriculum's tasks and records each outcome under a key of its own (``PREFIX:N``, ``N`` counting this run's
+    outcomes; the prefix and ``N`` are in its state, so a resumed run that plays an episode again writes the same
+    key, and it counts once)."""
+
+    def __init__(self, service: CurriculumService) -> None:
+        import uuid
+
+        self.service = service
+        self.prefix, self.recorded = uuid.uuid4().hex[:12], 0
+
+    def next_task(self) -> Task:
+        return self.service.choose()
+
+    def update(self, task: Task, outcome: Any) -> None:
+        from .base import outcome_value
+
+        success = outcome_value(outcome)
+        self.service.finished(f"run:{self.prefix}:{self.recorded}", task, success)
+        self.recorded += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"store_run": self.service.run.name, "prefix": self.prefix, "recorded": self.recorded,
+                "episodes": self.service.curriculum.episodes}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.prefix, self.recorded = state["prefix"], state["recorded"]
+
+    @property
+    def level(self) -> dict[str, int]:
+        """The levels of a levelled curriculum (what ``selfgym run`` logs); empty for others."""
+        return dict(getattr(self.service.curriculum, "level", {}))
+
+
 def audit_verdict(task: Task) -> str | None:
     """The verdict an auditor gave a proposal, if it has one: ``task.audit_verdict``, or ``data["audit_verdict"]``
     / ``data["audit"]["verdict"]``."""
@@ -287,5 +331,5 @@ def open_service(tasks: Sequence[Task], spec: str, database: str, *, run: str, m
     return CurriculumService(curriculum, store, info, known_tasks=tasks, model=model, server=server)
 
 
-__all__ = ["CurriculumService", "CurriculumSpecError", "ServiceSpec", "StoreError", "audit_verdict",
+__all__ = ["CurriculumService", "CurriculumSpecError", "ServiceSpec", "StoreError", "StoredCurriculum", "audit_verdict",
            "curriculum_spec", "families_of", "open_service"]
