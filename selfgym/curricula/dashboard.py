@@ -29,8 +29,9 @@ def _bins(n: int, count: int = 30) -> list[tuple[int, int]]:
 
 
 def line_plot(series: dict[str, list[tuple[float, float]]], *, title: str, xlabel: str, ylabel: str,
-              ymax: float = 1.0) -> str:
-    """An SVG line plot: ``series`` maps a label to (x, y) points, y in [0, ymax]."""
+              ymax: float = 1.0, colors: dict[str, str] | None = None) -> str:
+    """An SVG line plot: ``series`` maps a label to (x, y) points, y in [0, ymax]; ``colors`` by label."""
+    colors = colors or {label: COLORS[i % len(COLORS)] for i, label in enumerate(series)}
     xs = [x for points in series.values() for x, _ in points] or [0.0, 1.0]
     x0, x1 = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
     w, h = WIDTH - 2 * PAD, HEIGHT - 2 * PAD
@@ -39,8 +40,8 @@ def line_plot(series: dict[str, list[tuple[float, float]]], *, title: str, xlabe
         return f"{PAD + (x - x0) / (x1 - x0) * w:.1f},{PAD + h - y / ymax * h:.1f}"
 
     parts = [_frame(title, xlabel, ylabel, x0, x1, ymax)]
-    for i, (label, points) in enumerate(series.items()):
-        color = COLORS[i % len(COLORS)]
+    for label, points in series.items():
+        color = colors[label]
         if len(points) > 1:
             parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" '
                          f'points="{" ".join(at(x, y) for x, y in points)}"/>')
@@ -48,12 +49,13 @@ def line_plot(series: dict[str, list[tuple[float, float]]], *, title: str, xlabe
             cx, cy = at(x, y).split(",")
             parts.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{color}"><title>{_esc(label)}: {y:.2f} at '
                          f'{x:g}</title></circle>')
-    return _svg(parts, list(series))
+    return _svg(parts, list(series), colors)
 
 
 def stacked_bars(bars: list[tuple[float, dict[str, float]]], labels: Sequence[str], *, title: str, xlabel: str,
-                 ylabel: str) -> str:
+                 ylabel: str, colors: dict[str, str] | None = None) -> str:
     """An SVG stacked bar plot: each bar (x, {label: share}) with shares summing to at most 1."""
+    colors = colors or {label: COLORS[i % len(COLORS)] for i, label in enumerate(labels)}
     w, h = WIDTH - 2 * PAD, HEIGHT - 2 * PAD
     xs = [x for x, _ in bars] or [0.0, 1.0]
     x0, x1 = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
@@ -62,16 +64,16 @@ def stacked_bars(bars: list[tuple[float, dict[str, float]]], labels: Sequence[st
     for index, (x, shares) in enumerate(bars):
         left = PAD + index * (w / max(1, len(bars)))
         bottom = PAD + h
-        for i, label in enumerate(labels):
+        for label in labels:
             share = shares.get(label, 0.0)
             if share <= 0:
                 continue
             height = share * h
             bottom -= height
             parts.append(f'<rect x="{left:.1f}" y="{bottom:.1f}" width="{width:.1f}" height="{height:.1f}" '
-                         f'fill="{COLORS[i % len(COLORS)]}"><title>{_esc(label)}: {share:.0%} of draws near '
+                         f'fill="{colors[label]}"><title>{_esc(label)}: {share:.0%} of draws near '
                          f'{x:g}</title></rect>')
-    return _svg(parts, list(labels))
+    return _svg(parts, list(labels), colors)
 
 
 def _frame(title: str, xlabel: str, ylabel: str, x0: float, x1: float, ymax: float) -> str:
@@ -85,9 +87,9 @@ def _frame(title: str, xlabel: str, ylabel: str, x0: float, x1: float, ymax: flo
             f'transform="rotate(-90 12 {HEIGHT / 2})">{_esc(ylabel)}</text>')
 
 
-def _svg(parts: list[str], labels: list[str]) -> str:
-    legend = "".join(f'<span class="key"><i style="background:{COLORS[i % len(COLORS)]}"></i>{_esc(label)}</span>'
-                     for i, label in enumerate(labels))
+def _svg(parts: list[str], labels: list[str], colors: dict[str, str]) -> str:
+    legend = "".join(f'<span class="key"><i style="background:{colors[label]}"></i>{_esc(label)}</span>'
+                     for label in labels)
     return (f'<figure><svg class="plot" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" '
             f'xmlns="http://www.w3.org/2000/svg" role="img">{"".join(parts)}</svg><figcaption>{legend}'
             f'</figcaption></figure>')
@@ -102,19 +104,17 @@ def render_dashboard(store: CurriculumStore, run: RunInfo, *, max_written: int =
     by_arm: Counter[str] = Counter(f"{o.family}@{o.level}" for o in outcomes)
     arms = [arm for arm, _ in by_arm.most_common(MAX_SERIES)]
     series: dict[str, list[tuple[float, float]]] = {arm: [] for arm in arms}
-    for start, stop in _bins(len(outcomes)):
+    for start, stop in _bins(len(outcomes), 20):
         chunk: dict[str, list[float]] = defaultdict(list)
         for outcome in outcomes[start:stop]:
             chunk[f"{outcome.family}@{outcome.level}"].append(outcome.success)
         for arm in arms:
             if chunk.get(arm):
                 series[arm].append((float(stop), sum(chunk[arm]) / len(chunk[arm])))
-    success_plot = line_plot(series, title="Success per family and level over time", xlabel="episodes",
-                             ylabel="success rate")
     drawn: Counter[str] = Counter(f"{family}@{level}" for _, family, level, _ in draws)
     draw_labels = [arm for arm, _ in drawn.most_common(MAX_SERIES)]
     bars = []
-    for start, stop in _bins(len(draws)):
+    for start, stop in _bins(len(draws), 20):
         chunk_counts = Counter(f"{family}@{level}" for _, family, level, _ in draws[start:stop])
         total = stop - start
         shares = {label: chunk_counts.get(label, 0) / total for label in draw_labels}
@@ -124,8 +124,13 @@ def render_dashboard(store: CurriculumStore, run: RunInfo, *, max_written: int =
         bars.append((float(stop), shares))
     if any("other" in shares for _, shares in bars):
         draw_labels = [*draw_labels, "other"]
+    # one color per family@level in both plots
+    colors = {arm: COLORS[i % len(COLORS)] for i, arm in enumerate(sorted(set(arms) | set(draw_labels) - {"other"}))}
+    colors["other"] = "#cccccc"
+    success_plot = line_plot(series, title="Success per family and level over time", xlabel="episodes",
+                             ylabel="success rate", colors=colors)
     draw_plot = stacked_bars(bars, draw_labels, title="Where the draws go (family@level)", xlabel="draws",
-                             ylabel="share of draws")
+                             ylabel="share of draws", colors=colors)
     families: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0])
     for row in tasks:
         entry = families[row["family"]]
