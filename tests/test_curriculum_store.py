@@ -144,7 +144,9 @@ WORKER = textwrap.dedent("""
         service.finished(f"{name}-{i}", task, float(rng.random() < 0.5))
         if i < 20:
             service.finished(f"shared-{i}", first, 1.0)  # the same episode reported by both: counted once
-    time.sleep(0.5)
+    open(go + "-" + name, "w").close()  # this server is done writing; fold once both are
+    while not all(os.path.exists(go + "-" + other) for other in ("server-a", "server-b")):
+        time.sleep(0.01)
     service.sync()
     model = sorted(tuple(o) for family in service.curriculum.outcome_model.outcomes.values() for o in family)
     print(json.dumps({"episodes": service.curriculum.episodes, "trials": sum(service.curriculum.trials),
