@@ -4,6 +4,7 @@ across a kill -9, shared by two servers on one real PostgreSQL, and its dashboar
 
 from __future__ import annotations
 
+import json
 import threading
 import urllib.request
 from collections import Counter
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 from env_servers import env_server
 from pg_cluster import postgres_cluster
+from openenv.core import GenericEnvClient
 from test_eval_leaderboard import chromium_page
 
 import selfgym  # noqa: F401
@@ -100,6 +102,10 @@ def test_two_trainers_share_one_curriculum_that_survives_a_kill_and_shows_in_a_d
     with env_server("selfgym/Math-v0", *args) as server:
         families = play_together(server.url, 30, answers)
         state = server.get("/curriculum")
+        with GenericEnvClient(base_url=server.url).sync() as client:  # openenv-core's client, unchanged
+            result = client.reset()
+            assert result.observation["task"]["family"] in state["families"]
+            assert client.step({"text": "The answer is \\boxed{-1}."}).done
         # a trainer's own choice still wins: a reset with a task id plays that task (and counts)
         env = gym.make("selfgym/Remote-v0", url=server.url)
         env.reset(options={"task_id": "lcm/L0/s0/1"})
@@ -107,6 +113,13 @@ def test_two_trainers_share_one_curriculum_that_survives_a_kill_and_shows_in_a_d
         env.step("The answer is \\boxed{-1}.")
         env.close()
         before = server.get("/curriculum")
+        request = urllib.request.Request(server.url + "/Math-v0/tasks", data=b'{"split": "train"}',
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            listed = json.loads(reply.read())
+        # the task API says what the curriculum knows of each task
+        assert sum(stats["plays"] for stats in listed["curriculum"].values()) == 62
+        assert {"plays", "successes", "draws", "predicted"} <= set(next(iter(listed["curriculum"].values())))
         server.process.kill()  # kill -9: no shutdown, nothing flushed on the way out
         server.process.wait()
     assert state["episodes"] == 60 and state["run"] == "Math-v0-self_evolving" and state["model"] == "scripted"
@@ -115,20 +128,20 @@ def test_two_trainers_share_one_curriculum_that_survives_a_kill_and_shows_in_a_d
     assert predicted[SKILLED] > 0.7 and max(p for n, p in predicted.items() if n not in (SKILLED, MIXED)) < 0.3
     # the draws follow the shared outcomes: the family the learner is still learning gets most of them
     assert Counter(families[30:])[MIXED] / 30 > 0.3, Counter(families[30:])
-    assert before["episodes"] == 61
+    assert before["episodes"] == 62 and before["unrecorded"] == 0
 
     store = CurriculumStore(database)
     [run] = store.runs()
-    assert store.counts(run.id)["outcomes"] == 61
+    assert store.counts(run.id)["outcomes"] == 62
     written = store.tasks(run.id, origin="written")
     assert written, "the self-evolving curriculum wrote no task in 5 phases"
     store.add_written(run.id, Task("hostile-1", SKILLED, HOSTILE, 0), fingerprint="hostile", audit_verdict="<b>x</b>")
 
     with env_server("selfgym/Math-v0", *args) as server:  # the same database after the kill
         after = server.get("/curriculum")
-        assert after["episodes"] == 61 and after["folded"] == 61  # nothing lost, nothing counted twice
+        assert after["episodes"] == 62 and after["folded"] == 62  # nothing lost, nothing counted twice
         play_together(server.url, 2, answers)
-        assert server.get("/curriculum")["episodes"] == 65
+        assert server.get("/curriculum")["episodes"] == 66
         with chromium_page() as page:
             problems: list[str] = []
             page.on("pageerror", lambda exc: problems.append(str(exc)))

@@ -109,6 +109,32 @@ def test_written_tasks_are_stored_with_the_proposals_audit_verdict(tmp_path):
     assert other.curriculum.episodes == 10
 
 
+def test_an_outcome_write_is_retried_and_a_lost_one_is_counted_not_raised(tmp_path, monkeypatch):
+    import sqlalchemy as sa
+
+    from selfgym.curricula import UniformCurriculum, service as service_module
+
+    store = CurriculumStore(str(tmp_path / "c.db"))
+    service = CurriculumService(UniformCurriculum(families()), store, store.open_run("r", model="m",
+                                                                                       curriculum="uniform"))
+    monkeypatch.setattr(service_module, "RETRY_PAUSES_S", (0.0, 0.0))
+    real, failures = store.record_outcome, []
+
+    def flaky(*args, **kwargs):  # the database away for the first ``len(failures)`` tries
+        if failures:
+            failures.pop()
+            raise sa.exc.OperationalError("INSERT", {}, Exception("server closed the connection"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "record_outcome", flaky)
+    task = tasks()[0]
+    failures[:] = [1]
+    assert service.finished("e1", task, 1.0) and service.curriculum.episodes == 1  # the retry got through
+    failures[:] = [1, 1]
+    assert not service.finished("e2", task, 1.0)  # lost: counted, logged, the episode's reply goes on
+    assert service.describe()["unrecorded"] == 1 and store.counts(service.run.id)["outcomes"] == 1
+
+
 def test_curriculum_specs_are_names_or_yaml_files(tmp_path):
     assert curriculum_spec("ladder").name == "ladder"
     path = tmp_path / "c.yaml"

@@ -14,10 +14,12 @@ server of the run adopts them. Replaying the log evolves nothing: written tasks 
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import socket
 import threading
+import time
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 from pydantic import Field
 
 from ..envs.task import Task
@@ -34,6 +37,8 @@ from .outcome_model import OutcomeModel
 from .self_evolving import SelfEvolvingCurriculum, fingerprint
 from .store import CurriculumStore, OutcomeRecord, RunInfo, StoreError, task_key, task_level
 
+log = logging.getLogger(__name__)
+RETRY_PAUSES_S = (0.2, 1.0, 3.0, 0.0)  # between tries of an outcome's write
 LOOKBACK_IDS = 1000  # outcome ids a reader looks back over: a writer's id can commit after a later one
 
 
@@ -105,6 +110,7 @@ class CurriculumService:
         self._written_after = 0
         self._replaying = False
         self.folded = 0
+        self.unrecorded = 0  # outcomes the store could not take (after retries)
         if isinstance(curriculum, SelfEvolvingCurriculum):
             self._evolve = curriculum.evolve
             curriculum.evolve = self._evolve_once  # type: ignore[method-assign]
@@ -187,11 +193,33 @@ class CurriculumService:
         if task is None or reward is None or not math.isfinite(float(reward)):
             return False
         success = min(1.0, max(0.0, float(reward)))
-        new = self.store.record_outcome(self.run.id, episode_key, task, success, reward=float(reward),
-                                        model=self.model, server=self.server)
+        for attempt, pause in enumerate(RETRY_PAUSES_S):
+            try:
+                new = self.store.record_outcome(self.run.id, episode_key, task, success, reward=float(reward),
+                                                model=self.model, server=self.server)
+                break
+            except sa.exc.OperationalError:  # the database is away (a restart, the network): a retry is safe
+                if attempt == len(RETRY_PAUSES_S) - 1:
+                    # the episode's reply still goes out (the trainer keeps its reward); the curriculum misses it
+                    self.unrecorded += 1
+                    log.exception("the curriculum store lost the outcome of episode %s", episode_key)
+                    return False
+                time.sleep(pause)
         if new:
             self.sync()
         return new
+
+    def task_stats(self, task_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """For the task API: per task id the curriculum has a record of, its plays, successes, draws and the
+        outcome model's P(success)."""
+        wanted = set(task_ids)
+        stats = {}
+        for row in self.store.tasks(self.run.id):
+            if row["task_id"] in wanted:
+                task = self._known.get(row["key"]) or Task(row["task_id"], row["family"], "", row["difficulty"])
+                stats[row["task_id"]] = {"plays": row["plays"], "successes": row["successes"], "draws": row["draws"],
+                                         "predicted": round(self.outcome_model.predict(task), 4)}
+        return stats
 
     # --- what it is doing ----------------------------------------------------------------------------------------
     def describe(self, *, max_tasks: int = 200) -> dict[str, Any]:
@@ -227,6 +255,7 @@ class CurriculumService:
                               "draw_probability": probability.get(row["key"])})
             return {"run": self.run.name, "model": self.model, "curriculum": self.run.curriculum,
                     "server": self.server, "episodes": curriculum.episodes, "folded": self.folded,
+                    "unrecorded": self.unrecorded,
                     "families": families, "tasks": tasks, "state": _small_state(curriculum.state_dict())}
 
     def _draw_probabilities(self) -> dict[str, float]:

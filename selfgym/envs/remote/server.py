@@ -452,7 +452,11 @@ class EnvServer:
         @app.post("/{env_name}/tasks", dependencies=guarded)
         async def tasks(env_name: str, body: SplitRequest) -> dict[str, Any]:
             check_name(env_name)
-            return {"tasks": await server._http(server._tasks, body.split), "env_name": server.env_name}
+            found = await server._http(server._tasks, body.split)
+            answer = {"tasks": found, "env_name": server.env_name}
+            if server.curriculum is not None:  # curriculum hook: what it knows of these tasks
+                answer["curriculum"] = await server._http(server.curriculum.task_stats, [t["id"] for t in found])
+            return answer
 
         @app.post("/{env_name}/num_tasks", dependencies=guarded)
         async def num_tasks(env_name: str, body: SplitRequest) -> dict[str, int]:
@@ -471,7 +475,11 @@ class EnvServer:
         @app.post("/{env_name}/task_range", dependencies=guarded)
         async def task_range(env_name: str, body: TaskRangeRequest) -> dict[str, Any]:
             check_name(env_name)
-            return {"tasks": await server._http(server._tasks, body.split, body.start, body.stop)}
+            found = await server._http(server._tasks, body.split, body.start, body.stop)
+            answer = {"tasks": found}
+            if server.curriculum is not None:  # curriculum hook: what it knows of these tasks
+                answer["curriculum"] = await server._http(server.curriculum.task_stats, [t["id"] for t in found])
+            return answer
 
         if server.curriculum is not None:  # curriculum hook: /curriculum and /dashboard
             server.curriculum.mount(app, guarded)
