@@ -49,7 +49,8 @@ def play_remote(url: str, episodes: int, answers: dict[str, str], seed: int, fam
             env.reset()
             task = env.unwrapped.task
             families.append(task.family)
-            _, reward, terminated, truncated, _ = env.step(f"The answer is \\boxed{{{learner_answer(task, answers, rng)}}}.")
+            answer = learner_answer(task, answers, rng)
+            _, _, terminated, truncated, _ = env.step(f"The answer is \\boxed{{{answer}}}.")
             assert terminated or truncated
     finally:
         env.close()

@@ -14,6 +14,7 @@ from .store import CurriculumStore, RunInfo
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
           "#17becf"]
 WIDTH, HEIGHT, PAD = 640, 260, 40
+MAX_POINTS = 20_000  # the plots show the last this many outcomes and draws
 MAX_SERIES = 10  # arms drawn in a plot (the most played); the others are summed as "other" in the draws plot
 
 
@@ -96,9 +97,10 @@ def _svg(parts: list[str], labels: list[str], colors: dict[str, str]) -> str:
 
 
 def render_dashboard(store: CurriculumStore, run: RunInfo, *, max_written: int = 200) -> str:
-    """The dashboard page of ``run`` (HTML, self-contained)."""
-    outcomes = store.outcomes(run.id)
-    draws = store.draws(run.id)
+    """The dashboard page of ``run`` (HTML, self-contained; its plots cover the last ``MAX_POINTS`` outcomes and
+    draws, the x axis counting from the first of them)."""
+    outcomes = store.recent_outcomes(run.id, MAX_POINTS)
+    draws = store.draws(run.id, limit=MAX_POINTS)
     tasks = store.tasks(run.id)
     counts = store.counts(run.id)
     by_arm: Counter[str] = Counter(f"{o.family}@{o.level}" for o in outcomes)
@@ -150,7 +152,8 @@ def render_dashboard(store: CurriculumStore, run: RunInfo, *, max_written: int =
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>selfgym curriculum: {_esc(run.name)}</title>
 <style>
-body{{font-family:system-ui,sans-serif;margin:24px;color:#222}} h1{{font-size:20px}} h2{{font-size:16px;margin-top:28px}}
+body{{font-family:system-ui,sans-serif;margin:24px;color:#222}} h1{{font-size:20px}}
+h2{{font-size:16px;margin-top:28px}}
 .plots{{display:flex;flex-wrap:wrap;gap:16px}} figure{{margin:0;border:1px solid #ddd;padding:8px;border-radius:6px}}
 figcaption{{font-size:12px;max-width:{WIDTH}px}} .key{{margin-right:10px;white-space:nowrap}}
 .key i{{display:inline-block;width:10px;height:10px;margin-right:4px}}
@@ -172,7 +175,8 @@ store {_esc(store.safe_url)}; page made {updated}; <span id="age"></span></p>
 <script>
 // live view: /dashboard#live reloads every 10 s
 const made = Date.now();
-setInterval(() => {{ document.getElementById("age").textContent = Math.round((Date.now() - made) / 1000) + " s ago"; }}, 1000);
+const age = document.getElementById("age");
+setInterval(() => {{ age.textContent = Math.round((Date.now() - made) / 1000) + " s ago"; }}, 1000);
 if (location.hash === "#live") setTimeout(() => location.reload(), 10000);
 document.body.dataset.plots = String(document.querySelectorAll("svg.plot").length);
 </script>

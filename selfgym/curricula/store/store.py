@@ -230,6 +230,14 @@ class CurriculumStore:
         with self.engine.connect() as connection:
             return [OutcomeRecord(*row) for row in connection.execute(query)]
 
+    def recent_outcomes(self, run_id: int, limit: int) -> list[OutcomeRecord]:
+        """The run's last ``limit`` outcomes, oldest first."""
+        query = (sa.select(Outcome.id, Outcome.task_key, Outcome.family, Outcome.task_id, Outcome.level,
+                           Outcome.difficulty, Outcome.success, Outcome.created_at)
+                 .where(Outcome.run_id == run_id).order_by(Outcome.id.desc()).limit(limit))
+        with self.engine.connect() as connection:
+            return [OutcomeRecord(*row) for row in connection.execute(query)][::-1]
+
     def inherited(self, run: RunInfo) -> list[OutcomeRecord]:
         """The outcomes of earlier runs of the run's model that it starts from."""
         if not run.inherits_upto:
@@ -260,7 +268,7 @@ class CurriculumStore:
         with self.engine.connect() as connection:
             return [dict(row) for row in connection.execute(query).mappings()]
 
-    def draws(self, run_id: int, *, limit: int = 100_000) -> list[tuple[int, str, int, float]]:
+    def draws(self, run_id: int, *, limit: int = 20_000) -> list[tuple[int, str, int, float]]:
         """The run's last ``limit`` draws, oldest first: (id, family, level, time)."""
         query = (sa.select(Draw.id, Draw.family, Draw.level, Draw.created_at).where(Draw.run_id == run_id)
                  .order_by(Draw.id.desc()).limit(limit))
