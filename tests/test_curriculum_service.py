@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import threading
 import urllib.request
-from collections import Counter
 
 import gymnasium as gym
 import numpy as np
@@ -125,10 +124,17 @@ def test_two_trainers_share_one_curriculum_that_survives_a_kill_and_shows_in_a_d
         server.process.wait()
     assert state["episodes"] == 60 and state["run"] == "Math-v0-self_evolving" and state["model"] == "scripted"
     assert sum(family["plays"] for family in state["families"].values()) == 60
+    # the outcome model learned the learner from both trainers' outcomes
     predicted = {name: family["predicted_by_level"][0] for name, family in state["families"].items()}
-    assert predicted[SKILLED] > 0.7 and max(p for n, p in predicted.items() if n not in (SKILLED, MIXED)) < 0.3
-    # the draws follow the shared outcomes: the family the learner is still learning gets most of them
-    assert Counter(families[30:])[MIXED] / 30 > 0.3, Counter(families[30:])
+    wrong = max(p for name, p in predicted.items() if name not in (SKILLED, MIXED))
+    assert wrong < 0.35 and predicted[MIXED] > wrong + 0.1, predicted
+    if state["families"][SKILLED]["plays"]:  # rarely drawn once the curriculum knows it is mastered
+        assert predicted[SKILLED] > predicted[MIXED], predicted
+    # the draws follow the shared outcomes: the family the learner is still learning is the likeliest next draw,
+    # the mastered one is less likely than under uniform draws
+    chances = {name: family["draw_probability"] for name, family in state["families"].items()}
+    assert max(chances, key=chances.get) == MIXED and chances[SKILLED] < 1 / 6, chances
+    assert len(families) == 60 and set(families) <= set(chances)
     assert before["episodes"] == 62 and before["unrecorded"] == 0
 
     store = CurriculumStore(database)

@@ -224,12 +224,13 @@ class CurriculumService:
     # --- what it is doing ----------------------------------------------------------------------------------------
     def describe(self, *, max_tasks: int = 200) -> dict[str, Any]:
         """Per family (plays, successes, level where the curriculum has levels, the outcome model's P(success)
-        per level) and per task (the ``max_tasks`` most played or drawn: plays, successes, draws, P(success),
+        per level, the probability that the next draw is one of its tasks where the curriculum has one) and per task (the ``max_tasks`` most played or drawn: plays, successes, draws, P(success),
         draw probability where the curriculum has one), as JSON."""
         with self._lock:
             self.sync()
             rows = self.store.tasks(self.run.id)
-            probability = self._draw_probabilities()
+            chances = self._draw_probabilities()
+            probability = {task_key(task): round(q, 5) for task, q in chances}
             curriculum = self.curriculum
             families: dict[str, dict[str, Any]] = {}
             for name, family in curriculum.families.items():
@@ -238,6 +239,12 @@ class CurriculumService:
                                       name, np.arange(family.levels, dtype=float))]}
                 if hasattr(curriculum, "level") and name in curriculum.level:
                     families[name]["level"] = int(curriculum.level[name])
+            for task, q in chances:  # where the next draw goes, per family
+                if task.family in families:
+                    families[task.family]["draw_probability"] = families[task.family].get("draw_probability", 0) + q
+            for entry in families.values():
+                if "draw_probability" in entry:
+                    entry["draw_probability"] = round(entry["draw_probability"], 5)
             for row in rows:
                 entry = families.setdefault(row["family"], {"levels": None, "plays": 0, "successes": 0.0, "draws": 0})
                 entry["plays"] += row["plays"]
@@ -258,14 +265,15 @@ class CurriculumService:
                     "unrecorded": self.unrecorded,
                     "families": families, "tasks": tasks, "state": _small_state(curriculum.state_dict())}
 
-    def _draw_probabilities(self) -> dict[str, float]:
+    def _draw_probabilities(self) -> list[tuple[Task, float]]:
+        """(task, probability that the next draw is it) for a curriculum that draws from a pool, else []."""
         curriculum = self.curriculum
         if isinstance(curriculum, SelfEvolvingCurriculum) and curriculum.pool:
             p, slopes = curriculum.success_estimates()
-            weights = slopes ** 2 * p * (1 - p) + 1e-12
+            weights = slopes ** 2 * p * (1 - p) + 1e-12  # as SelfEvolvingCurriculum.next_task weighs them
             probs = (1 - curriculum.explore) * weights / weights.sum() + curriculum.explore / len(weights)
-            return {task_key(t): round(float(q), 5) for t, q in zip(curriculum.pool, probs, strict=True)}
-        return {}
+            return [(task, float(q)) for task, q in zip(curriculum.pool, probs, strict=True)]
+        return []
 
     def mount(self, app, dependencies: Sequence[Any] = ()) -> None:
         """Add ``GET /curriculum`` (:meth:`describe`) and ``GET /dashboard`` (HTML) to a FastAPI ``app``."""
