@@ -87,6 +87,14 @@ if is_root && ! command -v chromium >/dev/null; then
     apt_install chromium
 fi
 
+# --- PostgreSQL -------------------------------------------------------------------------------------------------
+# The curriculum store's tests start a temporary PostgreSQL server of their own (initdb + pg_ctl, as the postgres
+# user); they need its binaries, not a running service.
+if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    step "installing PostgreSQL (for the shared curriculum store and its tests)"
+    apt_install postgresql
+fi
+
 # --- 3. Sandbox images ---------------------------------------------------------------------------------------
 # Without a registry the base image is made with debootstrap; have it ready when we may install it.
 if is_root && ! command -v debootstrap >/dev/null; then

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -290,9 +291,21 @@ def serve(model: str, host: str, port: int, model_name: str | None, device: str 
 @click.option("--max-message-bytes", default=8 << 20, show_default=True, type=click.IntRange(min=1024))
 @click.option("--warm", default=0, show_default=True, type=click.IntRange(min=0),
               help="Sandboxes started with the server (the others start when first needed).")
+@click.option("--curriculum", "curriculum_spec", default=None, metavar="NAME|FILE.yaml",
+              help="A reset without a task plays this curriculum's choice (uniform, ladder, plr, learning_progress, "
+                   "learnability, self_evolving, or a YAML file: name:, params:).")
+@click.option("--curriculum-db", default="runs/curriculum.db", show_default=True,
+              help="Where outcomes are kept: an SQLite file, or postgresql://USER@HOST/DB shared by servers.")
+@click.option("--curriculum-run", default=None, help="The curriculum run (servers naming the same run share it; "
+              "default: ENV-CURRICULUM).")
+@click.option("--model", "model_name", default="unknown", show_default=True,
+              help="The model outcomes are recorded under (a new run starts from this model's earlier outcomes).")
+@click.option("--fresh", is_flag=True, help="A new curriculum run starts from nothing, not from earlier runs.")
 @clear_errors
 def env_server(env_id: str, host: str, port: int, max_sessions: int, idle_timeout_s: float, token: str | None,
-               env_kwargs: str, allow_custom_tasks: bool, max_message_bytes: int, warm: int) -> None:
+               env_kwargs: str, allow_custom_tasks: bool, max_message_bytes: int, warm: int,
+               curriculum_spec: str | None, curriculum_db: str, curriculum_run: str | None, model_name: str,
+               fresh: bool) -> None:
     """Serve ENV_ID (e.g. selfgym/Code-v0) over OpenEnv's protocol: WebSocket /ws, one env per connection."""
     import json
 
@@ -308,6 +321,16 @@ def env_server(env_id: str, host: str, port: int, max_sessions: int, idle_timeou
         server = EnvServer(env_id, env_kwargs=kwargs, max_sessions=max_sessions, idle_timeout_s=idle_timeout_s,
                            token=token, allow_custom_tasks=allow_custom_tasks, max_message_bytes=max_message_bytes,
                            warm=warm)
+        if curriculum_spec is not None:
+            from .curricula.service import curriculum_spec as parse_spec, open_service
+
+            name = parse_spec(curriculum_spec).name
+            run = curriculum_run or f"{server.env_name}-{name}"
+            server.curriculum = open_service(list(server._catalog.unwrapped.source), curriculum_spec, curriculum_db,
+                                             run=run, model=model_name, inherit=not fresh)
+            server.app = server._build_app()  # with the curriculum's routes
+            console.print(f"curriculum {name} (run {run!r}, {server.curriculum.folded} outcomes known) in "
+                          f"{server.curriculum.store.safe_url}")
     except (ValueError, TypeError) as exc:
         raise click.UsageError(str(exc)) from None
     if host not in ("127.0.0.1", "localhost", "::1") and token is None:
@@ -337,6 +360,63 @@ def eval_errors(func):
             sys.exit(2)
 
     return wrapper
+
+
+@main.group()
+def curriculum() -> None:
+    """The curriculum store: what curricula of env servers and runs have recorded."""
+
+
+@curriculum.command("show")
+@click.argument("database")
+@click.option("--run", "run_name", default=None, help="The run to show (default: every run, the dashboard of the "
+              "newest).")
+@click.option("--html", "html_path", default=None, type=click.Path(dir_okay=False),
+              help="Also write the run's dashboard (a self-contained HTML page) here.")
+@clear_errors
+def curriculum_show(database: str, run_name: str | None, html_path: str | None) -> None:
+    """Runs, families and written tasks of the curriculum store DATABASE (an SQLite file or postgresql:// URL)."""
+    from rich.table import Table
+
+    from .curricula.dashboard import render_dashboard
+    from .curricula.store import CurriculumStore
+    from .io import atomic_write_text
+
+    if "://" not in database and not os.path.exists(database):
+        raise click.UsageError(f"no curriculum store at {database} (give the file an env server or run wrote)")
+    try:
+        store = CurriculumStore(database)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    runs = store.runs()
+    if run_name is not None:
+        runs = [run for run in runs if run.name == run_name]
+        if not runs:
+            raise click.UsageError(f"no run {run_name!r} in {database}; runs: "
+                                   f"{', '.join(r.name for r in store.runs()) or 'none'}")
+    if not runs:
+        console.print(f"{database} holds no curriculum runs yet")
+        return
+    for run in runs:
+        counts = store.counts(run.id)
+        table = Table(title=f"run {run.name}: {run.curriculum}, model {run.model}, {counts['outcomes']} outcomes, "
+                            f"{counts['draws']} draws", title_justify="left")
+        for column in ("family", "plays", "success rate", "draws", "written"):
+            table.add_column(column, justify="left" if column == "family" else "right")
+        totals: dict[str, list[float]] = {}
+        for row in store.tasks(run.id):
+            entry = totals.setdefault(row["family"], [0, 0.0, 0, 0])
+            entry[0] += row["plays"]
+            entry[1] += row["successes"]
+            entry[2] += row["draws"]
+            entry[3] += row["origin"] == "written"
+        for family, (plays, successes, drawn, written) in sorted(totals.items()):
+            table.add_row(escape(family), str(plays), f"{successes / plays:.2f}" if plays else "-", str(drawn),
+                          str(written))
+        console.print(table)
+    if html_path is not None:
+        atomic_write_text(html_path, render_dashboard(store, runs[-1]))
+        console.print(f"dashboard of {runs[-1].name!r} written to {html_path}")
 
 
 @main.command("eval")

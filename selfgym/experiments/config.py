@@ -91,8 +91,15 @@ MethodSpec = Annotated[EvalOnlySpec | ReflexionSpec | SelfTrainingSpec | GRPOSpe
 
 
 class CurriculumSpec(_Strict):
+    """The curriculum; with ``store``, kept in a curriculum store (an SQLite file or ``postgresql://`` URL) under
+    ``run`` (default: the experiment's name), shared with env servers and other runs of that curriculum run, and
+    started from earlier runs' outcomes of the same model unless ``inherit: false``."""
+
     name: Literal["uniform", "ladder", "plr", "learning_progress", "learnability", "self_evolving"] = "uniform"
     params: dict[str, Any] = Field(default_factory=dict)
+    store: str | None = Field(default=None, description="curriculum store: SQLite file or postgresql:// URL")
+    run: str | None = Field(default=None, description="the store's curriculum run (default: the experiment name)")
+    inherit: bool = Field(default=True, description="a new store run starts from the model's earlier outcomes")
 
 
 class BudgetSpec(_Strict):

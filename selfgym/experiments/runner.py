@@ -149,6 +149,8 @@ class ExperimentRunner:
             families = build_families(config, envs[0])
             curriculum: Curriculum = CURRICULA[config.curriculum.name](families, seed=config.seed,
                                                                       **config.curriculum.params)
+            if config.curriculum.store is not None:  # the shared curriculum of a store (and of env servers)
+                curriculum = self._stored_curriculum(families, envs[0])
             if "curriculum" in self.state:
                 curriculum.load_state_dict(self.state["curriculum"])
             eval_tasks = self._eval_tasks(families)
@@ -184,6 +186,34 @@ class ExperimentRunner:
             if evals[-1]["episodes"] != self.state["episodes"]:
                 self._evaluate(envs, method.policy, eval_tasks, greedy)
         return self._report()
+
+    def _stored_curriculum(self, families: list[TaskFamily], env) -> Any:
+        """The curriculum of ``curriculum.store``: a fold of the store run's outcomes (an env server's as well),
+        made as a server makes it (the env's source as one family per task family), drawn and updated here."""
+        from ..curricula.service import CurriculumService, StoredCurriculum, families_of
+        from ..curricula.store import CurriculumStore
+
+        config = self.config
+        spec = config.curriculum
+        store = CurriculumStore(spec.store)
+        info = store.open_run(spec.run or config.name, model=config.agent.display_name, curriculum=spec.name,
+                              params=spec.params, seed=config.seed, inherit=spec.inherit)
+        known: list = []
+        if not config.env.families:
+            known = list(env.unwrapped.source)
+            families = families_of(known)
+        by_name = {family.name: family for family in families}
+
+        def resolve(family: str, task_id: str, level: int):
+            source = getattr(by_name.get(family), "source", None)  # a reasoning-gym family: its level's tasks
+            if not callable(source):
+                return None
+            task = source(level).get(task_id)
+            return Task(task.id, task.family, task.prompt, task.difficulty, {**task.data, "level": level})
+
+        curriculum = CURRICULA[spec.name](families, seed=info.seed, **info.params)
+        return StoredCurriculum(CurriculumService(curriculum, store, info, known_tasks=known, resolve=resolve,
+                                                  model=config.agent.display_name))
 
     def _eval_settings(self) -> dict[str, dict[str, Any]]:
         """How held-out tasks are judged: the first setting (``eval.env_kwargs``), then each of ``eval.also``."""

@@ -97,6 +97,7 @@ class _Session:
     episode_id: str | None = None
     steps: int = 0
     done: bool = False
+    episode_key: str | None = None  # curriculum hook: the server's own key of the episode (never the client's)
 
 
 class EnvServer:
@@ -113,13 +114,17 @@ class EnvServer:
             characters, however JSON escapes them); the WebSocket layer drops connections past 4x this.
         pool_size, warm: the shared sandbox pool's size (default ``max_sessions``) and how many containers start
             with it (the others when first needed).
+        curriculum: a curriculum service (:class:`selfgym.curricula.service.CurriculumService`, passed in: the
+            envs' floor imports no curricula): a reset without a task plays its ``choose()``; every finished
+            episode's reward, as this server's verifier gave it, goes to its ``finished()``; it adds its routes.
 
     ``app`` is the FastAPI application; run it with uvicorn (:func:`serve` does, with the WebSocket size limit).
     """
 
     def __init__(self, env_id: str, *, env_kwargs: Mapping[str, Any] | None = None, max_sessions: int = 16,
                  idle_timeout_s: float = 600.0, token: str | None = None, allow_custom_tasks: bool = False,
-                 max_message_bytes: int = 8 << 20, pool_size: int | None = None, warm: int = 0) -> None:
+                 max_message_bytes: int = 8 << 20, pool_size: int | None = None, warm: int = 0,
+                 curriculum: Any = None) -> None:
         if max_sessions < 1:
             raise ValueError(f"max_sessions must be at least 1, got {max_sessions}")
         if idle_timeout_s <= 0:
@@ -135,6 +140,7 @@ class EnvServer:
         self.max_message_bytes = max_message_bytes
         self.pool_size = pool_size or max_sessions
         self.warm = min(warm, self.pool_size)
+        self.curriculum = curriculum  # curriculum hook
         self._sessions: dict[str, _Session] = {}
         self._slots = threading.Lock()  # guards _sessions and _reserved (HTTP handlers and sockets share them)
         self._reserved = 0  # slots held by sessions still starting and by stateless requests
@@ -197,6 +203,8 @@ class EnvServer:
                 raise CustomTaskError("this server plays its own tasks only (send task_id, or a seed); start it "
                                       "with --allow-custom-tasks to accept task objects")
             check_custom_task(options["task"])
+        if options is None and self.curriculum is not None:  # curriculum hook: a reset without a task
+            options = {"task": self.curriculum.choose()}
         observation, info = env.reset(seed=data.seed, options=options)
         unwrapped = env.unwrapped
         return Observation.of_reset(observation, info, unwrapped.task, unwrapped.tool_schemas())
@@ -233,12 +241,16 @@ class EnvServer:
                 data = ResetData.model_validate(message.data)
                 observation = await self._in(session, self._reset, session.env, data)
                 session.episode_id = data.episode_id or uuid.uuid4().hex
+                session.episode_key = uuid.uuid4().hex  # curriculum hook
                 session.steps, session.done = 0, False
             else:
                 action = Action.model_validate(message.data)
                 observation = await self._in(session, self._step, session.env, action)
                 session.steps += 1
                 session.done = observation.done
+                if observation.done and self.curriculum is not None:  # curriculum hook: the verifier's reward
+                    await self._in(session, self.curriculum.finished, session.episode_key,
+                                   session.env.unwrapped.task, observation.reward, observation.info)
             return reply("observation", observation.wire()), False
         except ValidationError as exc:
             return error(ErrorCode.VALIDATION_ERROR, "Invalid message", errors=_errors(exc)), False
@@ -369,7 +381,12 @@ class EnvServer:
         env = self._make_env()
         try:
             observation = self._reset(env, body)
-            return self._step(env, action) if action is not None else observation
+            if action is None:
+                return observation
+            observation = self._step(env, action)
+            if observation.done and self.curriculum is not None:  # curriculum hook: the verifier's reward
+                self.curriculum.finished(uuid.uuid4().hex, env.unwrapped.task, observation.reward, observation.info)
+            return observation
         finally:
             env.close()
 
@@ -465,7 +482,11 @@ class EnvServer:
         @app.post("/{env_name}/tasks", dependencies=guarded)
         async def tasks(env_name: str, body: SplitRequest) -> dict[str, Any]:
             check_name(env_name)
-            return {"tasks": await server._http(server._tasks, body.split), "env_name": server.env_name}
+            found = await server._http(server._tasks, body.split)
+            answer = {"tasks": found, "env_name": server.env_name}
+            if server.curriculum is not None:  # curriculum hook: what it knows of these tasks
+                answer["curriculum"] = await server._http(server.curriculum.task_stats, [t["id"] for t in found])
+            return answer
 
         @app.post("/{env_name}/num_tasks", dependencies=guarded)
         async def num_tasks(env_name: str, body: SplitRequest) -> dict[str, int]:
@@ -484,7 +505,14 @@ class EnvServer:
         @app.post("/{env_name}/task_range", dependencies=guarded)
         async def task_range(env_name: str, body: TaskRangeRequest) -> dict[str, Any]:
             check_name(env_name)
-            return {"tasks": await server._http(server._tasks, body.split, body.start, body.stop)}
+            found = await server._http(server._tasks, body.split, body.start, body.stop)
+            answer = {"tasks": found}
+            if server.curriculum is not None:  # curriculum hook: what it knows of these tasks
+                answer["curriculum"] = await server._http(server.curriculum.task_stats, [t["id"] for t in found])
+            return answer
+
+        if server.curriculum is not None:  # curriculum hook: /curriculum and /dashboard
+            server.curriculum.mount(app, guarded)
 
         @app.websocket("/ws")
         async def ws(websocket: WebSocket) -> None:
