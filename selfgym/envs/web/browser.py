@@ -507,9 +507,10 @@ class BrowserSession:
         self._shown_ids.clear()
         self._backend_ids.clear()
         key = tuple(sorted(allowed_origins))
+        await self._drop_lost_tabs()
         if key not in self._tabs:
             self._tabs[key] = await self._open_tab(allowed_origins)
-        self.context, self.page, self._cdp, self._main_frame = self._tabs[key]
+        self.context, self.page, self._cdp, self._main_frame, self._crashed = self._tabs[key]
         if saved["cookies"]:
             await self.context.add_cookies(saved["cookies"])
         history = saved["history"]
