@@ -173,8 +173,11 @@ class CurriculumService:
             curriculum.phase_failures = []
             return []
         added = self._evolve()
+        audited = {proposal.task.id: proposal.audit["verdict"] for proposal in curriculum.proposals
+                   if proposal.audit and proposal.audit.get("verdict")}  # the curriculum's audit gate's verdicts
         for task in added:
-            self.store.add_written(self.run.id, task, fingerprint=fingerprint(task), audit_verdict=audit_verdict(task))
+            self.store.add_written(self.run.id, task, fingerprint=fingerprint(task),
+                                   audit_verdict=audited.get(task.id) or audit_verdict(task))
         return added
 
     # --- what a server calls -------------------------------------------------------------------------------------
