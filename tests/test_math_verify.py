@@ -179,7 +179,7 @@ def test_a_process_holding_more_than_1024_open_files_can_judge():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 4096), hard), hard))
     held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
-    verifier = VerifierProcess()
+    verifier = VerifierProcess(prepare_timeout_s=1.0)
     try:
         assert verifier.call({"op": "math", "gold": "1/2", "answer": "0.5"}, 5.0)["correct"]
         assert verifier._process.stdout.fileno() > 1024 and verifier._process.stdin.fileno() > 1024
