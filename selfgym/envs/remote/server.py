@@ -5,6 +5,16 @@ pool that all sessions share (as the env class declares its sandbox: ``sandbox_s
 client sends ``close``, its socket drops, or it sends nothing for ``idle_timeout_s``; its env is closed and its
 sandbox goes back to the pool. When ``max_sessions`` are open, a new connection is answered ``CAPACITY_REACHED``.
 
+Sessions cost what their env's state costs: no thread each. The event loop reads every socket; blocking env work
+(``gym.make``, ``reset``, ``step``, ``close``) runs on one executor of ``workers`` threads shared by all sessions.
+Sandboxes are handed out first come, first served (:class:`~.fair.FairGate`): a session takes one at ``reset``,
+gives it back when its episode ends (or at its next ``reset`` when others wait: a reset does not jump the queue),
+and waits at most ``sandbox_wait_s`` (then ``CAPACITY_REACHED``, and the session goes on). Envs that need no
+sandbox (Math-v0 with tools off) never queue.
+
+Two methods are the places a task is chosen and an outcome is known: :meth:`EnvServer._choose_task` (at every
+reset) and :meth:`EnvServer._episode_ended` (once per finished episode); both run on the event loop.
+
 The server is a network boundary, so a client is held to what the protocol lets it do:
 
 * It reaches its own env only: sessions are keyed by their socket, never by an id a client could send.
@@ -13,7 +23,8 @@ The server is a network boundary, so a client is held to what the protocol lets 
   server read its files. Rewards are computed here, by the env's verifier; the task API shows each task's id,
   family, prompt and difficulty, never its data (hidden tests, answers).
 * A bad message is an ``error`` reply (``INVALID_JSON``, ``UNKNOWN_TYPE``, ``VALIDATION_ERROR``) and the session
-  goes on; a message longer than ``max_message_bytes`` is refused unread; one longer than the WebSocket limit
+  goes on; a fault of the server's own while playing one of its tasks is ``EXECUTION_ERROR`` (never blamed on the
+  client); a message longer than ``max_message_bytes`` is refused unread; one longer than the WebSocket limit
   (4x that) closes the socket (code 1009). Nothing a client sends stops the server.
 * With a ``token``, every endpoint but ``/health`` asks for ``Authorization: Bearer TOKEN`` (a WebSocket without
   it is refused at the handshake). It binds to 127.0.0.1 unless told otherwise.
@@ -34,6 +45,7 @@ import hmac
 import itertools
 import json
 import logging
+import os
 import threading
 import uuid
 import weakref
@@ -49,6 +61,7 @@ from pydantic import ValidationError
 from ...sandbox.errors import InfrastructureError
 from ..pools import env_class, pool_for
 from ..task import Task
+from .fair import FairGate, GateTimeout
 from .wire import (
     Action,
     ErrorCode,
@@ -71,6 +84,7 @@ SPLIT = "train"  # the one split: the env's task source
 MAX_LISTED_TASKS = 10_000  # /tasks answers at most this many; /task_range pages through more
 # WebSocket close codes (RFC 6455): policy violation, going away, try again later
 CLOSE_POLICY, CLOSE_GOING_AWAY, CLOSE_TRY_LATER = 1008, 1001, 1013
+STOP_GRACE_S = 10  # at SIGINT/SIGTERM, how long open sessions get to close before the server stops anyway
 
 
 class CustomTaskError(ValueError):
@@ -85,14 +99,26 @@ def check_custom_task(task: Task) -> None:
                               "may not send one (the server's own tasks are played by task_id)")
 
 
+class ClientFault(ValueError):
+    """What the client asked for cannot be played (an unknown task id, a malformed task): ``VALIDATION_ERROR``."""
+
+
 @dataclass
 class _Session:
     id: str
-    executor: ThreadPoolExecutor
     env: gym.Env | None = None
     episode_id: str | None = None
     steps: int = 0
     done: bool = False
+    sandbox: bool = False  # holds a place of the sandbox gate
+    episodes: int = 0  # finished
+
+
+def default_workers(pool_size: int, needs_sandbox: bool) -> int:
+    """Threads for blocking env work: enough to keep every sandbox busy, else a few per core (a step that waits
+    for the math verifier's processes holds a thread while it waits)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return (pool_size if needs_sandbox else 0) + 4 * cpus
 
 
 class EnvServer:
@@ -109,17 +135,26 @@ class EnvServer:
             characters, however JSON escapes them); the WebSocket layer drops connections past 4x this.
         pool_size, warm: the shared sandbox pool's size (default ``max_sessions``) and how many containers start
             with it (the others when first needed).
+        sandbox_wait_s: the longest a reset waits for a sandbox (then ``CAPACITY_REACHED``; the session goes on).
+        workers: threads for blocking env work, shared by all sessions (default :func:`default_workers`).
 
     ``app`` is the FastAPI application; run it with uvicorn (:func:`serve` does, with the WebSocket size limit).
     """
 
     def __init__(self, env_id: str, *, env_kwargs: Mapping[str, Any] | None = None, max_sessions: int = 16,
                  idle_timeout_s: float = 600.0, token: str | None = None, allow_custom_tasks: bool = False,
-                 max_message_bytes: int = 8 << 20, pool_size: int | None = None, warm: int = 0) -> None:
+                 max_message_bytes: int = 8 << 20, pool_size: int | None = None, warm: int = 0,
+                 sandbox_wait_s: float = 60.0, workers: int | None = None) -> None:
         if max_sessions < 1:
             raise ValueError(f"max_sessions must be at least 1, got {max_sessions}")
         if idle_timeout_s <= 0:
             raise ValueError(f"idle_timeout_s must be positive, got {idle_timeout_s}")
+        if sandbox_wait_s <= 0:
+            raise ValueError(f"sandbox_wait_s must be positive, got {sandbox_wait_s}")
+        if pool_size is not None and pool_size < 1:
+            raise ValueError(f"pool_size must be at least 1, got {pool_size}")
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
         env_class(env_id)  # a clear error now for an unknown id
         self.env_id = env_id
         self.env_name = env_id.rpartition("/")[2]  # the task API's {env_name}: "Code-v0"
@@ -137,9 +172,18 @@ class EnvServer:
         self._envs: weakref.WeakSet[gym.Env] = weakref.WeakSet()  # every env made and not yet collected
         self._pool = None
         self._pool_lock = threading.Lock()
-        self._http_executor = ThreadPoolExecutor(max_workers=max_sessions, thread_name_prefix="selfgym-env-http")
+        self.sandbox_wait_s = sandbox_wait_s
         # the env the task API and /metadata read (its task source and tools); it never plays an episode
         self._catalog = gym.make(env_id, **self.env_kwargs)
+        catalog = self._catalog.unwrapped
+        # a sandbox at every reset, or when a tool runs code (Math-v0 takes one lazily only with its tools on)
+        self.needs_sandbox = bool(getattr(catalog, "uses_sandbox", True)) or bool(
+            getattr(catalog, "available_tools", tuple)())
+        self.workers = workers or default_workers(self.pool_size, self.needs_sandbox)
+        self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="selfgym-env")
+        self._gate: FairGate | None = None  # made on the event loop (see _sandbox_gate)
+        self._episodes = 0
+        self._closed = False
         self.app = self._build_app()
 
     # --- sessions and envs ------------------------------------------------------------------------------------
@@ -171,33 +215,67 @@ class EnvServer:
         pool = self._pool
         with self._slots:
             sessions, starting = len(self._sessions), self._reserved
+        gate = self._gate
         return {"sessions": sessions, "starting": starting, "max_sessions": self.max_sessions,
                 "envs_alive": len(self._envs), "sandboxes_in_use": pool.in_use if pool is not None else 0,
-                "sandboxes": pool.members if pool is not None else 0}
+                "sandboxes": pool.members if pool is not None else 0, "pool_size": self.pool_size,
+                "waiting_for_sandbox": gate.waiting if gate is not None else 0, "episodes": self._episodes,
+                "workers": self.workers, "threads": threading.active_count()}
 
     def close(self) -> None:
-        """Close the catalog env and the sandbox pool (sessions are closed by their sockets)."""
+        """Close the catalog env, the executor (work not started is dropped) and the sandbox pool (sessions are
+        closed by their sockets)."""
+        self._closed = True
         self._catalog.close()
-        self._http_executor.shutdown(wait=False, cancel_futures=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)
         with self._pool_lock:
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
 
-    # --- what one message does ---------------------------------------------------------------------------------
-    def _reset(self, env: gym.Env, data: ResetData) -> Observation:
+    # --- the two places a curriculum hooks into ----------------------------------------------------------------
+    def _choose_task(self, session: _Session, data: ResetData) -> dict[str, Any] | None:
+        """The ``options`` a session's reset plays: the client's ``task_id`` or task object, else None (the env
+        draws a task with the reset's seed). Runs on the event loop, once per reset; ``CustomTaskError`` refuses
+        a task object this server will not play."""
         options = data.options()
         if options is not None and "task" in options:
             if not self.allow_custom_tasks:
                 raise CustomTaskError("this server plays its own tasks only (send task_id, or a seed); start it "
                                       "with --allow-custom-tasks to accept task objects")
             check_custom_task(options["task"])
-        observation, info = env.reset(seed=data.seed, options=options)
+        return options
+
+    def _episode_ended(self, session: _Session, reward: float, info: Mapping[str, Any]) -> None:
+        """An episode of ``session`` ended (terminated or truncated) with the step's ``reward`` and ``info``.
+        Runs on the event loop, once per finished episode, before its sandbox goes back."""
+        session.episodes += 1
+        self._episodes += 1
+
+    # --- what one message does ---------------------------------------------------------------------------------
+    @staticmethod
+    def _reset(env: gym.Env, data: ResetData, options: dict[str, Any] | None) -> Observation:
+        """Reset ``env`` (on a worker thread). What the client named and the env cannot play is a
+        :class:`ClientFault`; anything else raised is the server's."""
         unwrapped = env.unwrapped
+        custom = options is not None and "task" in options
+        if options is not None and "task_id" in options:
+            try:
+                options = {"task": unwrapped.source.get(options["task_id"])}
+            except (KeyError, ValueError, TypeError, IndexError) as exc:
+                raise ClientFault(_text(exc)) from None
+        try:
+            observation, info = env.reset(seed=data.seed, options=options)
+        except (KeyError, ValueError, TypeError) as exc:
+            if custom:  # the client's own task: its fault if the env cannot play it
+                raise ClientFault(_text(exc)) from None
+            raise
         return Observation.of_reset(observation, info, unwrapped.task, unwrapped.tool_schemas())
 
-    def _step(self, env: gym.Env, action: Action) -> Observation:
-        return Observation.of_step(*env.step(action.env_action()))
+    @staticmethod
+    def _step(env: gym.Env, action: Action) -> tuple[Observation, float, dict[str, Any]]:
+        observation, reward, terminated, truncated, info = env.step(action.env_action())
+        return Observation.of_step(observation, reward, terminated, truncated, info), float(reward), info
 
     def _state(self, session: _Session) -> State:
         task = session.env.unwrapped.task if session.env is not None else None
@@ -224,27 +302,85 @@ class EnvServer:
                 return reply("state", self._state(session).model_dump()), False
             if message.type == "reset":
                 data = ResetData.model_validate(message.data)
-                observation = await self._in(session, self._reset, session.env, data)
+                options = self._choose_task(session, data)
+                if not await self._take_sandbox(session):
+                    gate = self._sandbox_gate()
+                    return error(ErrorCode.CAPACITY_REACHED, f"no sandbox became free within "
+                                 f"{self.sandbox_wait_s:g} s ({self.pool_size} sandboxes, {gate.waiting} sessions "
+                                 "waiting); reset again later", pool_size=self.pool_size,
+                                 waiting=gate.waiting), False
+                try:
+                    observation = await self._run(self._reset, session.env, data, options)
+                except BaseException:
+                    await self._give_back_sandbox(session)
+                    raise
                 session.episode_id = data.episode_id or uuid.uuid4().hex
                 session.steps, session.done = 0, False
             else:
                 action = Action.model_validate(message.data)
-                observation = await self._in(session, self._step, session.env, action)
+                observation, reward, info = await self._run(self._step, session.env, action)
                 session.steps += 1
                 session.done = observation.done
+                if observation.done:
+                    self._episode_ended(session, reward, info)
+                    await self._give_back_sandbox(session)  # an ended episode holds no sandbox
             return reply("observation", observation.wire()), False
         except ValidationError as exc:
             return error(ErrorCode.VALIDATION_ERROR, "Invalid message", errors=_errors(exc)), False
-        except (CustomTaskError, KeyError, ValueError, TypeError) as exc:  # a task the env cannot play
+        except (CustomTaskError, ClientFault) as exc:  # a task this server will not or cannot play
             return error(ErrorCode.VALIDATION_ERROR, _text(exc)), False
+        except (KeyError, ValueError, TypeError) as exc:  # the client's task object (or its fields) is malformed
+            if message.type == "reset" and "task" in message.data:
+                return error(ErrorCode.VALIDATION_ERROR, _text(exc)), False
+            log.exception("a %s of %s failed", message.type, self.env_id)
+            return error(ErrorCode.EXECUTION_ERROR, f"the server failed: {type(exc).__name__}: {_text(exc)}",
+                         infrastructure=True), False
         except InfrastructureError as exc:
             return error(ErrorCode.EXECUTION_ERROR, _text(exc), infrastructure=True), False
-        except Exception as exc:  # the env's own error (step before reset, ...): the session goes on
-            return error(ErrorCode.EXECUTION_ERROR, f"{type(exc).__name__}: {_text(exc)}"), False
+        except gym.error.ResetNeeded as exc:  # step before reset, or after the end
+            return error(ErrorCode.EXECUTION_ERROR, f"ResetNeeded: {_text(exc)}"), False
+        except Exception as exc:  # the env's or the server's fault, never the client's: the session goes on
+            log.exception("a %s of %s failed", message.type, self.env_id)
+            return error(ErrorCode.EXECUTION_ERROR, f"the server failed: {type(exc).__name__}: {_text(exc)}",
+                         infrastructure=True), False
 
-    @staticmethod
-    async def _in(session: _Session, func: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(session.executor, func, *args)
+    async def _run(self, func: Callable[..., T], *args: Any) -> T:
+        """``func(*args)`` on the shared executor (blocking env work), awaited on the loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
+
+    # --- sandboxes, first come first served ------------------------------------------------------------------------
+    def _sandbox_gate(self) -> FairGate:
+        if self._gate is None:
+            self._gate = FairGate(self.pool_size)
+        return self._gate
+
+    async def _take_sandbox(self, session: _Session) -> bool:
+        """A sandbox place for the session's next episode (False: none within ``sandbox_wait_s``). A session that
+        holds one keeps it unless others wait: then it goes to the back of the queue like any reset."""
+        if not self.needs_sandbox:
+            return True
+        gate = self._sandbox_gate()
+        if session.sandbox and gate.waiting:
+            await self._give_back_sandbox(session)
+        if session.sandbox:
+            return True
+        try:
+            await gate.acquire(self.sandbox_wait_s)
+        except GateTimeout:
+            return False
+        session.sandbox = True
+        return True
+
+    async def _give_back_sandbox(self, session: _Session) -> None:
+        """Return the session's sandbox to the pool (on a worker: the pool resets it) and its place to the gate."""
+        if not session.sandbox:
+            return
+        session.sandbox = False
+        try:
+            if session.env is not None:
+                await self._run(session.env.unwrapped.release_sandbox)
+        finally:
+            self._sandbox_gate().release()
 
     # --- the WebSocket ------------------------------------------------------------------------------------------
     async def websocket(self, websocket: WebSocket) -> None:
@@ -258,10 +394,10 @@ class EnvServer:
                 active_sessions=self.max_sessions, max_sessions=self.max_sessions))
             await websocket.close(code=CLOSE_TRY_LATER)
             return
-        session = _Session(uuid.uuid4().hex, ThreadPoolExecutor(1, thread_name_prefix="selfgym-env-session"))
+        session = _Session(uuid.uuid4().hex)
         try:
             try:
-                session.env = await self._in(session, self._make_env)
+                session.env = await self._run(self._make_env)
             except Exception as exc:
                 log.exception("making an env of %s failed", self.env_id)
                 await websocket.send_json(error(ErrorCode.FACTORY_ERROR, f"cannot make {self.env_id}: {_text(exc)}",
@@ -273,7 +409,9 @@ class EnvServer:
                 self._sessions[session.id] = session
             await self._converse(websocket, session)
         finally:
-            await self._end(session)  # the slot is free once the env is closed and its sandbox back in the pool
+            # the slot is free once the env is closed and its sandbox back in the pool; shielded, so that a
+            # connection cancelled at shutdown still closes its env
+            await asyncio.shield(self._end(session))
             with self._slots:
                 if self._sessions.pop(session.id, None) is None:
                     self._reserved -= 1  # it never got past starting
@@ -287,6 +425,8 @@ class EnvServer:
                     await websocket.send_json(error(ErrorCode.SESSION_ERROR, f"the session was idle for "
                                                     f"{self.idle_timeout_s:g} s and is closed"))
                     await websocket.close(code=CLOSE_GOING_AWAY)
+                return
+            except Exception:  # the connection broke under the read: the session ends
                 return
             if message["type"] == "websocket.disconnect":
                 return
@@ -308,14 +448,17 @@ class EnvServer:
                 return
 
     async def _end(self, session: _Session) -> None:
-        """Close the session's env (in its own thread, where it was made) and let the thread go."""
+        """Give the session's sandbox place back and close its env (on a worker)."""
         env, session.env = session.env, None
-        if env is not None:
-            try:
-                await self._in(session, env.close)
-            except Exception:
-                log.exception("closing a session's env failed")
-        session.executor.shutdown(wait=False)
+        try:
+            if env is not None and not self._closed:
+                await self._run(env.close)  # gives its sandbox back to the pool
+        except Exception:
+            log.exception("closing a session's env failed")
+        finally:
+            if session.sandbox:  # then its place to the next in line
+                session.sandbox = False
+                self._sandbox_gate().release()
 
     def _authorized(self, header: str | None) -> bool:
         if self.token is None:
@@ -334,22 +477,39 @@ class EnvServer:
         finally:
             self._unreserve()
 
-    def _one_shot(self, body: ResetData, action: Action | None) -> Observation:
-        """A fresh env: reset, the one action if any, closed."""
-        env = self._make_env()
+    async def _one_shot(self, body: ResetData, action: Action | None) -> Observation:
+        """A fresh env: reset, the one action if any, closed (a session of one request, queued for a sandbox like
+        any other)."""
+        session = _Session(f"http-{uuid.uuid4().hex}")
         try:
-            observation = self._reset(env, body)
-            return self._step(env, action) if action is not None else observation
+            options = self._choose_task(session, body)
+            if not await self._take_sandbox(session):
+                raise HTTPException(503, {"message": f"no sandbox became free within {self.sandbox_wait_s:g} s; try "
+                                          "again later", "code": ErrorCode.CAPACITY_REACHED.value})
+            session.env = await self._run(self._make_env)
+            observation = await self._run(self._reset, session.env, body, options)
+            if action is not None:
+                observation, reward, info = await self._run(self._step, session.env, action)
+                if observation.done:
+                    self._episode_ended(session, reward, info)
+            return observation
+        except (CustomTaskError, ClientFault) as exc:
+            raise HTTPException(422, {"message": _text(exc), "code": ErrorCode.VALIDATION_ERROR.value}) from None
+        except (KeyError, ValueError, TypeError) as exc:
+            if body.task is not None:
+                raise HTTPException(422, {"message": _text(exc), "code": ErrorCode.VALIDATION_ERROR.value}) from None
+            raise HTTPException(500, {"message": f"the server failed: {type(exc).__name__}: {_text(exc)}",
+                                      "code": ErrorCode.EXECUTION_ERROR.value}) from None
+        except InfrastructureError as exc:
+            raise HTTPException(503, {"message": _text(exc), "code": ErrorCode.EXECUTION_ERROR.value}) from None
         finally:
-            env.close()
+            await asyncio.shield(self._end(session))
 
     async def _http(self, func: Callable[..., T], *args: Any) -> T:
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._http_executor, func, *args)
-        except (CustomTaskError, KeyError, ValueError, TypeError) as exc:
+            return await self._run(func, *args)
+        except (KeyError, ValueError, TypeError) as exc:
             raise HTTPException(422, {"message": _text(exc), "code": ErrorCode.VALIDATION_ERROR.value}) from None
-        except InfrastructureError as exc:
-            raise HTTPException(503, {"message": _text(exc), "code": ErrorCode.EXECUTION_ERROR.value}) from None
 
     @staticmethod
     def _check_split(split: str) -> None:
@@ -402,7 +562,7 @@ class EnvServer:
         @app.post("/reset", dependencies=guarded)
         async def reset(body: ResetData | None = None) -> dict[str, Any]:
             with server._slot():
-                return (await server._http(server._one_shot, body or ResetData(), None)).wire()
+                return (await server._one_shot(body or ResetData(), None)).wire()
 
         @app.post("/step", dependencies=guarded)
         async def step(body: StepRequest) -> dict[str, Any]:
@@ -412,7 +572,7 @@ class EnvServer:
                 raise HTTPException(422, _errors(exc)) from None
             reset_data = ResetData.model_validate(body.model_dump(include=set(ResetData.model_fields)))
             with server._slot():
-                return (await server._http(server._one_shot, reset_data, action)).wire()
+                return (await server._one_shot(reset_data, action)).wire()
 
         @app.get("/sessions", dependencies=guarded)
         async def sessions() -> dict[str, Any]:
@@ -474,8 +634,19 @@ def _errors(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 def serve(server: EnvServer, *, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
-    """Run ``server`` with uvicorn until interrupted. WebSocket messages past 4x ``max_message_bytes`` close the
-    connection (code 1009) before they are read in full."""
+    """Run ``server`` with uvicorn until SIGINT or SIGTERM. WebSocket messages past 4x ``max_message_bytes`` close
+    the connection (code 1009) before they are read in full.
+
+    Each session is a socket: the open-files limit is raised to its hard limit (a soft limit of 1,024 would refuse
+    connections long before ``max_sessions``), and a stop waits at most ``STOP_GRACE_S`` for sessions to close."""
+    import resource
+
     import uvicorn
 
-    uvicorn.run(server.app, host=host, port=port, log_level=log_level, ws_max_size=4 * server.max_message_bytes)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = server.max_sessions + 1024  # a socket per session, and room for pipes, containers' sockets, files
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard),
+                                                    hard))
+    uvicorn.run(server.app, host=host, port=port, log_level=log_level, ws_max_size=4 * server.max_message_bytes,
+                backlog=min(max(2048, server.max_sessions), 65535), timeout_graceful_shutdown=STOP_GRACE_S)
