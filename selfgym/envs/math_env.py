@@ -105,6 +105,10 @@ class MathEnv(TextEnv):
             return None
         return f"\\boxed{{{answer}}}"
 
+    @property
+    def may_use_sandbox(self) -> bool:
+        return self.tools  # only the python tool runs in a sandbox
+
     def available_tools(self) -> tuple[Tool, ...]:
         return self.TOOLS if self.tools else tuple(t for t in self.TOOLS if t.name != "python")
 

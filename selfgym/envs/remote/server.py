@@ -115,10 +115,10 @@ class _Session:
 
 
 def default_workers(pool_size: int, needs_sandbox: bool) -> int:
-    """Threads for blocking env work: enough to keep every sandbox busy, else a few per core (a step that waits
-    for the math verifier's processes holds a thread while it waits)."""
+    """Threads for blocking env work: one per sandbox, so every sandbox can be busy, and a few per core (a step
+    that waits for the math verifier's processes, one per core, holds a thread while it waits)."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return (pool_size if needs_sandbox else 0) + 4 * cpus
+    return (pool_size if needs_sandbox else 0) + 2 * cpus + 2
 
 
 class EnvServer:
@@ -176,9 +176,8 @@ class EnvServer:
         # the env the task API and /metadata read (its task source and tools); it never plays an episode
         self._catalog = gym.make(env_id, **self.env_kwargs)
         catalog = self._catalog.unwrapped
-        # a sandbox at every reset, or when a tool runs code (Math-v0 takes one lazily only with its tools on)
-        self.needs_sandbox = bool(getattr(catalog, "uses_sandbox", True)) or bool(
-            getattr(catalog, "available_tools", tuple)())
+        # a sandbox at every reset, or when an action needs one (Math-v0: only with its python tool on)
+        self.needs_sandbox = bool(getattr(catalog, "may_use_sandbox", True))
         self.workers = workers or default_workers(self.pool_size, self.needs_sandbox)
         self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="selfgym-env")
         self._gate: FairGate | None = None  # made on the event loop (see _sandbox_gate)
