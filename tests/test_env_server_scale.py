@@ -5,7 +5,9 @@ run)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 
 import pytest
 from websockets.sync.client import connect
@@ -61,6 +63,17 @@ def test_64_sessions_on_4_sandboxes_are_served_in_turn():
         stats = server.wait_for(lambda s: s["sessions"] == 0 and s["sandboxes_in_use"] == 0)
         assert stats["episodes"] == sessions * rounds
         assert stats["sandboxes"] <= 4 and stats["sandboxes_in_use"] == 0 and stats["waiting_for_sandbox"] == 0
+        # SIGINT stops a server with sessions open mid-episode (and one waiting for a sandbox): they are closed
+        uri = server.url.replace("http://", "ws://") + "/ws"
+        with contextlib.ExitStack() as stack:
+            clients = [stack.enter_context(connect(uri, proxy=None)) for _ in range(5)]
+            for client in clients[:4]:
+                client.send(json.dumps({"type": "reset", "data": {}}))
+                assert json.loads(client.recv(timeout=120))["type"] == "observation"
+            clients[4].send(json.dumps({"type": "reset", "data": {}}))  # waits: all 4 sandboxes are held
+            server.wait_for(lambda s: s["waiting_for_sandbox"] == 1)
+            server.process.send_signal(signal.SIGINT)
+            assert server.process.wait(timeout=120) == 0
 
 
 # --- the gate, on its own -------------------------------------------------------------------------------------
