@@ -29,6 +29,8 @@ class SessionRecord:
     episode_seconds: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     served_at: list[float] = field(default_factory=list)  # time.monotonic() of each reset's answer
+    ended_at: list[float] = field(default_factory=list)  # time.monotonic() at each finished episode's last answer
+    began_play: float = 0.0  # time.monotonic() once every session had connected
     connected: bool = False
 
 
@@ -79,6 +81,7 @@ async def run_sessions(url: str, sessions: int, *, action: Callable[[dict[str, A
             record.connected = True
             arrived("connected", connected)
             await connected.wait()
+            record.began_play = time.monotonic()
             if duration_s is not None and not deadline:
                 deadline.append(time.monotonic() + duration_s)
             while (episodes is None or record.episodes < episodes) and (
@@ -105,6 +108,7 @@ async def run_sessions(url: str, sessions: int, *, action: Callable[[dict[str, A
                 if done:
                     record.episodes += 1
                     record.episode_seconds.append(time.perf_counter() - began)
+                    record.ended_at.append(time.monotonic())
             arrived("played", played)
             await released.wait()
         finally:
