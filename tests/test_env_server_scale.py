@@ -118,3 +118,26 @@ def test_the_gate_serves_in_order_bounds_waits_and_loses_no_place():
             gate.release()
 
     asyncio.run(scenario())
+
+
+def test_a_server_fault_is_reported_as_the_servers_never_as_the_clients(monkeypatch):
+    # what select.select() raised past descriptor 1,023 was a ValueError, once answered VALIDATION_ERROR
+    from starlette.testclient import TestClient
+
+    from selfgym.envs.math_env import MathEnv
+    from selfgym.envs.remote.server import EnvServer
+
+    def broken(self, task):
+        raise ValueError("filedescriptor out of range in select()")
+
+    monkeypatch.setattr(MathEnv, "_begin", broken)
+    server = EnvServer("selfgym/Math-v0", env_kwargs={"tools": False}, max_sessions=2)
+    with TestClient(server.app) as client, client.websocket_connect("/ws") as ws:
+        for data in ({"seed": 0}, {"task_id": next(iter(server._catalog.unwrapped.source)).id}):
+            ws.send_json({"type": "reset", "data": data})
+            answer = ws.receive_json()["data"]
+            assert answer["code"] == "EXECUTION_ERROR" and answer["infrastructure"] is True, answer
+        ws.send_json({"type": "reset", "data": {"task_id": "no/such/task"}})  # the client's own mistake
+        assert ws.receive_json()["data"]["code"] == "VALIDATION_ERROR"
+        ws.send_json({"type": "state"})
+        assert ws.receive_json()["type"] == "state"  # the session goes on
