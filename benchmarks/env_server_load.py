@@ -4,8 +4,9 @@ in-process (the anchor), in the same run.
     .venv/bin/python benchmarks/env_server_load.py [--sessions 64 1024 4096 10000] [--duration 20]
                                                   [--code-sessions 64 256] [--pool-size 4]
 
-Math-v0 (tools off, one step an episode, the answer ``\\boxed{0}``): every session resets and steps for
-``--duration`` seconds once all are connected. Code-v0 (one attempt an episode) with many more sessions than
+Math-v0 (tools off, one step an episode, the answer ``\\boxed{0}``, :data:`SEEDS` tasks): every session resets
+and steps for ``--duration`` seconds once all are connected (episodes begun by then are waited for; episodes/s
+counts over that whole time). Code-v0 (one attempt an episode) with many more sessions than
 sandboxes. Reported: episodes/s, episodes per session (min / median / max: fairness; "served" is the share of
 sessions that finished one at least), reset and step round trips (p50 / p99, ms), the server's RSS and threads
 while it holds every session, errors by code. The in-process anchor plays the same episodes in one thread.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -34,6 +36,9 @@ from load_client import raise_open_files_limit, run_sessions  # noqa: E402
 MATH_KWARGS = {"tools": False, "max_steps": 1}
 MATH_ACTION = {"text": "\\boxed{0}"}
 CODE_ACTION = {"text": "def f():\n    return 1\n"}
+# the tasks played, in-process and through the server alike: seeds 0..SEEDS-1 (the verifier's workers cache each
+# task's parsed answer, so a wider spread of tasks would measure sympy's parsing, not the server)
+SEEDS = 256
 
 
 def percentile(values: list[float], q: int) -> float:
@@ -45,12 +50,12 @@ def percentile(values: list[float], q: int) -> float:
 def in_process(seconds: float) -> float:
     """Math-v0 episodes/s in this process, one thread: the anchor."""
     env = gym.make("selfgym/Math-v0", **MATH_KWARGS)
-    for seed in range(20):  # warm-up
+    for seed in range(SEEDS):  # warm-up: every task once
         env.reset(seed=seed)
         env.step(MATH_ACTION["text"])
     episodes, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        env.reset(seed=episodes)
+        env.reset(seed=episodes % SEEDS)
         env.step(MATH_ACTION["text"])
         episodes += 1
     env.close()
@@ -66,17 +71,34 @@ def process_status(pid: int) -> dict[str, float]:
     return {"rss_mib": fields.get("VmRSS", 0) / 1024, "threads": fields.get("Threads", 0)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load(env_id: str, sessions: int, duration_s: float, server_args: list[str], action: dict) -> dict:
     raise_open_files_limit(2 * sessions + 1024)
-    with env_server(env_id, "--max-sessions", str(sessions), *server_args) as server:
+    with env_server(env_id, "--max-sessions", str(max(sessions, 16)), *server_args) as server:
         held: dict = {}
+
+        cpu: dict[str, float] = {}
 
         def measure() -> None:
             held.update(process_status(server.process.pid))
+            cpu["server"] = cpu_seconds(server.process.pid) - cpu["server_start"]
+            cpu["client"] = cpu_seconds(os.getpid()) - cpu["client_start"]
 
+        def play_begins() -> None:
+            cpu["server_start"], cpu["client_start"] = cpu_seconds(server.process.pid), cpu_seconds(os.getpid())
+
+        # warm-up, untimed: the server's verifier workers start and see every task once, its fork servers start
+        asyncio.run(run_sessions(server.url, 16, action=lambda observation: action, episodes=SEEDS // 16,
+                                 seed=lambda index, episode: (index * (SEEDS // 16) + episode) % SEEDS))
         started = time.perf_counter()
         records = asyncio.run(run_sessions(server.url, sessions, action=lambda observation: action, episodes=None,
-                                           duration_s=duration_s, while_held=measure, connect_at_once=512))
+                                           duration_s=duration_s, while_held=measure, connect_at_once=512, when_connected=play_begins,
+                                           seed=lambda index, episode: (index + episode) % SEEDS))
         wall = time.perf_counter() - started
     episodes = [r.episodes for r in records]
     errors: dict[str, int] = {}
@@ -96,6 +118,8 @@ def load(env_id: str, sessions: int, duration_s: float, server_args: list[str], 
             "step_p50": percentile([s for r in records for s in r.steps], 50),
             "step_p99": percentile([s for r in records for s in r.steps], 99),
             "max_reset_wait_s": max((max(r.resets) for r in records if r.resets), default=float("nan")),
+            "server_cpu_ms_per_episode": 1000 * cpu["server"] / max(sum(episodes), 1),
+            "client_cpu_ms_per_episode": 1000 * cpu["client"] / max(sum(episodes), 1),
             "errors": errors, "wall_s": wall, **held}
 
 
@@ -125,14 +149,16 @@ def main() -> None:
                      "load": float(open("/proc/loadavg").read().split()[0])})
         print(json.dumps(rows[-1]), flush=True)
     table = Table("env", "sessions", "episodes/s", "x in-process", "load", "per session min/med/max", "served",
-                  "reset p50/p99 ms", "step p50/p99 ms", "server RSS MiB", "threads", "errors")
+                  "reset p50/p99 ms", "step p50/p99 ms", "server CPU ms/episode", "server RSS MiB", "threads",
+                  "errors")
     for row in rows:
         table.add_row(row["env"], f"{row['sessions']:,}", f"{row['episodes_per_s']:.0f}",
                       f"{row['vs_in_process']:.2f}" if row["vs_in_process"] is not None else "",
                       f"{row['load']:.1f}",
                       f"{row['min']}/{row['median']:g}/{row['max']}", f"{row['served']:.0%}",
                       f"{row['reset_p50']:.0f}/{row['reset_p99']:.0f}", f"{row['step_p50']:.0f}/{row['step_p99']:.0f}",
-                      f"{row.get('rss_mib', 0):.0f}", f"{row.get('threads', 0):.0f}",
+                      f"{row['server_cpu_ms_per_episode']:.2f}", f"{row.get('rss_mib', 0):.0f}",
+                      f"{row.get('threads', 0):.0f}",
                       ", ".join(f"{k} {v}" for k, v in row["errors"].items()) or "0")
     Console(width=200).print(table)
     print(f"in-process Math-v0 (one thread, measured before each row): "

@@ -55,11 +55,13 @@ async def _exchange(ws, message: dict[str, Any], record: SessionRecord, timeout_
 async def run_sessions(url: str, sessions: int, *, action: Callable[[dict[str, Any]], dict[str, Any]],
                        episodes: int | None = 1, duration_s: float | None = None, connect_at_once: int = 256,
                        drop: Callable[[int], bool] = lambda index: False, reply_timeout_s: float = 300.0,
-                       while_held: Callable[[], Any] | None = None) -> list[SessionRecord]:
+                       while_held: Callable[[], Any] | None = None, when_connected: Callable[[], Any] | None = None,
+                       seed: Callable[[int, int], int] = lambda index, episode: index + episode) -> list[SessionRecord]:
     """Play ``episodes`` each (or episodes until ``duration_s`` has passed since all connected) in ``sessions``
     sessions at once; ``action(observation)`` is each step's action. ``connect_at_once`` bounds the handshakes in
     flight. Once all have played, ``while_held()`` runs (awaited if a coroutine) while every session is still
-    open; then session ``i`` drops its connection without closing if ``drop(i)``, else closes it."""
+    open (``when_connected()`` runs once every session has connected, before play); then session ``i`` drops its connection without closing if ``drop(i)``, else closes it. Episode ``e`` of
+    session ``i`` resets with ``seed(i, e)``."""
     uri = url.replace("http://", "ws://") + "/ws"
     records = [SessionRecord() for _ in range(sessions)]
     handshakes = asyncio.Semaphore(connect_at_once)
@@ -70,6 +72,8 @@ async def run_sessions(url: str, sessions: int, *, action: Callable[[dict[str, A
     def arrived(key: str, event: asyncio.Event) -> None:
         counts[key] += 1
         if counts[key] == sessions:
+            if key == "connected" and when_connected is not None:
+                when_connected()
             event.set()
 
     async def one(index: int) -> None:
@@ -87,7 +91,7 @@ async def run_sessions(url: str, sessions: int, *, action: Callable[[dict[str, A
             while (episodes is None or record.episodes < episodes) and (
                     duration_s is None or time.monotonic() < deadline[0]):
                 began = time.perf_counter()
-                observation = await _exchange(ws, {"type": "reset", "data": {"seed": index + record.episodes}},
+                observation = await _exchange(ws, {"type": "reset", "data": {"seed": seed(index, record.episodes)}},
                                               record, reply_timeout_s)
                 record.resets.append(time.perf_counter() - began)
                 record.served_at.append(time.monotonic())

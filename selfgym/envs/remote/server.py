@@ -418,8 +418,9 @@ class EnvServer:
     async def _converse(self, websocket: WebSocket, session: _Session) -> None:
         while True:
             try:
-                message = await asyncio.wait_for(websocket.receive(), timeout=self.idle_timeout_s)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.idle_timeout_s):  # no task per read, unlike wait_for
+                    message = await websocket.receive()
+            except TimeoutError:
                 with contextlib.suppress(Exception):
                     await websocket.send_json(error(ErrorCode.SESSION_ERROR, f"the session was idle for "
                                                     f"{self.idle_timeout_s:g} s and is closed"))
