@@ -4,7 +4,8 @@ Sessions queue in the order they asked; a place given back goes to the longest w
 so a session that releases and asks again goes to the back of the queue. A wait is bounded: past its ``timeout_s``
 the session leaves the queue (its place goes to the next) and the caller is told (:class:`GateTimeout`).
 
-Not thread-safe: every call is made on the event loop that runs the server.
+Not thread-safe: every call is made on the event loop that runs the server (:attr:`waiting` and :attr:`held` may
+be read from any thread).
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ class FairGate:
         self.size = size
         self._free = size
         self._waiters: deque[asyncio.Future[None]] = deque()
+        self._queued = 0  # callers inside acquire() that found no free place: an int, readable from any thread
 
     @property
     def waiting(self) -> int:
         """Callers queued for a place now."""
-        return sum(not waiter.done() for waiter in self._waiters)
+        return self._queued
 
     @property
     def held(self) -> int:
@@ -45,11 +47,12 @@ class FairGate:
     async def acquire(self, timeout_s: float | None) -> None:
         """Take a place, after everyone who asked before; :class:`GateTimeout` after ``timeout_s`` seconds
         (None: no bound). A caller cancelled while waiting leaves the queue and holds nothing."""
-        if self._free > 0 and not self.waiting:
+        if self._free > 0 and not self._queued:
             self._free -= 1
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
+        self._queued += 1
         try:
             await asyncio.wait_for(asyncio.shield(waiter), timeout_s)
         except BaseException as exc:
@@ -62,6 +65,8 @@ class FairGate:
             if isinstance(exc, asyncio.TimeoutError):
                 raise GateTimeout(f"no place became free within {timeout_s:g} s") from None
             raise
+        finally:
+            self._queued -= 1
 
     def release(self) -> None:
         """Give a place back: to the longest waiter, else to the free places."""
