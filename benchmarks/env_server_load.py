@@ -97,7 +97,8 @@ def load(env_id: str, sessions: int, duration_s: float, server_args: list[str], 
                                  seed=lambda index, episode: (index * (SEEDS // 16) + episode) % SEEDS))
         started = time.perf_counter()
         records = asyncio.run(run_sessions(server.url, sessions, action=lambda observation: action, episodes=None,
-                                           duration_s=duration_s, while_held=measure, connect_at_once=512, when_connected=play_begins,
+                                           duration_s=duration_s, while_held=measure, connect_at_once=512,
+                                           when_connected=play_begins,
                                            seed=lambda index, episode: (index + episode) % SEEDS))
         wall = time.perf_counter() - started
     episodes = [r.episodes for r in records]

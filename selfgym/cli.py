@@ -237,7 +237,7 @@ def serve(model: str, host: str, port: int, model_name: str | None, device: str 
 @click.option("--sandbox-wait", "sandbox_wait_s", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds a reset waits for a sandbox before it is answered CAPACITY_REACHED.")
 @click.option("--workers", default=None, type=click.IntRange(min=1),
-              help="Threads for blocking env work, shared by all sessions  [default: pool size + 4 per core]")
+              help="Threads for blocking env work, shared by all sessions  [default: one per sandbox + 2 per core + 2]")
 @clear_errors
 def env_server(env_id: str, host: str, port: int, max_sessions: int, idle_timeout_s: float, token: str | None,
                env_kwargs: str, allow_custom_tasks: bool, max_message_bytes: int, warm: int, pool_size: int | None,

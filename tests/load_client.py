@@ -58,10 +58,11 @@ async def run_sessions(url: str, sessions: int, *, action: Callable[[dict[str, A
                        while_held: Callable[[], Any] | None = None, when_connected: Callable[[], Any] | None = None,
                        seed: Callable[[int, int], int] = lambda index, episode: index + episode) -> list[SessionRecord]:
     """Play ``episodes`` each (or episodes until ``duration_s`` has passed since all connected) in ``sessions``
-    sessions at once; ``action(observation)`` is each step's action. ``connect_at_once`` bounds the handshakes in
-    flight. Once all have played, ``while_held()`` runs (awaited if a coroutine) while every session is still
-    open (``when_connected()`` runs once every session has connected, before play); then session ``i`` drops its connection without closing if ``drop(i)``, else closes it. Episode ``e`` of
-    session ``i`` resets with ``seed(i, e)``."""
+    sessions at once; ``action(observation)`` is each step's action, and episode ``e`` of session ``i`` resets with
+    ``seed(i, e)``. ``connect_at_once`` bounds the handshakes in flight; ``when_connected()`` runs once every
+    session has connected, before play. Once all have played, ``while_held()`` runs (awaited if a coroutine) while
+    every session is still open; then session ``i`` drops its connection without closing if ``drop(i)``, else
+    closes it."""
     uri = url.replace("http://", "ws://") + "/ws"
     records = [SessionRecord() for _ in range(sessions)]
     handshakes = asyncio.Semaphore(connect_at_once)
