@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import resource
 import re
 import signal
 import subprocess
@@ -29,6 +30,7 @@ from selfgym.envs.math.generators import (
 )
 from selfgym.envs.math.verifier import (
     VerificationTimeout,
+    VerifierError,
     VerifierPool,
     VerifierProcess,
     available_cpus,
@@ -168,6 +170,42 @@ def test_a_worker_stuck_where_no_timer_reaches_is_killed_and_replaced():
         while verifier._process.poll() is None:
             time.sleep(0.01)
         assert verifier.call({"op": "math", "gold": "3", "answer": "3.0"}, 5.0)["correct"]
+    finally:
+        verifier.close()
+
+
+def test_a_process_holding_more_than_1024_open_files_can_judge():
+    # a server with thousands of sockets: select.select() refuses any descriptor above 1,023
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 4096), hard), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    verifier = VerifierProcess(prepare_timeout_s=1.0)
+    try:
+        assert verifier.call({"op": "math", "gold": "1/2", "answer": "0.5"}, 5.0)["correct"]
+        assert verifier._process.stdout.fileno() > 1024 and verifier._process.stdin.fileno() > 1024
+        os.kill(verifier.pid, signal.SIGSTOP)  # a wedged worker is still killed at its deadline and replaced
+        with pytest.raises(VerificationTimeout):
+            verifier.call({"op": "math", "gold": "1", "answer": "1"}, 0.2)
+        assert verifier.call({"op": "math", "gold": "2", "answer": "2"}, 5.0)["correct"]
+    finally:
+        verifier.close()
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_worker_that_stops_reading_its_requests_is_replaced():
+    verifier = VerifierProcess(prepare_timeout_s=1.0)
+    try:
+        assert verifier.call({"op": "math", "gold": "1/2", "answer": "0.5"}, 5.0)["correct"]
+        stuck = verifier.pid
+        os.kill(stuck, signal.SIGSTOP)
+        # more than a pipe holds: the write itself would block forever on a worker that reads nothing
+        with pytest.raises(VerifierError, match="stopped reading"):
+            verifier.call({"op": "math", "gold": "1", "answer": "1" * 200_000}, 0.5)
+        assert verifier.pid is None
+        assert verifier.call({"op": "math", "gold": "3", "answer": "3"}, 5.0)["correct"]
+        assert verifier.pid != stuck
     finally:
         verifier.close()
 

@@ -350,6 +350,12 @@ class TextEnv(gym.Env[str, str]):
         """The episode's sandbox, acquired on first use; ``SandboxLostError`` if it died under the episode."""
         return self._lease.current()
 
+    @property
+    def may_use_sandbox(self) -> bool:
+        """Whether an episode may take a sandbox (at reset, or later when an action needs one): what a server that
+        shares one pool between many envs queues sessions for. Envs that never touch one say False."""
+        return True
+
     def release_sandbox(self) -> None:
         """Give the episode's sandbox back (the pool resets it); the next use of :attr:`sandbox` takes one."""
         self._lease.release()

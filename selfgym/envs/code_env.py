@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..sandbox import Limits, SandboxSpec, SandboxLostError, SandboxPool
+from ..sandbox import Limits, SandboxSpec, SandboxLostError
 from .base import TextEnv, Turn, renamed
 from .forks import EnvState, Kind
 from .code.extract import build_solution
@@ -14,6 +14,9 @@ from .code.harness import AttemptReport, TestPlan, run_attempt
 from .code.sources import code_tasks, read_code_jsonl, task_plan
 from .task import Task, TaskSource
 from .tools import ToolCall, string, tool
+
+if TYPE_CHECKING:  # Docker's SDK loads when a sandbox is first needed, not with the env
+    from ..sandbox import SandboxPool
 
 
 class CodeEnv(TextEnv):

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..sandbox import Limits, SandboxSpec, SandboxError, SandboxLostError, SandboxPool
+from ..sandbox import Limits, SandboxSpec, SandboxError, SandboxLostError
 from .base import TextEnv, Turn, renamed
 from .math.answers import DEFAULT_TIMEOUT_S, extract_answer, judge, last_number, prepare_task
 from .math.python_tool import format_output, python_blocks, run_python
 from .math.sources import default_source, load_math_jsonl
 from .task import Task, TaskSource
 from .tools import Tool, ToolCall, string, tool
+
+if TYPE_CHECKING:  # Docker's SDK loads when a sandbox is first needed, not with the env
+    from ..sandbox import SandboxPool
 
 ANSWER_FORMAT = ("Give your final answer as \\boxed{...}, or inside <answer>...</answer> when it is not a single "
                  "expression (several lines, a list, words).")
@@ -101,6 +104,10 @@ class MathEnv(TextEnv):
         if not info.get("correct") or answer is None or "\n" in str(answer):
             return None
         return f"\\boxed{{{answer}}}"
+
+    @property
+    def may_use_sandbox(self) -> bool:
+        return self.tools  # only the python tool runs in a sandbox
 
     def available_tools(self) -> tuple[Tool, ...]:
         return self.TOOLS if self.tools else tuple(t for t in self.TOOLS if t.name != "python")

@@ -51,6 +51,45 @@ class TaskList:
         return f"{type(self).__name__}({self.family!r}, {len(self)} tasks)"
 
 
+class LazyTaskList(TaskList):
+    """A :class:`TaskList` whose tasks are built when first asked for (by id, by a draw, or by iterating), from
+    ``build(task_id)``: an env over a shipped set costs nothing at ``gym.make`` for the tasks it never plays.
+    Draws and order are those of the list of ``ids``, as a :class:`TaskList` of the built tasks would give."""
+
+    def __init__(self, ids: Iterable[str], build: Callable[[str], Task], family: str) -> None:
+        self.family = family
+        self._ids = list(ids)
+        if not self._ids:
+            raise ValueError(f"task source {family!r} has no tasks")
+        if len(set(self._ids)) != len(self._ids):
+            raise ValueError(f"task source {family!r} has two tasks with the same id")
+        self._known = frozenset(self._ids)
+        self._build = build
+        self._built: dict[str, Task] = {}
+
+    def _task(self, task_id: str) -> Task:
+        task = self._built.get(task_id)
+        if task is None:  # two threads may both build it: the same task, one kept
+            task = self._built.setdefault(task_id, self._build(task_id))
+        return task
+
+    def sample(self, rng: np.random.Generator) -> Task:
+        return self._task(self._ids[int(rng.integers(len(self._ids)))])
+
+    def get(self, task_id: str) -> Task:
+        if task_id not in self._known:
+            close = difflib.get_close_matches(task_id, self._ids, n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise KeyError(f"no task {task_id!r} in {self.family!r} ({len(self)} tasks){hint}")
+        return self._task(task_id)
+
+    def __iter__(self) -> Iterator[Task]:
+        return (self._task(task_id) for task_id in self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
 def read_jsonl(path: str | Path, to_task: Callable[[Mapping[str, Any], int], Task]) -> list[Task]:
     """Read a JSONL file into tasks with ``to_task(record, line_number)``.
 

@@ -21,7 +21,7 @@ from .errors import (
     SandboxLostError,
     SandboxStartError,
 )
-from .limits import ExecResult, JudgedResult, Limits
+from .limits import ExecResult, JudgedResult, Limits, PythonProgram
 from .spec import SandboxSpec
 
 if TYPE_CHECKING:
@@ -29,12 +29,12 @@ if TYPE_CHECKING:
     from .images import build_image, default_image, image_tag
     from .pool import SandboxPool
     from .reaper import reap
-    from .sandbox import PythonProgram, Sandbox
+    from .sandbox import Sandbox
 
 # What needs Docker's SDK is imported on first use, so that `import selfgym` (and an env's module) stays light.
 _LAZY = {
     "docker_client": ".engine", "build_image": ".images", "default_image": ".images", "image_tag": ".images",
-    "SandboxPool": ".pool", "reap": ".reaper", "Sandbox": ".sandbox", "PythonProgram": ".sandbox",
+    "SandboxPool": ".pool", "reap": ".reaper", "Sandbox": ".sandbox",
 }
 
 __all__ = [

@@ -109,3 +109,19 @@ class JudgedResult:
     judge: ExecResult
     subject_exit_code: int | None
     subject_stderr: str
+
+
+@dataclass(frozen=True)
+class PythonProgram:
+    """A Python program (its source) for :meth:`Sandbox.run` / :meth:`Sandbox.run_judged`: a warm fork of the
+    episode's server runs it (a process of its own, under the uid it is for, with its own pipes), without an
+    interpreter's start-up (a millisecond, not 10-20). Like ``python3 -I -c SOURCE``, except that ``site`` is in
+    and the standard library's common modules are loaded already.
+
+    ``public``: the source holds nothing a later program may not see (it ships with your code; a task's data
+    comes on stdin or in files). The episode's server then compiles it once and keeps it, and every later
+    program of the episode, the agent's too, starts as a copy of that memory. Any other source goes to its own process only.
+    """
+
+    source: str
+    public: bool = False

@@ -24,7 +24,7 @@ from .checks import RUNNER_ENV, check_request
 from .engine import docker_client
 from .errors import SandboxError, SandboxLostError, SandboxStartError, image_missing, translate
 from .images import default_image
-from .limits import ExecResult, JudgedResult, Limits
+from .limits import ExecResult, JudgedResult, Limits, PythonProgram
 from .reaper import owner_labels
 from .replies import Hello, PingReply, ReadReply, RunReply
 from .replies import _Reply as Reply
@@ -248,22 +248,6 @@ class _Channel:
 
 _SMALL_REPLY = 64 * 1024
 USERS = ("agent", "verifier")
-
-
-@dataclass(frozen=True)
-class PythonProgram:
-    """A Python program (its source) for :meth:`Sandbox.run` / :meth:`Sandbox.run_judged`: a warm fork of the
-    episode's server runs it (a process of its own, under the uid it is for, with its own pipes), without an
-    interpreter's start-up (a millisecond, not 10-20). Like ``python3 -I -c SOURCE``, except that ``site`` is in
-    and the standard library's common modules are loaded already.
-
-    ``public``: the source holds nothing a later program may not see (it ships with your code; a task's data
-    comes on stdin or in files). The episode's server then compiles it once and keeps it, and every later
-    program of the episode, the agent's too, starts as a copy of that memory. Any other source goes to its own process only.
-    """
-
-    source: str
-    public: bool = False
 
 
 Program = str | Sequence[str] | PythonProgram

@@ -24,9 +24,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ...sandbox import JudgedResult, PythonProgram, Sandbox
+from ...sandbox import JudgedResult, PythonProgram
+
+if TYPE_CHECKING:
+    from ...sandbox import Sandbox
 from .extract import prompt_context
 
 def _sandbox_program(name: str) -> str:

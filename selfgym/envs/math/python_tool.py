@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import re
 
-from ...sandbox import ExecResult, Sandbox
+from typing import TYPE_CHECKING
+
+from ...sandbox import ExecResult
+
+if TYPE_CHECKING:
+    from ...sandbox import Sandbox
 from .answers import tagged_blocks
 
 _FENCE = re.compile(r"^\s*```(?:python|py)?[ \t]*\n(.*?)\n?```\s*$", re.S)

@@ -15,6 +15,11 @@ one answer at a time keeps one worker. A request names a cache ``key`` (its gold
 that served the key before, and so has it parsed or built, is preferred, else the key's home worker (by a hash
 of the key), so that a gold answer asked about from many threads is parsed once, not once per worker.
 
+The pipes are watched with :mod:`selectors` (epoll/poll), not ``select.select()``, so a process holding more than
+1,024 open files (a server with thousands of sockets) can still judge. A worker that stops answering, whose pipe
+stops taking requests, or whose exchange fails in any way is killed and replaced on the next call: a half-done
+exchange never leaves a stale reply in the pipe for the next request to read.
+
 The protocol is one JSON object per line each way. Forked children (``AsyncVectorEnv`` workers) forget the
 parent's workers and start their own on first use: they never write to the parent's pipes.
 """
@@ -24,7 +29,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import select
+import selectors
 import subprocess
 import sys
 import threading
@@ -81,16 +86,18 @@ class VerifierProcess:
         :class:`VerifierError` if the worker dies or answers with an error.
         """
         with self._lock:
-            process = self._ensure_started()
+            self._ensure_started()
             try:
-                process.stdin.write(json.dumps({**request, "timeout_s": timeout_s}).encode() + b"\n")
-                process.stdin.flush()
-            except OSError:
+                self._write(json.dumps({**request, "timeout_s": timeout_s}).encode() + b"\n",
+                            time.monotonic() + self.prepare_timeout_s)
+                reply = self._read_reply(time.monotonic() + self.prepare_timeout_s)
+                if reply.get("started"):
+                    reply = self._read_reply(time.monotonic() + timeout_s + KILL_GRACE_S)
+            except BaseException:
+                # whatever broke the exchange (a dead pipe, an interrupt, a bug here), the worker may still owe a
+                # reply to this request: a new worker, never a stale answer for the next request
                 self._stop()
-                raise VerifierError("the verifier process died") from None
-            reply = self._read_reply(time.monotonic() + self.prepare_timeout_s)
-            if reply.get("started"):
-                reply = self._read_reply(time.monotonic() + timeout_s + KILL_GRACE_S)
+                raise
         if reply.get("timeout"):
             raise VerificationTimeout(f"judgement took longer than {timeout_s:g} s")
         if "error" in reply:
@@ -133,14 +140,47 @@ class VerifierProcess:
         )
         self._buffer = b""
         self.generation += 1
-        hello = self._read_reply(time.monotonic() + self.startup_timeout_s, starting=True)
+        os.set_blocking(self._process.stdin.fileno(), False)  # writes are bounded by a deadline (see _write)
+        try:
+            hello = self._read_reply(time.monotonic() + self.startup_timeout_s, starting=True)
+        except BaseException:
+            self._stop()
+            raise
         if not hello.get("ready"):
             self._stop()
             raise VerifierError(f"unexpected greeting from the verifier process: {hello!r}")
         return self._process
 
+    def _write(self, data: bytes, deadline: float) -> None:
+        """Send ``data`` by ``deadline``: a worker that stops reading its requests is killed, not waited for."""
+        stream = self._process.stdin.fileno()
+        view = memoryview(data)
+        with selectors.DefaultSelector() as selector:
+            selector.register(stream, selectors.EVENT_WRITE)
+            while view:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._stop()
+                    raise VerifierError("the verifier process stopped reading its requests")
+                if not selector.select(remaining):
+                    continue
+                try:
+                    written = os.write(stream, view)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    self._stop()
+                    raise VerifierError("the verifier process died") from None
+                view = view[written:]
+
     def _read_reply(self, deadline: float, starting: bool = False) -> dict[str, Any]:
         stream = self._process.stdout.fileno()
+        with selectors.DefaultSelector() as selector:  # epoll: any descriptor number, unlike select.select()
+            selector.register(stream, selectors.EVENT_READ)
+            return self._read_line(stream, selector, deadline, starting)
+
+    def _read_line(self, stream: int, selector: selectors.BaseSelector, deadline: float,
+                   starting: bool) -> dict[str, Any]:
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -151,8 +191,7 @@ class VerifierProcess:
             if len(self._buffer) > MAX_REPLY_BYTES:
                 self._stop()
                 raise VerifierError("the verifier process sent an oversized reply")
-            readable, _, _ = select.select([stream], [], [], remaining)
-            if readable:
+            if selector.select(remaining):
                 chunk = os.read(stream, 65536)
                 if not chunk:
                     code = self._process.poll()

@@ -5,6 +5,16 @@ pool that all sessions share (as the env class declares its sandbox: ``sandbox_s
 client sends ``close``, its socket drops, or it sends nothing for ``idle_timeout_s``; its env is closed and its
 sandbox goes back to the pool. When ``max_sessions`` are open, a new connection is answered ``CAPACITY_REACHED``.
 
+Sessions cost what their env's state costs: no thread each. The event loop reads every socket; blocking env work
+(``gym.make``, ``reset``, ``step``, ``close``) runs on one executor of ``workers`` threads shared by all sessions.
+Sandboxes are handed out first come, first served (:class:`~.fair.FairGate`): a session takes one at ``reset``,
+gives it back when its episode ends (or at its next ``reset`` when others wait: a reset does not jump the queue),
+and waits at most ``sandbox_wait_s`` (then ``CAPACITY_REACHED``, and the session goes on). Envs that need no
+sandbox (Math-v0 with tools off) never queue.
+
+Two methods are the places a task is chosen and an outcome is known: :meth:`EnvServer._choose_task` (at every
+reset) and :meth:`EnvServer._episode_ended` (once per finished episode); both run on the event loop.
+
 The server is a network boundary, so a client is held to what the protocol lets it do:
 
 * It reaches its own env only: sessions are keyed by their socket, never by an id a client could send.
@@ -13,13 +23,11 @@ The server is a network boundary, so a client is held to what the protocol lets 
   server read its files. Rewards are computed here, by the env's verifier; the task API shows each task's id,
   family, prompt and difficulty, never its data (hidden tests, answers).
 * A bad message is an ``error`` reply (``INVALID_JSON``, ``UNKNOWN_TYPE``, ``VALIDATION_ERROR``) and the session
-  goes on; a message longer than ``max_message_bytes`` is refused unread; one longer than the WebSocket limit
+  goes on; a fault of the server's own while playing one of its tasks is ``EXECUTION_ERROR`` (never blamed on the
+  client); a message longer than ``max_message_bytes`` is refused unread; one longer than the WebSocket limit
   (4x that) closes the socket (code 1009). Nothing a client sends stops the server.
 * With a ``token``, every endpoint but ``/health`` asks for ``Authorization: Bearer TOKEN`` (a WebSocket without
   it is refused at the handshake). It binds to 127.0.0.1 unless told otherwise.
-
-Forks: selfgym's ``snapshot`` and ``restore`` messages save a session's episode on the server and put it into a
-session's env (its own or a new one: a fork); the state stays here, the client holds an id (see :mod:`.forks`).
 
 HTTP: ``/health``, ``/schema``, ``/metadata`` (with the env's tools), ``/state``, stateless ``POST /reset`` and
 ``POST /step`` (a fresh env each: ``/step`` resets it with the request's ``seed``/``task_id`` and plays the one
@@ -37,6 +45,7 @@ import hmac
 import itertools
 import json
 import logging
+import os
 import threading
 import uuid
 import weakref
@@ -52,6 +61,7 @@ from pydantic import ValidationError
 from ...sandbox.errors import InfrastructureError
 from ..pools import env_class, pool_for
 from ..task import Task
+from .fair import FairGate, GateTimeout
 from .forks import FORK_MESSAGES, ForkMessage, RestoreData, SnapshotStore
 from .wire import (
     Action,
@@ -75,6 +85,7 @@ SPLIT = "train"  # the one split: the env's task source
 MAX_LISTED_TASKS = 10_000  # /tasks answers at most this many; /task_range pages through more
 # WebSocket close codes (RFC 6455): policy violation, going away, try again later
 CLOSE_POLICY, CLOSE_GOING_AWAY, CLOSE_TRY_LATER = 1008, 1001, 1013
+STOP_GRACE_S = 10  # at SIGINT/SIGTERM, how long open sessions get to close before the server stops anyway
 
 
 class CustomTaskError(ValueError):
@@ -89,15 +100,27 @@ def check_custom_task(task: Task) -> None:
                               "may not send one (the server's own tasks are played by task_id)")
 
 
+class ClientFault(ValueError):
+    """What the client asked for cannot be played (an unknown task id, a malformed task): ``VALIDATION_ERROR``."""
+
+
 @dataclass
 class _Session:
     id: str
-    executor: ThreadPoolExecutor
     env: gym.Env | None = None
     episode_id: str | None = None
     steps: int = 0
     done: bool = False
+    sandbox: bool = False  # holds a place of the sandbox gate
+    episodes: int = 0  # finished
     episode_key: str | None = None  # curriculum hook: the server's own key of the episode (never the client's)
+
+
+def default_workers(pool_size: int, needs_sandbox: bool) -> int:
+    """Threads for blocking env work: one per sandbox, so every sandbox can be busy, and a few per core (a step
+    that waits for the math verifier's processes, one per core, holds a thread while it waits)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return (pool_size if needs_sandbox else 0) + 2 * cpus + 2
 
 
 class EnvServer:
@@ -114,6 +137,8 @@ class EnvServer:
             characters, however JSON escapes them); the WebSocket layer drops connections past 4x this.
         pool_size, warm: the shared sandbox pool's size (default ``max_sessions``) and how many containers start
             with it (the others when first needed).
+        sandbox_wait_s: the longest a reset waits for a sandbox (then ``CAPACITY_REACHED``; the session goes on).
+        workers: threads for blocking env work, shared by all sessions (default :func:`default_workers`).
         curriculum: a curriculum service (:class:`selfgym.curricula.service.CurriculumService`, passed in: the
             envs' floor imports no curricula): a reset without a task plays its ``choose()``; every finished
             episode's reward, as this server's verifier gave it, goes to its ``finished()``; it adds its routes.
@@ -124,11 +149,17 @@ class EnvServer:
     def __init__(self, env_id: str, *, env_kwargs: Mapping[str, Any] | None = None, max_sessions: int = 16,
                  idle_timeout_s: float = 600.0, token: str | None = None, allow_custom_tasks: bool = False,
                  max_message_bytes: int = 8 << 20, pool_size: int | None = None, warm: int = 0,
-                 curriculum: Any = None) -> None:
+                 sandbox_wait_s: float = 60.0, workers: int | None = None, curriculum: Any = None) -> None:
         if max_sessions < 1:
             raise ValueError(f"max_sessions must be at least 1, got {max_sessions}")
         if idle_timeout_s <= 0:
             raise ValueError(f"idle_timeout_s must be positive, got {idle_timeout_s}")
+        if sandbox_wait_s <= 0:
+            raise ValueError(f"sandbox_wait_s must be positive, got {sandbox_wait_s}")
+        if pool_size is not None and pool_size < 1:
+            raise ValueError(f"pool_size must be at least 1, got {pool_size}")
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
         env_class(env_id)  # a clear error now for an unknown id
         self.env_id = env_id
         self.env_name = env_id.rpartition("/")[2]  # the task API's {env_name}: "Code-v0"
@@ -137,19 +168,27 @@ class EnvServer:
         self.idle_timeout_s = idle_timeout_s
         self.token = token
         self.allow_custom_tasks = allow_custom_tasks
+        self.curriculum = curriculum  # curriculum hook
         self.max_message_bytes = max_message_bytes
         self.pool_size = pool_size or max_sessions
         self.warm = min(warm, self.pool_size)
-        self.curriculum = curriculum  # curriculum hook
         self._sessions: dict[str, _Session] = {}
         self._slots = threading.Lock()  # guards _sessions and _reserved (HTTP handlers and sockets share them)
         self._reserved = 0  # slots held by sessions still starting and by stateless requests
         self._envs: weakref.WeakSet[gym.Env] = weakref.WeakSet()  # every env made and not yet collected
         self._pool = None
         self._pool_lock = threading.Lock()
-        self._http_executor = ThreadPoolExecutor(max_workers=max_sessions, thread_name_prefix="selfgym-env-http")
+        self.sandbox_wait_s = sandbox_wait_s
         # the env the task API and /metadata read (its task source and tools); it never plays an episode
         self._catalog = gym.make(env_id, **self.env_kwargs)
+        catalog = self._catalog.unwrapped
+        # a sandbox at every reset, or when an action needs one (Math-v0: only with its python tool on)
+        self.needs_sandbox = bool(getattr(catalog, "may_use_sandbox", True))
+        self.workers = workers or default_workers(self.pool_size, self.needs_sandbox)
+        self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="selfgym-env")
+        self._gate: FairGate | None = None  # made on the event loop (see _sandbox_gate)
+        self._episodes = 0
+        self._closed = False
         self._snapshots = SnapshotStore()  # forks: the states sessions saved (see .forks)
         self.app = self._build_app()
 
@@ -182,35 +221,67 @@ class EnvServer:
         pool = self._pool
         with self._slots:
             sessions, starting = len(self._sessions), self._reserved
+        gate = self._gate
         return {"sessions": sessions, "starting": starting, "max_sessions": self.max_sessions,
                 "envs_alive": len(self._envs), "sandboxes_in_use": pool.in_use if pool is not None else 0,
-                "sandboxes": pool.members if pool is not None else 0}
+                "sandboxes": pool.members if pool is not None else 0, "pool_size": self.pool_size,
+                "waiting_for_sandbox": gate.waiting if gate is not None else 0, "episodes": self._episodes,
+                "workers": self.workers, "threads": threading.active_count()}
 
     def close(self) -> None:
-        """Close the catalog env and the sandbox pool (sessions are closed by their sockets)."""
+        """Close the catalog env, the executor (work not started is dropped) and the sandbox pool (sessions are
+        closed by their sockets)."""
+        self._closed = True
         self._catalog.close()
-        self._http_executor.shutdown(wait=False, cancel_futures=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)
         with self._pool_lock:
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
 
-    # --- what one message does ---------------------------------------------------------------------------------
-    def _reset(self, env: gym.Env, data: ResetData) -> Observation:
+    # --- the two places a curriculum hooks into ----------------------------------------------------------------
+    def _choose_task(self, session: _Session, data: ResetData) -> dict[str, Any] | None:
+        """The ``options`` a session's reset plays: the client's ``task_id`` or task object, else None (the env
+        draws a task with the reset's seed). Runs on the event loop, once per reset; ``CustomTaskError`` refuses
+        a task object this server will not play."""
         options = data.options()
         if options is not None and "task" in options:
             if not self.allow_custom_tasks:
                 raise CustomTaskError("this server plays its own tasks only (send task_id, or a seed); start it "
                                       "with --allow-custom-tasks to accept task objects")
             check_custom_task(options["task"])
-        if options is None and self.curriculum is not None:  # curriculum hook: a reset without a task
-            options = {"task": self.curriculum.choose()}
-        observation, info = env.reset(seed=data.seed, options=options)
+        return options
+
+    def _episode_ended(self, session: _Session, reward: float, info: Mapping[str, Any]) -> None:
+        """An episode of ``session`` ended (terminated or truncated) with the step's ``reward`` and ``info``.
+        Runs on the event loop, once per finished episode, before its sandbox goes back."""
+        session.episodes += 1
+        self._episodes += 1
+
+    # --- what one message does ---------------------------------------------------------------------------------
+    @staticmethod
+    def _reset(env: gym.Env, data: ResetData, options: dict[str, Any] | None) -> Observation:
+        """Reset ``env`` (on a worker thread). What the client named and the env cannot play is a
+        :class:`ClientFault`; anything else raised is the server's."""
         unwrapped = env.unwrapped
+        custom = options is not None and "task" in options
+        if options is not None and "task_id" in options:
+            try:
+                options = {"task": unwrapped.source.get(options["task_id"])}
+            except (KeyError, ValueError, TypeError, IndexError) as exc:
+                raise ClientFault(_text(exc)) from None
+        try:
+            observation, info = env.reset(seed=data.seed, options=options)
+        except (KeyError, ValueError, TypeError) as exc:
+            if custom:  # the client's own task: its fault if the env cannot play it
+                raise ClientFault(_text(exc)) from None
+            raise
         return Observation.of_reset(observation, info, unwrapped.task, unwrapped.tool_schemas())
 
-    def _step(self, env: gym.Env, action: Action) -> Observation:
-        return Observation.of_step(*env.step(action.env_action()))
+    @staticmethod
+    def _step(env: gym.Env, action: Action) -> tuple[Observation, float, dict[str, Any]]:
+        observation, reward, terminated, truncated, info = env.step(action.env_action())
+        return Observation.of_step(observation, reward, terminated, truncated, info), float(reward), info
 
     def _state(self, session: _Session) -> State:
         task = session.env.unwrapped.task if session.env is not None else None
@@ -239,37 +310,63 @@ class EnvServer:
                 return reply("state", self._state(session).model_dump()), False
             if message.type == "reset":
                 data = ResetData.model_validate(message.data)
-                observation = await self._in(session, self._reset, session.env, data)
+                options = self._choose_task(session, data)
+                if options is None and self.curriculum is not None:  # curriculum hook: a reset without a task
+                    options = {"task": await self._run(self.curriculum.choose)}
+                if not await self._take_sandbox(session):
+                    gate = self._sandbox_gate()
+                    return error(ErrorCode.CAPACITY_REACHED, f"no sandbox became free within "
+                                 f"{self.sandbox_wait_s:g} s ({self.pool_size} sandboxes, {gate.waiting} sessions "
+                                 "waiting); reset again later", pool_size=self.pool_size,
+                                 waiting=gate.waiting), False
+                try:
+                    observation = await self._run(self._reset, session.env, data, options)
+                except BaseException:
+                    await self._give_back_sandbox(session)
+                    raise
                 session.episode_id = data.episode_id or uuid.uuid4().hex
                 session.episode_key = uuid.uuid4().hex  # curriculum hook
                 session.steps, session.done = 0, False
             else:
                 action = Action.model_validate(message.data)
-                observation = await self._in(session, self._step, session.env, action)
+                observation, reward, info = await self._run(self._step, session.env, action)
                 session.steps += 1
                 session.done = observation.done
-                if observation.done and self.curriculum is not None:  # curriculum hook: the verifier's reward
-                    await self._in(session, self.curriculum.finished, session.episode_key,
-                                   session.env.unwrapped.task, observation.reward, observation.info)
+                if observation.done:
+                    self._episode_ended(session, reward, info)
+                    if self.curriculum is not None:  # curriculum hook: the reward this server's verifier gave
+                        await self._run(self.curriculum.finished, session.episode_key, session.env.unwrapped.task,
+                                        reward, info)
+                    await self._give_back_sandbox(session)  # an ended episode holds no sandbox
             return reply("observation", observation.wire()), False
         except ValidationError as exc:
             return error(ErrorCode.VALIDATION_ERROR, "Invalid message", errors=_errors(exc)), False
-        except (CustomTaskError, KeyError, ValueError, TypeError) as exc:  # a task the env cannot play
+        except (CustomTaskError, ClientFault) as exc:  # a task this server will not or cannot play
             return error(ErrorCode.VALIDATION_ERROR, _text(exc)), False
+        except (KeyError, ValueError, TypeError) as exc:  # the client's task object (or its fields) is malformed
+            if message.type == "reset" and "task" in message.data:
+                return error(ErrorCode.VALIDATION_ERROR, _text(exc)), False
+            log.exception("a %s of %s failed", message.type, self.env_id)
+            return error(ErrorCode.EXECUTION_ERROR, f"the server failed: {type(exc).__name__}: {_text(exc)}",
+                         infrastructure=True), False
         except InfrastructureError as exc:
             return error(ErrorCode.EXECUTION_ERROR, _text(exc), infrastructure=True), False
-        except Exception as exc:  # the env's own error (step before reset, ...): the session goes on
-            return error(ErrorCode.EXECUTION_ERROR, f"{type(exc).__name__}: {_text(exc)}"), False
+        except gym.error.ResetNeeded as exc:  # step before reset, or after the end
+            return error(ErrorCode.EXECUTION_ERROR, f"ResetNeeded: {_text(exc)}"), False
+        except Exception as exc:  # the env's or the server's fault, never the client's: the session goes on
+            log.exception("a %s of %s failed", message.type, self.env_id)
+            return error(ErrorCode.EXECUTION_ERROR, f"the server failed: {type(exc).__name__}: {_text(exc)}",
+                         infrastructure=True), False
 
     async def _fork_message(self, session: _Session, parsed: dict[str, Any]) -> dict[str, Any]:
         """``snapshot`` / ``restore`` (see :mod:`.forks`): a snapshot id, or the session's state once restored."""
         try:
             message = ForkMessage.model_validate(parsed)
             if message.type == "snapshot":
-                snapshot_id = await self._in(session, self._snapshots.save, session.id, session.env)
+                snapshot_id = await self._run(self._snapshots.save, session.id, session.env)
                 return reply("snapshot", {"snapshot_id": snapshot_id, "step_count": session.steps})
             data = RestoreData.model_validate(message.data)
-            await self._in(session, self._snapshots.restore, data.snapshot_id, session.env)
+            await self._run(self._snapshots.restore, data.snapshot_id, session.env)
             unwrapped = session.env.unwrapped
             session.episode_id = session.episode_id or uuid.uuid4().hex
             session.steps, session.done = unwrapped.steps, unwrapped.done
@@ -283,9 +380,43 @@ class EnvServer:
         except Exception as exc:  # snapshot before reset, ...: the session goes on
             return error(ErrorCode.EXECUTION_ERROR, f"{type(exc).__name__}: {_text(exc)}")
 
-    @staticmethod
-    async def _in(session: _Session, func: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(session.executor, func, *args)
+    async def _run(self, func: Callable[..., T], *args: Any) -> T:
+        """``func(*args)`` on the shared executor (blocking env work), awaited on the loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
+
+    # --- sandboxes, first come first served ------------------------------------------------------------------------
+    def _sandbox_gate(self) -> FairGate:
+        if self._gate is None:
+            self._gate = FairGate(self.pool_size)
+        return self._gate
+
+    async def _take_sandbox(self, session: _Session) -> bool:
+        """A sandbox place for the session's next episode (False: none within ``sandbox_wait_s``). A session that
+        holds one keeps it unless others wait: then it goes to the back of the queue like any reset."""
+        if not self.needs_sandbox:
+            return True
+        gate = self._sandbox_gate()
+        if session.sandbox and gate.waiting:
+            await self._give_back_sandbox(session)
+        if session.sandbox:
+            return True
+        try:
+            await gate.acquire(self.sandbox_wait_s)
+        except GateTimeout:
+            return False
+        session.sandbox = True
+        return True
+
+    async def _give_back_sandbox(self, session: _Session) -> None:
+        """Return the session's sandbox to the pool (on a worker: the pool resets it) and its place to the gate."""
+        if not session.sandbox:
+            return
+        session.sandbox = False
+        try:
+            if session.env is not None:
+                await self._run(session.env.unwrapped.release_sandbox)
+        finally:
+            self._sandbox_gate().release()
 
     # --- the WebSocket ------------------------------------------------------------------------------------------
     async def websocket(self, websocket: WebSocket) -> None:
@@ -299,10 +430,10 @@ class EnvServer:
                 active_sessions=self.max_sessions, max_sessions=self.max_sessions))
             await websocket.close(code=CLOSE_TRY_LATER)
             return
-        session = _Session(uuid.uuid4().hex, ThreadPoolExecutor(1, thread_name_prefix="selfgym-env-session"))
+        session = _Session(uuid.uuid4().hex)
         try:
             try:
-                session.env = await self._in(session, self._make_env)
+                session.env = await self._run(self._make_env)
             except Exception as exc:
                 log.exception("making an env of %s failed", self.env_id)
                 await websocket.send_json(error(ErrorCode.FACTORY_ERROR, f"cannot make {self.env_id}: {_text(exc)}",
@@ -314,7 +445,9 @@ class EnvServer:
                 self._sessions[session.id] = session
             await self._converse(websocket, session)
         finally:
-            await self._end(session)  # the slot is free once the env is closed and its sandbox back in the pool
+            # the slot is free once the env is closed and its sandbox back in the pool; shielded, so that a
+            # connection cancelled at shutdown still closes its env
+            await asyncio.shield(self._end(session))
             with self._slots:
                 if self._sessions.pop(session.id, None) is None:
                     self._reserved -= 1  # it never got past starting
@@ -322,12 +455,15 @@ class EnvServer:
     async def _converse(self, websocket: WebSocket, session: _Session) -> None:
         while True:
             try:
-                message = await asyncio.wait_for(websocket.receive(), timeout=self.idle_timeout_s)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.idle_timeout_s):  # no task per read, unlike wait_for
+                    message = await websocket.receive()
+            except TimeoutError:
                 with contextlib.suppress(Exception):
                     await websocket.send_json(error(ErrorCode.SESSION_ERROR, f"the session was idle for "
                                                     f"{self.idle_timeout_s:g} s and is closed"))
                     await websocket.close(code=CLOSE_GOING_AWAY)
+                return
+            except Exception:  # the connection broke under the read: the session ends
                 return
             if message["type"] == "websocket.disconnect":
                 return
@@ -349,15 +485,18 @@ class EnvServer:
                 return
 
     async def _end(self, session: _Session) -> None:
-        """Close the session's env (in its own thread, where it was made) and let the thread go."""
+        """Give the session's sandbox place back and close its env (on a worker)."""
         env, session.env = session.env, None
         self._snapshots.drop_session(session.id)
-        if env is not None:
-            try:
-                await self._in(session, env.close)
-            except Exception:
-                log.exception("closing a session's env failed")
-        session.executor.shutdown(wait=False)
+        try:
+            if env is not None and not self._closed:
+                await self._run(env.close)  # gives its sandbox back to the pool
+        except Exception:
+            log.exception("closing a session's env failed")
+        finally:
+            if session.sandbox:  # then its place to the next in line
+                session.sandbox = False
+                self._sandbox_gate().release()
 
     def _authorized(self, header: str | None) -> bool:
         if self.token is None:
@@ -376,27 +515,44 @@ class EnvServer:
         finally:
             self._unreserve()
 
-    def _one_shot(self, body: ResetData, action: Action | None) -> Observation:
-        """A fresh env: reset, the one action if any, closed."""
-        env = self._make_env()
+    async def _one_shot(self, body: ResetData, action: Action | None) -> Observation:
+        """A fresh env: reset, the one action if any, closed (a session of one request, queued for a sandbox like
+        any other)."""
+        session = _Session(f"http-{uuid.uuid4().hex}")
         try:
-            observation = self._reset(env, body)
-            if action is None:
-                return observation
-            observation = self._step(env, action)
-            if observation.done and self.curriculum is not None:  # curriculum hook: the verifier's reward
-                self.curriculum.finished(uuid.uuid4().hex, env.unwrapped.task, observation.reward, observation.info)
+            options = self._choose_task(session, body)
+            if options is None and self.curriculum is not None:  # curriculum hook: a reset without a task
+                options = {"task": await self._run(self.curriculum.choose)}
+            if not await self._take_sandbox(session):
+                raise HTTPException(503, {"message": f"no sandbox became free within {self.sandbox_wait_s:g} s; try "
+                                          "again later", "code": ErrorCode.CAPACITY_REACHED.value})
+            session.env = await self._run(self._make_env)
+            observation = await self._run(self._reset, session.env, body, options)
+            if action is not None:
+                observation, reward, info = await self._run(self._step, session.env, action)
+                if observation.done:
+                    self._episode_ended(session, reward, info)
+                    if self.curriculum is not None:  # curriculum hook: the reward this server's verifier gave
+                        await self._run(self.curriculum.finished, uuid.uuid4().hex, session.env.unwrapped.task,
+                                        reward, info)
             return observation
+        except (CustomTaskError, ClientFault) as exc:
+            raise HTTPException(422, {"message": _text(exc), "code": ErrorCode.VALIDATION_ERROR.value}) from None
+        except (KeyError, ValueError, TypeError) as exc:
+            if body.task is not None:
+                raise HTTPException(422, {"message": _text(exc), "code": ErrorCode.VALIDATION_ERROR.value}) from None
+            raise HTTPException(500, {"message": f"the server failed: {type(exc).__name__}: {_text(exc)}",
+                                      "code": ErrorCode.EXECUTION_ERROR.value}) from None
+        except InfrastructureError as exc:
+            raise HTTPException(503, {"message": _text(exc), "code": ErrorCode.EXECUTION_ERROR.value}) from None
         finally:
-            env.close()
+            await asyncio.shield(self._end(session))
 
     async def _http(self, func: Callable[..., T], *args: Any) -> T:
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._http_executor, func, *args)
-        except (CustomTaskError, KeyError, ValueError, TypeError) as exc:
+            return await self._run(func, *args)
+        except (KeyError, ValueError, TypeError) as exc:
             raise HTTPException(422, {"message": _text(exc), "code": ErrorCode.VALIDATION_ERROR.value}) from None
-        except InfrastructureError as exc:
-            raise HTTPException(503, {"message": _text(exc), "code": ErrorCode.EXECUTION_ERROR.value}) from None
 
     @staticmethod
     def _check_split(split: str) -> None:
@@ -449,7 +605,7 @@ class EnvServer:
         @app.post("/reset", dependencies=guarded)
         async def reset(body: ResetData | None = None) -> dict[str, Any]:
             with server._slot():
-                return (await server._http(server._one_shot, body or ResetData(), None)).wire()
+                return (await server._one_shot(body or ResetData(), None)).wire()
 
         @app.post("/step", dependencies=guarded)
         async def step(body: StepRequest) -> dict[str, Any]:
@@ -459,7 +615,7 @@ class EnvServer:
                 raise HTTPException(422, _errors(exc)) from None
             reset_data = ResetData.model_validate(body.model_dump(include=set(ResetData.model_fields)))
             with server._slot():
-                return (await server._http(server._one_shot, reset_data, action)).wire()
+                return (await server._one_shot(reset_data, action)).wire()
 
         @app.get("/sessions", dependencies=guarded)
         async def sessions() -> dict[str, Any]:
@@ -532,8 +688,22 @@ def _errors(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 def serve(server: EnvServer, *, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
-    """Run ``server`` with uvicorn until interrupted. WebSocket messages past 4x ``max_message_bytes`` close the
-    connection (code 1009) before they are read in full."""
+    """Run ``server`` with uvicorn until SIGINT or SIGTERM. WebSocket messages past 4x ``max_message_bytes`` close
+    the connection (code 1009) before they are read in full.
+
+    Each session is a socket: the open-files limit is raised to its hard limit (a soft limit of 1,024 would refuse
+    connections long before ``max_sessions``), and a stop waits at most ``STOP_GRACE_S`` for sessions to close."""
+    import resource
+
     import uvicorn
 
-    uvicorn.run(server.app, host=host, port=port, log_level=log_level, ws_max_size=4 * server.max_message_bytes)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = server.max_sessions + 1024  # a socket per session, and room for pipes, containers' sockets, files
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard),
+                                                    hard))
+    uvicorn.run(server.app, host=host, port=port, log_level=log_level, ws_max_size=4 * server.max_message_bytes,
+                backlog=min(max(2048, server.max_sessions), 65535), timeout_graceful_shutdown=STOP_GRACE_S,
+                # no per-message deflate: zlib was ~8% of the event loop's time per message in a profile of 64
+                # Math-v0 sessions, and clients sit on the same machine or network
+                ws_per_message_deflate=False)
