@@ -12,7 +12,8 @@ close those holes by construction, per answer type:
   answer to the task is that long, and scorers that search an answer for the gold would find it in a long one;
 * per generator (:data:`RULES`): one number in the answer; one number within ``1e-4`` of the gold (compared
   here); a comma-separated list with as many items as the gold; as many numbers as the gold; an expression of
-  exactly the task's numbers (``puzzle24``'s scorer takes any expression worth 24).
+  exactly the task's numbers (``puzzle24``'s scorer takes any expression worth 24); the very numbers of the
+  gold list (``number_sorting``'s scorer lets each be off by 1).
 
 Generators in :data:`REFUSED` are not offered at all (:func:`~.generators.generator_names` leaves them out).
 
@@ -23,6 +24,7 @@ answers that must never pass, and refuses the generators that still accept one.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from fractions import Fraction
@@ -81,6 +83,15 @@ def _task_numbers(answer: str, gold: str, entry: Mapping[str, Any]) -> Verdict |
     return None
 
 
+def _number_list(answer: str, gold: str, entry: Mapping[str, Any]) -> Verdict | None:
+    try:
+        given = [float(item) for item in json.loads(answer.replace("'", '"'))]
+        wanted = [float(item) for item in json.loads(gold.replace("'", '"'))]
+    except (ValueError, TypeError):
+        return 0.0, "a list of numbers is expected, as the task shows it"
+    return float(len(given) == len(wanted) and all(abs(a - b) <= 1e-9 for a, b in zip(given, wanted))), None
+
+
 # Generator -> the rule for its answers (besides the boolean and length rules, which apply to every generator).
 RULES: dict[str, Callable[[str, str, Mapping[str, Any]], Verdict | None]] = {
     "gsm_symbolic": _one_number,  # its scorer reads the first number of the answer
@@ -91,6 +102,8 @@ RULES: dict[str, Callable[[str, str, Mapping[str, Any]], Verdict | None]] = {
     "advanced_geometry": _same_numbers,  # its scorer reads the first one or two numbers
     "fraction_simplification": _same_numbers,  # its scorer reads the first fraction
     "puzzle24": _task_numbers,  # its scorer accepts any expression worth 24, of any four numbers
+    "number_sorting": _number_list,  # its scorer lets each number be off by up to 1
+    "cryptarithm": _same_count,  # its scorer reads "A=1,A=2" as A=2: a list of mappings passes
 }
 
 # Generators selfgym does not use, and why: no rule makes their scoring sound at a reasonable cost.
