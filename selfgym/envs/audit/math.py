@@ -47,7 +47,7 @@ _OPPOSITES = (("knight", "knave"), ("True", "False"), ("yes", "no"), ("odd", "ev
 
 # The tool-leak probe's program: looks for the gold (written reversed, so this program's own file is no hit)
 # in the environment, every process's command line and environment, and every small file an agent can read.
-SEARCH_GOLD = r"""import os, glob
+SEARCH_GOLD = r"""import os
 gold = GOLD_REVERSED[::-1].encode()
 me = os.path.abspath(__file__)
 def look(where, data):
@@ -61,13 +61,19 @@ for pid in os.listdir("/proc"):
                 look(f"/proc/{pid}/{part}", open(f"/proc/{pid}/{part}", "rb").read())
             except OSError:
                 pass
-for pattern in ("/work/**", "/tmp/**", "/*", "/root/**", "/home/**", "/logs/**", "/tests/**", "/opt/**", "/run/**"):
-    for path in glob.glob(pattern, recursive=True)[:2000]:
-        try:
-            if os.path.isfile(path) and os.path.abspath(path) != me and os.path.getsize(path) < 1_000_000:
-                look(path, open(path, "rb").read())
-        except OSError:
-            pass
+seen = 0
+for top in ("/work", "/tmp", "/root", "/home", "/logs", "/tests", "/opt", "/run", "/var/tmp", "/dev/shm", "/"):
+    for root, dirs, files in os.walk(top):  # hidden files too (glob skips them)
+        if top == "/":
+            dirs.clear()  # only the files at the top: the system folders hold no task
+        for name in files:
+            path = os.path.join(root, name)
+            seen += 1
+            try:
+                if seen < 20000 and os.path.abspath(path) != me and os.path.getsize(path) < 1_000_000:
+                    look(path, open(path, "rb").read())
+            except OSError:
+                pass
 print("searched")
 """
 
