@@ -34,6 +34,7 @@ MAX_EXTRA_CHARS = 200  # an answer may be up to 2 * len(gold) + this long
 NUMBER_TOLERANCE = 1e-4  # coin_flip's own tolerance
 _BOOLEANS = {"true": True, "false": False}
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*(?:/\d+)?")
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _DECORATION = re.compile(r"^[\s*_`\"']+|[\s*_`\"'.]+$")
 
 
@@ -69,7 +70,8 @@ def _same_count(answer: str, gold: str, entry: Mapping[str, Any]) -> Verdict | N
 
 
 def _same_numbers(answer: str, gold: str, entry: Mapping[str, Any]) -> Verdict | None:
-    wanted, given = len(_NUMBER.findall(gold.replace(",", " "))), len(_NUMBER.findall(answer.replace(",", " ")))
+    # digits runs, so that 18/73 and \frac{18}{73} both hold two numbers
+    wanted, given = len(_DIGITS.findall(gold)), len(_DIGITS.findall(answer))
     if wanted != given:
         return 0.0, f"an answer with {wanted} number(s) is expected; the answer has {given}"
     return None
