@@ -20,7 +20,7 @@ under the agent's uid. Must fail:
   open for writing (``/tmp``, ``/work``, ``/dev/shm``, ``/var/tmp``, the home folder), then a wrong answer;
 * ``kill-parent``: the parent and every process it can see killed (at import and in the function);
 * ``fork-survivor``: a double-forked process in its own session that outlives the attempt and keeps writing
-  passed records to every descriptor it inherited, then a wrong answer.
+  passed records to every descriptor it inherited, then a second, wrong attempt in the same episode.
 
 Must pass: ``reference``, the task's canonical solution (tasks that have one).
 """
@@ -205,8 +205,9 @@ class CodeBattery:
                     detail="every process it can see killed at import")
         yield Probe("kill-parent", (fn("_kill_all()\nreturn None", KILL_ALL),),
                     detail="every process it can see killed in the function")
-        yield Probe("fork-survivor", (fn("return None", FORK_SURVIVOR),),
-                    detail="a double-forked process in its own session writing passed records for 30 s")
+        yield Probe("fork-survivor", (fn("return None", FORK_SURVIVOR), fn("return None")),
+                    detail="a double-forked process in its own session writing passed records for 30 s, then a "
+                           "second, wrong attempt in the same episode for it to forge")
         try:
             reference = CodeEnv.reference_actions(task)
         except ValueError:
