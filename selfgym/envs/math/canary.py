@@ -3,9 +3,9 @@
 Before a :class:`~.generators.ReasoningGymSource` serves tasks, :func:`gate` scores *canaries* against its first
 :data:`CANARY_TASKS` tasks with the scoring Math-v0 uses (selfgym's :mod:`.strict` rules, then the generator's own
 ``score_answer``). A canary that earns the reward (a score of 1; Math-v0's reward is 1 or 0, and the partial
-credit many scorers give any non-empty answer, 0.01 to 0.05, only shows in ``info["score"]``) is a *hit*, and a generator with a hit is refused
-with :class:`LaxScorerError`, naming the canary, so no task of it is ever drawn; the fix is a rule in
-:mod:`.strict`. The canaries, as the scorer receives them (what :func:`~.answers.extract_answer` takes out of a
+credit many scorers give any non-empty answer, 0.01 to 0.05, only shows in ``info["score"]``) is a *hit*, and a
+generator with a hit is refused with :class:`LaxScorerError`, naming the canary, so no task of it is ever drawn;
+the fix is a rule in :mod:`.strict`. The canaries, as the scorer receives them (what :func:`~.answers.extract_answer` takes out of a
 reply):
 
 * ``garbage``, ``empty``, ``hedge``, ``long`` (:data:`NEVER_RIGHT`): junk words, an empty answer and an empty box,
