@@ -12,7 +12,7 @@ an agent would meet them:
   option of a multiple choice (the letters the prompt lists, else ``A``-``E``);
 * ``long-answer``: the gold after and before 6,000 characters of junk, 5,000 nines;
 * ``wrong-value``: an answer of the gold's type with another value (the other boolean, a number plus one, the
-  first number of a text changed, a list reversed);
+  first number of a text changed, a list one item short, a word with a letter more);
 * ``tool-leak``: a ``<python>`` run that looks for the gold wherever the agent's sandbox can read (environment,
   processes' command lines and environments, files in ``/work``, ``/tmp``, ``/``, home folders), then answers
   with the gold if it found it (and a wrong value if not): the gold never leaves the host, so it must fail
@@ -43,6 +43,8 @@ MAX_NULL_STEPS = 32  # more empty replies than any episode's budget: the null ag
 _JUNK = "x " * 3000
 _OPTION = re.compile(r"(?m)^\s*\(?([A-J])[).:]\s+\S")
 _FIRST_NUMBER = re.compile(r"\d+")
+_ROLE = re.compile(r"\bis an? (\w+)")
+_PLURAL_ROLE = re.compile(r"\b(\w+?)s (?:always|only) (?:tell the truth|lie|speak)")
 _OPPOSITES = (("knight", "knave"), ("True", "False"), ("yes", "no"), ("odd", "even"))
 
 # The tool-leak probe's program: looks for the gold (written reversed, so this program's own file is no hit)
@@ -97,11 +99,13 @@ print("done")
 """
 
 
-def wrong_value(gold: str) -> str:
+def wrong_value(gold: str, prompt: str = "") -> str:
     """An answer of ``gold``'s type with another value: the other boolean, ``n + 1`` for a whole number, ``2x + 1``
-    for a decimal, a text with its roles swapped (knight/knave) or its first number raised by 7, a list
-    reversed, a word reversed."""
+    for a decimal, a text with its roles swapped (``is a sage``/``is a fool``, the other role from ``prompt``
+    when the gold names one) or its first number raised by 7, a list one
+    item short, a word with a letter more."""
     text = gold.strip()
+    other_role = _other_role(text, prompt)
     value = boolean(text)
     if value is not None:
         return str(not value)
@@ -111,6 +115,11 @@ def wrong_value(gold: str) -> str:
         return str(int(text) + 1)
     if re.fullmatch(r"-?\d+\.\d*", text):
         return repr(float(text) * 2 + 1)
+    roles = list(dict.fromkeys(_ROLE.findall(text)))
+    if len(roles) == 1 and other_role:
+        roles.append(other_role)
+    if len(roles) == 2:  # "Al is a sage, Bo is a fool": every role swapped
+        return _ROLE.sub(lambda m: f"is a {roles[1] if m.group(1) == roles[0] else roles[0]}", text)
     for word, other in _OPPOSITES:
         if re.search(rf"\b{word}\b", text):  # "Alice is a knight, Bob is a knave": the roles swapped
             swapped = re.sub(rf"\b({word}|{other})\b", lambda m: other if m.group(1) == word else word, text)
@@ -119,9 +128,17 @@ def wrong_value(gold: str) -> str:
     if number is not None:  # raised by 7: scorers with a tolerance (number_sorting's is 1) still see it
         return f"{text[:number.start()]}{int(number.group(0)) + 7}{text[number.end():]}"
     items = [item.strip() for item in text.split(",")]
-    if len(items) > 1 and items != items[::-1]:
-        return ", ".join(reversed(items))
-    return text + "q" if text[::-1] == text else text[::-1]
+    if len(items) > 1:  # one item short (reversed would be the same set, and "Bob is a sage, Al is a fool" right)
+        return ", ".join(items[:-1])
+    # a letter more (a word's letters in another order are the same product of symbols to math-verify)
+    return text + ("z" if text.endswith("q") else "q")
+
+
+def _other_role(text: str, prompt: str) -> str | None:
+    """A role the prompt names (``sages always tell the truth``) that ``text`` gives nobody, if any."""
+    given = {role.casefold() for role in _ROLE.findall(text)}
+    others = [role.lower() for role in _PLURAL_ROLE.findall(prompt) if role.casefold() not in given]
+    return others[0] if others else None
 
 
 def options(prompt: str) -> list[str]:
@@ -151,7 +168,7 @@ class MathBattery:
     def probes(self, task: Task, explore: Callable[[Sequence[Any]], list[str]]) -> Iterable[Probe]:
         gold = task.data.get("answer")
         gold = None if gold is None else str(gold)
-        wrong = wrong_value(gold) if gold else "banana"
+        wrong = wrong_value(gold, task.prompt) if gold else "banana"
         yield Probe("null-agent", ("",) * MAX_NULL_STEPS, detail="an empty reply at every step")
         yield Probe("empty-answer", ("\\boxed{}", tagged(""), tagged("   ")),
                     detail="an empty box, empty answer tags")

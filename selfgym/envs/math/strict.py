@@ -13,7 +13,8 @@ close those holes by construction, per answer type:
 * per generator (:data:`RULES`): one number in the answer; one number within ``1e-4`` of the gold (compared
   here); a comma-separated list with as many items as the gold; as many numbers as the gold; an expression of
   exactly the task's numbers (``puzzle24``'s scorer takes any expression worth 24); the very numbers of the
-  gold list (``number_sorting``'s scorer lets each be off by 1).
+  gold list (``number_sorting``'s scorer lets each be off by 1); the very word (``figlet_font``'s scorer gives full
+  marks to any ten letters in place); only buttons and arrows (``quantum_lock``'s presses every A-C in the text).
 
 Generators in :data:`REFUSED` are not offered at all (:func:`~.generators.generator_names` leaves them out).
 
@@ -94,6 +95,19 @@ def _number_list(answer: str, gold: str, entry: Mapping[str, Any]) -> Verdict | 
     return float(len(given) == len(wanted) and all(abs(a - b) <= 1e-9 for a, b in zip(given, wanted))), None
 
 
+def _same_word(answer: str, gold: str, entry: Mapping[str, Any]) -> Verdict | None:
+    return float(answer.replace(" ", "").strip().casefold() == gold.replace(" ", "").strip().casefold()), None
+
+
+_BUTTONS = re.compile(r"\s*[A-Ca-c](?:\s*(?:→|->|,|\s)\s*[A-Ca-c])*\s*\.?")
+
+
+def _buttons(answer: str, gold: str, entry: Mapping[str, Any]) -> Verdict | None:
+    if not _BUTTONS.fullmatch(answer):
+        return 0.0, "a sequence of buttons (A, B, C) separated by arrows is expected"
+    return None
+
+
 # Generator -> the rule for its answers (besides the boolean and length rules, which apply to every generator).
 RULES: dict[str, Callable[[str, str, Mapping[str, Any]], Verdict | None]] = {
     "gsm_symbolic": _one_number,  # its scorer reads the first number of the answer
@@ -106,6 +120,8 @@ RULES: dict[str, Callable[[str, str, Mapping[str, Any]], Verdict | None]] = {
     "puzzle24": _task_numbers,  # its scorer accepts any expression worth 24, of any four numbers
     "number_sorting": _number_list,  # its scorer lets each number be off by up to 1
     "cryptarithm": _same_count,  # its scorer reads "A=1,A=2" as A=2: a list of mappings passes
+    "figlet_font": _same_word,  # its scorer gives 0.1 a letter in place, up to 1: any 10 right letters pass
+    "quantum_lock": _buttons,  # its scorer presses every A-C letter of the answer: "banana" is B, A, A, A
 }
 
 # Generators selfgym does not use, and why: no rule makes their scoring sound at a reasonable cost.
