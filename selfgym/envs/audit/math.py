@@ -12,7 +12,7 @@ an agent would meet them:
   option of a multiple choice (the letters the prompt lists, else ``A``-``E``);
 * ``long-answer``: the gold after and before 6,000 characters of junk, 5,000 nines;
 * ``wrong-value``: an answer of the gold's type with another value (the other boolean, a number plus one, the
-  first number of a text changed, a list one item short, a word with a letter more);
+  first number of a text changed, a list's last item changed, a word with a letter more);
 * ``tool-leak``: a ``<python>`` run that looks for the gold wherever the agent's sandbox can read (environment,
   processes' command lines and environments, files in ``/work``, ``/tmp``, ``/``, home folders), then answers
   with the gold if it found it (and a wrong value if not): the gold never leaves the host, so it must fail
@@ -102,8 +102,8 @@ print("done")
 def wrong_value(gold: str, prompt: str = "") -> str:
     """An answer of ``gold``'s type with another value: the other boolean, ``n + 1`` for a whole number, ``2x + 1``
     for a decimal, a text with its roles swapped (``is a sage``/``is a fool``, the other role from ``prompt``
-    when the gold names one) or its first number raised by 7, a list one
-    item short, a word with a letter more."""
+    when the gold names one) or its first number raised by 7, a list with its
+    last item changed, a word with a letter more."""
     text = gold.strip()
     other_role = _other_role(text, prompt)
     value = boolean(text)
@@ -127,9 +127,9 @@ def wrong_value(gold: str, prompt: str = "") -> str:
     number = _FIRST_NUMBER.search(text)
     if number is not None:  # raised by 7: scorers with a tolerance (number_sorting's is 1) still see it
         return f"{text[:number.start()]}{int(number.group(0)) + 7}{text[number.end():]}"
-    items = [item.strip() for item in text.split(",")]
-    if len(items) > 1:  # one item short (reversed would be the same set, and "Bob is a sage, Al is a fool" right)
-        return ", ".join(items[:-1])
+    items = text.split(",")
+    if len(items) > 1:  # its last item changed: reversed is the same set, and a list with the gold inside it can
+        return ",".join(items[:-1] + [items[-1] + "q"])  # be another right answer (a longer word ladder)
     # a letter more (a word's letters in another order are the same product of symbols to math-verify)
     return text + ("z" if text.endswith("q") else "q")
 
