@@ -14,7 +14,8 @@ close those holes by construction, per answer type:
   here); a comma-separated list with as many items as the gold; as many numbers as the gold; an expression of
   exactly the task's numbers (``puzzle24``'s scorer takes any expression worth 24); the very numbers of the
   gold list (``number_sorting``'s scorer lets each be off by 1); the very word (``figlet_font``'s scorer gives full
-  marks to any ten letters in place); only buttons and arrows (``quantum_lock``'s presses every A-C in the text).
+  marks to any ten letters in place); only buttons and arrows (``quantum_lock``'s presses every A-C in the text);
+  the very text (``spell_backward``'s sums rounded fractions per letter in place).
 
 Generators in :data:`REFUSED` are not offered at all (:func:`~.generators.generator_names` leaves them out).
 
@@ -99,6 +100,10 @@ def _same_word(answer: str, gold: str, entry: Mapping[str, Any]) -> Verdict | No
     return float(answer.replace(" ", "").strip().casefold() == gold.replace(" ", "").strip().casefold()), None
 
 
+def _same_text(answer: str, gold: str, entry: Mapping[str, Any]) -> Verdict | None:
+    return float(answer.strip().casefold() == gold.strip().casefold()), None
+
+
 _BUTTONS = re.compile(r"\s*[A-Ca-c](?:\s*(?:→|->|,|\s)\s*[A-Ca-c])*\s*\.?")
 
 
@@ -122,6 +127,7 @@ RULES: dict[str, Callable[[str, str, Mapping[str, Any]], Verdict | None]] = {
     "cryptarithm": _same_count,  # its scorer reads "A=1,A=2" as A=2: a list of mappings passes
     "figlet_font": _same_word,  # its scorer gives 0.1 a letter in place, up to 1: any 10 right letters pass
     "quantum_lock": _buttons,  # its scorer presses every A-C letter of the answer: "banana" is B, A, A, A
+    "spell_backward": _same_text,  # its scorer sums 1/len per letter in place: the gold and more can reach 1.0
 }
 
 # Generators selfgym does not use, and why: no rule makes their scoring sound at a reasonable cost.
