@@ -275,8 +275,9 @@ def judge(task: Task, answer: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> V
     Tasks from files have ``data={"answer": gold}``: math-verify decides. Tasks from reasoning-gym generators
     carry their spec (``data["reasoning_gym"]``): the generator's own scorer decides. For
     :data:`~.generators.SYMBOLIC_GENERATORS` math-verify decides first, and the scorer only sees answers in which
-    math-verify reads no mathematical value (words, say): two judges that read different parts of one answer
-    (math-verify the last line, a scorer the first number) would otherwise accept a list of candidates.
+    math-verify reads no mathematical value (words, say) and that it could judge (not past its deadline, not
+    too long): two judges that read different parts of one answer (math-verify the last line, a scorer the first
+    number) would otherwise accept a list of candidates.
     """
     gold, spec = task.data.get("answer"), task.data.get("reasoning_gym")
     if spec is None:
@@ -285,7 +286,9 @@ def judge(task: Task, answer: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> V
         return verify_answer(str(gold), answer, timeout_s=timeout_s)
     if gold is not None and spec.get("name") in SYMBOLIC_GENERATORS:
         verdict, read = _math_verdict(str(gold), answer, timeout_s)
-        if verdict.correct or read:
+        # An answer math-verify could not judge (too long, past the deadline) is wrong: the scorer would read a
+        # part of it (gsm_symbolic's first number), so "28080 + 10^{10^{10}}" would pass on a timeout.
+        if verdict.correct or read or verdict.error:
             return verdict
     entry = {"question": task.prompt, "answer": gold, "metadata": task.data.get("metadata", {})}
     try:

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 
 from ..task import Task
+from . import canary
+from .strict import REFUSED, strict_score
 
 # Generators whose answer is one number or expression, where any equivalent form is right: their answers are
 # also judged by math-verify (``1/2`` for ``0.5``). Others (formats that matter: reduced fractions, expanded
@@ -72,9 +74,9 @@ def _registry() -> tuple[dict, dict]:
 
 
 def generator_names() -> list[str]:
-    """Every reasoning-gym generator this source can use, sorted."""
+    """Every reasoning-gym generator this source can use, sorted (not those :data:`.strict.REFUSED`)."""
     datasets, _ = _registry()
-    return sorted(set(datasets) - NOT_GENERATORS)
+    return sorted(set(datasets) - NOT_GENERATORS - set(REFUSED))
 
 
 def reasoning_gym_families() -> dict[str, dict[str, dict[str, Any]]]:
@@ -207,14 +209,24 @@ def score_answer(spec: Mapping[str, Any], entry: Mapping[str, Any], answer: str)
     """The generator's own score of ``answer`` for the task ``entry`` (``question``, ``answer``, ``metadata``)
     in [0, 1], and why the answer was rejected unscored (else ``None``).
 
-    Run this in the verifier worker (it runs third-party scorers on model output); call
-    :func:`harden_scorers` there first.
+    selfgym's own rules (:mod:`.strict`) decide first where the generator's scorer is lax. Run this in the
+    verifier worker (it runs third-party scorers on model output); call :func:`harden_scorers` there first.
     """
-    rejected = screen_answer(spec["name"], answer, entry.get("metadata"))
+    return _score(spec["name"], _dataset(dataset_key(spec)), scoring_entry(spec, entry), answer)
+
+
+def _score(name: str, dataset: Any, entry: Mapping[str, Any], answer: str) -> tuple[float, str | None]:
+    """``score_answer`` on the generator's ``dataset`` and the (scoring) ``entry``."""
+    if name in REFUSED:  # a stored task of a generator selfgym refuses earns nothing
+        return 0.0, f"generator {name!r} is refused: {REFUSED[name]}"
+    rejected = screen_answer(name, answer, entry.get("metadata"))
     if rejected is not None:
         return 0.0, rejected
+    decided = strict_score(name, answer, entry)  # selfgym's rules where the scorer is lax
+    if decided is not None:
+        return decided
     try:
-        score = float(_dataset(dataset_key(spec)).score_answer(answer, scoring_entry(spec, entry)))
+        score = float(dataset.score_answer(answer, entry))
     except Exception as exc:  # noqa: BLE001 - a scorer that chokes on an odd answer scores it 0
         return 0.0, f"the scorer failed on this answer ({type(exc).__name__})"
     return min(max(score, 0.0), 1.0), None
@@ -245,6 +257,8 @@ class ReasoningGymSource:
                  **config: Any) -> None:
         if name in NOT_GENERATORS:
             raise ValueError(f"{name!r} is not a single generator; mix sources with TaskMix instead")
+        if name in REFUSED:
+            raise ValueError(f"reasoning-gym generator {name!r} is refused: {REFUSED[name]}")
         if size < 1:
             raise ValueError(f"size must be >= 1, got {size}")
         try:
@@ -262,6 +276,12 @@ class ReasoningGymSource:
         except (AssertionError, ValueError, TypeError) as exc:
             raise ValueError(f"reasoning-gym cannot make {name} at levels {self.levels} with config "
                              f"{self.config}: {exc}") from None
+        # the canary gate: a generator whose scoring accepts what is never right is refused (see .canary)
+        dataset = self._dataset
+        harden_scorers()
+        canary.gate(name, dataset_key(self._spec),
+                    lambda: [dataset[index] for index in range(min(self.size, canary.CANARY_TASKS))],
+                    lambda entry, answer: _score(name, dataset, entry, answer)[0])
         level_tag = ",".join(f"{a}={v}" for a, v in sorted(self.levels.items())) if len(set(self.levels.values())) > 1 \
             else str(self.difficulty)
         config_tag = f"+{hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]}" if config else ""
