@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import yaml
@@ -19,10 +20,13 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def load_yaml_model(path: str | Path, model: type[Model], error: type[Exception], what: str) -> Model:
+def load_yaml_model(path: str | Path, model: type[Model], error: type[Exception], what: str,
+                    check: Callable[[Model], list[tuple[tuple, str]]] | None = None) -> Model:
     """Parse ``path`` and validate it as ``model``; every problem is one ``error`` whose lines read
     ``FILE:LINE: key.path: what is wrong`` (unknown keys get a "did you mean" and the keys allowed there).
-    ``what`` describes the expected top level, e.g. ``"name:, env:, agent:, ..."``."""
+    ``what`` describes the expected top level, e.g. ``"name:, env:, agent:, ..."``. ``check`` looks deeper into
+    a valid model (parameters that classes declare by their signatures) and returns ``(key path, message)``
+    problems, reported the same way."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     try:
@@ -35,7 +39,7 @@ def load_yaml_model(path: str | Path, model: type[Model], error: type[Exception]
     if not isinstance(raw, dict):
         raise error(f"{path}: the file must be a mapping of keys ({what})")
     try:
-        return model.model_validate(raw)
+        result = model.model_validate(raw)
     except ValidationError as exc:
         problems = []
         for detail in exc.errors():
@@ -57,6 +61,14 @@ def load_yaml_model(path: str | Path, model: type[Model], error: type[Exception]
                 message += f"; expected one of: {', '.join(fields)}" if fields else ""
             problems.append(f"{path}:{line or '?'}: {key}: {message}")
         raise error("\n".join(problems)) from None
+    found = check(result) if check is not None else []
+    if found:
+        lines = []
+        for loc, message in found:
+            line, shown = locate(root, loc)
+            lines.append(f"{path}:{line or '?'}: {'.'.join(str(part) for part in shown)}: {message}")
+        raise error("\n".join(lines))
+    return result
 
 
 def locate(node: yaml.Node | None, loc: tuple) -> tuple[int | None, tuple]:

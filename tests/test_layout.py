@@ -16,7 +16,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "selfgym"
 FLOORS = ["sandbox", "envs", "curricula", "agents", "eval", "experiments", "cli"]
-PLACES = {"io": "sandbox", "yaml_config": "sandbox", "__main__": "cli"}
+PLACES = {"io": "sandbox", "yaml_config": "sandbox", "params": "sandbox", "__main__": "cli"}
 
 
 def module_name(path: Path) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..envs.task import Task
 from ..io import atomic_write_text
+from ..params import AtLeastOne, Fraction, NonNegative, NonNegativeInt
 from .base import Curriculum, task_arm
 from .outcome_model import OutcomeModel
 
@@ -70,9 +71,10 @@ class SelfEvolvingCurriculum(Curriculum):
 
     def __init__(self, families, *, seed: int = 0, writers: Sequence[TaskWriter] | None = None,
                  validator: Validator | None = None, critic: Critic | None = None,
-                 band: tuple[float, float] = (0.05, 0.75), phase_length: int = 50, per_failure: int = 2,
-                 max_failures: int = 10, initial_per_arm: int = 2, explore: float = 0.1,
-                 max_pool: int = 5000, prior_strength: float = 8.0) -> None:
+                 band: tuple[Fraction, Fraction] = (0.05, 0.75), phase_length: AtLeastOne = 50,
+                 per_failure: NonNegativeInt = 2, max_failures: NonNegativeInt = 10,
+                 initial_per_arm: NonNegativeInt = 2, explore: Fraction = 0.1, max_pool: AtLeastOne = 5000,
+                 prior_strength: NonNegative = 8.0) -> None:
         super().__init__(families, seed=seed)
         low, high = band
         if not 0 <= low < high <= 1:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..params import AtLeastOne, Positive
 from ..sandbox import ExecResult, Limits, Sandbox, SandboxPool
 from ..sandbox.checks import mark_agent_start
 from .base import TextEnv, Turn
@@ -73,11 +74,11 @@ class ShellEnv(TextEnv):
              tool("submit", "Finish the task and have the work checked; give the answer if the task asks for one.",
                   optional={"answer": string("The answer, if the task asks for one.")}))
 
-    def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 20,
-                 command_timeout_s: float | None = None, check_timeout_s: float = 30.0,
-                 max_output_chars: int = 8_000, pool: SandboxPool | None = None, image: str | None = None,
+    def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: AtLeastOne = 20,
+                 command_timeout_s: Positive | None = None, check_timeout_s: Positive = 30.0,
+                 max_output_chars: AtLeastOne = 8_000, pool: SandboxPool | None = None, image: str | None = None,
                  limits: Limits | Mapping[str, Any] | None = None, render_mode: str | None = None,
-                 max_action_chars: int = 16_000, base_images: Mapping[str, str] | None = None) -> None:
+                 max_action_chars: AtLeastOne = 16_000, base_images: Mapping[str, str] | None = None) -> None:
         if tasks is None:
             source: TaskSource = shipped_tasks()
         elif isinstance(tasks, (str, Path)):

@@ -3,15 +3,23 @@ what was expected, never a stack trace."""
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import gymnasium as gym
 from pydantic import Field, field_validator, model_validator
 
 from ..agents.policy import Sampling
 from ..agents.spec import AgentSpec
+from ..envs.pools import env_class
+from ..params import Problem, check_arguments
 from ..yaml_config import StrictModel as _Strict
 from ..yaml_config import load_yaml_model
+
+
+# what the runner passes to an env itself: a file may not
+ENV_SKIP = ("pool", "source")
 
 
 class ConfigError(ValueError):
@@ -27,6 +35,9 @@ class FamilySpec(_Strict):
 
 
 class EnvSpec(_Strict):
+    """The env: a Gymnasium id, and ``kwargs`` for ``gym.make`` as the env class's ``__init__`` declares them
+    (checked when the file is read)."""
+
     id: str = "selfgym/Math-v0"
     kwargs: dict[str, Any] = Field(default_factory=dict)
     families: list[FamilySpec] = Field(default_factory=list)  # empty: the env's task source as one family
@@ -73,6 +84,9 @@ class SelfTrainingSpec(_Strict):
     epochs: int = Field(default=2, ge=1)
     learning_rate: float = Field(default=2e-4, gt=0)
     lora_r: int = Field(default=16, ge=1)
+    gradient_checkpointing: bool | None = Field(
+        default=None, description="recompute activations to save memory (default: on a GPU only; on the CPU it "
+                                  "only slows training)")
 
 
 class GRPOSpec(_Strict):
@@ -91,8 +105,26 @@ MethodSpec = Annotated[EvalOnlySpec | ReflexionSpec | SelfTrainingSpec | GRPOSpe
 
 
 class CurriculumSpec(_Strict):
+    """The curriculum, and its parameters as its class's ``__init__`` declares them (checked when the file is
+    read: ``selfgym.curricula.CURRICULA[name]``)."""
+
     name: Literal["uniform", "ladder", "plr", "learning_progress", "learnability", "self_evolving"] = "uniform"
     params: dict[str, Any] = Field(default_factory=dict)
+
+    def problems(self) -> list[Problem]:
+        """What is wrong with ``params`` for this curriculum: each against its declared type and range, then
+        the combination, by making the curriculum over a stand-in family (it starts nothing)."""
+        from ..curricula import CURRICULA, FixedFamily
+        from ..envs.task import Task
+
+        cls = CURRICULA[self.name]
+        found = check_arguments(cls.__init__, self.params, skip=("families", "seed"))
+        if not found:
+            try:
+                cls([FixedFamily("check", [Task(id="check", family="check", prompt="check")])], seed=0, **self.params)
+            except (ValueError, TypeError) as exc:
+                found.append(((), str(exc).splitlines()[0]))
+        return [(("params", *loc), message) for loc, message in found]
 
 
 class BudgetSpec(_Strict):
@@ -178,10 +210,28 @@ class ExperimentConfig(_Strict):
     def run_dir(self) -> Path:
         return Path(self.output_dir.format(name=self.name))
 
+    def problems(self) -> list[Problem]:
+        """What the classes the file names would refuse, found before anything starts: ``env.kwargs`` (and the
+        held-out settings over them) against the env class's signature, ``curriculum.params`` against the
+        curriculum's. Each is ``(key path in the file, message)``."""
+        found = [(("curriculum", *loc), message) for loc, message in self.curriculum.problems()]
+        try:
+            cls = env_class(self.env.id)
+        except ValueError as exc:
+            ids = [key for key in gym.registry if key.startswith("selfgym/")]
+            close = difflib.get_close_matches(self.env.id, ids, n=1)
+            return [(("env", "id"), f"{exc}{f' (did you mean {close[0]!r}?)' if close else ''}")] + found
+        settings = [(("env", "kwargs"), self.env.kwargs), (("eval", "env_kwargs"), self.eval.env_kwargs)]
+        settings += [(("eval", "also", name), kwargs) for name, kwargs in self.eval.also.items()]
+        for where, kwargs in settings:
+            found += [((*where, *loc), message) for loc, message in check_arguments(cls.__init__, kwargs, ENV_SKIP)]
+        return found
+
 
 def load_experiment(path: str | Path) -> ExperimentConfig:
     """Read and validate an experiment file; every problem is a :class:`ConfigError` with file and line."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such experiment file")
-    return load_yaml_model(path, ExperimentConfig, ConfigError, "name:, env:, agent:, method:, ...")
+    return load_yaml_model(path, ExperimentConfig, ConfigError, "name:, env:, agent:, method:, ...",
+                           check=ExperimentConfig.problems)

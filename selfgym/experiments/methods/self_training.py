@@ -6,7 +6,7 @@ from typing import Any
 
 from ...agents.self_training import SelfTrainConfig, canonicalize, correct, failures_of, finetune, sft_examples
 from ...agents.trajectory import Trajectory
-from ..progress import phase_progress
+from ..progress import training_progress
 from .base import Method, StepResult
 
 
@@ -60,10 +60,11 @@ class SelfTraining(Method):
             # a new folder per round: the state keeps pointing at the last committed one until the next commit
             checkpoint = self.context.run_dir / "checkpoints" / f"round-{self.rounds}"
             train = SelfTrainConfig(epochs=method.epochs, learning_rate=method.learning_rate, lora_r=method.lora_r,
-                                    lora_alpha=2 * method.lora_r, seed=self.config.seed)
-            with phase_progress(self.context.console) as progress:
-                bar = progress.add_task(f"fine-tuning on {len(examples)} examples", total=None)
+                                    lora_alpha=2 * method.lora_r, seed=self.config.seed,
+                                    gradient_checkpointing=method.gradient_checkpointing)
+            with training_progress(self.context.console, f"fine-tuning on {len(examples)} examples",
+                                   train.batch_size * train.gradient_accumulation_steps) as (progress, on_log):
                 finetune(self.policy, examples, train, seed=self.config.seed + self.rounds, save_to=checkpoint,
-                         progress=lambda step, steps: progress.update(bar, completed=step, total=steps))
+                         progress=progress, on_log=on_log)
             self.checkpoint = str(checkpoint)
         self.buffer = []
