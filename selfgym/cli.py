@@ -12,7 +12,7 @@ from rich.table import Table
 
 from rich.markup import escape
 
-from .agents.executors import ExecutorError
+from .runtime import ExecutorError
 from .experiments.config import ConfigError
 from .sandbox.errors import SandboxError
 
@@ -253,7 +253,7 @@ def eval_errors(func):
     def wrapper(*args, **kwargs):
         from .agents.policy import PolicyError
         from .agents.spec import AgentSpecError
-        from .agents.executors import ExecutorError
+        from .runtime import ExecutorError
         from .eval.leaderboard import LeaderboardError
         from .eval.runner import EvalError
         from .eval.suite import SuiteError
@@ -302,7 +302,7 @@ def eval_suite(suite: str, agent_spec: str, model: str | None, name: str | None,
     import re
 
     from .agents.spec import parse_agent
-    from .agents.executors import make_executor
+    from .runtime import make_executor
     from .eval.runner import run_eval
     from .eval.suite import limit_suite, load_suite
 

@@ -106,7 +106,7 @@ class EpisodeState:
 def env_class_of(env: gym.Env) -> type:
     """The class of the env that plays, whose class methods (reference and canonical replies, task signatures)
     apply: ``type(env.unwrapped)``, or for an env that runs elsewhere (a
-    :class:`~selfgym.agents.env_workers.RemoteEnv`) the class it runs as there."""
+    :class:`~selfgym.runtime.env_workers.WorkerEnv`) the class it runs as there."""
     unwrapped = env.unwrapped
     return getattr(unwrapped, "remote_class", None) or type(unwrapped)
 

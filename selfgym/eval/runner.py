@@ -46,7 +46,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ..agents.executors import Executor, make_executor
+from ..runtime import Executor, make_executor
 from ..agents.policy import LockedPolicy, Policy, Sampling
 from ..agents.rollout import DEFAULT_SYSTEM_PROMPT, replay_lost, rollout_batch
 from ..agents.spec import AgentSpec, build_policy, parse_agent
@@ -313,7 +313,7 @@ def run_eval(suite: Suite | str | Path, agent: AgentSpec | str, out_dir: str | P
         agent: an :class:`AgentSpec` or an ``--agent`` string (see :mod:`selfgym.eval.agent_spec`).
         out_dir: the run folder; an existing one of the same suite and agent is resumed.
         executor: ``"local"`` (threads), ``"ray"`` (actors; ``ray_address`` joins a cluster), or an
-            :class:`~selfgym.agents.executors.Executor`.
+            :class:`~selfgym.runtime.executors.Executor`.
         workers: workers (threads or actors) when ``executor`` is a name.
         batch_size: episodes each worker plays in lockstep (one batched policy call per turn).
         device: where a local model runs (default: CUDA when available).

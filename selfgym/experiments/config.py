@@ -174,8 +174,8 @@ class ExecutorSpec(_Strict):
         return self
 
     def build(self):
-        """The :class:`~selfgym.agents.executors.Executor` this spec describes (a context manager)."""
-        from ..agents.executors import make_executor
+        """The :class:`~selfgym.runtime.executors.Executor` this spec describes (a context manager)."""
+        from ..runtime import make_executor
 
         return make_executor(self.name, self.workers, address=self.address,
                              cpus_per_worker=self.cpus_per_worker, resources=self.resources,
