@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import inspect
 import sys
 import typing
@@ -50,9 +51,7 @@ def check_arguments(function: Callable[..., Any], arguments: Mapping[str, Any],
     known = {name: value for name, value in arguments.items() if name in declared}
     if not known:
         return problems
-    hints = _hints(function)
-    fields = {name: (_checkable(hints.get(name, Any)), ...) for name in known}
-    model = create_model(f"{getattr(function, '__qualname__', 'call')}", __base__=_Arguments, **fields)
+    model = _model_for(function, tuple(sorted(known)))
     try:
         model.model_validate(known)
     except ValidationError as exc:
@@ -60,6 +59,15 @@ def check_arguments(function: Callable[..., Any], arguments: Mapping[str, Any],
             message = detail["msg"].removeprefix("Value error, ")
             problems.append((tuple(detail["loc"]), message))
     return problems
+
+
+@functools.lru_cache(maxsize=256)
+def _model_for(function: Callable[..., Any], names: tuple[str, ...]) -> type[BaseModel]:
+    """A pydantic model of ``function``'s parameters ``names`` (made once: a config checks itself on every
+    construction)."""
+    hints = _hints(function)
+    fields: dict[str, Any] = {name: (_checkable(hints.get(name, Any)), ...) for name in names}
+    return create_model(f"{getattr(function, '__qualname__', 'call')}", __base__=_Arguments, **fields)
 
 
 class _Arguments(BaseModel):

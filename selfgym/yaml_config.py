@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import typing
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -18,6 +20,30 @@ class StrictModel(BaseModel):
     and values are frozen once read."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def spec_of(config: type, tag: str, run_sets: Mapping[str, str], doc: str) -> type[StrictModel]:
+    """The YAML spec of a trainer whose config is the dataclass ``config``: ``name: tag`` and every field of
+    ``config`` with its type (ranges included), default and ``metadata["help"]`` as description, except the
+    fields in ``run_sets`` (field -> what the run sets it from). A spec that passes also makes a valid
+    ``config`` (its ``__post_init__`` runs on the values, with the run's fields at their defaults), so the file
+    and the trainer can never disagree on a default or a limit."""
+    hints = typing.get_type_hints(config, include_extras=True)
+    fields: dict[str, Any] = {"name": (Literal[tag], ...)}
+    for field in dataclasses.fields(config):
+        if field.name in run_sets:
+            continue
+        default = field.default if field.default is not dataclasses.MISSING else None
+        fields[field.name] = (hints[field.name], Field(default=default, description=field.metadata.get("help")))
+
+    def check(self: BaseModel) -> BaseModel:
+        config(**self.model_dump(exclude={"name"}))
+        return self
+
+    spec = create_model(f"{config.__name__}Spec", __base__=StrictModel, __doc__=doc,
+                        __validators__={"_config_accepts": model_validator(mode="after")(check)}, **fields)
+    spec.run_sets = dict(run_sets)
+    return spec
 
 
 def load_yaml_model(path: str | Path, model: type[Model], error: type[Exception], what: str,

@@ -35,7 +35,8 @@ from .trajectory import Step, Trajectory, append_jsonl, read_jsonl
 if TYPE_CHECKING:
     from .hf import HFPolicy
     from .openai_policy import OpenAIPolicy
-    from .grpo import GRPOConfig, GRPOTrainer
+    from .grpo import GRPOTrainer
+    from .grpo_config import GRPOConfig
     from .sb3 import CandidateChoiceWrapper, CurriculumTeacherEnv, HashingFeaturizer
     from .self_training import SelfTrainConfig, SelfTrainer
     from .trl_env import SelfgymRollout, env_reward, tool_dataset, tool_environment
@@ -49,7 +50,7 @@ _LAZY = {
     "smollm2_path": ".smollm2",
     "SelfTrainConfig": ".self_training",
     "SelfTrainer": ".self_training",
-    "GRPOConfig": ".grpo",
+    "GRPOConfig": ".grpo_config",
     "GRPOTrainer": ".grpo",
     "CandidateChoiceWrapper": ".sb3",
     "CurriculumTeacherEnv": ".sb3",

@@ -11,11 +11,12 @@ import gymnasium as gym
 from pydantic import Field, field_validator, model_validator
 
 from ..agents.policy import Sampling
+from ..agents.grpo_config import GRPOConfig
 from ..agents.spec import AgentSpec
 from ..envs.pools import env_class
 from ..params import Problem, check_arguments
 from ..yaml_config import StrictModel as _Strict
-from ..yaml_config import load_yaml_model
+from ..yaml_config import load_yaml_model, spec_of
 
 
 # what the runner passes to an env itself: a file may not
@@ -89,15 +90,13 @@ class SelfTrainingSpec(_Strict):
                                   "only slows training)")
 
 
-class GRPOSpec(_Strict):
-    """GRPO: ``tasks_per_step`` tasks a step, ``group_size`` episodes each, compared within their group."""
-
-    name: Literal["grpo"]
-    group_size: int = Field(default=8, ge=2, description="episodes per task, compared with each other")
-    tasks_per_step: int = Field(default=2, ge=1, description="tasks per training step")
-    kl_beta: float = Field(default=0.0, ge=0, description="weight of the KL penalty to the base model")
-    learning_rate: float = Field(default=2e-4, gt=0)
-    lora_r: int = Field(default=16, ge=1)
+GRPOSpec = spec_of(GRPOConfig, "grpo", {
+    "steps": "budget.episodes // (tasks_per_step x group_size)", "seed": "seed", "output_dir": "the run folder's grpo/",
+    "save_every": "1 (after every step)", "keep_checkpoints": "1", "resume": "selfgym run --resume",
+    "max_new_tokens": "agent.max_new_tokens", "temperature": "agent.temperature", "top_p": "agent.top_p",
+    "system_prompt": "agent.system_prompt (none given: the rollout's default)",
+}, doc="GRPO (:class:`selfgym.agents.grpo.GRPOConfig`, every field but those the run sets): ``tasks_per_step`` "
+       "tasks a step, ``group_size`` episodes each, compared within their group.")
 
 
 # Each method lists only its own fields; ``name`` picks the member (a typo in one is a file:line error).
@@ -215,6 +214,9 @@ class ExperimentConfig(_Strict):
         held-out settings over them) against the env class's signature, ``curriculum.params`` against the
         curriculum's. Each is ``(key path in the file, message)``."""
         found = [(("curriculum", *loc), message) for loc, message in self.curriculum.problems()]
+        if self.method.name == "grpo" and self.agent.temperature <= 0:
+            found.append((("agent", "temperature"), "must be > 0 for method grpo: it compares sampled episodes of "
+                                                    "a task, and greedy ones would all be the same"))
         try:
             cls = env_class(self.env.id)
         except ValueError as exc:
