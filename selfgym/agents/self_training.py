@@ -174,7 +174,7 @@ def finetune(policy: HFPolicy, examples: Sequence[dict], config: SelfTrainConfig
     """LoRA fine-tuning on ``examples`` with TRL's ``SFTTrainer`` (loss on completions only), merged into
     ``policy.model`` in place. bf16 on CUDA, fp32 on the CPU. Returns the trainer's final metrics.
     ``progress(step, steps)`` is called after every optimizer step (the trainer itself prints nothing);
-    ``on_log(step, steps, logs)`` with the trainer's logs (``loss``, ``learning_rate``, ...) every 10 steps."""
+    ``on_log(step, steps, logs)`` with the trainer's logs (``loss``, ``learning_rate``, ...) every tenth of the steps."""
     import datasets
     from datasets import Dataset
     from peft import LoraConfig
@@ -204,7 +204,7 @@ def finetune(policy: HFPolicy, examples: Sequence[dict], config: SelfTrainConfig
             per_device_train_batch_size=config.batch_size,
             gradient_accumulation_steps=config.gradient_accumulation_steps, max_length=config.max_length,
             completion_only_loss=True, packing=False, bf16=on_gpu, use_cpu=not on_gpu, seed=seed,
-            save_strategy="no", report_to="none", logging_steps=10, disable_tqdm=True,
+            save_strategy="no", report_to="none", logging_steps=0.1, disable_tqdm=True,
             lr_scheduler_type="constant", gradient_checkpointing=checkpointing,
         )
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,

@@ -39,7 +39,7 @@ def _sandbox_of(env_id: str, env_kwargs: Mapping[str, Any] | None) -> tuple[Sand
         raise ValueError(f"{env_id!r} declares no sandbox (it is not a selfgym env)")
     env_kwargs = env_kwargs or {}
     limits = env_kwargs.get("limits") or spec.limits
-    return spec, env_kwargs.get("image"), Limits(**limits) if isinstance(limits, Mapping) else limits
+    return spec, env_kwargs.get("image"), Limits.of(limits)
 
 
 def pool_for(env_id: str, size: int, env_kwargs: Mapping[str, Any] | None = None, **pool_kwargs: Any

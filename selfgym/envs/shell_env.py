@@ -94,7 +94,7 @@ class ShellEnv(TextEnv):
         self.command_timeout_s = command_timeout_s
         self.check_timeout_s = check_timeout_s
         self.max_output_chars = max_output_chars
-        self.limits = Limits(**limits) if isinstance(limits, Mapping) else limits  # for tasks' own containers
+        self.limits = Limits.of(limits)  # for tasks' own containers
         self.base_images = dict(base_images or {})
         self._spec: ShellTaskSpec | None = None
         self._harbor: HarborEpisode | None = None

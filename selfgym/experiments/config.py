@@ -35,7 +35,7 @@ class FamilySpec(_Strict):
     levels: int = Field(default=3, ge=1, le=20)
 
 
-class EnvSpec(_Strict):
+class EnvConfig(_Strict):
     """The env: a Gymnasium id, and ``kwargs`` for ``gym.make`` as the env class's ``__init__`` declares them
     (checked when the file is read)."""
 
@@ -185,7 +185,7 @@ class ExperimentConfig(_Strict):
     name: str
     seed: int = 0
     output_dir: str = "runs/{name}"
-    env: EnvSpec = Field(default_factory=EnvSpec)
+    env: EnvConfig = Field(default_factory=EnvConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
     method: MethodSpec = Field(default_factory=EvalOnlySpec)
     curriculum: CurriculumSpec = Field(default_factory=CurriculumSpec)
