@@ -72,7 +72,7 @@ from .grpo_config import GRPOConfig
 from .hf import HFPolicy, seeded_rng
 from .metrics import MetricsLogger
 from .policy import Completion, Sampling
-from .rollout import DEFAULT_SYSTEM_PROMPT, INFRA_REPLAYS, EpisodeState, play_lockstep
+from .rollout import DEFAULT_SYSTEM_PROMPT, EpisodeState, play_batched, play_lockstep
 from .trajectory import Trajectory
 
 log = logging.getLogger(__name__)
@@ -486,31 +486,24 @@ class GRPOTrainer:
     def _rollouts(self, tasks: Sequence[Task]) -> tuple[list[TokenEpisode], RolloutTiming]:
         config = self.config
         jobs = [task for task in tasks for _ in range(config.group_size)]
-        episodes: list[TokenEpisode] = []
         timing = RolloutTiming()
-        for chunk, begin in enumerate(range(0, len(jobs), len(self.envs))):
-            batch = jobs[begin:begin + len(self.envs)]
+
+        def play(envs: Sequence[gym.Env], indices: list[int], start: int) -> list[TokenEpisode]:
+            # one sampling seed per chunk (from the run's seed, the step and the chunk), one env seed per episode
+            chunk = start // len(self.envs)
             seed = int(np.random.SeedSequence([config.seed, self.step, chunk]).generate_state(1)[0])
             sampling = Sampling(max_new_tokens=config.max_new_tokens, temperature=config.temperature,
                                 top_p=config.top_p, seed=seed)
-            seeds = [seed + i for i in range(len(batch))]
-            played: list[TokenEpisode | None] = [None] * len(batch)
-            todo = list(range(len(batch)))
-            for replay in range(INFRA_REPLAYS + 1):  # episodes lost to the infrastructure are played again
-                with self._autocast():
-                    again, chunk_timing = play_episodes(
-                        self.policy, self.envs[:len(todo)], [batch[i] for i in todo], sampling=sampling,
-                        max_episode_tokens=config.max_episode_tokens, system_prompt=config.system_prompt,
-                        seeds=[seeds[i] for i in todo], meta={"source": "grpo", "step": self.step + 1})
-                timing.add(chunk_timing)
-                for index, episode in zip(todo, again, strict=True):
-                    if replay:
-                        episode.trajectory.meta["infra_replays"] = replay
-                    played[index] = episode
-                todo = [i for i in todo if played[i].trajectory.error is not None]
-                if not todo:
-                    break
-            episodes += played
+            with self._autocast():
+                played, chunk_timing = play_episodes(
+                    self.policy, envs, [jobs[i] for i in indices], sampling=sampling,
+                    max_episode_tokens=config.max_episode_tokens, system_prompt=config.system_prompt,
+                    seeds=[seed + i - start for i in indices], meta={"source": "grpo", "step": self.step + 1})
+            timing.add(chunk_timing)
+            return played
+
+        # episodes lost to the infrastructure are played again (the one replay path of every rollout)
+        episodes = play_batched(self.envs, len(jobs), play, trajectory_of=lambda episode: episode.trajectory)
         return episodes, timing
 
     def _update(self, episodes: list[TokenEpisode], advantages: np.ndarray) -> dict[str, float]:

@@ -32,7 +32,7 @@ import torch
 from ..envs.task import Task
 from .hf import HFPolicy
 from .policy import Policy, Sampling, ScriptedPolicy
-from .rollout import DEFAULT_SYSTEM_PROMPT, env_class_of, replay_lost, rollout_batch, rollout_many
+from .rollout import DEFAULT_SYSTEM_PROMPT, env_class_of, play_batched, rollout_batch, rollout_many
 from .trajectory import Trajectory
 
 log = logging.getLogger(__name__)
@@ -83,17 +83,11 @@ def collect(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task], samp
             sampling: Sampling | None, seed: int, system_prompt: str | None) -> list[Trajectory]:
     """``samples_per_task`` episodes of each task, played ``len(envs)`` at a time with distinct seeds."""
     jobs = [(task, k) for task in tasks for k in range(samples_per_task)]
-    trajectories = []
-    for start in range(0, len(jobs), len(envs)):
-        chunk = jobs[start:start + len(envs)]
-        # a distinct sampling seed per chunk: the same prompt sampled k times must give k different answers
-        chunk_sampling = dataclasses.replace(sampling, seed=seed + start) if sampling is not None else None
-        played = rollout_batch(envs[:len(chunk)], policy, [task for task, _ in chunk],
-                               seeds=[seed + k for _, k in chunk], system_prompt=system_prompt,
-                               sampling=chunk_sampling, meta={"source": "sample"})
-        trajectories += replay_lost(envs, policy, played, system_prompt=system_prompt, sampling=chunk_sampling,
-                                    meta={"source": "sample"})
-    return trajectories
+    # a distinct sampling seed per chunk: the same prompt sampled k times must give k different answers
+    return rollout_many(envs, policy, [task for task, _ in jobs], seeds=[seed + k for _, k in jobs],
+                        sampling_for=lambda start: dataclasses.replace(sampling, seed=seed + start)
+                        if sampling is not None else None,
+                        system_prompt=system_prompt, meta={"source": "sample"})
 
 
 def failures_of(trajectories: Sequence[Trajectory]) -> list[Trajectory]:
@@ -113,12 +107,10 @@ def canonicalize(envs: Sequence[gym.Env], successes: Sequence[Trajectory], **kwa
         (kept if reply is None else replays).append(trajectory)
         if reply is not None:
             replies.append(reply)
-    for start in range(0, len(replays), len(envs)):
-        chunk, texts = replays[start:start + len(envs)], replies[start:start + len(envs)]
-        played = rollout_batch(envs[:len(chunk)], ScriptedPolicy(texts), [t.task for t in chunk],
-                               seeds=[t.seed for t in chunk], meta={"source": "canonical"}, **kwargs)
-        kept += [t for t in played if t.success]
-    return kept
+    played = play_batched(envs, len(replays), lambda chunk_envs, jobs, _: rollout_batch(
+        chunk_envs, ScriptedPolicy([replies[j] for j in jobs]), [replays[j].task for j in jobs],
+        seeds=[replays[j].seed for j in jobs], meta={"source": "canonical"}, **kwargs))
+    return kept + [t for t in played if t.success]
 
 
 def correction_prefix(failed: Trajectory, max_chars: int) -> str:
@@ -134,7 +126,6 @@ def correct(envs: Sequence[gym.Env], reflector: Policy, failures: Sequence[Traje
     kwargs = dict(system_prompt=system_prompt, sampling=sampling, meta={"source": "correction"})
     corrected = rollout_many(envs, reflector, [f.task for f in failures], seeds=[f.seed for f in failures],
                              first_message_prefixes=prefixes, **kwargs)
-    corrected = replay_lost(envs, reflector, corrected, first_message_prefixes=prefixes, **kwargs)
     for trajectory, prefix in zip(corrected, prefixes, strict=True):
         trajectory.meta["correction_prefix"] = prefix
     return corrected

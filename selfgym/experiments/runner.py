@@ -252,15 +252,11 @@ class ExperimentRunner:
 
     @staticmethod
     def _held_out(envs, policy, tasks: Sequence[Task], sampling, advance) -> dict[str, Any]:
-        from ..agents.rollout import replay_lost, rollout_batch
+        from ..agents.rollout import rollout_many
 
-        trajectories = []
-        for start in range(0, len(tasks), len(envs)):  # rollout_many, with progress
-            chunk = tasks[start:start + len(envs)]
-            trajectories += rollout_batch(envs[:len(chunk)], policy, chunk, seeds=[0] * len(chunk), sampling=sampling)
-            advance(len(chunk))
         # an episode lost to the infrastructure is played again; one still lost is left out, and counted
-        trajectories = replay_lost(envs, policy, trajectories, sampling=sampling)
+        trajectories = rollout_many(envs, policy, tasks, seeds=[0] * len(tasks), sampling=sampling,
+                                    after_chunk=lambda chunk: advance(len(chunk)))
         solved = [None if t.error is not None else t.success for t in trajectories]
         counted = [s for s in solved if s is not None]
         return {"tasks": len(counted), "success": float(np.mean(counted)) if counted else 0.0,
