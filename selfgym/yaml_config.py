@@ -22,22 +22,29 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def spec_of(config: type, tag: str, run_sets: Mapping[str, str], doc: str) -> type[StrictModel]:
-    """The YAML spec of a trainer whose config is the dataclass ``config``: ``name: tag`` and every field of
-    ``config`` with its type (ranges included), default and ``metadata["help"]`` as description, except the
-    fields in ``run_sets`` (field -> what the run sets it from). A spec that passes also makes a valid
-    ``config`` (its ``__post_init__`` runs on the values, with the run's fields at their defaults), so the file
-    and the trainer can never disagree on a default or a limit."""
+def spec_of(config: type, tags: tuple[str, ...], run_sets: Mapping[str, str], doc: str,
+            extra: Mapping[str, tuple[Any, Any]] | None = None) -> type[StrictModel]:
+    """The YAML spec of a trainer whose config is the dataclass ``config``: ``name`` (one of ``tags``) and every
+    field of ``config`` with its type (ranges included), default and ``metadata["help"]`` as description, except
+    the fields in ``run_sets`` (field -> what the run sets it from); ``extra`` adds the method's own fields
+    (name -> (type, pydantic ``Field``)). A spec that passes also makes a valid ``config`` (its
+    ``__post_init__`` runs on the values, with the run's fields at their defaults), so the file and the trainer
+    can never disagree on a default or a limit."""
     hints = typing.get_type_hints(config, include_extras=True)
-    fields: dict[str, Any] = {"name": (Literal[tag], ...)}
+    fields: dict[str, Any] = {"name": (Literal[tags], ...)}  # type: ignore[valid-type]
     for field in dataclasses.fields(config):
         if field.name in run_sets:
             continue
-        default = field.default if field.default is not dataclasses.MISSING else None
-        fields[field.name] = (hints[field.name], Field(default=default, description=field.metadata.get("help")))
+        if field.default is not dataclasses.MISSING:
+            default = Field(default=field.default, description=field.metadata.get("help"))
+        else:
+            default = Field(default_factory=field.default_factory, description=field.metadata.get("help"))
+        fields[field.name] = (hints[field.name], default)
+    fields.update(extra or {})
+    own = {"name", *(extra or {})}
 
     def check(self: BaseModel) -> BaseModel:
-        config(**self.model_dump(exclude={"name"}))
+        config(**self.model_dump(exclude=own))
         return self
 
     spec = create_model(f"{config.__name__}Spec", __base__=StrictModel, __doc__=doc,

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from .grpo import GRPOTrainer
     from .grpo_config import GRPOConfig
     from .sb3 import CandidateChoiceWrapper, CurriculumTeacherEnv, HashingFeaturizer
-    from .self_training import SelfTrainConfig, SelfTrainer
+    from .self_training import SelfTrainer
+    from .self_training_config import SelfTrainConfig
     from .trl_env import SelfgymRollout, env_reward, tool_dataset, tool_environment
     from .serve import create_app
     from .smollm2 import smollm2_path
@@ -48,7 +49,7 @@ _LAZY = {
     "OpenAIPolicy": ".openai_policy",
     "create_app": ".serve",
     "smollm2_path": ".smollm2",
-    "SelfTrainConfig": ".self_training",
+    "SelfTrainConfig": ".self_training_config",
     "SelfTrainer": ".self_training",
     "GRPOConfig": ".grpo_config",
     "GRPOTrainer": ".grpo",

@@ -21,9 +21,9 @@ import shutil
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -32,7 +32,8 @@ import torch
 from ..envs.task import Task
 from .hf import HFPolicy
 from .policy import Policy, Sampling, ScriptedPolicy
-from .rollout import DEFAULT_SYSTEM_PROMPT, env_class_of, play_batched, rollout_batch, rollout_many
+from .rollout import env_class_of, play_batched, rollout_batch, rollout_many
+from .self_training_config import SelfTrainConfig
 from .trajectory import Trajectory
 
 log = logging.getLogger(__name__)
@@ -43,40 +44,6 @@ CORRECTION_PREFIX = (
     "Start your next reply with one sentence \"Reflection: I should have ...\", then give the corrected answer "
     "exactly in the format the task asks for.\n\nThe task:\n"
 )
-
-
-@dataclass
-class SelfTrainConfig:
-    """Hyper-parameters of STaR and Re-ReST (``method``). LoRA and optimiser settings follow common
-    small-model SFT defaults; ``max_length`` is in tokens."""
-
-    method: Literal["star", "re-rest"] = "re-rest"
-    iterations: int = 1
-    samples_per_task: int = 4
-    sampling: Sampling = field(default_factory=lambda: Sampling(max_new_tokens=256, temperature=0.8, top_p=0.95))
-    reflector_sampling: Sampling = field(default_factory=lambda: Sampling(max_new_tokens=384, temperature=0.7))
-    train_reflector: bool = False
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    learning_rate: float = 2e-4
-    epochs: int = 2
-    batch_size: int = 4
-    gradient_accumulation_steps: int = 1
-    max_length: int = 1024
-    max_attempt_chars: int = 3000
-    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT
-    seed: int = 0
-    output_dir: str | None = None  # where each iteration's merged checkpoint is saved (None: not saved)
-    # Recompute activations in the backward pass to save memory. None: only on a GPU, where a long episode may
-    # need it; on the CPU memory is plentiful at these sizes and it only recomputes every forward (~1.3x slower).
-    gradient_checkpointing: bool | None = None
-
-    def __post_init__(self) -> None:
-        if self.method not in ("star", "re-rest"):
-            raise ValueError(f"method must be 'star' or 're-rest', got {self.method!r}")
-        if self.iterations < 1 or self.samples_per_task < 1:
-            raise ValueError("iterations and samples_per_task must be >= 1")
 
 
 def collect(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task], samples_per_task: int, *,

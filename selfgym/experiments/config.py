@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..agents.policy import Sampling
 from ..agents.grpo_config import GRPOConfig
+from ..agents.self_training_config import SelfTrainConfig
 from ..agents.spec import AgentSpec
 from ..envs.pools import env_class
 from ..params import Problem, check_arguments
@@ -72,25 +73,22 @@ class ReflexionSpec(_Strict):
     memory_size: int = Field(default=3, ge=1, description="reflections carried into the next attempt")
 
 
-class SelfTrainingSpec(_Strict):
-    """STaR (``self-training``) or Re-ReST (``re-rest``): fine-tune on verified successes (Re-ReST adds verified
-    corrections of the failures) every ``train_every`` tasks. ``canonical``: each success is learned in the form
-    its env asks for (the env's ``canonical_reply`` of the verified answer, verified again): the model learns the
-    answer format from its own right answers."""
-
-    name: Literal["self-training", "re-rest"]
-    samples_per_task: int = Field(default=1, ge=1, description="episodes sampled per task (k)")
-    canonical: bool = Field(default=False, description="learn successes in the env's canonical reply form")
-    train_every: int = Field(default=32, ge=1, description="tasks per fine-tuning round")
-    epochs: int = Field(default=2, ge=1)
-    learning_rate: float = Field(default=2e-4, gt=0)
-    lora_r: int = Field(default=16, ge=1)
-    gradient_checkpointing: bool | None = Field(
-        default=None, description="recompute activations to save memory (default: on a GPU only; on the CPU it "
-                                  "only slows training)")
+SelfTrainingSpec = spec_of(SelfTrainConfig, ("self-training", "re-rest"), {
+    "method": "name (self-training: STaR)", "iterations": "budget.episodes // train_every rounds",
+    "sampling": "agent:", "reflector_sampling": "agent: (the policy corrects itself)",
+    "train_reflector": "false (the policy is its own reflector)", "system_prompt": "agent.system_prompt",
+    "seed": "seed", "output_dir": "the run folder's checkpoints/round-N",
+}, doc="STaR (``self-training``) or Re-ReST (``re-rest``), :class:`selfgym.agents.SelfTrainConfig`'s fields but "
+       "those the run sets: fine-tune on verified successes (Re-ReST adds verified corrections of the failures) "
+       "every ``train_every`` tasks. ``canonical``: each success is learned in the form its env asks for (the "
+       "env's ``canonical_reply`` of the verified answer, verified again): the model learns the answer format "
+       "from its own right answers.", extra={
+    "canonical": (bool, Field(default=False, description="learn successes in the env's canonical reply form")),
+    "train_every": (int, Field(default=32, ge=1, description="tasks per fine-tuning round")),
+})
 
 
-GRPOSpec = spec_of(GRPOConfig, "grpo", {
+GRPOSpec = spec_of(GRPOConfig, ("grpo",), {
     "steps": "budget.episodes // (tasks_per_step x group_size)", "seed": "seed", "output_dir": "the run folder's grpo/",
     "save_every": "1 (after every step)", "keep_checkpoints": "1", "resume": "selfgym run --resume",
     "max_new_tokens": "agent.max_new_tokens", "temperature": "agent.temperature", "top_p": "agent.top_p",
