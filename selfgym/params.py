@@ -57,8 +57,27 @@ def check_arguments(function: Callable[..., Any], arguments: Mapping[str, Any],
     except ValidationError as exc:
         for detail in exc.errors():
             message = detail["msg"].removeprefix("Value error, ")
+            if detail["type"] == "unexpected_keyword_argument" and len(detail["loc"]) == 2:
+                message = _unknown_field(function, *detail["loc"])  # a misspelt field of a dataclass (limits)
             problems.append((tuple(detail["loc"]), message))
     return problems
+
+
+def missing_arguments(function: Callable[..., Any], arguments: Mapping[str, Any],
+                      skip: tuple[str, ...] = ()) -> list[Problem]:
+    """The parameters ``function`` requires (no default) that ``arguments`` does not give."""
+    return [((), f"missing parameter {name!r} (required)") for name, p in declared_parameters(function, skip).items()
+            if p.default is p.empty and name not in arguments]
+
+
+def _unknown_field(function: Callable[..., Any], name: str, key: Any) -> str:
+    fields: list[str] = []
+    for arg in (_hints(function).get(name), *typing.get_args(_hints(function).get(name))):
+        if dataclasses.is_dataclass(arg):
+            fields = [f.name for f in dataclasses.fields(arg)]
+    close = difflib.get_close_matches(str(key), fields, n=1)
+    return (f"unknown field{f' (did you mean {close[0]!r}?)' if close else ''}"
+            f"{'; expected one of: ' + ', '.join(sorted(fields)) if fields else ''}")
 
 
 @functools.lru_cache(maxsize=256)

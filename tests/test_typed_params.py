@@ -118,3 +118,10 @@ def test_check_arguments_reads_a_mapping_as_the_declared_dataclass():
     assert check_arguments(ShellEnv.__init__, {"limits": {"memory_mb": 1024}}) == []
     problems = check_arguments(ShellEnv.__init__, {"limits": {"memory_mb": 100, "disk_mb": 64}})
     assert problems and problems[0][0] == ("limits",) and "leaves the sandbox's executor no room" in problems[0][1]
+
+
+def test_a_misspelt_limit_and_a_missing_required_kwarg(tmp_path):
+    line = one_problem(write(tmp_path, "env:\n  kwargs:\n    limits: {memry_mb: 600}\n"))
+    assert ":4: env.kwargs.limits.memry_mb: unknown field (did you mean 'memory_mb'?)" in line
+    line = one_problem(write(tmp_path, "env:\n  id: selfgym/Remote-v0\n  kwargs: {token: x}\n"))
+    assert ":4: env.kwargs: missing parameter 'url' (required)" in line

@@ -15,7 +15,7 @@ from ..agents.grpo_config import GRPOConfig
 from ..agents.self_training_config import SelfTrainConfig
 from ..agents.spec import AgentSpec
 from ..envs.pools import env_class
-from ..params import Problem, check_arguments
+from ..params import Problem, check_arguments, missing_arguments
 from ..yaml_config import StrictModel as _Strict
 from ..yaml_config import load_yaml_model, spec_of
 
@@ -225,6 +225,8 @@ class ExperimentConfig(_Strict):
         settings += [(("eval", "also", name), kwargs) for name, kwargs in self.eval.also.items()]
         for where, kwargs in settings:
             found += [((*where, *loc), message) for loc, message in check_arguments(cls.__init__, kwargs, ENV_SKIP)]
+        found += [(("env", "kwargs", *loc), message)
+                  for loc, message in missing_arguments(cls.__init__, self.env.kwargs, ENV_SKIP)]
         return found
 
 
