@@ -25,7 +25,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from selfgym.agents import make_executor
+from selfgym.runtime import make_executor
 from selfgym.eval import run_eval
 from selfgym.sandbox import build_image, docker_client
 

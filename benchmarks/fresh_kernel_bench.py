@@ -34,8 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def executor_at(revision: str) -> bytes:
-    return subprocess.run(["git", "show", f"{revision}:selfgym/sandbox/executor.py"], cwd=ROOT, check=True,
-                          capture_output=True).stdout
+    """The sandbox's PID 1 source at ``revision`` (``supervisor.py``, named ``executor.py`` before)."""
+    for path in ("selfgym/sandbox/supervisor.py", "selfgym/sandbox/executor.py"):
+        found = subprocess.run(["git", "show", f"{revision}:{path}"], cwd=ROOT, capture_output=True)
+        if found.returncode == 0:
+            return found.stdout
+    raise FileNotFoundError(f"no sandbox PID 1 source at {revision}")
 
 
 def time_resets(pool: SandboxPool, runs: int) -> list[float]:

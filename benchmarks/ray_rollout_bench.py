@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from selfgym.agents import OraclePolicy, rollout_batch
-from selfgym.agents.executors import LocalExecutor, RayExecutor
+from selfgym.runtime import LocalExecutor, RayExecutor
 from selfgym.sandbox import build_image, docker_client
 
 ENV = "selfgym/Code-v0"

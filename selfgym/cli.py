@@ -18,8 +18,7 @@ from .sandbox.errors import SandboxError
 console = Console(stderr=True, soft_wrap=True)  # one error, one line: no wrapping at 80 columns
 # errors shown as one line, by module: looked up only once raised, so that a command that never loads the
 # experiments (which import torch) or the executors does not load them at start (env-server: 2-3 s, 240 MiB)
-CLEAR_ERRORS = (("selfgym.experiments.config", "ConfigError"), ("selfgym.agents.executors", "ExecutorError"),
-                ("selfgym.runtime.executors", "ExecutorError"))
+CLEAR_ERRORS = (("selfgym.experiments.config", "ConfigError"), ("selfgym.runtime.errors", "ExecutorError"))
 
 
 def _clear_error_types() -> tuple[type[BaseException], ...]:
@@ -347,7 +346,8 @@ def env_server(env_id: str, host: str, port: int, max_sessions: int, idle_timeou
             name = parse_spec(curriculum_spec).name
             run = curriculum_run or f"{server.env_name}-{name}"
             server.curriculum = open_service(list(server._catalog.unwrapped.source), curriculum_spec, curriculum_db,
-                                             run=run, model=model_name, inherit=not fresh)
+                                             run=run, model=model_name, inherit=not fresh, env_id=env_id,
+                                             env_kwargs=kwargs)
             server.app = server._build_app()  # with the curriculum's routes
             console.print(f"curriculum {name} (run {run!r}, {server.curriculum.folded} outcomes known) in "
                           f"{server.curriculum.store.safe_url}")
@@ -369,7 +369,7 @@ def eval_errors(func):
     def wrapper(*args, **kwargs):
         from .agents.policy import PolicyError
         from .agents.spec import AgentSpecError
-        from .agents.executors import ExecutorError
+        from .runtime import ExecutorError
         from .eval.leaderboard import LeaderboardError
         from .eval.runner import EvalError
         from .eval.suite import SuiteError
@@ -475,7 +475,7 @@ def eval_suite(suite: str, agent_spec: str, model: str | None, name: str | None,
     import re
 
     from .agents.spec import parse_agent
-    from .agents.executors import make_executor
+    from .runtime import make_executor
     from .eval.runner import run_eval
     from .eval.suite import limit_suite, load_suite
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import typing
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -19,10 +22,44 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def load_yaml_model(path: str | Path, model: type[Model], error: type[Exception], what: str) -> Model:
+def spec_of(config: type, tags: tuple[str, ...], run_sets: Mapping[str, str], doc: str,
+            extra: Mapping[str, tuple[Any, Any]] | None = None) -> type[StrictModel]:
+    """The YAML spec of a trainer whose config is the dataclass ``config``: ``name`` (one of ``tags``) and every
+    field of ``config`` with its type (ranges included), default and ``metadata["help"]`` as description, except
+    the fields in ``run_sets`` (field -> what the run sets it from); ``extra`` adds the method's own fields
+    (name -> (type, pydantic ``Field``)). A spec that passes also makes a valid ``config`` (its
+    ``__post_init__`` runs on the values, with the run's fields at their defaults), so the file and the trainer
+    can never disagree on a default or a limit."""
+    hints = typing.get_type_hints(config, include_extras=True)
+    fields: dict[str, Any] = {"name": (Literal[tags], ...)}  # type: ignore[valid-type]
+    for field in dataclasses.fields(config):
+        if field.name in run_sets:
+            continue
+        if field.default is not dataclasses.MISSING:
+            default = Field(default=field.default, description=field.metadata.get("help"))
+        else:
+            default = Field(default_factory=field.default_factory, description=field.metadata.get("help"))
+        fields[field.name] = (hints[field.name], default)
+    fields.update(extra or {})
+    own = {"name", *(extra or {})}
+
+    def check(self: BaseModel) -> BaseModel:
+        config(**self.model_dump(exclude=own))
+        return self
+
+    spec = create_model(f"{config.__name__}Spec", __base__=StrictModel, __doc__=doc,
+                        __validators__={"_config_accepts": model_validator(mode="after")(check)}, **fields)
+    spec.run_sets = dict(run_sets)
+    return spec
+
+
+def load_yaml_model(path: str | Path, model: type[Model], error: type[Exception], what: str,
+                    check: Callable[[Model], list[tuple[tuple, str]]] | None = None) -> Model:
     """Parse ``path`` and validate it as ``model``; every problem is one ``error`` whose lines read
     ``FILE:LINE: key.path: what is wrong`` (unknown keys get a "did you mean" and the keys allowed there).
-    ``what`` describes the expected top level, e.g. ``"name:, env:, agent:, ..."``."""
+    ``what`` describes the expected top level, e.g. ``"name:, env:, agent:, ..."``. ``check`` looks deeper into
+    a valid model (parameters that classes declare by their signatures) and returns ``(key path, message)``
+    problems, reported the same way."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     try:
@@ -35,7 +72,7 @@ def load_yaml_model(path: str | Path, model: type[Model], error: type[Exception]
     if not isinstance(raw, dict):
         raise error(f"{path}: the file must be a mapping of keys ({what})")
     try:
-        return model.model_validate(raw)
+        result = model.model_validate(raw)
     except ValidationError as exc:
         problems = []
         for detail in exc.errors():
@@ -57,6 +94,14 @@ def load_yaml_model(path: str | Path, model: type[Model], error: type[Exception]
                 message += f"; expected one of: {', '.join(fields)}" if fields else ""
             problems.append(f"{path}:{line or '?'}: {key}: {message}")
         raise error("\n".join(problems)) from None
+    found = check(result) if check is not None else []
+    if found:
+        lines = []
+        for loc, message in found:
+            line, shown = locate(root, loc)
+            lines.append(f"{path}:{line or '?'}: {'.'.join(str(part) for part in shown)}: {message}")
+        raise error("\n".join(lines))
+    return result
 
 
 def locate(node: yaml.Node | None, loc: tuple) -> tuple[int | None, tuple]:

@@ -24,8 +24,8 @@ from ray.cluster_utils import Cluster
 from tiny_models import build_tiny_chat_model
 
 from selfgym.agents import OraclePolicy, ScriptedPolicy, rollout_batch
-from selfgym.agents.env_workers import RemoteEnv
-from selfgym.agents.executors import ExecutorError, LocalExecutor, RayExecutor
+from selfgym.runtime.env_workers import WorkerEnv
+from selfgym.runtime import ExecutorError, LocalExecutor, RayExecutor
 from selfgym.sandbox.reaper import LABEL_PID
 
 pytestmark = pytest.mark.docker
@@ -73,7 +73,7 @@ def test_remote_envs_play_like_local_ones_on_both_nodes(cluster, sandbox_image, 
                 assert executor.fleet.resources == {"docker": 1.0}  # nodes offer docker: workers ask for it
                 pids = {info["pid"] for info in executor.worker_info}
                 remote = envs[0]
-                assert isinstance(remote, RemoteEnv) and remote.remote_class.__name__ == "CodeEnv"
+                assert isinstance(remote, WorkerEnv) and remote.remote_class.__name__ == "CodeEnv"
                 with pytest.raises(ValueError, match="unknown reset option"):  # the worker's error, as it was
                     remote.reset(options={"bogus": 1})
                 with pytest.raises(gym.error.ResetNeeded):

@@ -13,7 +13,7 @@ import pytest
 import ray
 from eval_suites import he_suite, mixed_suite
 
-from selfgym.agents import RayExecutor
+from selfgym.runtime import RayExecutor
 from selfgym.eval import expand_suite, load_suite, run_eval
 
 pytestmark = pytest.mark.docker

@@ -1,10 +1,11 @@
 """The package's floors, checked from its source: an import only points down, and no module-level import cycle.
 
-Floors, bottom up: sandbox -> envs -> curricula -> agents -> eval -> experiments -> cli (``io`` and ``yaml_config``
-sit at the bottom, beside ``sandbox``; the package's ``__init__``, which registers the envs, on the envs' floor;
-``__main__`` with ``cli``). Every ``import`` counts for the direction, those
-inside functions too (deferred, they are still dependencies); cycles are looked for among module-level imports,
-the ones that run when a module is imported.
+Floors, bottom up: sandbox -> envs -> curricula -> runtime -> agents -> eval -> experiments -> cli (``io``,
+``yaml_config`` and ``params`` sit at the bottom, beside ``sandbox``; the package's ``__init__``, which registers the
+envs, on the envs' floor; ``__main__`` with ``cli``). Every ``import`` counts for the direction, those inside
+functions too (deferred, they are still dependencies). Cycles: none among module-level imports (the ones that run
+when a module is imported), and none at all, deferred imports included, between the modules of one package: two
+modules that need each other are one job split wrongly.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "selfgym"
-FLOORS = ["sandbox", "envs", "curricula", "agents", "eval", "experiments", "cli"]
-PLACES = {"io": "sandbox", "yaml_config": "sandbox", "__main__": "cli"}
+FLOORS = ["sandbox", "envs", "curricula", "runtime", "agents", "eval", "experiments", "cli"]
+PLACES = {"io": "sandbox", "yaml_config": "sandbox", "params": "sandbox", "__main__": "cli"}
 
 
 def module_name(path: Path) -> str:
@@ -71,10 +72,8 @@ def test_imports_only_point_down():
     assert not upward, "\n".join(sorted(upward))
 
 
-def test_no_module_level_import_cycle():
-    _, eager = graph()
-    # a module's eager imports of its own package's __init__ are the package being loaded, not a cycle
-    edges = {m: {t for t in ts if t != m and not m.startswith(t + ".")} for m, ts in eager.items()}
+def cycles_of(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The cycles a depth-first walk of ``edges`` meets (each as the modules around it)."""
     state: dict[str, int] = {}
     cycles = []
 
@@ -90,6 +89,24 @@ def test_no_module_level_import_cycle():
     for node in sorted(edges):
         if node not in state:
             visit(node, [node])
+    return cycles
+
+
+def test_no_module_level_import_cycle():
+    _, eager = graph()
+    # a module's eager imports of its own package's __init__ are the package being loaded, not a cycle
+    edges = {m: {t for t in ts if t != m and not m.startswith(t + ".")} for m, ts in eager.items()}
+    cycles = cycles_of(edges)
+    assert not cycles, "\n".join(" -> ".join(cycle) for cycle in cycles)
+
+
+def test_no_import_cycle_at_all():
+    """Deferred imports too: a cycle hidden inside functions is still two modules that need each other. A
+    package's ``__init__`` only gathers its modules' names, so an import of a package is not followed."""
+    every, _ = graph()
+    packages = {module_name(path) for path in PACKAGE.rglob("__init__.py")}
+    edges = {m: {t for t in ts if t != m and t not in packages} for m, ts in every.items() if m not in packages}
+    cycles = cycles_of(edges)
     assert not cycles, "\n".join(" -> ".join(cycle) for cycle in cycles)
 
 

@@ -81,3 +81,30 @@ def test_sft_examples_strip_reflector_context():
     assert example["prompt"][-1] == {"role": "user", "content": "What is 2+3?"}
     assert example["completion"] == [{"role": "assistant", "content": ANSWER}]
     assert strip_reflection("Reflection: only a diagnosis") == "Reflection: only a diagnosis"
+
+
+def test_cpu_finetuning_skips_gradient_checkpointing_and_logs_lines_off_a_terminal(tiny_path):
+    """On the CPU, recomputing activations buys nothing at these sizes (it was TRL's default); asked for, it is
+    on. Where the console is not a terminal (CI logs), each tenth of the steps is a line with loss and speed."""
+    import io
+
+    from rich.console import Console
+
+    from selfgym.agents.self_training import finetune
+    from selfgym.experiments.progress import training_progress
+
+    examples = [{"prompt": [{"role": "user", "content": "What is 2+3?"}],
+                 "completion": [{"role": "assistant", "content": ANSWER}]}] * 4
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=200)
+    policy = HFPolicy(tiny_path)
+    with training_progress(console, "fine-tuning", 2) as (progress, on_log):
+        finetune(policy, examples, SelfTrainConfig(epochs=2, batch_size=2), seed=0, progress=progress, on_log=on_log)
+    assert not policy.model.is_activation_checkpointing  # the flag the trainer leaves on the (merged) model
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "fine-tuning: started" and lines[-1].startswith("fine-tuning: done in")
+    assert [line.split(",")[0] for line in lines[1:-1]] == [f"fine-tuning: step {i}/4" for i in range(1, 5)]
+    assert all(" loss " in line and line.endswith("examples/s") for line in lines[1:-1])
+    policy = HFPolicy(tiny_path)
+    finetune(policy, examples[:2], SelfTrainConfig(epochs=1, batch_size=2, gradient_checkpointing=True), seed=0)
+    assert policy.model.is_activation_checkpointing

@@ -10,7 +10,8 @@ policy). Policies may call an env's tools (``act_batch_with_info(tools=...)``; `
 
 Episodes: :func:`rollout` / :func:`rollout_batch` play envs with a policy and return :class:`Trajectory` objects
 (JSONL via ``append_jsonl``/``read_jsonl``); the envs may live in this process or, made by a
-:class:`RayExecutor`, in env workers on a Ray cluster (:mod:`selfgym.agents.env_workers`). Improvement: :class:`Reflexion` (verbal memory across trials) and
+:class:`~selfgym.runtime.RayExecutor`, in env workers on a Ray cluster (:mod:`selfgym.runtime`). Improvement:
+:class:`Reflexion` (verbal memory across trials) and
 :class:`SelfTrainer` (STaR and Re-ReST self-training with LoRA), :class:`GRPOTrainer` (multi-turn GRPO; TRL users:
 :func:`tool_environment` for ``environment_factory``, or :class:`SelfgymRollout`), and Stable-Baselines3 wrappers (:class:`CandidateChoiceWrapper`,
 :class:`CurriculumTeacherEnv`).
@@ -34,22 +35,23 @@ from .trajectory import Step, Trajectory, append_jsonl, read_jsonl
 if TYPE_CHECKING:
     from .hf import HFPolicy
     from .openai_policy import OpenAIPolicy
-    from .grpo import GRPOConfig, GRPOTrainer
+    from .grpo import GRPOTrainer
+    from .grpo_config import GRPOConfig
     from .sb3 import CandidateChoiceWrapper, CurriculumTeacherEnv, HashingFeaturizer
-    from .self_training import SelfTrainConfig, SelfTrainer
+    from .self_training import SelfTrainer
+    from .self_training_config import SelfTrainConfig
     from .trl_env import SelfgymRollout, env_reward, tool_dataset, tool_environment
     from .serve import create_app
     from .smollm2 import smollm2_path
-    from .executors import LocalExecutor, RayExecutor, make_executor
 
 _LAZY = {
     "HFPolicy": ".hf",
     "OpenAIPolicy": ".openai_policy",
     "create_app": ".serve",
     "smollm2_path": ".smollm2",
-    "SelfTrainConfig": ".self_training",
+    "SelfTrainConfig": ".self_training_config",
     "SelfTrainer": ".self_training",
-    "GRPOConfig": ".grpo",
+    "GRPOConfig": ".grpo_config",
     "GRPOTrainer": ".grpo",
     "CandidateChoiceWrapper": ".sb3",
     "CurriculumTeacherEnv": ".sb3",
@@ -58,18 +60,15 @@ _LAZY = {
     "env_reward": ".trl_env",
     "tool_environment": ".trl_env",
     "tool_dataset": ".trl_env",
-    "LocalExecutor": ".executors",
-    "RayExecutor": ".executors",
-    "make_executor": ".executors",
 }
 
 __all__ = [
     "AgentSpec", "AgentSpecError", "CandidateChoiceWrapper", "Completion", "ContextLengthError",
     "CurriculumTeacherEnv", "EmptyPolicy", "GRPOConfig", "GRPOTrainer", "HFPolicy", "HashingFeaturizer",
-    "LocalExecutor", "LockedPolicy", "OpenAIPolicy", "OraclePolicy", "Policy", "PolicyError", "RayExecutor",
+    "LockedPolicy", "OpenAIPolicy", "OraclePolicy", "Policy", "PolicyError",
     "Reflexion", "ReflexionConfig", "ReflexionResult", "Sampling", "ScriptedPolicy", "SelfTrainConfig", "SelfTrainer",
     "SelfgymRollout", "Step", "TokenLogprob", "Trajectory", "append_jsonl", "build_policy", "check_messages",
-    "create_app", "env_reward", "make_executor", "parse_agent", "read_jsonl", "rollout", "rollout_batch",
+    "create_app", "env_reward", "parse_agent", "read_jsonl", "rollout", "rollout_batch",
     "rollout_many", "smollm2_path", "tool_call", "tool_dataset", "tool_environment"
 ]
 

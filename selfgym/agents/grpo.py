@@ -68,69 +68,14 @@ import torch
 from ..curricula.base import SampledTasks, TaskChooser
 from ..envs.sources import TaskList
 from ..envs.task import Task, TaskSource
+from .grpo_config import GRPOConfig
 from .hf import HFPolicy, seeded_rng
 from .metrics import MetricsLogger
 from .policy import Completion, Sampling
-from .rollout import DEFAULT_SYSTEM_PROMPT, INFRA_REPLAYS, EpisodeState, play_lockstep
+from .rollout import DEFAULT_SYSTEM_PROMPT, EpisodeState, play_batched, play_lockstep
 from .trajectory import Trajectory
 
 log = logging.getLogger(__name__)
-
-
-# --- configuration ------------------------------------------------------------------------------------------
-@dataclass
-class GRPOConfig:
-    """Everything a GRPO run depends on. A batch is ``tasks_per_step × group_size`` episodes."""
-
-    steps: int = 100                      # training steps: rollouts, then epochs_per_step optimizer steps
-    tasks_per_step: int = 4
-    group_size: int = 8                   # G: episodes per task, compared with each other
-    max_new_tokens: int = 256             # per reply
-    max_episode_tokens: int = 2048        # prompt + replies + observations; an episode would pass it ends
-    temperature: float = 1.0
-    top_p: float = 1.0
-    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT
-    learning_rate: float = 1e-5
-    warmup_steps: int = 0                 # linear warm-up, then constant
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    epochs_per_step: int = 1              # optimizer steps on each batch (μ in the GRPO paper)
-    micro_batch_size: int = 4             # episodes per forward/backward; gradients accumulate over the batch
-    clip_epsilon: float = 0.2
-    clip_epsilon_high: float | None = None  # DAPO's "clip higher"; None: clip_epsilon
-    kl_beta: float = 0.0                  # weight of the KL penalty to the reference model
-    scale_rewards: bool = True            # divide by the group's std (False: Dr. GRPO's unscaled advantages)
-    loss_aggregation: Literal["token", "sequence"] = "token"
-    lora: bool = True                     # False: full fine-tuning
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.0             # > 0 makes the trained distribution differ from the sampled one
-    lora_target_modules: str | list[str] = "all-linear"
-    bf16: bool | None = None              # None: bf16 autocast on CUDA, fp32 elsewhere
-    gradient_checkpointing: bool = False
-    seed: int = 0
-    output_dir: str | None = None         # metrics and checkpoints; None: neither is written
-    save_every: int = 0                   # steps between checkpoints (0: only at the end of train())
-    keep_checkpoints: int = 2
-    resume: bool = True                   # continue from the latest checkpoint in output_dir
-    tensorboard: bool = True
-
-    def __post_init__(self) -> None:
-        positive = ("steps", "tasks_per_step", "group_size", "max_new_tokens", "max_episode_tokens",
-                    "epochs_per_step", "micro_batch_size", "keep_checkpoints")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.group_size < 2:
-            raise ValueError("group_size must be at least 2: advantages compare episodes within a group")
-        if self.loss_aggregation not in ("token", "sequence"):
-            raise ValueError(f"loss_aggregation must be 'token' or 'sequence', got {self.loss_aggregation!r}")
-        if self.kl_beta < 0 or self.clip_epsilon <= 0:
-            raise ValueError("kl_beta must be >= 0 and clip_epsilon > 0")
-        if self.save_every and not self.output_dir:
-            raise ValueError("save_every needs an output_dir to save checkpoints in")
-        # Sampling checks its fields and says what is wrong
-        Sampling(max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p)
 
 
 # --- rollouts: episodes as token sequences with a mask on the model's own tokens ----------------------------
@@ -541,31 +486,24 @@ class GRPOTrainer:
     def _rollouts(self, tasks: Sequence[Task]) -> tuple[list[TokenEpisode], RolloutTiming]:
         config = self.config
         jobs = [task for task in tasks for _ in range(config.group_size)]
-        episodes: list[TokenEpisode] = []
         timing = RolloutTiming()
-        for chunk, begin in enumerate(range(0, len(jobs), len(self.envs))):
-            batch = jobs[begin:begin + len(self.envs)]
+
+        def play(envs: Sequence[gym.Env], indices: list[int], start: int) -> list[TokenEpisode]:
+            # one sampling seed per chunk (from the run's seed, the step and the chunk), one env seed per episode
+            chunk = start // len(self.envs)
             seed = int(np.random.SeedSequence([config.seed, self.step, chunk]).generate_state(1)[0])
             sampling = Sampling(max_new_tokens=config.max_new_tokens, temperature=config.temperature,
                                 top_p=config.top_p, seed=seed)
-            seeds = [seed + i for i in range(len(batch))]
-            played: list[TokenEpisode | None] = [None] * len(batch)
-            todo = list(range(len(batch)))
-            for replay in range(INFRA_REPLAYS + 1):  # episodes lost to the infrastructure are played again
-                with self._autocast():
-                    again, chunk_timing = play_episodes(
-                        self.policy, self.envs[:len(todo)], [batch[i] for i in todo], sampling=sampling,
-                        max_episode_tokens=config.max_episode_tokens, system_prompt=config.system_prompt,
-                        seeds=[seeds[i] for i in todo], meta={"source": "grpo", "step": self.step + 1})
-                timing.add(chunk_timing)
-                for index, episode in zip(todo, again, strict=True):
-                    if replay:
-                        episode.trajectory.meta["infra_replays"] = replay
-                    played[index] = episode
-                todo = [i for i in todo if played[i].trajectory.error is not None]
-                if not todo:
-                    break
-            episodes += played
+            with self._autocast():
+                played, chunk_timing = play_episodes(
+                    self.policy, envs, [jobs[i] for i in indices], sampling=sampling,
+                    max_episode_tokens=config.max_episode_tokens, system_prompt=config.system_prompt,
+                    seeds=[seed + i - start for i in indices], meta={"source": "grpo", "step": self.step + 1})
+            timing.add(chunk_timing)
+            return played
+
+        # episodes lost to the infrastructure are played again (the one replay path of every rollout)
+        episodes = play_batched(self.envs, len(jobs), play, trajectory_of=lambda episode: episode.trajectory)
         return episodes, timing
 
     def _update(self, episodes: list[TokenEpisode], advantages: np.ndarray) -> dict[str, float]:

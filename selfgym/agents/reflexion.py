@@ -15,7 +15,7 @@ import numpy as np
 
 from ..envs.task import Task
 from .policy import Policy, Sampling
-from .rollout import DEFAULT_SYSTEM_PROMPT, replay_lost, rollout_batch
+from .rollout import DEFAULT_SYSTEM_PROMPT, rollout_many
 from .trajectory import Trajectory
 
 REFLECTION_SYSTEM_PROMPT = (
@@ -109,25 +109,22 @@ class Reflexion:
         results = [ReflexionResult(task, [], []) for task in tasks]
         for trial in range(self.config.trials):
             pending = [r for r in results if not r.success and r.error is None]
-            for start in range(0, len(pending), len(envs)):
-                chunk = pending[start:start + len(envs)]
-                prefixes = [memory_prompt(r.reflections, r.trajectories[-1] if r.trajectories else None,
-                                          self.config) for r in chunk]
-                kwargs = dict(system_prompt=self.config.system_prompt, sampling=self.config.actor_sampling,
-                              first_message_prefixes=prefixes, meta={"method": "reflexion", "trial": trial + 1})
-                trajectories = rollout_batch(envs[:len(chunk)], self.actor, [r.task for r in chunk],
-                                             seeds=[seed + trial for _ in chunk], **kwargs)
-                trajectories = replay_lost(envs, self.actor, trajectories, **kwargs)  # no trial is lost to them
-                for result, trajectory, prefix in zip(chunk, trajectories, prefixes, strict=True):
-                    trajectory.meta["memory"] = list(result.reflections[-self.config.memory_size:])
-                    result.trajectories.append(trajectory)
-                failed = [(r, t) for r, t in zip(chunk, trajectories, strict=True)
-                          if not t.success and t.error is None]
-                if failed and trial + 1 < self.config.trials:
-                    texts = self.reflector.act_batch([reflection_messages(t, self.config) for _, t in failed],
-                                                     self.config.reflection_sampling)
-                    for (result, _), text in zip(failed, texts, strict=True):
-                        result.reflections.append(text.strip() or "(empty reflection)")
+            prefixes = [memory_prompt(r.reflections, r.trajectories[-1] if r.trajectories else None, self.config)
+                        for r in pending]
+            kwargs = dict(system_prompt=self.config.system_prompt, sampling=self.config.actor_sampling,
+                          meta={"method": "reflexion", "trial": trial + 1})
+            # episodes lost to the infrastructure are played again: no trial is lost to them
+            trajectories = rollout_many(envs, self.actor, [r.task for r in pending], seeds=[seed + trial] * len(pending),
+                                        first_message_prefixes=prefixes, **kwargs)
+            for result, trajectory in zip(pending, trajectories, strict=True):
+                trajectory.meta["memory"] = list(result.reflections[-self.config.memory_size:])
+                result.trajectories.append(trajectory)
+            failed = [(r, t) for r, t in zip(pending, trajectories, strict=True) if not t.success and t.error is None]
+            if failed and trial + 1 < self.config.trials:
+                texts = self.reflector.act_batch([reflection_messages(t, self.config) for _, t in failed],
+                                                 self.config.reflection_sampling)
+                for (result, _), text in zip(failed, texts, strict=True):
+                    result.reflections.append(text.strip() or "(empty reflection)")
         return results
 
     @staticmethod

@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import gymnasium as gym
 
@@ -16,6 +16,7 @@ from ..sandbox import InfrastructureError
 from .policy import Completion, ContextLengthError, Policy, Sampling
 from .trajectory import Step, Trajectory
 
+R = TypeVar("R")
 INFRA_REPLAYS = 2  # an episode lost to the infrastructure is played again this many times, then kept as an error
 DEFAULT_SYSTEM_PROMPT = (
     "You are an agent solving a task in an environment. Read each observation and reply with your next action "
@@ -106,7 +107,7 @@ class EpisodeState:
 def env_class_of(env: gym.Env) -> type:
     """The class of the env that plays, whose class methods (reference and canonical replies, task signatures)
     apply: ``type(env.unwrapped)``, or for an env that runs elsewhere (a
-    :class:`~selfgym.agents.env_workers.RemoteEnv`) the class it runs as there."""
+    :class:`~selfgym.runtime.env_workers.WorkerEnv`) the class it runs as there."""
     unwrapped = env.unwrapped
     return getattr(unwrapped, "remote_class", None) or type(unwrapped)
 
@@ -197,45 +198,59 @@ def generate_replies(policy: Policy, active: list[EpisodeState], sampling: Sampl
         return [None if i in too_long else next(replies) for i in range(len(active))]
 
 
+def play_batched(envs: Sequence[gym.Env], n: int, play: Callable[[Sequence[gym.Env], list[int], int], list[R]], *,
+                 trajectory_of: Callable[[R], Trajectory] = lambda result: result, replays: int = INFRA_REPLAYS,
+                 after_chunk: Callable[[list[R]], None] | None = None) -> list[R]:
+    """The one loop that plays jobs ``0..n-1`` on ``envs``, ``len(envs)`` at a time, and the one replay path.
+
+    ``play(envs, jobs, start)`` plays the jobs (indices) on as many of the first envs and returns one result per
+    job (a :class:`Trajectory`, or anything ``trajectory_of`` finds one in: GRPO's token episodes); ``start`` is
+    the first job of their chunk, what a chunk's shared sampling seed derives from. An episode lost to the
+    infrastructure (``error`` set) is played again, same job and chunk, up to ``replays`` times:
+    ``meta["infra_replays"]`` counts the replays, ``meta["infra_errors"]`` keeps each loss, and one still lost
+    keeps its ``error`` (logged, never counted as the agent's). ``after_chunk`` sees each chunk's results as it
+    ends (progress). Returns the results in job order."""
+    if not envs:
+        raise ValueError("playing episodes needs at least one env")
+    results: list[R] = []
+    for start in range(0, n, len(envs)):
+        jobs = list(range(start, min(n, start + len(envs))))
+        played = dict(zip(jobs, play(envs[:len(jobs)], jobs, start), strict=True))
+        for replay in range(1, replays + 1):
+            lost = [job for job in jobs if trajectory_of(played[job]).error is not None]
+            if not lost:
+                break
+            for job, again in zip(lost, play(envs[:len(lost)], lost, start), strict=True):
+                before = trajectory_of(played[job])
+                trajectory_of(again).meta.update(
+                    infra_replays=replay, infra_errors=[*before.meta.get("infra_errors", []), before.error])
+                played[job] = again
+        chunk = [played[job] for job in jobs]
+        if after_chunk is not None:
+            after_chunk(chunk)
+        results += chunk
+    return results
+
+
 def rollout_many(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task | None], *,
                  seeds: Sequence[int | None] | None = None, first_message_prefixes: Sequence[str] | None = None,
-                 **kwargs: Any) -> list[Trajectory]:
-    """One episode per task, for any number of tasks: :func:`rollout_batch` on ``len(envs)`` of them at a time.
-    Other keyword arguments go to every :func:`rollout_batch` call. Returns the trajectories in task order."""
-    if not envs:
-        raise ValueError("rollout_many needs at least one env")
+                 sampling_for: Callable[[int], Sampling | None] | None = None, replays: int = INFRA_REPLAYS,
+                 after_chunk: Callable[[list[Trajectory]], None] | None = None, **kwargs: Any) -> list[Trajectory]:
+    """One episode per task, for any number of tasks: :func:`rollout_batch` on ``len(envs)`` of them at a time
+    (:func:`play_batched`: episodes lost to the infrastructure are played again up to ``replays`` times).
+    ``sampling_for(start)``: a chunk's sampling from its first episode's index (default: ``sampling`` of
+    ``kwargs`` for all). Other keyword arguments go to every :func:`rollout_batch` call. Returns the
+    trajectories in task order."""
     seeds = list(seeds) if seeds is not None else [None] * len(tasks)
     prefixes = list(first_message_prefixes) if first_message_prefixes is not None else [""] * len(tasks)
-    trajectories: list[Trajectory] = []
-    for start in range(0, len(tasks), len(envs)):
-        stop = start + len(envs)
-        chunk = list(tasks[start:stop])
-        trajectories += rollout_batch(envs[:len(chunk)], policy, chunk, seeds=seeds[start:stop],
-                                      first_message_prefixes=prefixes[start:stop], **kwargs)
-    return trajectories
+    if not len(seeds) == len(prefixes) == len(tasks):
+        raise ValueError(f"got {len(tasks)} tasks but {len(seeds)} seeds, {len(prefixes)} prefixes")
+    if sampling_for is not None:
+        kwargs.pop("sampling", None)
 
+    def play(chunk_envs: Sequence[gym.Env], jobs: list[int], start: int) -> list[Trajectory]:
+        sampling = {"sampling": sampling_for(start)} if sampling_for is not None else {}
+        return rollout_batch(chunk_envs, policy, [tasks[j] for j in jobs], seeds=[seeds[j] for j in jobs],
+                             first_message_prefixes=[prefixes[j] for j in jobs], **sampling, **kwargs)
 
-def replay_lost(envs: Sequence[gym.Env], policy: Policy, trajectories: Sequence[Trajectory], *,
-                replays: int = INFRA_REPLAYS, first_message_prefixes: Sequence[str] | None = None,
-                **kwargs: Any) -> list[Trajectory]:
-    """``trajectories`` with each episode lost to the infrastructure (``error`` set) played again with its task
-    and seed, up to ``replays`` times; ``meta["infra_replays"]`` counts the replays of an episode, and
-    one that is still lost keeps its ``error`` (logged, never counted). Other keyword arguments go to
-    :func:`rollout_batch`; ``first_message_prefixes`` are per episode, as given to it."""
-    trajectories = list(trajectories)
-    prefixes = list(first_message_prefixes) if first_message_prefixes is not None else [""] * len(trajectories)
-    for replay in range(1, replays + 1):
-        lost = [i for i, t in enumerate(trajectories) if t.error is not None]
-        if not lost:
-            break
-        for start in range(0, len(lost), len(envs)):
-            chunk = lost[start:start + len(envs)]
-            again = rollout_batch(envs[:len(chunk)], policy, [trajectories[i].task for i in chunk],
-                                  seeds=[trajectories[i].seed for i in chunk],
-                                  first_message_prefixes=[prefixes[i] for i in chunk], **kwargs)
-            for index, trajectory in zip(chunk, again, strict=True):
-                trajectory.meta["infra_replays"] = replay
-                trajectory.meta["infra_errors"] = [*trajectories[index].meta.get("infra_errors", []),
-                                                   trajectories[index].error]
-                trajectories[index] = trajectory
-    return trajectories
+    return play_batched(envs, len(tasks), play, replays=replays, after_chunk=after_chunk)

@@ -21,9 +21,9 @@ import shutil
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -32,7 +32,8 @@ import torch
 from ..envs.task import Task
 from .hf import HFPolicy
 from .policy import Policy, Sampling, ScriptedPolicy
-from .rollout import DEFAULT_SYSTEM_PROMPT, env_class_of, replay_lost, rollout_batch, rollout_many
+from .rollout import env_class_of, play_batched, rollout_batch, rollout_many
+from .self_training_config import SelfTrainConfig
 from .trajectory import Trajectory
 
 log = logging.getLogger(__name__)
@@ -45,52 +46,15 @@ CORRECTION_PREFIX = (
 )
 
 
-@dataclass
-class SelfTrainConfig:
-    """Hyper-parameters of STaR and Re-ReST (``method``). LoRA and optimiser settings follow common
-    small-model SFT defaults; ``max_length`` is in tokens."""
-
-    method: Literal["star", "re-rest"] = "re-rest"
-    iterations: int = 1
-    samples_per_task: int = 4
-    sampling: Sampling = field(default_factory=lambda: Sampling(max_new_tokens=256, temperature=0.8, top_p=0.95))
-    reflector_sampling: Sampling = field(default_factory=lambda: Sampling(max_new_tokens=384, temperature=0.7))
-    train_reflector: bool = False
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    learning_rate: float = 2e-4
-    epochs: int = 2
-    batch_size: int = 4
-    gradient_accumulation_steps: int = 1
-    max_length: int = 1024
-    max_attempt_chars: int = 3000
-    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT
-    seed: int = 0
-    output_dir: str | None = None  # where each iteration's merged checkpoint is saved (None: not saved)
-
-    def __post_init__(self) -> None:
-        if self.method not in ("star", "re-rest"):
-            raise ValueError(f"method must be 'star' or 're-rest', got {self.method!r}")
-        if self.iterations < 1 or self.samples_per_task < 1:
-            raise ValueError("iterations and samples_per_task must be >= 1")
-
-
 def collect(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task], samples_per_task: int, *,
             sampling: Sampling | None, seed: int, system_prompt: str | None) -> list[Trajectory]:
     """``samples_per_task`` episodes of each task, played ``len(envs)`` at a time with distinct seeds."""
     jobs = [(task, k) for task in tasks for k in range(samples_per_task)]
-    trajectories = []
-    for start in range(0, len(jobs), len(envs)):
-        chunk = jobs[start:start + len(envs)]
-        # a distinct sampling seed per chunk: the same prompt sampled k times must give k different answers
-        chunk_sampling = dataclasses.replace(sampling, seed=seed + start) if sampling is not None else None
-        played = rollout_batch(envs[:len(chunk)], policy, [task for task, _ in chunk],
-                               seeds=[seed + k for _, k in chunk], system_prompt=system_prompt,
-                               sampling=chunk_sampling, meta={"source": "sample"})
-        trajectories += replay_lost(envs, policy, played, system_prompt=system_prompt, sampling=chunk_sampling,
-                                    meta={"source": "sample"})
-    return trajectories
+    # a distinct sampling seed per chunk: the same prompt sampled k times must give k different answers
+    return rollout_many(envs, policy, [task for task, _ in jobs], seeds=[seed + k for _, k in jobs],
+                        sampling_for=lambda start: dataclasses.replace(sampling, seed=seed + start)
+                        if sampling is not None else None,
+                        system_prompt=system_prompt, meta={"source": "sample"})
 
 
 def failures_of(trajectories: Sequence[Trajectory]) -> list[Trajectory]:
@@ -110,12 +74,10 @@ def canonicalize(envs: Sequence[gym.Env], successes: Sequence[Trajectory], **kwa
         (kept if reply is None else replays).append(trajectory)
         if reply is not None:
             replies.append(reply)
-    for start in range(0, len(replays), len(envs)):
-        chunk, texts = replays[start:start + len(envs)], replies[start:start + len(envs)]
-        played = rollout_batch(envs[:len(chunk)], ScriptedPolicy(texts), [t.task for t in chunk],
-                               seeds=[t.seed for t in chunk], meta={"source": "canonical"}, **kwargs)
-        kept += [t for t in played if t.success]
-    return kept
+    played = play_batched(envs, len(replays), lambda chunk_envs, jobs, _: rollout_batch(
+        chunk_envs, ScriptedPolicy([replies[j] for j in jobs]), [replays[j].task for j in jobs],
+        seeds=[replays[j].seed for j in jobs], meta={"source": "canonical"}, **kwargs))
+    return kept + [t for t in played if t.success]
 
 
 def correction_prefix(failed: Trajectory, max_chars: int) -> str:
@@ -131,7 +93,6 @@ def correct(envs: Sequence[gym.Env], reflector: Policy, failures: Sequence[Traje
     kwargs = dict(system_prompt=system_prompt, sampling=sampling, meta={"source": "correction"})
     corrected = rollout_many(envs, reflector, [f.task for f in failures], seeds=[f.seed for f in failures],
                              first_message_prefixes=prefixes, **kwargs)
-    corrected = replay_lost(envs, reflector, corrected, first_message_prefixes=prefixes, **kwargs)
     for trajectory, prefix in zip(corrected, prefixes, strict=True):
         trajectory.meta["correction_prefix"] = prefix
     return corrected
@@ -166,10 +127,12 @@ def strip_reflection(text: str) -> str:
 
 def finetune(policy: HFPolicy, examples: Sequence[dict], config: SelfTrainConfig, *, seed: int,
              save_to: str | Path | None = None,
-             progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
+             progress: Callable[[int, int], None] | None = None,
+             on_log: Callable[[int, int, dict[str, float]], None] | None = None) -> dict[str, float]:
     """LoRA fine-tuning on ``examples`` with TRL's ``SFTTrainer`` (loss on completions only), merged into
     ``policy.model`` in place. bf16 on CUDA, fp32 on the CPU. Returns the trainer's final metrics.
-    ``progress(step, steps)`` is called after every optimizer step (the trainer itself prints nothing)."""
+    ``progress(step, steps)`` is called after every optimizer step (the trainer itself prints nothing);
+    ``on_log(step, steps, logs)`` with the trainer's logs (``loss``, ``learning_rate``, ...) every tenth of the steps."""
     import datasets
     from datasets import Dataset
     from peft import LoraConfig
@@ -181,10 +144,15 @@ def finetune(policy: HFPolicy, examples: Sequence[dict], config: SelfTrainConfig
             if progress is not None:
                 progress(state.global_step, state.max_steps)
 
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if on_log is not None and logs:
+                on_log(state.global_step, state.max_steps, dict(logs))
+
     if not examples:
         return {"train_loss": float("nan"), "examples": 0}
     datasets.disable_progress_bars()  # TRL's per-stage dataset bars; our caller shows progress
     on_gpu = policy.device.type == "cuda"
+    checkpointing = on_gpu if config.gradient_checkpointing is None else config.gradient_checkpointing
     work_dir = Path(save_to or ".").resolve() / ".sft-work" if save_to else None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\..*")
@@ -194,8 +162,8 @@ def finetune(policy: HFPolicy, examples: Sequence[dict], config: SelfTrainConfig
             per_device_train_batch_size=config.batch_size,
             gradient_accumulation_steps=config.gradient_accumulation_steps, max_length=config.max_length,
             completion_only_loss=True, packing=False, bf16=on_gpu, use_cpu=not on_gpu, seed=seed,
-            save_strategy="no", report_to="none", logging_steps=10, disable_tqdm=True,
-            lr_scheduler_type="constant",
+            save_strategy="no", report_to="none", logging_steps=0.1, disable_tqdm=True,
+            lr_scheduler_type="constant", gradient_checkpointing=checkpointing,
         )
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules="all-linear", task_type="CAUSAL_LM")

@@ -6,6 +6,7 @@ from collections import deque
 from typing import Any
 
 from ..envs.task import Task
+from ..params import AtLeastOne, Fraction, NonNegativeInt
 from .base import Arm, Curriculum, task_arm
 
 
@@ -15,8 +16,8 @@ class LadderCurriculum(Curriculum):
     Families take turns (round robin). The window restarts at each level change.
     """
 
-    def __init__(self, families, *, seed: int = 0, window: int = 20, min_episodes: int = 10,
-                 raise_above: float = 0.7, lower_below: float = 0.3, start_level: int = 0) -> None:
+    def __init__(self, families, *, seed: int = 0, window: AtLeastOne = 20, min_episodes: AtLeastOne = 10,
+                 raise_above: Fraction = 0.7, lower_below: Fraction = 0.3, start_level: NonNegativeInt = 0) -> None:
         super().__init__(families, seed=seed)
         if not 0 <= lower_below < raise_above <= 1:
             raise ValueError(f"need 0 <= lower_below < raise_above <= 1, got {lower_below}, {raise_above}")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from ..envs.task import Task
+from ..params import AtLeastOne, Fraction, Positive
 from .base import Curriculum
 
 
@@ -38,8 +39,9 @@ class PrioritizedReplayCurriculum(Curriculum):
       drawn from a uniformly chosen family and level. When the buffer is full, the lowest-scored task leaves.
     """
 
-    def __init__(self, families, *, seed: int = 0, temperature: float = 0.1, staleness: float = 0.1,
-                 buffer_size: int = 256, score: str = "learnability", decay: float = 0.95) -> None:
+    def __init__(self, families, *, seed: int = 0, temperature: Positive = 0.1, staleness: Fraction = 0.1,
+                 buffer_size: AtLeastOne = 256, score: Literal["learnability", "failure"] = "learnability",
+                 decay: Fraction = 0.95) -> None:
         super().__init__(families, seed=seed)
         if score not in ("learnability", "failure"):
             raise ValueError(f"score must be 'learnability' or 'failure', got {score!r}")

@@ -7,13 +7,14 @@ from typing import Any
 import numpy as np
 
 from ..envs.task import Task
+from ..params import Fraction, NonNegativeInt
 from .base import Curriculum, task_arm
 
 
 class _ArmBandit(Curriculum):
     """Draws an arm with probability ``(1 - explore) * weight / sum + explore / arms``, then a task from it."""
 
-    def __init__(self, families, *, seed: int = 0, explore: float = 0.1) -> None:
+    def __init__(self, families, *, seed: int = 0, explore: Fraction = 0.1) -> None:
         super().__init__(families, seed=seed)
         if not 0 <= explore <= 1:
             raise ValueError(f"explore must lie in [0, 1], got {explore}")
@@ -44,8 +45,8 @@ class LearningProgressCurriculum(_ArmBandit):
     episodes, so that every arm's progress gets measured.
     """
 
-    def __init__(self, families, *, seed: int = 0, explore: float = 0.1, fast_rate: float = 0.1,
-                 slow_rate: float = 0.02, warmup: int = 3) -> None:
+    def __init__(self, families, *, seed: int = 0, explore: Fraction = 0.1, fast_rate: Fraction = 0.1,
+                 slow_rate: Fraction = 0.02, warmup: NonNegativeInt = 3) -> None:
         super().__init__(families, seed=seed, explore=explore)
         if not 0 < slow_rate < fast_rate <= 1:
             raise ValueError(f"need 0 < slow_rate < fast_rate <= 1, got {slow_rate}, {fast_rate}")
@@ -86,7 +87,7 @@ class LearnabilityCurriculum(_ArmBandit):
     mean over the last episodes, decayed by ``decay`` per update of the arm) — tasks solved about half the time
     teach the most."""
 
-    def __init__(self, families, *, seed: int = 0, explore: float = 0.1, decay: float = 0.95) -> None:
+    def __init__(self, families, *, seed: int = 0, explore: Fraction = 0.1, decay: Fraction = 0.95) -> None:
         super().__init__(families, seed=seed, explore=explore)
         self.decay = decay
         self.successes = np.zeros(len(self.arms))

@@ -8,7 +8,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -16,6 +16,7 @@ import numpy as np
 
 from ..envs.task import Task
 from ..io import atomic_write_text
+from ..params import AtLeastOne, Fraction, NonNegative, NonNegativeInt
 from .base import Curriculum, task_arm
 from .outcome_model import OutcomeModel
 
@@ -86,6 +87,18 @@ def fingerprint(task: Task) -> str:
     return hashlib.sha256(f"{task.family}\n{text}".encode()).hexdigest()[:20]
 
 
+def with_default_audit(name: str, params: Mapping[str, Any], env_id: str,
+                       env_kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A curriculum's keyword arguments with the self-evolving curriculum's audit gate on by default: every task
+    it writes is played against ``selfgym audit``'s batteries on the env it is played on (``env_id`` with
+    ``env_kwargs``) before it can be drawn, unless ``params`` gives ``audit`` itself (another env id or spec, or
+    None for no audit). Other curricula's parameters come back as they are."""
+    params = dict(params)
+    if name == "self_evolving" and "audit" not in params:
+        params["audit"] = {"env": env_id, "env_kwargs": dict(env_kwargs or {})}
+    return params
+
+
 class SelfEvolvingCurriculum(Curriculum):
     """A growing pool of tasks, evolved every ``phase_length`` episodes.
 
@@ -110,9 +123,10 @@ class SelfEvolvingCurriculum(Curriculum):
 
     def __init__(self, families, *, seed: int = 0, writers: Sequence[TaskWriter] | None = None,
                  validator: Validator | None = None, critic: Critic | None = None,
-                 band: tuple[float, float] = (0.05, 0.75), phase_length: int = 50, per_failure: int = 2,
-                 max_failures: int = 10, initial_per_arm: int = 2, explore: float = 0.1,
-                 max_pool: int = 5000, prior_strength: float = 8.0, audit: Any = None) -> None:
+                 band: tuple[Fraction, Fraction] = (0.05, 0.75), phase_length: AtLeastOne = 50,
+                 per_failure: NonNegativeInt = 2, max_failures: NonNegativeInt = 10,
+                 initial_per_arm: NonNegativeInt = 2, explore: Fraction = 0.1, max_pool: AtLeastOne = 5000,
+                 prior_strength: NonNegative = 8.0, audit: Any = None) -> None:
         super().__init__(families, seed=seed)
         low, high = band
         if not 0 <= low < high <= 1:

@@ -22,7 +22,7 @@ import threading
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from ..envs.task import Task
 from ..yaml_config import StrictModel, load_yaml_model
 from .base import Curriculum, FixedFamily, TaskFamily
 from .outcome_model import OutcomeModel
-from .self_evolving import SelfEvolvingCurriculum, fingerprint
+from .self_evolving import SelfEvolvingCurriculum, fingerprint, with_default_audit
 from .store import CurriculumStore, OutcomeRecord, RunInfo, StoreError, task_key, task_level
 
 log = logging.getLogger(__name__)
@@ -353,9 +353,11 @@ def _small_state(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def open_service(tasks: Sequence[Task], spec: str, database: str, *, run: str, model: str = "unknown",
-                 inherit: bool = True, seed: int = 0, server: str | None = None) -> CurriculumService:
+                 inherit: bool = True, seed: int = 0, server: str | None = None, env_id: str | None = None,
+                 env_kwargs: Mapping[str, Any] | None = None) -> CurriculumService:
     """A :class:`CurriculumService` over an env's ``tasks`` (grouped into families), with the curriculum
-    ``spec`` (a name or YAML file), its outcomes in ``database`` under ``run``."""
+    ``spec`` (a name or YAML file), its outcomes in ``database`` under ``run``. With ``env_id`` (the served env),
+    a self-evolving curriculum audits every task it writes against it unless the spec's ``audit`` says otherwise."""
     from . import CURRICULA
 
     parsed = curriculum_spec(spec)
@@ -365,7 +367,8 @@ def open_service(tasks: Sequence[Task], spec: str, database: str, *, run: str, m
     info = store.open_run(run, model=model, curriculum=parsed.name, params=parsed.params, seed=seed,
                           inherit=inherit)
     try:
-        curriculum = CURRICULA[parsed.name](families_of(tasks), seed=info.seed, **info.params)
+        params = info.params if env_id is None else with_default_audit(parsed.name, info.params, env_id, env_kwargs)
+        curriculum = CURRICULA[parsed.name](families_of(tasks), seed=info.seed, **params)
     except TypeError as exc:
         raise CurriculumSpecError(f"{parsed.name}: {exc}") from None
     return CurriculumService(curriculum, store, info, known_tasks=tasks, model=model, server=server)

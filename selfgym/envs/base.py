@@ -112,9 +112,7 @@ class TextEnv(gym.Env[str, str]):
         self.render_mode = render_mode
         self.observation_space = UnicodeText(MAX_TEXT_LENGTH)
         self.action_space = UnicodeText(MAX_TEXT_LENGTH)
-        if isinstance(limits, Mapping):  # from a YAML file's env kwargs
-            limits = Limits(**limits)
-        self._lease = SandboxLease(pool, image=image, limits=limits or self.sandbox_spec.limits,
+        self._lease = SandboxLease(pool, image=image, limits=Limits.of(limits) or self.sandbox_spec.limits,
                                    image_name=self.sandbox_spec.image)
         self.task: Task | None = None
         self.steps = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..params import AtLeastOne, Positive
 from ..sandbox import Limits, SandboxSpec, SandboxLostError
 from .base import TextEnv, Turn, renamed
 from .forks import EnvState, Kind
@@ -60,11 +61,11 @@ class CodeEnv(TextEnv):
                   "against the task's hidden tests.",
                   {"code": string("The Python code: the whole function, with any imports it needs.")}),)
 
-    def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 3,
-                 reward: Literal["binary", "fraction"] = "binary", timeout_s: float = 10.0,
-                 test_timeout_s: float = 3.0, pool: SandboxPool | None = None, image: str | None = None,
+    def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: AtLeastOne = 3,
+                 reward: Literal["binary", "fraction"] = "binary", timeout_s: Positive = 10.0,
+                 test_timeout_s: Positive = 3.0, pool: SandboxPool | None = None, image: str | None = None,
                  limits: Limits | None = None, render_mode: str | None = None,
-                 max_action_chars: int = 64_000, max_attempts: int | None = None) -> None:
+                 max_action_chars: AtLeastOne = 64_000, max_attempts: AtLeastOne | None = None) -> None:
         max_steps = renamed("max_attempts", "max_steps", max_attempts, max_steps)
         if reward not in ("binary", "fraction"):
             raise ValueError(f"reward must be 'binary' or 'fraction', got {reward!r}")

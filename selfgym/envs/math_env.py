@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from ..params import AtLeastOne, Positive
 from ..sandbox import Limits, SandboxSpec, SandboxError, SandboxLostError
 from .base import TextEnv, Turn, renamed
 from .math.answers import DEFAULT_TIMEOUT_S, extract_answer, judge, last_number, prepare_task
@@ -67,11 +68,11 @@ class MathEnv(TextEnv):
              tool("answer", "Give the final answer (ends the episode): an expression, a number, or text.",
                   {"answer": string("The final answer.")}))
 
-    def __init__(self, tasks: TaskSource | None = None, *, max_steps: int = 4, tools: bool = True,
-                 python_timeout_s: float = 10.0, verify_timeout_s: float = DEFAULT_TIMEOUT_S,
+    def __init__(self, tasks: TaskSource | None = None, *, max_steps: AtLeastOne = 4, tools: bool = True,
+                 python_timeout_s: Positive = 10.0, verify_timeout_s: Positive = DEFAULT_TIMEOUT_S,
                  pool: SandboxPool | None = None, image: str | None = None, limits: Limits | None = None,
-                 render_mode: str | None = None, max_action_chars: int = 64_000,
-                 extraction: str = "strict", source: TaskSource | None = None) -> None:
+                 render_mode: str | None = None, max_action_chars: AtLeastOne = 64_000,
+                 extraction: Literal["strict", "flexible"] = "strict", source: TaskSource | None = None) -> None:
         tasks = renamed("source", "tasks", source, tasks)
         if extraction not in ("strict", "flexible"):
             raise ValueError(f"extraction must be 'strict' or 'flexible', got {extraction!r}")

@@ -1,4 +1,5 @@
-"""Sandbox pools made from what an env declares (``sandbox_spec``), for code that runs many envs of an id."""
+"""Sandbox pools made from what an env declares (``sandbox_spec``), for code that runs many envs of an id, and
+sets of envs of one id sharing one pool in this process (what a local executor and an env worker hold)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def _sandbox_of(env_id: str, env_kwargs: Mapping[str, Any] | None) -> tuple[Sand
         raise ValueError(f"{env_id!r} declares no sandbox (it is not a selfgym env)")
     env_kwargs = env_kwargs or {}
     limits = env_kwargs.get("limits") or spec.limits
-    return spec, env_kwargs.get("image"), Limits(**limits) if isinstance(limits, Mapping) else limits
+    return spec, env_kwargs.get("image"), Limits.of(limits)
 
 
 def pool_for(env_id: str, size: int, env_kwargs: Mapping[str, Any] | None = None, **pool_kwargs: Any
@@ -86,3 +87,37 @@ class EnvPools:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             pool.close()
+
+
+def env_pool(env_id: str, size: int, env_kwargs: Mapping[str, Any] | None, *, docker_host: str | None = None,
+             docker_cert_path: str | None = None) -> SandboxPool | None:
+    """A pool of ``size`` sandboxes for envs of ``env_id``, started on demand, on the named Docker engine
+    (None: ``DOCKER_HOST``); None for an env that declares no sandbox."""
+    if sandbox_spec(env_id) is None:
+        return None
+    from ..sandbox import docker_client
+
+    client = docker_client(host=docker_host, cert_path=docker_cert_path)
+    return pool_for(env_id, size, env_kwargs, warm=0, client=client)
+
+
+def make_env(env_id: str, env_kwargs: Mapping[str, Any] | None, pool: SandboxPool | None) -> gym.Env:
+    """An env of ``env_id`` on ``pool`` (when it has one), without Gymnasium's wrappers."""
+    import selfgym  # noqa: F401 - registers the ids (in a fresh worker process too)
+
+    pool_kwargs = {"pool": pool} if pool is not None else {}
+    return gym.make(env_id, **pool_kwargs, **dict(env_kwargs or {})).unwrapped
+
+
+def make_env_set(env_id: str, n: int, env_kwargs: Mapping[str, Any] | None = None, *,
+                 docker_host: str | None = None, docker_cert_path: str | None = None
+                 ) -> tuple[list[gym.Env], SandboxPool | None]:
+    """``n`` envs of ``env_id`` in this process, sharing one pool (also returned; None for an env that needs
+    none)."""
+    pool = env_pool(env_id, n, env_kwargs, docker_host=docker_host, docker_cert_path=docker_cert_path)
+    try:
+        return [make_env(env_id, env_kwargs, pool) for _ in range(n)], pool
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..params import AtLeastOne, Positive
 from ..sandbox import ExecResult, Limits, Sandbox, SandboxPool
 from ..sandbox.checks import mark_agent_start
 from .base import TextEnv, Turn
@@ -74,11 +75,11 @@ class ShellEnv(TextEnv):
              tool("submit", "Finish the task and have the work checked; give the answer if the task asks for one.",
                   optional={"answer": string("The answer, if the task asks for one.")}))
 
-    def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 20,
-                 command_timeout_s: float | None = None, check_timeout_s: float = 30.0,
-                 max_output_chars: int = 8_000, pool: SandboxPool | None = None, image: str | None = None,
+    def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: AtLeastOne = 20,
+                 command_timeout_s: Positive | None = None, check_timeout_s: Positive = 30.0,
+                 max_output_chars: AtLeastOne = 8_000, pool: SandboxPool | None = None, image: str | None = None,
                  limits: Limits | Mapping[str, Any] | None = None, render_mode: str | None = None,
-                 max_action_chars: int = 16_000, base_images: Mapping[str, str] | None = None) -> None:
+                 max_action_chars: AtLeastOne = 16_000, base_images: Mapping[str, str] | None = None) -> None:
         if tasks is None:
             source: TaskSource = shipped_tasks()
         elif isinstance(tasks, (str, Path)):
@@ -94,7 +95,7 @@ class ShellEnv(TextEnv):
         self.command_timeout_s = command_timeout_s
         self.check_timeout_s = check_timeout_s
         self.max_output_chars = max_output_chars
-        self.limits = Limits(**limits) if isinstance(limits, Mapping) else limits  # for tasks' own containers
+        self.limits = Limits.of(limits)  # for tasks' own containers
         self.base_images = dict(base_images or {})
         self._spec: ShellTaskSpec | None = None
         self._harbor: HarborEpisode | None = None

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from playwright.async_api import Error as PlaywrightError
 
+from ..params import AtLeastOne, Positive
 from ..sandbox import (
     Limits,
     SandboxError,
@@ -106,10 +107,11 @@ class WebEnv(TextEnv):
              {"answer": string('The answer; "done" when the task asks for no information.')}),
     )
 
-    def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: int = 30,
-                 viewport: tuple[int, int] = (1280, 1080), action_timeout_s: float = 5.0,
-                 max_tree_chars: int = 12_000, pool: SandboxPool | None = None, image: str | None = None,
-                 limits: Limits | None = None, render_mode: str | None = None, max_action_chars: int = 8_000) -> None:
+    def __init__(self, tasks: TaskSource | str | Path | None = None, *, max_steps: AtLeastOne = 30,
+                 viewport: tuple[AtLeastOne, AtLeastOne] = (1280, 1080), action_timeout_s: Positive = 5.0,
+                 max_tree_chars: AtLeastOne = 12_000, pool: SandboxPool | None = None, image: str | None = None,
+                 limits: Limits | None = None, render_mode: str | None = None,
+                 max_action_chars: AtLeastOne = 8_000) -> None:
         super().__init__(task_source(tasks), max_steps=max_steps, pool=pool, image=image, limits=limits,
                          render_mode=render_mode, max_action_chars=max_action_chars)
         self.viewport = viewport

@@ -46,9 +46,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ..agents.executors import Executor, make_executor
+from ..runtime import Executor, make_executor
 from ..agents.policy import LockedPolicy, Policy, Sampling
-from ..agents.rollout import DEFAULT_SYSTEM_PROMPT, replay_lost, rollout_batch
+from ..agents.rollout import DEFAULT_SYSTEM_PROMPT, rollout_many
 from ..agents.spec import AgentSpec, build_policy, parse_agent
 from ..io import append_jsonl, atomic_write_json
 from .suite import Episode, ExpandedSuite, Suite, expand_suite, load_suite
@@ -141,9 +141,8 @@ class RolloutWorker:
         sampling = dataclasses.replace(self.settings.sampling, seed=episodes[0].seed)
         settings = {"system_prompt": self.settings.system_prompt, "sampling": sampling,
                     "max_turns": self.settings.max_turns, "meta": {"agent": self.agent.display_name}}
-        trajectories = rollout_batch(envs, self.policy, [e.task for e in episodes], seeds=[e.seed for e in episodes],
-                                     **settings)
-        trajectories = replay_lost(envs, self.policy, trajectories, **settings)
+        trajectories = rollout_many(envs, self.policy, [e.task for e in episodes], seeds=[e.seed for e in episodes],
+                                    **settings)
         records = []
         for episode, trajectory in zip(episodes, trajectories, strict=True):
             trajectory.meta["eval"] = {"key": episode.key, "task_set": episode.task_set,
@@ -313,7 +312,7 @@ def run_eval(suite: Suite | str | Path, agent: AgentSpec | str, out_dir: str | P
         agent: an :class:`AgentSpec` or an ``--agent`` string (see :mod:`selfgym.eval.agent_spec`).
         out_dir: the run folder; an existing one of the same suite and agent is resumed.
         executor: ``"local"`` (threads), ``"ray"`` (actors; ``ray_address`` joins a cluster), or an
-            :class:`~selfgym.agents.executors.Executor`.
+            :class:`~selfgym.runtime.executors.Executor`.
         workers: workers (threads or actors) when ``executor`` is a name.
         batch_size: episodes each worker plays in lockstep (one batched policy call per turn).
         device: where a local model runs (default: CUDA when available).

@@ -3,15 +3,25 @@ what was expected, never a stack trace."""
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import gymnasium as gym
 from pydantic import Field, field_validator, model_validator
 
 from ..agents.policy import Sampling
+from ..agents.grpo_config import GRPOConfig
+from ..agents.self_training_config import SelfTrainConfig
 from ..agents.spec import AgentSpec
+from ..envs.pools import env_class
+from ..params import Problem, check_arguments, missing_arguments
 from ..yaml_config import StrictModel as _Strict
-from ..yaml_config import load_yaml_model
+from ..yaml_config import load_yaml_model, spec_of
+
+
+# what the runner passes to an env itself: a file may not
+ENV_SKIP = ("pool", "source")
 
 
 class ConfigError(ValueError):
@@ -26,7 +36,10 @@ class FamilySpec(_Strict):
     levels: int = Field(default=3, ge=1, le=20)
 
 
-class EnvSpec(_Strict):
+class EnvConfig(_Strict):
+    """The env: a Gymnasium id, and ``kwargs`` for ``gym.make`` as the env class's ``__init__`` declares them
+    (checked when the file is read)."""
+
     id: str = "selfgym/Math-v0"
     kwargs: dict[str, Any] = Field(default_factory=dict)
     families: list[FamilySpec] = Field(default_factory=list)  # empty: the env's task source as one family
@@ -60,30 +73,28 @@ class ReflexionSpec(_Strict):
     memory_size: int = Field(default=3, ge=1, description="reflections carried into the next attempt")
 
 
-class SelfTrainingSpec(_Strict):
-    """STaR (``self-training``) or Re-ReST (``re-rest``): fine-tune on verified successes (Re-ReST adds verified
-    corrections of the failures) every ``train_every`` tasks. ``canonical``: each success is learned in the form
-    its env asks for (the env's ``canonical_reply`` of the verified answer, verified again): the model learns the
-    answer format from its own right answers."""
+SelfTrainingSpec = spec_of(SelfTrainConfig, ("self-training", "re-rest"), {
+    "method": "name (self-training: STaR)", "iterations": "budget.episodes // train_every rounds",
+    "sampling": "agent:", "reflector_sampling": "agent: (the policy corrects itself)",
+    "train_reflector": "false (the policy is its own reflector)", "system_prompt": "agent.system_prompt",
+    "seed": "seed", "output_dir": "the run folder's checkpoints/round-N",
+}, doc="STaR (``self-training``) or Re-ReST (``re-rest``), :class:`selfgym.agents.SelfTrainConfig`'s fields but "
+       "those the run sets: fine-tune on verified successes (Re-ReST adds verified corrections of the failures) "
+       "every ``train_every`` tasks. ``canonical``: each success is learned in the form its env asks for (the "
+       "env's ``canonical_reply`` of the verified answer, verified again): the model learns the answer format "
+       "from its own right answers.", extra={
+    "canonical": (bool, Field(default=False, description="learn successes in the env's canonical reply form")),
+    "train_every": (int, Field(default=32, ge=1, description="tasks per fine-tuning round")),
+})
 
-    name: Literal["self-training", "re-rest"]
-    samples_per_task: int = Field(default=1, ge=1, description="episodes sampled per task (k)")
-    canonical: bool = Field(default=False, description="learn successes in the env's canonical reply form")
-    train_every: int = Field(default=32, ge=1, description="tasks per fine-tuning round")
-    epochs: int = Field(default=2, ge=1)
-    learning_rate: float = Field(default=2e-4, gt=0)
-    lora_r: int = Field(default=16, ge=1)
 
-
-class GRPOSpec(_Strict):
-    """GRPO: ``tasks_per_step`` tasks a step, ``group_size`` episodes each, compared within their group."""
-
-    name: Literal["grpo"]
-    group_size: int = Field(default=8, ge=2, description="episodes per task, compared with each other")
-    tasks_per_step: int = Field(default=2, ge=1, description="tasks per training step")
-    kl_beta: float = Field(default=0.0, ge=0, description="weight of the KL penalty to the base model")
-    learning_rate: float = Field(default=2e-4, gt=0)
-    lora_r: int = Field(default=16, ge=1)
+GRPOSpec = spec_of(GRPOConfig, ("grpo",), {
+    "steps": "budget.episodes // (tasks_per_step x group_size)", "seed": "seed", "output_dir": "the run folder's grpo/",
+    "save_every": "1 (after every step)", "keep_checkpoints": "1", "resume": "selfgym run --resume",
+    "max_new_tokens": "agent.max_new_tokens", "temperature": "agent.temperature", "top_p": "agent.top_p",
+    "system_prompt": "agent.system_prompt (none given: the rollout's default)",
+}, doc="GRPO (:class:`selfgym.agents.grpo.GRPOConfig`, every field but those the run sets): ``tasks_per_step`` "
+       "tasks a step, ``group_size`` episodes each, compared within their group.")
 
 
 # Each method lists only its own fields; ``name`` picks the member (a typo in one is a file:line error).
@@ -91,15 +102,33 @@ MethodSpec = Annotated[EvalOnlySpec | ReflexionSpec | SelfTrainingSpec | GRPOSpe
 
 
 class CurriculumSpec(_Strict):
-    """The curriculum; with ``store``, kept in a curriculum store (an SQLite file or ``postgresql://`` URL) under
-    ``run`` (default: the experiment's name), shared with env servers and other runs of that curriculum run, and
-    started from earlier runs' outcomes of the same model unless ``inherit: false``."""
+    """The curriculum, and its parameters as its class's ``__init__`` declares them (checked when the file is
+    read: ``selfgym.curricula.CURRICULA[name]``); with ``store``, kept in a curriculum store (an SQLite file or
+    ``postgresql://`` URL) under ``run`` (default: the experiment's name), shared with env servers and other runs
+    of that curriculum run, and started from earlier runs' outcomes of the same model unless ``inherit: false``.
+    A ``self_evolving`` curriculum audits every task it writes against the experiment's env (``selfgym audit``'s
+    batteries) unless ``params.audit`` says otherwise (another env id or spec, or ``null``: no audit)."""
 
     name: Literal["uniform", "ladder", "plr", "learning_progress", "learnability", "self_evolving"] = "uniform"
     params: dict[str, Any] = Field(default_factory=dict)
     store: str | None = Field(default=None, description="curriculum store: SQLite file or postgresql:// URL")
     run: str | None = Field(default=None, description="the store's curriculum run (default: the experiment name)")
     inherit: bool = Field(default=True, description="a new store run starts from the model's earlier outcomes")
+
+    def problems(self) -> list[Problem]:
+        """What is wrong with ``params`` for this curriculum: each against its declared type and range, then
+        the combination, by making the curriculum over a stand-in family (it starts nothing)."""
+        from ..curricula import CURRICULA, FixedFamily
+        from ..envs.task import Task
+
+        cls = CURRICULA[self.name]
+        found = check_arguments(cls.__init__, self.params, skip=("families", "seed"))
+        if not found:
+            try:
+                cls([FixedFamily("check", [Task(id="check", family="check", prompt="check")])], seed=0, **self.params)
+            except (ValueError, TypeError) as exc:
+                found.append(((), str(exc).splitlines()[0]))
+        return [(("params", *loc), message) for loc, message in found]
 
 
 class BudgetSpec(_Strict):
@@ -149,8 +178,8 @@ class ExecutorSpec(_Strict):
         return self
 
     def build(self):
-        """The :class:`~selfgym.agents.executors.Executor` this spec describes (a context manager)."""
-        from ..agents.executors import make_executor
+        """The :class:`~selfgym.runtime.executors.Executor` this spec describes (a context manager)."""
+        from ..runtime import make_executor
 
         return make_executor(self.name, self.workers, address=self.address,
                              cpus_per_worker=self.cpus_per_worker, resources=self.resources,
@@ -161,7 +190,7 @@ class ExperimentConfig(_Strict):
     name: str
     seed: int = 0
     output_dir: str = "runs/{name}"
-    env: EnvSpec = Field(default_factory=EnvSpec)
+    env: EnvConfig = Field(default_factory=EnvConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
     method: MethodSpec = Field(default_factory=EvalOnlySpec)
     curriculum: CurriculumSpec = Field(default_factory=CurriculumSpec)
@@ -185,10 +214,33 @@ class ExperimentConfig(_Strict):
     def run_dir(self) -> Path:
         return Path(self.output_dir.format(name=self.name))
 
+    def problems(self) -> list[Problem]:
+        """What the classes the file names would refuse, found before anything starts: ``env.kwargs`` (and the
+        held-out settings over them) against the env class's signature, ``curriculum.params`` against the
+        curriculum's. Each is ``(key path in the file, message)``."""
+        found = [(("curriculum", *loc), message) for loc, message in self.curriculum.problems()]
+        if self.method.name == "grpo" and self.agent.temperature <= 0:
+            found.append((("agent", "temperature"), "must be > 0 for method grpo: it compares sampled episodes of "
+                                                    "a task, and greedy ones would all be the same"))
+        try:
+            cls = env_class(self.env.id)
+        except ValueError as exc:
+            ids = [key for key in gym.registry if key.startswith("selfgym/")]
+            close = difflib.get_close_matches(self.env.id, ids, n=1)
+            return [(("env", "id"), f"{exc}{f' (did you mean {close[0]!r}?)' if close else ''}")] + found
+        settings = [(("env", "kwargs"), self.env.kwargs), (("eval", "env_kwargs"), self.eval.env_kwargs)]
+        settings += [(("eval", "also", name), kwargs) for name, kwargs in self.eval.also.items()]
+        for where, kwargs in settings:
+            found += [((*where, *loc), message) for loc, message in check_arguments(cls.__init__, kwargs, ENV_SKIP)]
+        found += [(("env", "kwargs", *loc), message)
+                  for loc, message in missing_arguments(cls.__init__, self.env.kwargs, ENV_SKIP)]
+        return found
+
 
 def load_experiment(path: str | Path) -> ExperimentConfig:
     """Read and validate an experiment file; every problem is a :class:`ConfigError` with file and line."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such experiment file")
-    return load_yaml_model(path, ExperimentConfig, ConfigError, "name:, env:, agent:, method:, ...")
+    return load_yaml_model(path, ExperimentConfig, ConfigError, "name:, env:, agent:, method:, ...",
+                           check=ExperimentConfig.problems)

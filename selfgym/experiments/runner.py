@@ -39,6 +39,7 @@ from rich.table import Table
 
 from ..curricula import CURRICULA
 from ..curricula.base import Curriculum, Excluding, TaskFamily
+from ..curricula.self_evolving import with_default_audit
 from ..curricula.families import ReasoningGymFamily, source_family
 from ..envs.task import Task
 from ..eval.stats import wilson_interval
@@ -147,8 +148,8 @@ class ExperimentRunner:
             envs = env_sets[0]
             self._eval_envs = {name: env_sets[distinct.index(kwargs)] for name, kwargs in kwargs_of.items()}
             families = build_families(config, envs[0])
-            curriculum: Curriculum = CURRICULA[config.curriculum.name](families, seed=config.seed,
-                                                                      **config.curriculum.params)
+            curriculum: Curriculum = CURRICULA[config.curriculum.name](families, seed=config.seed, **with_default_audit(
+                config.curriculum.name, config.curriculum.params, config.env.id, config.env.kwargs))
             if config.curriculum.store is not None:  # the shared curriculum of a store (and of env servers)
                 curriculum = self._stored_curriculum(families, envs[0])
             if "curriculum" in self.state:
@@ -211,7 +212,8 @@ class ExperimentRunner:
             task = source(level).get(task_id)
             return Task(task.id, task.family, task.prompt, task.difficulty, {**task.data, "level": level})
 
-        curriculum = CURRICULA[spec.name](families, seed=info.seed, **info.params)
+        curriculum = CURRICULA[spec.name](families, seed=info.seed, **with_default_audit(
+            spec.name, info.params, config.env.id, config.env.kwargs))
         return StoredCurriculum(CurriculumService(curriculum, store, info, known_tasks=known, resolve=resolve,
                                                   model=config.agent.display_name))
 
@@ -284,15 +286,11 @@ class ExperimentRunner:
 
     @staticmethod
     def _held_out(envs, policy, tasks: Sequence[Task], sampling, advance) -> dict[str, Any]:
-        from ..agents.rollout import replay_lost, rollout_batch
+        from ..agents.rollout import rollout_many
 
-        trajectories = []
-        for start in range(0, len(tasks), len(envs)):  # rollout_many, with progress
-            chunk = tasks[start:start + len(envs)]
-            trajectories += rollout_batch(envs[:len(chunk)], policy, chunk, seeds=[0] * len(chunk), sampling=sampling)
-            advance(len(chunk))
         # an episode lost to the infrastructure is played again; one still lost is left out, and counted
-        trajectories = replay_lost(envs, policy, trajectories, sampling=sampling)
+        trajectories = rollout_many(envs, policy, tasks, seeds=[0] * len(tasks), sampling=sampling,
+                                    after_chunk=lambda chunk: advance(len(chunk)))
         solved = [None if t.error is not None else t.success for t in trajectories]
         counted = [s for s in solved if s is not None]
         return {"tasks": len(counted), "success": float(np.mean(counted)) if counted else 0.0,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 
 EXECUTOR_HEADROOM_MB = 64
@@ -44,6 +45,12 @@ class Limits:
     max_output_bytes: int = 256 * 1024
     runtime: str | None = None
     episode_network: Literal["fresh", "none", "container", None] = None
+
+    @classmethod
+    def of(cls, value: Limits | Mapping[str, Any] | None) -> Limits | None:
+        """``value`` as :class:`Limits`: a mapping (an experiment file's ``limits:``) is read as its fields; the
+        one place limits are parsed."""
+        return cls(**value) if isinstance(value, Mapping) else value
 
     def __post_init__(self) -> None:
         if self.episode_network is None:  # a network reaches the container's namespace only

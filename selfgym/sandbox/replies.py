@@ -1,6 +1,6 @@
 """What the executor may answer, as strict schemas: a reply that does not fit is a broken sandbox, never a result.
 
-The executor (:mod:`selfgym.sandbox.executor`) is out of the agent's reach, but the host still treats every byte
+The executor (:mod:`selfgym.sandbox.supervisor`) is out of the agent's reach, but the host still treats every byte
 from a container as hostile: each reply is bounded in size by the channel, then validated here (types exact, no
 unknown fields, base64 that decodes, numbers in range) before anything is read from it.
 """

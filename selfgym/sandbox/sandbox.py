@@ -30,7 +30,7 @@ from .replies import Hello, PingReply, ReadReply, RunReply
 from .replies import _Reply as Reply
 from .replies import parse as parse_reply
 
-_EXECUTOR_SOURCE = resources.files("selfgym.sandbox").joinpath("executor.py").read_bytes()
+_EXECUTOR_SOURCE = resources.files("selfgym.sandbox").joinpath("supervisor.py").read_bytes()
 # The container's command reads the executor's source from stdin (exactly N bytes, unbuffered, so the first
 # request is not swallowed) and runs it: images need only python3, and `docker ps` shows a short command.
 _BOOTSTRAP = (
@@ -44,8 +44,8 @@ _MAX_DOCKER_FRAME = 1 << 24  # dockerd copies the container's output in chunks o
 _STDERR_TAIL = 4096  # of the executor's own stderr (bootstrap errors), kept for the start-up error message
 _HOST_GRACE_S = 15.0  # past a command's own timeout, the executor's kill and drain; then we declare it lost
 WORK_DIR = "/work"
-AGENT_UID = 1000  # the agent's code (and files written for it): selfgym.sandbox.executor.AGENT_UID
-VERIFIER_UID = 1001  # the code that judges it: selfgym.sandbox.executor.VERIFIER_UID
+AGENT_UID = 1000  # the agent's code (and files written for it): selfgym.sandbox.supervisor.AGENT_UID
+VERIFIER_UID = 1001  # the code that judges it: selfgym.sandbox.supervisor.VERIFIER_UID
 SANDBOX_UID = AGENT_UID
 User = Literal["agent", "verifier"]
 # What the sandbox's own processes (root inside the container) need, and nothing else: make each episode's
@@ -303,7 +303,7 @@ class Sandbox:
     Containers have no network (unless ``limits.network``), a read-only root, writable tmpfs at ``/work`` (the
     working directory) and ``/tmp``, ``no-new-privileges``, and no log on the host. Commands run in the current
     *episode*: new PID, network, IPC and mount namespaces with fresh ``/work``, ``/tmp`` and ``/dev/shm``, renewed
-    by :meth:`reset` (see :mod:`selfgym.sandbox.executor`). The executor (PID 1 of the container) and the episode's
+    by :meth:`reset` (see :mod:`selfgym.sandbox.supervisor`). The executor (PID 1 of the container) and the episode's
     server run as root and are not dumpable; every command runs under an unprivileged uid with no capability and
     a seccomp filter: the agent's (1000) by default, or the verifier's (1001) with ``user="verifier"``, which the
     agent's processes cannot trace, signal or read. Every reply from the executor is

@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
+from ...params import AtLeastOne, Positive
 from ...sandbox.errors import InfrastructureError
 from ..spaces import MAX_TEXT_LENGTH, UnicodeText
 from ..task import Task
@@ -167,8 +168,8 @@ class RemoteEnv(gym.Env[str, str]):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
 
     def __init__(self, url: str, *, token: str | None = None, render_mode: str | None = None,
-                 connect_timeout_s: float = 30.0, message_timeout_s: float = 600.0,
-                 max_message_bytes: int = 64 << 20) -> None:
+                 connect_timeout_s: Positive = 30.0, message_timeout_s: Positive = 600.0,
+                 max_message_bytes: AtLeastOne = 64 << 20) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, "
                              f"got {render_mode!r}")

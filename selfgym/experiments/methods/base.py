@@ -12,7 +12,7 @@ import gymnasium as gym
 from rich.console import Console
 
 from ...agents.policy import Policy
-from ...agents.rollout import replay_lost, rollout_batch
+from ...agents.rollout import rollout_many
 from ...agents.trajectory import Trajectory
 from ...curricula.base import TaskChooser
 from ...envs.task import Task
@@ -86,17 +86,11 @@ class Method:
 
     def play(self, tasks: Sequence[Task], first: int, **kwargs: Any) -> list[Trajectory]:
         """One episode per task on the context's envs (in lockstep, ``len(envs)`` at a time), seeds from the
-        episode numbers; then :func:`replay_lost` and the curriculum's update for every episode that counts."""
-        envs = self.context.envs
-        trajectories: list[Trajectory] = []
-        for start in range(0, len(tasks), len(envs)):
-            chunk = list(tasks[start:start + len(envs)])
-            seeds = [first + start + i for i in range(len(chunk))]
-            trajectories += rollout_batch(envs[:len(chunk)], self.policy, chunk, seeds=seeds,
-                                          sampling=self.sampling_for(first + start), **self.system_prompt_kwargs(),
-                                          **kwargs)
-        trajectories = replay_lost(envs, self.policy, trajectories, sampling=self.sampling_for(first),
-                                   **self.system_prompt_kwargs(), **kwargs)
+        episode numbers (:func:`rollout_many`: lost episodes played again); then the curriculum's update for every episode that counts."""
+        trajectories = rollout_many(self.context.envs, self.policy, tasks,
+                                    seeds=[first + i for i in range(len(tasks))],
+                                    sampling_for=lambda start: self.sampling_for(first + start),
+                                    **self.system_prompt_kwargs(), **kwargs)
         self.update_curriculum(trajectories)
         return trajectories
 

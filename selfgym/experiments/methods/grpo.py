@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...agents.grpo import GRPOConfig, GRPOTrainer
+from ...agents.grpo import GRPOTrainer
+from ...agents.grpo_config import GRPOConfig
 from ...agents.metrics import metric_value
-from ...agents.rollout import DEFAULT_SYSTEM_PROMPT
 from .base import Context, Method, StepResult
 
 
@@ -22,13 +22,14 @@ class GRPOMethod(Method):
         super().__init__(context, policy, state)
         config, method, agent = context.config, context.config.method, context.config.agent
         self.per_step = method.tasks_per_step * method.group_size
+        # the spec is GRPOConfig less what the run sets: those fields come from the budget, agent and run folder
+        # as they are (agent.temperature > 0 is checked when the file is read: a GRPO group must vary)
+        prompt = {"system_prompt": agent.system_prompt} if agent.system_prompt is not None else {}
         self.trainer = GRPOTrainer(policy, context.envs, GRPOConfig(
-            steps=max(1, config.budget.episodes // self.per_step), tasks_per_step=method.tasks_per_step,
-            group_size=method.group_size, max_new_tokens=agent.max_new_tokens,
-            temperature=max(agent.temperature, 1e-3), top_p=agent.top_p,
-            system_prompt=agent.system_prompt or DEFAULT_SYSTEM_PROMPT, learning_rate=method.learning_rate,
-            kl_beta=method.kl_beta, lora_r=method.lora_r, lora_alpha=2 * method.lora_r, seed=config.seed,
-            output_dir=str(context.run_dir / "grpo"), save_every=1, keep_checkpoints=1), tasks=context.curriculum)
+            **method.model_dump(exclude={"name"}), **prompt, steps=max(1, config.budget.episodes // self.per_step),
+            max_new_tokens=agent.max_new_tokens, temperature=agent.temperature, top_p=agent.top_p,
+            seed=config.seed, output_dir=str(context.run_dir / "grpo"), save_every=1, keep_checkpoints=1),
+            tasks=context.curriculum)
 
     def first_episode(self, committed: int) -> int:
         # The trainer's checkpoint, not the run's state, says which step comes next: a kill between the two

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...agents.self_training import SelfTrainConfig, canonicalize, correct, failures_of, finetune, sft_examples
+from ...agents.self_training import canonicalize, correct, failures_of, finetune, sft_examples
+from ...agents.self_training_config import SelfTrainConfig
 from ...agents.trajectory import Trajectory
-from ..progress import phase_progress
+from ..progress import training_progress
 from .base import Method, StepResult
 
 
@@ -52,18 +53,21 @@ class SelfTraining(Method):
             kept = canonicalize(self.context.envs, kept, **self.system_prompt_kwargs())
         if method.name == "re-rest":
             tried = correct(self.context.envs, self.policy, failures_of(buffered), sampling=self.policy.sampling,
-                            seed=self.config.seed, system_prompt=self.config.agent.system_prompt, max_chars=3000)
+                            seed=self.config.seed, system_prompt=self.config.agent.system_prompt,
+                            max_chars=method.max_attempt_chars)
             kept += [t for t in tried if t.success]
         examples = sft_examples(kept)
         if examples:
             self.rounds += 1
             # a new folder per round: the state keeps pointing at the last committed one until the next commit
             checkpoint = self.context.run_dir / "checkpoints" / f"round-{self.rounds}"
-            train = SelfTrainConfig(epochs=method.epochs, learning_rate=method.learning_rate, lora_r=method.lora_r,
-                                    lora_alpha=2 * method.lora_r, seed=self.config.seed)
-            with phase_progress(self.context.console) as progress:
-                bar = progress.add_task(f"fine-tuning on {len(examples)} examples", total=None)
+            # the spec is SelfTrainConfig less what the run sets (see config.SelfTrainingSpec.run_sets)
+            train = SelfTrainConfig(**method.model_dump(exclude={"name", "canonical", "train_every"}),
+                                    method="star" if method.name == "self-training" else "re-rest",
+                                    seed=self.config.seed)
+            with training_progress(self.context.console, f"fine-tuning on {len(examples)} examples",
+                                   train.batch_size * train.gradient_accumulation_steps) as (progress, on_log):
                 finetune(self.policy, examples, train, seed=self.config.seed + self.rounds, save_to=checkpoint,
-                         progress=lambda step, steps: progress.update(bar, completed=step, total=steps))
+                         progress=progress, on_log=on_log)
             self.checkpoint = str(checkpoint)
         self.buffer = []

@@ -7,8 +7,8 @@ An executor offers two ways to spread work, the same for both kinds:
   every experiment method, :class:`~selfgym.agents.GRPOTrainer`). The policy stays with the caller (the
   learner), which generates the replies of all of them in one batch; only the env steps run where the envs
   live. Local: envs of this process on one sandbox pool, stepped in threads. Ray:
-  :class:`~selfgym.agents.env_workers.RemoteEnv` proxies of envs that live in *env workers*, actors that each
-  hold envs and their own sandbox pools on their node's Docker engine (see :mod:`selfgym.agents.env_workers`:
+  :class:`~selfgym.runtime.env_workers.WorkerEnv` proxies of envs that live in *env workers*, actors that each
+  hold envs and their own sandbox pools on their node's Docker engine (see :mod:`selfgym.runtime.env_workers`:
   a worker lost mid-episode loses only its episodes, which the rollout loop plays again on a live worker).
 * :meth:`Executor.map_unordered` maps independent work items over workers that each hold everything they
   need (``selfgym eval``: a policy and envs per worker), yielding each item with its result as it finishes.
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
     from .env_workers import EnvFleet
 
+from .errors import ExecutorError
+
 log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
@@ -56,10 +58,6 @@ class Worker(Protocol):
 
 
 WorkerFactory = Callable[[], Worker]
-
-
-class ExecutorError(RuntimeError):
-    """The executor could not finish: workers could not start, or an item kept killing its worker."""
 
 
 class Executor(ABC):
@@ -125,7 +123,7 @@ class LocalExecutor(Executor):
         self._made: list[tuple[list, Any]] = []  # (envs, their pool) of each make_envs call
 
     def make_envs(self, env_id: str, n: int, env_kwargs: Mapping[str, Any] | None = None) -> list[gym.Env]:
-        from .env_workers import make_env_set
+        from ..envs.pools import make_env_set
 
         envs, pool = make_env_set(env_id, n, env_kwargs, docker_host=self.docker_host,
                                   docker_cert_path=self.docker_cert_path)

@@ -1,4 +1,4 @@
-"""The selfgym sandbox executor: PID 1 of every sandbox container.
+"""The selfgym sandbox supervisor (the "executor" of the host's messages): PID 1 of every sandbox container.
 
 This file runs *inside* the container (a bootstrap reads it from stdin and ``exec``s it), so it must use the
 standard library only and run on any Python >= 3.8 with ``ctypes``. The host talks to it over the container's

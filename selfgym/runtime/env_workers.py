@@ -3,7 +3,7 @@
 The learner keeps the policy and generates every reply of a lockstep batch at once; env steps go to *env
 workers*. An env worker is a Ray actor that holds envs (one per slot) and, on its node, the sandbox pools they
 draw containers from (one per env set, on the node's Docker engine or the one named). The learner gets
-:class:`RemoteEnv` proxies: Gymnasium envs whose ``reset`` and ``step`` are calls to the env's worker, so the
+:class:`WorkerEnv` proxies: Gymnasium envs whose ``reset`` and ``step`` are calls to the env's worker, so the
 rollout loop, the experiment methods and the GRPO trainer play them like local envs (the rollout loop steps
 them from threads, so the calls to all workers are in flight at once; each worker serves its slots
 concurrently).
@@ -16,7 +16,7 @@ playing: their ``step`` (or ``reset``) raises :class:`WorkerLostError`, an
 (never the agent's failure, never shown to a curriculum) and plays them again, with the same task and seed, on
 a live worker. The lost worker is replaced by a new actor, which Ray places on any node with room; episodes go
 back to it once it is up. A worker that fails while starting is a configuration problem, reported as an
-:class:`~selfgym.agents.executors.ExecutorError` rather than replaced for ever.
+:class:`~selfgym.runtime.executors.ExecutorError` rather than replaced for ever.
 
 Each trajectory's ``meta["worker"]`` says where its env ran: the worker's index, Ray node id, host and pid.
 """
@@ -33,18 +33,14 @@ from typing import Any
 
 import gymnasium as gym
 
-from ..sandbox.errors import InfrastructureError, SandboxError
-from .executors import ExecutorError
+from ..envs.pools import env_pool, make_env
+from ..sandbox.errors import SandboxError
+from .errors import ExecutorError, WorkerLostError
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 300.0  # for a worker to be placed and start (imports, on a loaded node)
 WORKER_THREADS = 128  # calls an env worker serves at once (one per slot in flight)
-
-
-class WorkerLostError(InfrastructureError):
-    """The env worker playing an episode died (its process or its node): the episode is lost to the
-    infrastructure and is played again on a live worker."""
 
 
 @dataclass(frozen=True)
@@ -66,42 +62,6 @@ class EnvSet:
 
         if self.env_id not in gym.registry and self.registration is not None:
             gym.registry[self.env_id] = self.registration
-
-
-def env_pool(env_id: str, size: int, env_kwargs: Mapping[str, Any] | None, *, docker_host: str | None = None,
-             docker_cert_path: str | None = None):
-    """A pool of ``size`` sandboxes for envs of ``env_id``, started on demand, on the named Docker engine
-    (None: ``DOCKER_HOST``); None for an env that declares no sandbox."""
-    from ..envs.pools import pool_for, sandbox_spec
-
-    if sandbox_spec(env_id) is None:
-        return None
-    from ..sandbox import docker_client
-
-    client = docker_client(host=docker_host, cert_path=docker_cert_path)
-    return pool_for(env_id, size, env_kwargs, warm=0, client=client)
-
-
-def make_env(env_id: str, env_kwargs: Mapping[str, Any] | None, pool) -> gym.Env:
-    """An env of ``env_id`` on ``pool`` (when it has one), without Gymnasium's wrappers."""
-    import selfgym  # noqa: F401 - registers the ids (in a fresh worker process too)
-
-    pool_kwargs = {"pool": pool} if pool is not None else {}
-    return gym.make(env_id, **pool_kwargs, **dict(env_kwargs or {})).unwrapped
-
-
-def make_env_set(env_id: str, n: int, env_kwargs: Mapping[str, Any] | None = None, *,
-                 docker_host: str | None = None, docker_cert_path: str | None = None
-                 ) -> tuple[list[gym.Env], Any]:
-    """``n`` envs of ``env_id`` in this process, sharing one pool (also returned; None for an env that needs
-    none)."""
-    pool = env_pool(env_id, n, env_kwargs, docker_host=docker_host, docker_cert_path=docker_cert_path)
-    try:
-        return [make_env(env_id, env_kwargs, pool) for _ in range(n)], pool
-    except BaseException:
-        if pool is not None:
-            pool.close()
-        raise
 
 
 class EnvWorker:
@@ -200,9 +160,9 @@ class _Member:
         return f"env worker {self.index} (node {node}, pid {self.info.get('pid', '?')})"
 
 
-class RemoteEnv(gym.Env):
+class WorkerEnv(gym.Env):
     """An env that lives in an env worker (a Ray actor, maybe on another machine): ``reset`` and ``step`` are
-    calls to it, the rest is here. Made by :meth:`selfgym.agents.executors.RayExecutor.make_envs`.
+    calls to it, the rest is here. Made by :meth:`selfgym.runtime.executors.RayExecutor.make_envs`.
 
     ``task`` is the episode's task (as the env reports it), ``placement`` where the episode runs (worker,
     node, host, pid), ``remote_class`` the class of the env in the worker (what its class methods are asked:
@@ -241,7 +201,7 @@ class RemoteEnv(gym.Env):
         super().close()
 
     def __repr__(self) -> str:
-        return f"<RemoteEnv {self.env_set.env_id} {self.env_set.key}/{self.slot} on {self.placement}>"
+        return f"<WorkerEnv {self.env_set.env_id} {self.env_set.key}/{self.slot} on {self.placement}>"
 
 
 def _remote_error(exc: BaseException) -> BaseException:
@@ -254,7 +214,7 @@ def _remote_error(exc: BaseException) -> BaseException:
 
 
 class EnvFleet:
-    """``workers`` env workers (Ray actors) and the :class:`RemoteEnv` proxies of the envs they hold.
+    """``workers`` env workers (Ray actors) and the :class:`WorkerEnv` proxies of the envs they hold.
 
     Ray must be initialised. Each worker reserves ``cpus_per_worker`` CPUs, ``gpus_per_worker`` GPUs and
     ``resources`` (None: ``{"docker": 1}`` when a node of the cluster offers ``docker``, else nothing);
@@ -349,7 +309,7 @@ class EnvFleet:
                     self.members[member.index] = self._spawn(member.index)
         return _lost_episode(member, f" ({_first_line(exc)})")
 
-    def _place(self, env: RemoteEnv) -> _Member:
+    def _place(self, env: WorkerEnv) -> _Member:
         """The worker to play ``env``'s next episode on: its home when alive, else the least loaded live one;
         waits for one to start when none is alive."""
         import ray
@@ -377,7 +337,7 @@ class EnvFleet:
                                     f"{_free_resources()})")
 
     # -- the envs --------------------------------------------------------------------------------------------
-    def make_envs(self, env_id: str, n: int, env_kwargs: Mapping[str, Any] | None = None) -> list[RemoteEnv]:
+    def make_envs(self, env_id: str, n: int, env_kwargs: Mapping[str, Any] | None = None) -> list[WorkerEnv]:
         """``n`` envs of ``env_id``, spread round robin over the workers."""
         from ..envs.pools import env_class
 
@@ -388,7 +348,7 @@ class EnvFleet:
         spaces = self._call(self._any_alive(), lambda h: h.probe.remote(env_set))
         remote_class = env_class(env_id)
         first, self._next_home = self._next_home, self._next_home + n
-        return [RemoteEnv(self, env_set, slot, first + slot, remote_class, spaces) for slot in range(n)]
+        return [WorkerEnv(self, env_set, slot, first + slot, remote_class, spaces) for slot in range(n)]
 
     def _any_alive(self) -> _Member:
         with self._lock:
@@ -411,14 +371,14 @@ class EnvFleet:
         except RayTaskError as exc:
             raise _remote_error(exc) from None
 
-    def reset(self, env: RemoteEnv, seed: int | None, options: Mapping[str, Any] | None) -> tuple[Any, dict]:
+    def reset(self, env: WorkerEnv, seed: int | None, options: Mapping[str, Any] | None) -> tuple[Any, dict]:
         member = self._place(env)
         env.placement, env.task = dict(member.info), None
         observation, info, env.task = self._call(
             member, lambda h: h.reset.remote(env.env_set, env.slot, seed, options))
         return observation, info
 
-    def step(self, env: RemoteEnv, action: Any) -> tuple[Any, float, bool, bool, dict]:
+    def step(self, env: WorkerEnv, action: Any) -> tuple[Any, float, bool, bool, dict]:
         member = env._member
         if member is None:
             raise gym.error.ResetNeeded("call reset() before step()")
@@ -431,7 +391,7 @@ class EnvFleet:
             self._sources[env_set.key] = self._call(self._any_alive(), lambda h: h.source.remote(env_set))
         return self._sources[env_set.key]
 
-    def drop(self, env: RemoteEnv) -> None:
+    def drop(self, env: WorkerEnv) -> None:
         """Forget ``env``'s place (its worker closes its env there)."""
         with self._lock:
             member, env._member = env._member, None
