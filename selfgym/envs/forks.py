@@ -22,14 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import gymnasium as gym
 
 from .task import Task
 
-if TYPE_CHECKING:
-    from .base import TextEnv
 
 Kind = Literal["none", "files", "replay", "web"]
 
@@ -79,6 +77,6 @@ def restore_into(env: gym.Env, state: EnvState) -> None:
         layer = layer.env
 
 
-def fork(env: gym.Env) -> TextEnv:
+def fork(env: gym.Env) -> gym.Env:
     """``env.unwrapped.fork()``: an independent unwrapped env in the state ``env`` has reached."""
     return env.unwrapped.fork()
