@@ -31,6 +31,19 @@ def _clear_error_types() -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
+def _env_kwargs(text: str) -> dict:
+    """``--env-kwargs``: a JSON object, or a usage error naming the option."""
+    import json
+
+    try:
+        kwargs = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--env-kwargs") from None
+    if not isinstance(kwargs, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--env-kwargs")
+    return kwargs
+
+
 def clear_errors(func):
     """Turn our errors into one red line and exit code 2, never a stack trace."""
 
@@ -191,17 +204,10 @@ def audit(env: str, source: str | None, globs: tuple[str, ...], limit: int | Non
     they are used: every task whose check an attack passes is hackable, every task whose reference fails is broken.
 
     Exit code 0: every task ok; 1: some task hackable or broken; 2: a usage error."""
-    import json
-
     from .envs.audit.report import journal_path, show, write_json
     from .envs.audit.sources import AuditSourceError, audit_source
 
-    try:
-        kwargs = json.loads(env_kwargs)
-    except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"not JSON: {exc}", param_hint="--env-kwargs") from None
-    if not isinstance(kwargs, dict):
-        raise click.BadParameter("must be a JSON object", param_hint="--env-kwargs")
+    kwargs = _env_kwargs(env_kwargs)
     journal = journal_path(json_path) if json_path is not None else None
     if journal is not None:  # found out now, not after the audit
         import os
@@ -326,16 +332,9 @@ def env_server(env_id: str, host: str, port: int, max_sessions: int, idle_timeou
                sandbox_wait_s: float, workers: int | None, curriculum_spec: str | None, curriculum_db: str,
                curriculum_run: str | None, model_name: str, fresh: bool) -> None:
     """Serve ENV_ID (e.g. selfgym/Code-v0) over OpenEnv's protocol: WebSocket /ws, one env per connection."""
-    import json
-
     from .envs.remote.server import EnvServer, serve as run_server
 
-    try:
-        kwargs = json.loads(env_kwargs)
-    except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"not JSON: {exc}", param_hint="--env-kwargs") from None
-    if not isinstance(kwargs, dict):
-        raise click.BadParameter("must be a JSON object", param_hint="--env-kwargs")
+    kwargs = _env_kwargs(env_kwargs)
     try:
         server = EnvServer(env_id, env_kwargs=kwargs, max_sessions=max_sessions, idle_timeout_s=idle_timeout_s,
                            token=token, allow_custom_tasks=allow_custom_tasks, max_message_bytes=max_message_bytes,
