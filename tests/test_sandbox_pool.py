@@ -77,6 +77,23 @@ def test_dead_container_is_replaced(client, sandbox_image):
         assert pool.stats.replaced == 1
 
 
+def test_a_container_killed_while_it_starts_is_a_loss_and_another_starts(client, sandbox_image, monkeypatch):
+    # a `docker kill` that lands before the executor greeted used to fail the whole acquire ("did not start")
+    with SandboxPool(sandbox_image, size=1, limits=TIGHT, client=client, warm=0) as pool:
+        start, killed = pool.client.api.start, []
+
+        def start_and_kill_the_first(container, *args, **kwargs):
+            start(container, *args, **kwargs)
+            if not killed:
+                killed.append(container)
+                pool.client.api.kill(container)
+
+        monkeypatch.setattr(pool.client.api, "start", start_and_kill_the_first)
+        with pool.acquire(timeout=60) as sb:
+            assert killed and sb.container_id != killed[0]
+            assert sb.run("echo up").stdout == "up\n"
+
+
 def test_threads_get_distinct_sandboxes_and_acquire_times_out(client, sandbox_image):
     with SandboxPool(sandbox_image, size=3, limits=TIGHT, client=client) as pool:
         held: list[str] = []

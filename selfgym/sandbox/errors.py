@@ -39,6 +39,11 @@ class SandboxLostError(SandboxError):
     """A running sandbox stopped answering (its container died or was removed)."""
 
 
+class SandboxKilledAtStartError(SandboxStartError, SandboxLostError):
+    """A container was killed from outside (``docker kill``, the engine) while its executor started: a loss, not
+    a problem of the image; a pool starts another."""
+
+
 class InfrastructureError(SandboxError):
     """An episode could not be played to its end for a reason outside the agent's control.
 

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 import docker
 
 from .engine import check_owner, docker_client, foreign_process_error, owner_pid
-from .errors import SandboxError
+from .errors import SandboxError, SandboxKilledAtStartError
 from .images import default_image
 from .limits import Limits
 from .reaper import reap
 from .sandbox import Sandbox
 
 log = logging.getLogger(__name__)
+START_ATTEMPTS = 3  # a sandbox killed from outside while it starts is a loss: another is started, twice at most
 
 _LIVE_POOLS: weakref.WeakSet[SandboxPool] = weakref.WeakSet()
 # A forked child (AsyncVectorEnv and multiprocessing workers) inherits the parent's pools; its exit or SIGTERM
@@ -102,7 +103,13 @@ class SandboxPool:
             raise
 
     def _start_one(self) -> Sandbox:
-        sandbox = Sandbox(self.image, self.limits, client=self.client, labels={"selfgym.pool": self.id})
+        for attempt in range(START_ATTEMPTS):
+            try:
+                sandbox = Sandbox(self.image, self.limits, client=self.client, labels={"selfgym.pool": self.id})
+                break
+            except SandboxKilledAtStartError:  # killed from outside while starting: a loss, start another
+                if attempt == START_ATTEMPTS - 1:
+                    raise
         with self._lock:
             self._members.add(sandbox)
             self.stats.started += 1

@@ -22,7 +22,8 @@ import requests
 
 from .checks import RUNNER_ENV, check_request
 from .engine import docker_client
-from .errors import SandboxError, SandboxLostError, SandboxStartError, image_missing, translate
+from .errors import (SandboxError, SandboxKilledAtStartError, SandboxLostError, SandboxStartError, image_missing,
+                     translate)
 from .images import default_image
 from .limits import ExecResult, JudgedResult, Limits, PythonProgram
 from .reaper import owner_labels
@@ -344,9 +345,13 @@ class Sandbox:
             hello = parse_reply(Hello, self._channel.receive(start_timeout_s, _SMALL_REPLY))
         except Exception as exc:
             output = bytes(self._channel.stderr_tail).decode("utf-8", "replace").strip() if self._channel else ""
+            killed = self._killed_from_outside()
             self.close()
             if isinstance(exc, (docker.errors.DockerException, requests.exceptions.RequestException)):
                 raise translate(exc, image=self.image) from None
+            if killed:
+                raise SandboxKilledAtStartError(
+                    f"The sandbox's container was killed while its executor started ({killed})") from None
             raise SandboxStartError(
                 f"The sandbox executor in image {self.image!r} did not start ({type(exc).__name__}: {exc}). "
                 f"The image needs python3 >= 3.8 on PATH. Container output: {output or '(none)'}"
@@ -356,6 +361,16 @@ class Sandbox:
             self.close()
             raise SandboxStartError(f"The sandbox executor in image {self.image!r} {problem}")
         self._alive = True
+
+    def _killed_from_outside(self) -> str | None:
+        """Why the container is gone if something outside killed it (SIGKILL, not the OOM killer), else None."""
+        try:
+            state = self.client.api.inspect_container(self.container_id)["State"]
+        except Exception:  # noqa: BLE001 - removed meanwhile: say nothing we cannot tell
+            return None
+        if state.get("Running") or state.get("OOMKilled") or state.get("ExitCode") != 137:
+            return None
+        return "exit code 137"
 
     def _create(self, labels: dict[str, str]) -> str:
         options = {"episode_network": self.limits.episode_network, "ipc_sysctls": sorted(IPC_SYSCTLS)}

