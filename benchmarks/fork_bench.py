@@ -48,6 +48,12 @@ SHELL_TASK = tasks_from_entries([{
     "check": "test -f /work/done", "solution": ["touch done", "submit"]}], "bench")[0]
 
 
+def shell_steps(n: int) -> list[str]:
+    """``n`` Shell-v0 actions that leave files, a working directory and variables behind (and a 1 MB file)."""
+    steps = [f"cd src && echo 'line {i}' >> notes && export V{i}={i} && cd .." for i in range(n - 1)]
+    return steps + ["head -c 1000000 /dev/zero > blob && ls | wc -l"]
+
+
 def median_ms(function: Callable[[], object], repeats: int, after: Callable[[object], None] = lambda _: None) -> float:
     times = []
     for _ in range(repeats):
@@ -97,17 +103,14 @@ def cases(names: list[str], pools: dict[str, SandboxPool]) -> list[tuple[str, in
                         {"task": MATH_TASK}, steps))
     if "shell" in names:
         for n in (4, 16):
-            steps = [f"cd src && echo 'line {i}' >> notes && export V{i}={i} && cd .." for i in range(n - 1)]
-            steps.append("head -c 1000000 /dev/zero > blob && ls | wc -l")
             out.append(("Shell-v0", n, lambda: ShellEnv(pool=pools["python"], max_steps=32),
-                        {"task": SHELL_TASK}, steps))
+                        {"task": SHELL_TASK}, shell_steps(n)))
     if "remote" in names:
         from selfgym.envs.remote.client import RemoteEnv
 
         for n in (4, 16):
-            steps = [f"cd src && echo 'line {i}' >> notes && export V{i}={i} && cd .." for i in range(n - 1)]
-            steps.append("head -c 1000000 /dev/zero > blob && ls | wc -l")
-            out.append(("Remote-v0 (Shell-v0)", n, lambda: RemoteEnv(pools["remote"]), {"task": SHELL_TASK}, steps))
+            out.append(("Remote-v0 (Shell-v0)", n, lambda: RemoteEnv(pools["remote"]), {"task": SHELL_TASK},
+                        shell_steps(n)))
     if "web" in names:
         from selfgym.envs.web_env import WebEnv
 
