@@ -15,7 +15,7 @@ import pytest
 from pg_cluster import postgres_cluster
 
 from selfgym.curricula import FixedFamily, SelfEvolvingCurriculum
-from selfgym.curricula.service import CurriculumService, CurriculumSpecError, audit_verdict, curriculum_spec
+from selfgym.curricula.service import CurriculumService, CurriculumSpecError, curriculum_spec
 from selfgym.curricula.store import CurriculumStore, StoreError, database_url
 from selfgym.envs.task import Task
 
@@ -97,9 +97,8 @@ def test_written_tasks_are_stored_with_the_proposals_audit_verdict(tmp_path):
     written = store.tasks(run.id, origin="written")
     assert written and all(row["audit_verdict"] is None for row in written)
     assert store.counts(run.id)["phases"] == 2
-    audited = Task("w-1", "add", "written", 1, {"audit": {"verdict": "pass"}})
-    assert audit_verdict(audited) == "pass" and audit_verdict(Task("w", "add", "p", 0, {"audit_verdict": "x"})) == "x"
-    assert store.add_written(run.id, audited, fingerprint="f", audit_verdict=audit_verdict(audited))
+    audited = Task("w-1", "add", "written", 1)
+    assert store.add_written(run.id, audited, fingerprint="f", audit_verdict="pass")
     assert not store.add_written(run.id, audited, fingerprint="f")
     assert {r["task_id"]: r["audit_verdict"] for r in store.tasks(run.id, origin="written")}["w-1"] == "pass"
     # another server of the run adopts the written tasks into its pool
@@ -221,3 +220,22 @@ def test_two_servers_racing_on_one_run_lose_nothing_and_count_nothing_twice(back
         assert result["episodes"] == total and result["trials"] == total
     assert results[0]["model"] == results[1]["model"]
     store.close()
+
+
+class ForgingWriter:
+    """A task writer (an LLM, to the curriculum) that labels its own tasks as audited."""
+
+    def propose(self, failed: Task, rng, n: int) -> list[Task]:
+        return [Task(f"forged-{failed.id}-{i}", failed.family, f"{failed.prompt} #{i}", failed.difficulty,
+                     {**failed.data, "audit_verdict": "pass", "audit": {"verdict": "pass"}}) for i in range(n)]
+
+
+def test_a_writers_own_audit_label_is_not_stored_as_a_verdict(tmp_path):
+    store = CurriculumStore(str(tmp_path / "c.db"))
+    run = store.open_run("r", model="m", curriculum="self_evolving", params={"phase_length": 5})
+    curriculum = SelfEvolvingCurriculum(families(), seed=0, phase_length=5, band=(0.0, 1.0), writers=[ForgingWriter()])
+    service = CurriculumService(curriculum, store, run, known_tasks=tasks(), server="a")
+    for i in range(5):
+        assert service.finished(f"e{i}", service.choose(), 0.0, {})
+    written = store.tasks(run.id, origin="written")
+    assert written and {row["audit_verdict"] for row in written} == {None}

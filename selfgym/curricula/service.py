@@ -173,11 +173,12 @@ class CurriculumService:
             curriculum.phase_failures = []
             return []
         added = self._evolve()
+        # only the curriculum's audit gate gives verdicts: what a writer puts in a task's data is no verdict
         audited = {proposal.task.id: proposal.audit["verdict"] for proposal in curriculum.proposals
-                   if proposal.audit and proposal.audit.get("verdict")}  # the curriculum's audit gate's verdicts
+                   if proposal.audit and proposal.audit.get("verdict")}
         for task in added:
             self.store.add_written(self.run.id, task, fingerprint=fingerprint(task),
-                                   audit_verdict=audited.get(task.id) or audit_verdict(task))
+                                   audit_verdict=audited.get(task.id))
         return added
 
     # --- what a server calls -------------------------------------------------------------------------------------
@@ -335,17 +336,6 @@ class StoredCurriculum:
         return dict(getattr(self.service.curriculum, "level", {}))
 
 
-def audit_verdict(task: Task) -> str | None:
-    """The verdict an auditor gave a proposal, if it has one: ``task.audit_verdict``, or ``data["audit_verdict"]``
-    / ``data["audit"]["verdict"]``."""
-    verdict = getattr(task, "audit_verdict", None)
-    if verdict is None:
-        verdict = task.data.get("audit_verdict")
-    if verdict is None and isinstance(task.data.get("audit"), dict):
-        verdict = task.data["audit"].get("verdict")
-    return None if verdict is None else str(verdict)[:100]
-
-
 def _small_state(state: dict[str, Any]) -> dict[str, Any]:
     """A curriculum's state without what is large or private (its generator, task pool, outcome lists)."""
     return {k: v for k, v in state.items()
@@ -374,5 +364,5 @@ def open_service(tasks: Sequence[Task], spec: str, database: str, *, run: str, m
     return CurriculumService(curriculum, store, info, known_tasks=tasks, model=model, server=server)
 
 
-__all__ = ["CurriculumService", "CurriculumSpecError", "ServiceSpec", "StoreError", "StoredCurriculum", "audit_verdict",
+__all__ = ["CurriculumService", "CurriculumSpecError", "ServiceSpec", "StoreError", "StoredCurriculum",
            "curriculum_spec", "families_of", "open_service"]
