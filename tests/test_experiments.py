@@ -3,12 +3,14 @@ uninterrupted one. Runs use a tiny local model on the real Math-v0 env (math-ver
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from experiment_runs import SELFGYM, episodes_of, experiment, killed_resumed_and_straight
 from selfgym.experiments.config import ConfigError, load_experiment
@@ -93,8 +95,15 @@ def test_evaluations_when_batches_do_not_divide_every(tmp_path, tiny_model):
     # batches of 2 episodes, an evaluation every 3: after the batches that cross 3 and 6, and at the end
     path = experiment(tmp_path, tiny_model, method={"name": "eval-only"}, budget={"episodes": 8},
                       eval={"tasks": 2, "every": 3})
-    report = ExperimentRunner(load_experiment(path)).run()
+    out = io.StringIO()
+    report = ExperimentRunner(load_experiment(path), console=Console(file=out, width=200)).run()
     assert [e["episodes"] for e in report["evals"]] == [0, 4, 6, 8]
+    # not a terminal (a CI log, `| tee`): progress comes as lines, as it goes, not as one bar drawn at the end
+    lines = out.getvalue().splitlines()
+    training = [line for line in lines if line.startswith("tiny (eval-only): ")]
+    assert [line.split(",")[0] for line in training] == [f"tiny (eval-only): {n}/8" for n in (0, 2, 4, 6, 8)]
+    assert all(" success " in line for line in training[1:])
+    assert sum(line.startswith("evaluating (") and ": 2/2" in line for line in lines) == 4
 
 
 @pytest.mark.docker
