@@ -41,9 +41,10 @@ NEVER_RIGHT: tuple[tuple[str, str], ...] = (
 MAYBE_RIGHT: tuple[str, ...] = ("0", "1", "-1", "2", "True", "False", "yes", "no", "A", "B", "None", "[]", "{}")
 _JUNK = "x " * 3000
 # Generators whose tasks have many right answers that a scorer checks (any valid placement of queens, any
-# expression of the same four numbers): another task's gold may be a right answer to this one, so it is no
-# wrong-value canary.
-MANY_ANSWERS = frozenset({"n_queens", "puzzle24"})
+# expression of the same four numbers, any sequence of legal knight moves that swaps the knights: tasks may share a
+# board, and which boards come out depends on the interpreter's hash seed): another task's gold may be a right
+# answer to this one, so it is no wrong-value canary.
+MANY_ANSWERS = frozenset({"n_queens", "puzzle24", "knight_swap"})
 
 
 @dataclass(frozen=True)
