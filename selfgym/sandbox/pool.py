@@ -120,19 +120,21 @@ class SandboxPool:
         return sandbox
 
     def _replace(self) -> None:
-        for attempt in range(3):
-            if self._closed:
-                return
-            try:
-                self._idle.put(self._start_one())
-                with self._lock:
-                    self.stats.replaced += 1
-                    self._replace_error = None
-                return
-            except SandboxError as exc:
-                log.warning("replacing a sandbox failed (attempt %d): %s", attempt + 1, exc)
+        """Start a sandbox in place of a retired one. One try (``_start_one`` already starts another if one is
+        killed while it starts): if it fails, the slot goes back to the unstarted ones, so the next acquire that
+        finds no idle sandbox starts it, and reports the failure to its caller if it fails again."""
+        if self._closed:
+            return
+        try:
+            self._idle.put(self._start_one())
+            with self._lock:
+                self.stats.replaced += 1
+                self._replace_error = None
+        except SandboxError as exc:
+            log.warning("replacing a sandbox failed: %s (the next acquire that needs it starts it)", exc)
+            with self._lock:
                 self._replace_error = exc
-                time.sleep(0.5 * 2**attempt)
+                self._unstarted += 1
 
     def _retire(self, sandbox: Sandbox) -> None:
         with self._lock:
