@@ -383,6 +383,11 @@ def env_server(env_id: str, host: str, port: int, max_sessions: int, processes: 
         console.print(f"serving {env_id} on http://{host}:{port} (WebSocket /ws, {max_sessions} sessions, "
                       f"{sandboxes} sandboxes if the env takes any{split})")
 
+    if curriculum_spec is not None and processes > 1:
+        from .curricula.store import CurriculumStore
+
+        # its schema made (migrated) once, here: SQLite has no lock for processes that would all make it at once
+        CurriculumStore(curriculum_db).close()
     try:
         serve_processes(build, processes=processes, host=host, port=port, max_sessions=max_sessions,
                         on_ready=ready)

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
 import time
 from urllib.parse import urlsplit
 
@@ -47,9 +48,11 @@ def gone(processes: list[psutil.Process], timeout_s: float) -> bool:
     return not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
 
 
-def test_sessions_spread_over_processes_share_one_limit_and_snapshots_survive_a_dead_child_and_stop_together():
+def test_sessions_spread_over_processes_share_one_limit_and_snapshots_survive_a_dead_child_and_stop_together(
+        tmp_path):
+    store = tmp_path / "curriculum.db"  # every process serves one curriculum run from the store (made once)
     with env_server("selfgym/Math-v0", "--processes", "2", "--max-sessions", "16", "--pool-size", "5",
-                    "--env-kwargs", MATH) as server:
+                    "--curriculum", "uniform", "--curriculum-db", str(store), "--env-kwargs", MATH) as server:
         children = server_processes(server)
         assert len(children) == 2
         uri = server.url.replace("http://", "ws://") + "/ws"
@@ -99,7 +102,8 @@ def test_sessions_spread_over_processes_share_one_limit_and_snapshots_survive_a_
                     restored = json.loads(fork.recv(timeout=60))
                     assert restored["type"] == "state", restored
                     fork.send(json.dumps({"type": "step", "data": ANSWER}))
-                    assert json.loads(fork.recv(timeout=60))["data"]["done"] is True
+                    stepped = json.loads(fork.recv(timeout=60))
+                    assert stepped["type"] == "observation" and stepped["data"]["done"] is True, stepped
                     break
             else:
                 raise AssertionError("64 connections all landed on the parent's process")
@@ -136,6 +140,9 @@ def test_sessions_spread_over_processes_share_one_limit_and_snapshots_survive_a_
             assert server.process.wait(timeout=30) == 0
         assert time.monotonic() - started < 15
         assert gone(tree, timeout_s=10)
+    with sqlite3.connect(store) as db:  # both processes chose tasks and recorded outcomes in the one run
+        rows = db.execute("SELECT COUNT(*), COUNT(DISTINCT server), COUNT(DISTINCT run_id) FROM outcomes").fetchone()
+    assert rows[0] >= 24 and rows[1:] == (3, 1)  # 24 episodes or more; two processes, then the killed one's successor
 
 
 def test_session_counts_hold_one_limit_over_processes_and_a_place_splits_sandboxes():

@@ -29,6 +29,7 @@ import contextlib
 import ctypes
 import logging
 import multiprocessing
+import multiprocessing.synchronize
 import os
 import shutil
 import signal
@@ -138,23 +139,30 @@ class ChildFailed(RuntimeError):
 
 
 def _child_main(run_child: Callable[[ProcessPlace, Callable[[], None]], None], place: ProcessPlace,
-                report: Connection) -> None:
+                report: Connection, start_gate: multiprocessing.synchronize.Event) -> None:
     # die with the parent, whatever kills it (no orphan keeps the port or its containers)
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     for signum in (signal.SIGINT, signal.SIGTERM):  # the parent's handlers are not ours; uvicorn installs its own
         signal.signal(signum, signal.SIG_DFL)
 
+    built = False
+
     def ready() -> None:
+        nonlocal built
+        built = True
         report.send(("ready", ""))
         report.close()
+        start_gate.wait()  # every child built: they listen together, so the first clients spread over all
 
     try:
         run_child(place, ready)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
+    except Exception as exc:
+        if built:
+            raise  # a fault while serving: its traceback goes to the log, and the supervisor starts another
+        with contextlib.suppress(OSError):  # the supervisor says why, once, and stops
             report.send(("failed", f"{type(exc).__name__}: {exc}"))
-        raise
+        raise SystemExit(1) from None
 
 
 @dataclass
@@ -168,12 +176,14 @@ class _Child:
 
 def supervise(run_child: Callable[[ProcessPlace, Callable[[], None]], None], *, processes: int, host: str,
                     port: int, open_files: int, on_ready: Callable[[], None] = lambda: None) -> None:
-    """Run ``processes`` children, each ``run_child(place, ready)`` (which serves on ``place``'s share until
-    SIGTERM, calling ``ready()`` once it listens), until SIGINT or SIGTERM; restart one that dies.
+    """Run ``processes`` children, each ``run_child(place, ready)`` (which builds its server, calls ``ready()``
+    and then listens and serves on ``place``'s share until SIGTERM), until SIGINT or SIGTERM; restart one that dies.
 
-    ``on_ready`` runs once every child first listens. :class:`ChildFailed` when a child fails before it listens at
-    the start (or dies within ``QUICK_DEATH_S`` of its start ``QUICK_DEATHS`` times in a row): what failed is
-    the same in every child (the env, the curriculum), so the server stops with the child's error.
+    At the start, ``ready()`` returns once every child is built (connections go only to listening sockets: a
+    child that listened first would get every early client); ``on_ready`` runs then. :class:`ChildFailed` when a
+    child fails before it is built at the start (or dies within ``QUICK_DEATH_S`` of its start ``QUICK_DEATHS``
+    times in a row): what failed is the same in every child (the env, the curriculum), so the server stops with
+    the child's error.
     """
     if processes < 1:
         raise ValueError(f"processes must be at least 1, got {processes}")
@@ -182,6 +192,7 @@ def supervise(run_child: Callable[[ProcessPlace, Callable[[], None]], None], *, 
     snapshots_dir = Path(tempfile.mkdtemp(prefix="selfgym-env-server-snapshots-", dir=_shared_memory_dir()))
     sessions = SessionCounts(processes)
     context = multiprocessing.get_context("fork")
+    start_gate = context.Event()
     stopping = False
 
     def stop(signum, frame) -> None:
@@ -194,7 +205,7 @@ def supervise(run_child: Callable[[ProcessPlace, Callable[[], None]], None], *, 
     def start(index: int) -> _Child:
         reader, writer = context.Pipe(duplex=False)
         place = ProcessPlace(index, processes, sessions, snapshots_dir)
-        process = context.Process(target=_child_main, args=(run_child, place, writer),
+        process = context.Process(target=_child_main, args=(run_child, place, writer, start_gate),
                                   name=f"selfgym-env-server-{index}")
         process.start()
         writer.close()
@@ -223,7 +234,7 @@ def supervise(run_child: Callable[[ProcessPlace, Callable[[], None]], None], *, 
                 sessions.clear(child.index)
                 if not announced and not child.ready:
                     raise ChildFailed(f"server process {child.index} exited with {child.process.exitcode} before "
-                                      "it listened")
+                                      "it was built")
                 quick = time.monotonic() - child.started < QUICK_DEATH_S
                 quick_deaths = quick_deaths + 1 if quick else 0
                 if quick_deaths >= QUICK_DEATHS:
@@ -234,6 +245,7 @@ def supervise(run_child: Callable[[ProcessPlace, Callable[[], None]], None], *, 
                 children[position] = start(child.index)
             if not announced and all(c.ready for c in children):
                 announced = True
+                start_gate.set()
                 on_ready()
     finally:
         _stop_children([c.process for c in children])

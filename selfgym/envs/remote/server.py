@@ -392,6 +392,7 @@ class EnvServer:
                 raise
             unwrapped = session.env.unwrapped
             session.episode_id = session.episode_id or uuid.uuid4().hex
+            session.episode_key = uuid.uuid4().hex  # curriculum hook: a restored branch's outcome is its own
             session.steps, session.done = unwrapped.steps, unwrapped.done
             if session.done:  # an ended episode holds no sandbox
                 await self._give_back_sandbox(session)
@@ -759,9 +760,9 @@ def serve_processes(build: Callable[[ProcessPlace | None], EnvServer], *, proces
 
     def run_child(place: ProcessPlace, ready: Callable[[], None]) -> None:
         server = build(place)
-        sock = port_socket(host, port, backlog=backlog(max_sessions))
-        ready()
-        serve(server, host=host, port=port, log_level=log_level, sock=sock)
+        ready()  # at the start: returns once every process is built
+        serve(server, host=host, port=port, log_level=log_level,
+              sock=port_socket(host, port, backlog=backlog(max_sessions)))
 
     supervise(run_child, processes=processes, host=host, port=port, open_files=max_sessions + 1024 * processes,
               on_ready=on_ready)
