@@ -614,8 +614,8 @@ class EnvServer:
         guarded = [Depends(authorized)]
 
         @app.get("/health")
-        async def health() -> dict[str, Any]:
-            return {"status": "healthy", "pid": os.getpid(), "process": server.place.index if server.place else 0}
+        async def health() -> dict[str, str]:
+            return {"status": "healthy"}
 
         @app.get("/schema", dependencies=guarded)
         async def schema() -> dict[str, Any]:
