@@ -100,6 +100,12 @@ def tree_cpu_seconds(pid: int) -> dict[int, float]:
     return seconds
 
 
+def own_cpu_seconds() -> float:
+    """User + system CPU seconds of this process (the client) so far."""
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
 def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds the tree used between two readings (a process that started in between counts from zero)."""
     return sum(after[pid] - before.get(pid, 0.0) for pid in after)
@@ -115,11 +121,11 @@ def load(env_id: str, sessions: int, duration_s: float, server_args: list[str], 
         def measure() -> None:
             held.update(process_status(server.process.pid))
             cpu["server"] = cpu_used(cpu["server_start"], tree_cpu_seconds(server.process.pid))
-            cpu["client"] = psutil.Process().cpu_times().user + psutil.Process().cpu_times().system - cpu["client_start"]
+            cpu["client"] = own_cpu_seconds() - cpu["client_start"]
 
         def play_begins() -> None:
             cpu["server_start"] = tree_cpu_seconds(server.process.pid)
-            cpu["client_start"] = psutil.Process().cpu_times().user + psutil.Process().cpu_times().system
+            cpu["client_start"] = own_cpu_seconds()
 
         # warm-up, untimed: the server's verifier workers start and see every task once, its fork servers start
         asyncio.run(run_sessions(server.url, 16, action=lambda observation: action, episodes=SEEDS // 16,

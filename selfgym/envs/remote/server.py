@@ -144,7 +144,7 @@ class EnvServer:
             envs' floor imports no curricula): a reset without a task plays its ``choose()``; every finished
             episode's reward, as this server's verifier gave it, goes to its ``finished()``; it adds its routes.
         place: when this server is one of several processes serving one port
-            (:func:`~selfgym.envs.remote.processes.serve_processes`), its place among them: ``max_sessions`` then
+            (:func:`serve_processes`), its place among them: ``max_sessions`` then
             holds for all of them together (their session counts are shared), snapshots are shared through a
             folder, and ``pool_size``, ``warm`` and ``workers`` are this process's own.
 
@@ -243,7 +243,8 @@ class EnvServer:
                  "sandboxes": pool.members if pool is not None else 0, "pool_size": self.pool_size,
                  "waiting_for_sandbox": gate.waiting if gate is not None else 0, "episodes": self._episodes,
                  "workers": self.workers, "threads": threading.active_count(), "pid": os.getpid(),
-                 "process": self.place.index if self.place else 0, "processes": self.place.processes if self.place else 1}
+                 "process": self.place.index if self.place else 0,
+                 "processes": self.place.processes if self.place else 1}
         if self.place is not None:  # this process's numbers above; the sessions of all of them here
             stats["sessions_per_process"] = self.place.sessions.per_process()
         return stats
