@@ -175,7 +175,7 @@ class _Child:
 
 
 def supervise(run_child: Callable[[ProcessPlace, Callable[[], None]], None], *, processes: int, host: str,
-                    port: int, open_files: int, on_ready: Callable[[], None] = lambda: None) -> None:
+              port: int, open_files: int, on_ready: Callable[[], None] = lambda: None) -> None:
     """Run ``processes`` children, each ``run_child(place, ready)`` (which builds its server, calls ``ready()``
     and then listens and serves on ``place``'s share until SIGTERM), until SIGINT or SIGTERM; restart one that dies.
 
