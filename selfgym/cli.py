@@ -300,7 +300,11 @@ def serve(model: str, host: str, port: int, model_name: str | None, device: str 
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0: every interface).")
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--max-sessions", default=16, show_default=True, type=click.IntRange(min=1),
-              help="Sessions (one env each) open at once; more are answered CAPACITY_REACHED.")
+              help="Sessions (one env each) open at once, in all processes together; more are answered "
+                   "CAPACITY_REACHED.")
+@click.option("--processes", default=None, type=click.IntRange(min=1),
+              help="Server processes sharing the port (a session stays in the one that accepted it; a dead one is "
+                   "restarted)  [default: one per core]")
 @click.option("--idle-timeout", "idle_timeout_s", default=600.0, show_default=True, type=click.FloatRange(min=1),
               help="Seconds a session may send nothing before it is closed.")
 @click.option("--token", default=None, envvar="SELFGYM_ENV_SERVER_TOKEN",
@@ -311,11 +315,13 @@ def serve(model: str, host: str, port: int, model_name: str | None, device: str 
 @click.option("--warm", default=0, show_default=True, type=click.IntRange(min=0),
               help="Sandboxes started with the server (the others start when first needed).")
 @click.option("--pool-size", default=None, type=click.IntRange(min=1),
-              help="Sandboxes shared by the sessions, handed out first come, first served  [default: --max-sessions]")
+              help="Sandboxes shared by the sessions, handed out first come, first served; split evenly over the "
+                   "processes (at least one each)  [default: --max-sessions]")
 @click.option("--sandbox-wait", "sandbox_wait_s", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds a reset waits for a sandbox before it is answered CAPACITY_REACHED.")
 @click.option("--workers", default=None, type=click.IntRange(min=1),
-              help="Threads for blocking env work, shared by all sessions  [default: one per sandbox + 2 per core + 2]")
+              help="Threads for blocking env work of each process, shared by its sessions  [default: one per "
+                   "sandbox + 2 per core + 2]")
 @click.option("--curriculum", "curriculum_spec", default=None, metavar="NAME|FILE.yaml",
               help="A reset without a task plays this curriculum's choice (uniform, ladder, plr, learning_progress, "
                    "learnability, self_evolving, or a YAML file: name:, params:).")
@@ -327,36 +333,66 @@ def serve(model: str, host: str, port: int, model_name: str | None, device: str 
               help="The model outcomes are recorded under (a new run starts from this model's earlier outcomes).")
 @click.option("--fresh", is_flag=True, help="A new curriculum run starts from nothing, not from earlier runs.")
 @clear_errors
-def env_server(env_id: str, host: str, port: int, max_sessions: int, idle_timeout_s: float, token: str | None,
-               env_kwargs: str, allow_custom_tasks: bool, max_message_bytes: int, warm: int, pool_size: int | None,
-               sandbox_wait_s: float, workers: int | None, curriculum_spec: str | None, curriculum_db: str,
-               curriculum_run: str | None, model_name: str, fresh: bool) -> None:
+def env_server(env_id: str, host: str, port: int, max_sessions: int, processes: int | None, idle_timeout_s: float,
+               token: str | None, env_kwargs: str, allow_custom_tasks: bool, max_message_bytes: int, warm: int,
+               pool_size: int | None, sandbox_wait_s: float, workers: int | None, curriculum_spec: str | None,
+               curriculum_db: str, curriculum_run: str | None, model_name: str, fresh: bool) -> None:
     """Serve ENV_ID (e.g. selfgym/Code-v0) over OpenEnv's protocol: WebSocket /ws, one env per connection."""
-    from .envs.remote.server import EnvServer, serve as run_server
+    from .envs.pools import env_class
+    from .envs.remote.processes import ChildFailed, default_processes
+    from .envs.remote.server import EnvServer, serve_processes
 
     kwargs = _env_kwargs(env_kwargs)
+    processes = processes or default_processes()
+    sandboxes = pool_size or max_sessions
     try:
+        env_class(env_id)  # an unknown id is the operator's error, before any process starts
+        if curriculum_spec is not None:
+            from .curricula.service import curriculum_spec as parse_spec
+
+            curriculum_name = parse_spec(curriculum_spec).name
+    except (ValueError, TypeError) as exc:
+        raise click.UsageError(str(exc)) from None
+
+    def build(place) -> EnvServer:
+        """This process's server (each of several builds its own: its envs, its share of the sandboxes)."""
+        share = place.share if place is not None else (lambda total: total)
         server = EnvServer(env_id, env_kwargs=kwargs, max_sessions=max_sessions, idle_timeout_s=idle_timeout_s,
                            token=token, allow_custom_tasks=allow_custom_tasks, max_message_bytes=max_message_bytes,
-                           warm=warm, pool_size=pool_size, sandbox_wait_s=sandbox_wait_s, workers=workers)
+                           warm=share(warm) if warm else 0, pool_size=share(sandboxes), sandbox_wait_s=sandbox_wait_s,
+                           workers=workers, place=place)
         if curriculum_spec is not None:
-            from .curricula.service import curriculum_spec as parse_spec, open_service
+            from .curricula.service import open_service
 
-            name = parse_spec(curriculum_spec).name
-            run = curriculum_run or f"{server.env_name}-{name}"
+            # several processes are several servers of one curriculum run: the store is the truth each folds
+            run = curriculum_run or f"{server.env_name}-{curriculum_name}"
             server.curriculum = open_service(list(server._catalog.unwrapped.source), curriculum_spec, curriculum_db,
                                              run=run, model=model_name, inherit=not fresh, env_id=env_id,
                                              env_kwargs=kwargs)
             server.app = server._build_app()  # with the curriculum's routes
-            console.print(f"curriculum {name} (run {run!r}, {server.curriculum.folded} outcomes known) in "
-                          f"{server.curriculum.store.safe_url}")
-    except (ValueError, TypeError) as exc:
-        raise click.UsageError(str(exc)) from None
+            if place is None or place.index == 0:
+                console.print(f"curriculum {curriculum_name} (run {run!r}, {server.curriculum.folded} outcomes "
+                              f"known) in {server.curriculum.store.safe_url}")
+        return server
+
     if host not in ("127.0.0.1", "localhost", "::1") and token is None:
         console.print(f"[yellow]warning:[/] serving on {host} without --token: anyone who reaches it can play")
-    sandboxes = f", {server.pool_size} sandboxes" if server.needs_sandbox else ""
-    console.print(f"serving {env_id} on http://{host}:{port} (WebSocket /ws, {max_sessions} sessions{sandboxes})")
-    run_server(server, host=host, port=port)
+
+    def ready() -> None:
+        split = f" in {processes} processes" if processes > 1 else ""
+        console.print(f"serving {env_id} on http://{host}:{port} (WebSocket /ws, {max_sessions} sessions, "
+                      f"{sandboxes} sandboxes if the env takes any{split})")
+
+    if curriculum_spec is not None and processes > 1:
+        from .curricula.store import CurriculumStore
+
+        # its schema made (migrated) once, here: SQLite has no lock for processes that would all make it at once
+        CurriculumStore(curriculum_db).close()
+    try:
+        serve_processes(build, processes=processes, host=host, port=port, max_sessions=max_sessions,
+                        on_ready=ready)
+    except (ValueError, TypeError, ChildFailed, OSError) as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 

@@ -53,8 +53,11 @@ class ServerProcess:
 @contextlib.contextmanager
 def env_server(env_id: str, *args: str, token: str | None = None, timeout_s: float = 120.0) -> Iterator[ServerProcess]:
     """Run ``selfgym env-server ENV_ID ARGS`` on a free port until the block ends (then SIGTERM, as an operator
-    would stop it); yields its URL and process once ``/health`` answers."""
+    would stop it); yields its URL and process once ``/health`` answers. One server process unless ARGS say
+    ``--processes``."""
     port = free_port()
+    if "--processes" not in args:  # one process unless asked: what most tests look at (and cheaper to start)
+        args = ("--processes", "1", *args)
     command = [sys.executable, "-m", "selfgym", "env-server", env_id, "--port", str(port), *args]
     if token is not None:
         command += ["--token", token]

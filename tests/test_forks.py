@@ -106,6 +106,25 @@ def test_shell_forks_keep_files_directory_and_variables(env_factory):
 
 
 @docker
+def test_a_fork_waits_for_a_sandbox_only_so_long_and_says_why(env_factory):
+    parent = env_factory(ShellEnv)
+    parent.reset(options={"task": SHELL_TASK})
+    parent.step("echo kept > kept")
+    parent.fork_sandbox_wait_s = 1.0
+    first = parent.fork()  # the pool's two sandboxes: the parent's and this fork's
+    try:
+        with pytest.raises(TimeoutError, match="fork: no sandbox of the pool became free within 1 s"):
+            parent.fork()  # used to wait forever, in the thread that could free one
+    finally:
+        first.close()
+    second = parent.fork()
+    try:
+        assert second.step("cat kept")[0].startswith("kept")
+    finally:
+        second.close()
+
+
+@docker
 def test_shell_tasks_with_background_processes_are_replayed_and_say_so(env_factory):
     task = tasks_from_entries([{
         "id": "fork-bg", "prompt": "Keep a sleeper.", "category": "processes", "difficulty": 1, "keep_background": True,

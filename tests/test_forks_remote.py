@@ -26,7 +26,9 @@ def exchange(ws, message: dict) -> dict:
 
 
 def test_a_remote_fork_branches_on_the_server_and_plays_as_from_scratch_and_ids_are_capabilities():
-    with env_server("selfgym/Shell-v0", "--max-sessions", "4", "--allow-custom-tasks") as server:
+    # two sandboxes: a parent and its fork hold both
+    with env_server("selfgym/Shell-v0", "--max-sessions", "4", "--pool-size", "2", "--sandbox-wait", "3",
+                    "--allow-custom-tasks") as server:
         parent = gym.make("selfgym/Remote-v0", url=server.url).unwrapped
         scratch = RemoteEnv(server.url)
         try:
@@ -78,6 +80,13 @@ def snapshot_ids_are_the_only_way_to_a_state_and_go_with_their_session(server) -
         assert restored["type"] == "state" and restored["data"]["task_id"] == "fork/1"
         assert "hidden-seed" in exchange(b, {"type": "step", "data": {"text": "cat /tmp/.seed"}})["data"][
             "observation"]["text"]
+        # a and b hold both sandboxes: a restore queues at the sandbox gate like a reset (it used to take one from
+        # the pool past the gate, and wait there without bound)
+        with connect(ws, proxy=None) as c:
+            restore = {"type": "restore", "data": {"snapshot_id": made["data"]["snapshot_id"]}}
+            assert exchange(c, restore)["data"]["code"] == "CAPACITY_REACHED"
+            b.close()
+            assert exchange(c, restore)["type"] == "state"
     server.wait_for(lambda s: s["sessions"] == 0)
     # a's session ended: its snapshots went with it
     with connect(ws, proxy=None) as c:

@@ -113,3 +113,23 @@ def test_no_import_cycle_at_all():
 def test_python_dash_m_selfgym_is_the_cli():
     result = subprocess.run([sys.executable, "-m", "selfgym", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "run" in result.stdout and "eval" in result.stdout, result.stderr
+
+
+def test_envs_load_no_docker_sdk_until_a_sandbox_is_needed():
+    """``gym.make`` of every env (and importing its module) leaves Docker's SDK unloaded: a sandbox env imports
+    it when it first takes a sandbox, and Math-v0 without tools never does."""
+    program = """
+import sys
+import gymnasium as gym
+import selfgym.envs.shell_env, selfgym.envs.web_env, selfgym.envs.code_env, selfgym.envs.math_env
+loaded = []
+for env_id in ("selfgym/Shell-v0", "selfgym/Web-v0", "selfgym/Code-v0", "selfgym/Math-v0"):
+    gym.make(env_id)
+    loaded += [f"{env_id}: {name}" for name in ("docker", "paramiko", "requests") if name in sys.modules]
+import selfgym.sandbox.sandbox, selfgym.sandbox.pool, selfgym.sandbox.images, selfgym.sandbox.reaper
+loaded += [f"sandbox modules: {name}" for name in ("docker", "paramiko") if name in sys.modules]
+print(repr(loaded))
+"""
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -77,6 +77,32 @@ def test_dead_container_is_replaced(client, sandbox_image):
         assert pool.stats.replaced == 1
 
 
+def test_a_failed_replacement_is_tried_once_then_by_the_next_acquire(client, sandbox_image, monkeypatch):
+    import selfgym.sandbox.pool as pool_module
+
+    starts = []
+
+    def failing_once(*args, **kwargs):  # the engine refuses the replacement's start, then recovers
+        starts.append(time.monotonic())
+        if len(starts) == 1:
+            raise SandboxError("the engine refused to start a container")
+        return Sandbox(*args, **kwargs)
+
+    with SandboxPool(sandbox_image, size=1, limits=TIGHT, client=client) as pool:
+        monkeypatch.setattr(pool_module, "Sandbox", failing_once)
+        with pool.acquire() as sb:
+            client.api.kill(sb.container_id)
+            dead = sb.container_id
+        deadline = time.monotonic() + 60
+        while pool._replace_error is None and time.monotonic() < deadline:  # the replacer tried
+            time.sleep(0.05)
+        time.sleep(1.0)  # a retry with backoff (it used to try 3 times, each start 3 times) would be under way now
+        assert len(starts) == 1 and pool.stats.replaced == 0
+        with pool.acquire(timeout=60) as sb:  # the slot was handed back: this acquire starts it
+            assert sb.container_id != dead and sb.run("echo back").stdout == "back\n"
+        assert len(starts) == 2
+
+
 def test_a_container_killed_while_it_starts_is_a_loss_and_another_starts(client, sandbox_image, monkeypatch):
     # a `docker kill` that lands before the executor greeted used to fail the whole acquire ("did not start")
     with SandboxPool(sandbox_image, size=1, limits=TIGHT, client=client, warm=0) as pool:

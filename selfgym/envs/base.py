@@ -92,6 +92,9 @@ class TextEnv(gym.Env[str, str]):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
     sandbox_spec: ClassVar[SandboxSpec] = SandboxSpec()
     uses_sandbox: ClassVar[bool] = True
+    # how long fork() waits for a sandbox of the pool: the parent and its other forks may hold them all, and a wait
+    # in the thread that holds them would never end
+    fork_sandbox_wait_s: ClassVar[float] = 60.0
     replays_history: ClassVar[bool] = True  # False where each action stands alone (a Code-v0 attempt)
     infra_retries: int = 2
     # attributes of a subclass that hold live sandbox-side objects (a browser, a container handle): dropped
@@ -279,8 +282,14 @@ class TextEnv(gym.Env[str, str]):
         caller closes it. Unwrapped: wrap it as this env was, if wanted."""
         state = self.clone_state()
         child = copy.deepcopy(self, {id(self.source): self.source})  # the copy holds no sandbox (see __getstate__)
+        child._lease.acquire_timeout_s = self.fork_sandbox_wait_s
         try:
             child.restore_state(state)
+        except TimeoutError as exc:
+            child.close()
+            raise TimeoutError(f"fork: no sandbox of the pool became free within {self.fork_sandbox_wait_s:g} s "
+                               f"(this env, its forks and the pool's other users hold them all): close forks no "
+                               f"longer needed, or share a larger pool ({exc})") from None
         except BaseException:
             child.close()
             raise

@@ -28,11 +28,16 @@ class SandboxLease:
     returns a clean sandbox for a new episode (the old one is released to the pool, which resets it);
     ``release()`` gives it back; ``close()`` also closes a private pool.
 
+    ``acquire_timeout_s`` bounds each wait for a sandbox of the pool (None: as long as it takes; a fork sets it,
+    see :meth:`selfgym.envs.base.TextEnv.fork`), past which the pool raises ``TimeoutError``.
+
     A shared pool must belong to this process: one a forked child inherited, or one unpickled in another
     process, raises :class:`~selfgym.sandbox.engine.ForeignProcessError` when a sandbox is needed. A lease
     pickles without its sandbox and private pool; restored, it takes new ones on first use (from the shared pool
     when unpickled in the process that holds it, else from a private pool with that pool's image and limits).
     """
+
+    acquire_timeout_s: float | None = None  # a class default: leases pickled before it existed have none
 
     def __init__(self, pool: SandboxPool | ForeignPool | None = None, *, image: str | None = None,
                  limits: Limits | None = None, image_name: str = "python") -> None:
@@ -71,8 +76,9 @@ class SandboxLease:
     def renew(self) -> Sandbox:
         """Release the sandbox held (if any) and acquire a clean one."""
         self.release()
-        self._held = self.pool.acquire()
-        self.sandbox = self._held.__enter__()
+        held = self.pool.acquire(timeout=self.acquire_timeout_s)
+        self.sandbox = held.__enter__()
+        self._held = held
         return self.sandbox
 
     def current(self) -> Sandbox:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..params import AtLeastOne, Positive
-from ..sandbox import ExecResult, Limits, Sandbox, SandboxPool
+from ..sandbox import ExecResult, Limits
 from ..sandbox.checks import mark_agent_start
 from .base import TextEnv, Turn
 from .forks import EnvState, Kind
@@ -28,6 +28,9 @@ from .shell import (
 from .sources import TaskList
 from .task import Task, TaskSource
 from .tools import ToolCall, ToolCallError, string, tool
+
+if TYPE_CHECKING:  # Docker's SDK loads when a sandbox is first needed, not with the env
+    from ..sandbox import Sandbox, SandboxPool
 
 SETUP_TIMEOUT_S = 60.0
 EMPTY_ACTION = ("Your action was empty. Send one bash command to run (e.g. `ls -la`), or `submit` when the "

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from playwright.async_api import Error as PlaywrightError
 
 from ..params import AtLeastOne, Positive
-from ..sandbox import (
-    Limits,
-    SandboxError,
-    SandboxLostError,
-    SandboxPool,
-    SandboxSpec,
-    build_image,
-    docker_client,
-    image_tag,
-)
-from ..sandbox.images import image_exists
+from ..sandbox import Limits, SandboxError, SandboxLostError, SandboxSpec
 from .base import TextEnv, Turn
 from .forks import EnvState, Kind
 from .sources import TaskList
@@ -35,6 +25,9 @@ from .web.miniwob import START_SCRIPT, STATUS_SCRIPT, MiniWobSpec, is_miniwob, m
 from .web.reference import ReferencePolicy
 from .web.tasks import FAMILY, load_task_file, shipped_tasks, spec_of
 
+if TYPE_CHECKING:  # Docker's SDK loads with the first sandbox, not with the env
+    from ..sandbox import SandboxPool
+
 # What goes wrong below the agent: the container, the tunnel or Chromium. Not the agent's failure: the episode is
 # replayed on a fresh web sandbox (see TextEnv).
 _INFRASTRUCTURE_ERRORS = (PlaywrightError, SandboxError, TimeoutError, OSError)
@@ -45,6 +38,9 @@ LEFT_TASK_PAGE = ("The task's page is no longer open (a MiniWoB++ task is judged
 def web_image() -> str:
     """The tag of the web sandbox image for the current sources, built first if missing (minutes, once). Envs
     never build images: a missing one is an error naming ``selfgym sandbox build web``; this is for scripts."""
+    from ..sandbox import build_image, docker_client, image_tag
+    from ..sandbox.images import image_exists
+
     client = docker_client()
     tag = image_tag("web")
     return tag if image_exists(client, tag) else build_image(client, "web")

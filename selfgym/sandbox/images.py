@@ -16,12 +16,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker
-import docker.errors
-import requests
 from rich.console import Console
 
 from .errors import SandboxError, image_missing, translate
+from .sdk import docker, requests
 
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 LABEL_CONTEXT_HASH = "selfgym.image.context"

@@ -17,12 +17,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import docker
-
 from .limits import Limits
 from .pool import SandboxPool
 from .reaper import owner_labels
 from .sandbox import Sandbox, container_spec
+from .sdk import docker
 
 # A small program of fixed CPU work, ~50 ms on a 2020s core (the size of a typical unit-test run): fixed work,
 # not a timed spin, so that parallel runs compete for the CPU as real programs do.

@@ -16,14 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import docker
-
-from .engine import check_owner, docker_client, foreign_process_error, owner_pid
 from .errors import SandboxError, SandboxKilledAtStartError
 from .images import default_image
 from .limits import Limits
 from .reaper import reap
 from .sandbox import Sandbox
+from .sdk import docker
 
 log = logging.getLogger(__name__)
 START_ATTEMPTS = 3  # a sandbox killed from outside while it starts is a loss: another is started, twice at most
@@ -77,6 +75,8 @@ class SandboxPool:
         warm = size if warm is None else warm
         if not 0 <= warm <= size:
             raise ValueError(f"SandboxPool warm must be between 0 and size ({size}), got {warm}")
+        from .engine import docker_client  # Docker's SDK: loaded with the first pool
+
         self.client = client or docker_client()
         self.image = image or default_image(self.client)
         self.size = size
@@ -120,19 +120,21 @@ class SandboxPool:
         return sandbox
 
     def _replace(self) -> None:
-        for attempt in range(3):
-            if self._closed:
-                return
-            try:
-                self._idle.put(self._start_one())
-                with self._lock:
-                    self.stats.replaced += 1
-                    self._replace_error = None
-                return
-            except SandboxError as exc:
-                log.warning("replacing a sandbox failed (attempt %d): %s", attempt + 1, exc)
+        """Start a sandbox in place of a retired one. One try (``_start_one`` already starts another if one is
+        killed while it starts): if it fails, the slot goes back to the unstarted ones, so the next acquire that
+        finds no idle sandbox starts it, and reports the failure to its caller if it fails again."""
+        if self._closed:
+            return
+        try:
+            self._idle.put(self._start_one())
+            with self._lock:
+                self.stats.replaced += 1
+                self._replace_error = None
+        except SandboxError as exc:
+            log.warning("replacing a sandbox failed: %s (the next acquire that needs it starts it)", exc)
+            with self._lock:
                 self._replace_error = exc
-                time.sleep(0.5 * 2**attempt)
+                self._unstarted += 1
 
     def _retire(self, sandbox: Sandbox) -> None:
         with self._lock:
@@ -167,6 +169,8 @@ class SandboxPool:
             raise
 
     def _take(self, timeout: float | None) -> Sandbox:
+        from .engine import check_owner
+
         check_owner(self.client, "SandboxPool")  # a forked child must not use its parent's containers and sockets
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -315,6 +319,8 @@ class ForeignPool:
         self.id, self.image, self.limits, self.size, self.owner_pid = pool_id, image, limits, size, owner_pid
 
     def acquire(self, timeout: float | None = None) -> Iterator[Sandbox]:
+        from .engine import foreign_process_error
+
         raise foreign_process_error("SandboxPool", self.owner_pid)
 
     def close(self) -> None:
@@ -326,6 +332,8 @@ class ForeignPool:
 
 def _pool_reference(pool: SandboxPool) -> tuple:
     _PICKLED_POOLS[pool.id] = pool
+    from .engine import owner_pid
+
     owner = owner_pid(pool.client) or os.getpid()
     return _resolve_pool, (pool.id, pool.image, pool.limits, pool.size, owner)
 

@@ -11,10 +11,8 @@ import os
 import socket
 from functools import lru_cache
 
-import docker
-import docker.errors
-
 from .errors import translate
+from .sdk import docker
 
 LABEL = "selfgym.sandbox"
 LABEL_HOST = "selfgym.owner.host"

@@ -16,12 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 from importlib import resources
 
-import docker
-import docker.errors
-import requests
-
 from .checks import RUNNER_ENV, check_request
-from .engine import docker_client
 from .errors import (SandboxError, SandboxKilledAtStartError, SandboxLostError, SandboxStartError, image_missing,
                      translate)
 from .images import default_image
@@ -30,6 +25,7 @@ from .reaper import owner_labels
 from .replies import Hello, PingReply, ReadReply, RunReply
 from .replies import _Reply as Reply
 from .replies import parse as parse_reply
+from .sdk import docker, requests
 
 _EXECUTOR_SOURCE = resources.files("selfgym.sandbox").joinpath("supervisor.py").read_bytes()
 # The container's command reads the executor's source from stdin (exactly N bytes, unbuffered, so the first
@@ -329,6 +325,8 @@ class Sandbox:
         start_timeout_s: float = 60.0,
     ) -> None:
         self.limits = limits or Limits()
+        from .engine import docker_client  # Docker's SDK: loaded with the first sandbox
+
         self.client = client or docker_client()
         self.image = image or default_image(self.client)
         self._lock = threading.Lock()

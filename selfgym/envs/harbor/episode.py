@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ...sandbox import Limits, Sandbox, SandboxLostError, SandboxStartError, docker_client
+from ...sandbox import Limits, Sandbox, SandboxLostError, SandboxStartError
 from ...sandbox.checks import mark_agent_start
 from ...sandbox.limits import EXECUTOR_HEADROOM_MB
 from ..base import TextEnv
@@ -195,9 +195,9 @@ class HarborEpisode:
     def _agent_image(self) -> tuple[str, str]:
         if self._image is None:
             where = f"the environment of task {self.task.id!r}"
-            image = task_image(docker_client(), context=self.spec.context, docker_image=self.spec.docker_image,
+            image = task_image(_docker_client(), context=self.spec.context, docker_image=self.spec.docker_image,
                                base_images=self._base_images, timeout_s=self.spec.build_timeout_s, where=where)
-            self._image = runnable_image(docker_client(), image, workdir=self.spec.workdir, where=where)
+            self._image = runnable_image(_docker_client(), image, workdir=self.spec.workdir, where=where)
         return self._image
 
     def _verifier_image(self) -> tuple[str, str]:
@@ -205,9 +205,9 @@ class HarborEpisode:
         if spec.verifier_image is None and spec.verifier_context is None:
             return self._agent_image()
         where = f"the verifier environment of task {self.task.id!r}"
-        image = task_image(docker_client(), context=spec.verifier_context, docker_image=spec.verifier_image,
+        image = task_image(_docker_client(), context=spec.verifier_context, docker_image=spec.verifier_image,
                            base_images=self._base_images, timeout_s=spec.build_timeout_s, where=where)
-        return runnable_image(docker_client(), image, workdir=spec.workdir, where=where)
+        return runnable_image(_docker_client(), image, workdir=spec.workdir, where=where)
 
     def _start_own(self, image: str) -> Sandbox:
         spec = self.spec
@@ -221,3 +221,9 @@ class HarborEpisode:
         except SandboxStartError as exc:
             raise SandboxStartError(f"{exc} (task {self.task.id!r}: an ENTRYPOINT in its image must end by running "
                                     "its arguments, `exec \"$@\"`, as Harbor's `sleep infinity` needs too)") from None
+
+
+def _docker_client():
+    from ...sandbox import docker_client  # Docker's SDK loads with the first task image, not with the env
+
+    return docker_client()

@@ -22,14 +22,11 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-import docker
-import docker.errors
-import requests
-
 from ...sandbox import SandboxError
 from ...sandbox.errors import translate
 from ...sandbox.images import image_exists
 from ...sandbox.sandbox import AGENT_UID
+from ...sandbox.sdk import docker, requests  # loaded on first use: not with the env
 from .layout import LAYOUT_COMMAND, SEED_DIR
 
 TASK_REPOSITORY = "selfgym/harbor-task"

@@ -74,6 +74,7 @@ class VerifierProcess:
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._buffer = b""
+        self._replies: selectors.BaseSelector | None = None  # watches the worker's stdout (one per worker: cheap calls)
         self._known: OrderedDict[str, None] = OrderedDict()  # cache keys this worker has warm
         self.generation = 0  # bumped at every (re)start: what the worker had cached is gone
         _live.add(self)
@@ -139,6 +140,8 @@ class VerifierProcess:
             env=env, start_new_session=True,  # Ctrl-C in a terminal goes to the env, which then stops the worker
         )
         self._buffer = b""
+        self._replies = selectors.DefaultSelector()  # epoll: any descriptor number, unlike select.select()
+        self._replies.register(self._process.stdout.fileno(), selectors.EVENT_READ)
         self.generation += 1
         os.set_blocking(self._process.stdin.fileno(), False)  # writes are bounded by a deadline (see _write)
         try:
@@ -155,6 +158,15 @@ class VerifierProcess:
         """Send ``data`` by ``deadline``: a worker that stops reading its requests is killed, not waited for."""
         stream = self._process.stdin.fileno()
         view = memoryview(data)
+        try:  # the pipe has room nearly always: no selector then
+            view = view[os.write(stream, view):]
+        except BlockingIOError:
+            pass
+        except OSError:
+            self._stop()
+            raise VerifierError("the verifier process died") from None
+        if not view:
+            return
         with selectors.DefaultSelector() as selector:
             selector.register(stream, selectors.EVENT_WRITE)
             while view:
@@ -174,10 +186,7 @@ class VerifierProcess:
                 view = view[written:]
 
     def _read_reply(self, deadline: float, starting: bool = False) -> dict[str, Any]:
-        stream = self._process.stdout.fileno()
-        with selectors.DefaultSelector() as selector:  # epoll: any descriptor number, unlike select.select()
-            selector.register(stream, selectors.EVENT_READ)
-            return self._read_line(stream, selector, deadline, starting)
+        return self._read_line(self._process.stdout.fileno(), self._replies, deadline, starting)
 
     def _read_line(self, stream: int, selector: selectors.BaseSelector, deadline: float,
                    starting: bool) -> dict[str, Any]:
@@ -208,6 +217,9 @@ class VerifierProcess:
     def _stop(self) -> None:
         process, self._process = self._process, None
         self._known.clear()
+        if self._replies is not None:
+            self._replies.close()
+            self._replies = None
         if process is None:
             return
         if process.poll() is None:
@@ -224,6 +236,7 @@ class VerifierProcess:
         # another parent thread held at the fork would never be released here, so take a new one.
         self._lock = threading.Lock()
         self._process, self._buffer = None, b""
+        self._replies = None  # the parent's epoll instance: left alone, like its pipes
         self._known = OrderedDict()
 
 

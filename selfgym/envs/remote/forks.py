@@ -11,13 +11,22 @@ an id of 128 random bits, which is the capability to restore it; ids are not lis
 ``max_per_session`` latest snapshots; they go when the session that made them ends. All sessions' snapshots together
 hold at most ``max_bytes`` of sandbox files: past it a session's own oldest go first, and a snapshot that does not fit
 even so is refused (no client makes the server run out of memory, nor drops another client's snapshots).
+
+A server of several processes (``--processes``) gives each process its own store over one ``shared_dir`` (made by
+their supervisor, readable by their user only): a snapshot is also written there, so a fork's session that lands on
+another process restores it; the limits hold per process.
 """
 
 from __future__ import annotations
 
+import os
+import pickle
+import re
 import secrets
+import tempfile
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -26,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..forks import EnvState, restore_into
 
 FORK_MESSAGES = ("snapshot", "restore")
+SNAPSHOT_ID = re.compile(r"[0-9a-f]{32}")  # what save() hands out: the only names read from a shared_dir
 
 
 class ForkMessage(BaseModel):
@@ -44,7 +54,8 @@ class RestoreData(BaseModel):
 class SnapshotStore:
     """The snapshots of an env server's sessions, by id (thread-safe: sessions run in threads of their own)."""
 
-    def __init__(self, max_per_session: int = 32, max_bytes: int = 1 << 30) -> None:
+    def __init__(self, max_per_session: int = 32, max_bytes: int = 1 << 30, shared_dir: Path | None = None) -> None:
+        self.shared_dir = shared_dir
         self.max_per_session = max_per_session
         self.max_bytes = max_bytes
         self._bytes = 0
@@ -68,17 +79,35 @@ class SnapshotStore:
             owned[snapshot_id] = None
             self._states[snapshot_id] = state
             self._bytes += state.nbytes
+        if self.shared_dir is not None:  # for the other processes of this server (written whole, then named)
+            with tempfile.NamedTemporaryFile(dir=self.shared_dir, prefix=".", delete=False) as file:
+                pickle.dump(state, file, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(file.name, self.shared_dir / snapshot_id)
         return snapshot_id
 
     def _drop(self, snapshot_id: str) -> None:
         state = self._states.pop(snapshot_id, None)
         if state is not None:
             self._bytes -= state.nbytes
+            if self.shared_dir is not None:
+                (self.shared_dir / snapshot_id).unlink(missing_ok=True)
+
+    def _shared(self, snapshot_id: str) -> EnvState | None:
+        """A snapshot another process of this server saved (None: no such id)."""
+        if self.shared_dir is None or not SNAPSHOT_ID.fullmatch(snapshot_id):
+            return None
+        try:
+            # written by this server's own processes into a folder only their user can touch; never a client's bytes
+            return pickle.loads((self.shared_dir / snapshot_id).read_bytes())
+        except FileNotFoundError:
+            return None
 
     def restore(self, snapshot_id: str, env: gym.Env) -> None:
         """Put snapshot ``snapshot_id`` into ``env``; ``KeyError`` if there is none (or it was dropped)."""
         with self._lock:
             state = self._states.get(snapshot_id)
+        if state is None:
+            state = self._shared(snapshot_id)
         if state is None:
             raise KeyError(f"no snapshot {snapshot_id[:64]!r} on this server (snapshots go when the session that "
                            "made them ends, and past each session's latest "

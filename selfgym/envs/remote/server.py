@@ -46,6 +46,7 @@ import itertools
 import json
 import logging
 import os
+import socket
 import threading
 import uuid
 import weakref
@@ -63,6 +64,7 @@ from ..pools import env_class, pool_for
 from ..task import Task
 from .fair import FairGate, GateTimeout
 from .forks import FORK_MESSAGES, ForkMessage, RestoreData, SnapshotStore
+from .processes import STOP_GRACE_S, ProcessPlace, port_socket, raise_open_files_limit, supervise
 from .wire import (
     Action,
     ErrorCode,
@@ -85,7 +87,6 @@ SPLIT = "train"  # the one split: the env's task source
 MAX_LISTED_TASKS = 10_000  # /tasks answers at most this many; /task_range pages through more
 # WebSocket close codes (RFC 6455): policy violation, going away, try again later
 CLOSE_POLICY, CLOSE_GOING_AWAY, CLOSE_TRY_LATER = 1008, 1001, 1013
-STOP_GRACE_S = 10  # at SIGINT/SIGTERM, how long open sessions get to close before the server stops anyway
 
 
 class CustomTaskError(ValueError):
@@ -142,6 +143,10 @@ class EnvServer:
         curriculum: a curriculum service (:class:`selfgym.curricula.service.CurriculumService`, passed in: the
             envs' floor imports no curricula): a reset without a task plays its ``choose()``; every finished
             episode's reward, as this server's verifier gave it, goes to its ``finished()``; it adds its routes.
+        place: when this server is one of several processes serving one port
+            (:func:`serve_processes`), its place among them: ``max_sessions`` then
+            holds for all of them together (their session counts are shared), snapshots are shared through a
+            folder, and ``pool_size``, ``warm`` and ``workers`` are this process's own.
 
     ``app`` is the FastAPI application; run it with uvicorn (:func:`serve` does, with the WebSocket size limit).
     """
@@ -149,7 +154,8 @@ class EnvServer:
     def __init__(self, env_id: str, *, env_kwargs: Mapping[str, Any] | None = None, max_sessions: int = 16,
                  idle_timeout_s: float = 600.0, token: str | None = None, allow_custom_tasks: bool = False,
                  max_message_bytes: int = 8 << 20, pool_size: int | None = None, warm: int = 0,
-                 sandbox_wait_s: float = 60.0, workers: int | None = None, curriculum: Any = None) -> None:
+                 sandbox_wait_s: float = 60.0, workers: int | None = None, curriculum: Any = None,
+                 place: ProcessPlace | None = None) -> None:
         if max_sessions < 1:
             raise ValueError(f"max_sessions must be at least 1, got {max_sessions}")
         if idle_timeout_s <= 0:
@@ -173,6 +179,7 @@ class EnvServer:
         self.pool_size = pool_size or max_sessions
         self.warm = min(warm, self.pool_size)
         self._sessions: dict[str, _Session] = {}
+        self.place = place
         self._slots = threading.Lock()  # guards _sessions and _reserved (HTTP handlers and sockets share them)
         self._reserved = 0  # slots held by sessions still starting and by stateless requests
         self._envs: weakref.WeakSet[gym.Env] = weakref.WeakSet()  # every env made and not yet collected
@@ -189,7 +196,8 @@ class EnvServer:
         self._gate: FairGate | None = None  # made on the event loop (see _sandbox_gate)
         self._episodes = 0
         self._closed = False
-        self._snapshots = SnapshotStore()  # forks: the states sessions saved (see .forks)
+        # forks: the states sessions saved (see .forks), seen by every process of the server
+        self._snapshots = SnapshotStore(shared_dir=place.snapshots_dir if place is not None else None)
         self.app = self._build_app()
 
     # --- sessions and envs ------------------------------------------------------------------------------------
@@ -208,25 +216,38 @@ class EnvServer:
         with self._slots:
             if len(self._sessions) + self._reserved >= self.max_sessions:
                 return False
+            if self.place is not None and not self.place.sessions.take(self.place.index, self.max_sessions):
+                return False  # the other processes hold the rest
             self._reserved += 1
             return True
 
     def _unreserve(self) -> None:
         with self._slots:
             self._reserved -= 1
+            self._free_shared_slot()
+
+    def _free_shared_slot(self) -> None:
+        if self.place is not None:
+            self.place.sessions.give(self.place.index)
 
     def stats(self) -> dict[str, Any]:
-        """Open sessions, envs still alive (made and not yet collected) and sandboxes in use."""
+        """Open sessions, envs still alive (made and not yet collected) and sandboxes in use (of this process; with
+        several, ``sessions_per_process`` counts the sessions and starting ones of each)."""
         gc.collect()  # an env dropped but not yet collected is no leak
         pool = self._pool
         with self._slots:
             sessions, starting = len(self._sessions), self._reserved
         gate = self._gate
-        return {"sessions": sessions, "starting": starting, "max_sessions": self.max_sessions,
-                "envs_alive": len(self._envs), "sandboxes_in_use": pool.in_use if pool is not None else 0,
-                "sandboxes": pool.members if pool is not None else 0, "pool_size": self.pool_size,
-                "waiting_for_sandbox": gate.waiting if gate is not None else 0, "episodes": self._episodes,
-                "workers": self.workers, "threads": threading.active_count()}
+        stats = {"sessions": sessions, "starting": starting, "max_sessions": self.max_sessions,
+                 "envs_alive": len(self._envs), "sandboxes_in_use": pool.in_use if pool is not None else 0,
+                 "sandboxes": pool.members if pool is not None else 0, "pool_size": self.pool_size,
+                 "waiting_for_sandbox": gate.waiting if gate is not None else 0, "episodes": self._episodes,
+                 "workers": self.workers, "threads": threading.active_count(), "pid": os.getpid(),
+                 "process": self.place.index if self.place else 0,
+                 "processes": self.place.processes if self.place else 1}
+        if self.place is not None:  # this process's numbers above; the sessions of all of them here
+            stats["sessions_per_process"] = self.place.sessions.per_process()
+        return stats
 
     def close(self) -> None:
         """Close the catalog env, the executor (work not started is dropped) and the sandbox pool (sessions are
@@ -314,11 +335,7 @@ class EnvServer:
                 if options is None and self.curriculum is not None:  # curriculum hook: a reset without a task
                     options = {"task": await self._run(self.curriculum.choose)}
                 if not await self._take_sandbox(session):
-                    gate = self._sandbox_gate()
-                    return error(ErrorCode.CAPACITY_REACHED, f"no sandbox became free within "
-                                 f"{self.sandbox_wait_s:g} s ({self.pool_size} sandboxes, {gate.waiting} sessions "
-                                 "waiting); reset again later", pool_size=self.pool_size,
-                                 waiting=gate.waiting), False
+                    return self._no_sandbox_error(), False
                 try:
                     observation = await self._run(self._reset, session.env, data, options)
                 except BaseException:
@@ -366,10 +383,20 @@ class EnvServer:
                 snapshot_id = await self._run(self._snapshots.save, session.id, session.env)
                 return reply("snapshot", {"snapshot_id": snapshot_id, "step_count": session.steps})
             data = RestoreData.model_validate(message.data)
-            await self._run(self._snapshots.restore, data.snapshot_id, session.env)
+            # a restored episode plays on a sandbox: it queues for one like a reset (never past the gate)
+            if not await self._take_sandbox(session):
+                return self._no_sandbox_error()
+            try:
+                await self._run(self._snapshots.restore, data.snapshot_id, session.env)
+            except BaseException:
+                await self._give_back_sandbox(session)
+                raise
             unwrapped = session.env.unwrapped
             session.episode_id = session.episode_id or uuid.uuid4().hex
+            session.episode_key = uuid.uuid4().hex  # curriculum hook: a restored branch's outcome is its own
             session.steps, session.done = unwrapped.steps, unwrapped.done
+            if session.done:  # an ended episode holds no sandbox
+                await self._give_back_sandbox(session)
             return reply("state", self._state(session).model_dump())
         except ValidationError as exc:
             return error(ErrorCode.VALIDATION_ERROR, "Invalid message", errors=_errors(exc))
@@ -406,6 +433,12 @@ class EnvServer:
             return False
         session.sandbox = True
         return True
+
+    def _no_sandbox_error(self) -> dict[str, Any]:
+        gate = self._sandbox_gate()
+        return error(ErrorCode.CAPACITY_REACHED, f"no sandbox became free within {self.sandbox_wait_s:g} s "
+                     f"({self.pool_size} sandboxes, {gate.waiting} sessions waiting); try again later",
+                     pool_size=self.pool_size, waiting=gate.waiting)
 
     async def _give_back_sandbox(self, session: _Session) -> None:
         """Return the session's sandbox to the pool (on a worker: the pool resets it) and its place to the gate."""
@@ -451,6 +484,7 @@ class EnvServer:
             with self._slots:
                 if self._sessions.pop(session.id, None) is None:
                     self._reserved -= 1  # it never got past starting
+                self._free_shared_slot()
 
     async def _converse(self, websocket: WebSocket, session: _Session) -> None:
         while True:
@@ -687,23 +721,49 @@ def _errors(exc: ValidationError) -> list[dict[str, Any]]:
     return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
 
 
-def serve(server: EnvServer, *, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
-    """Run ``server`` with uvicorn until SIGINT or SIGTERM. WebSocket messages past 4x ``max_message_bytes`` close
-    the connection (code 1009) before they are read in full.
-
-    Each session is a socket: the open-files limit is raised to its hard limit (a soft limit of 1,024 would refuse
-    connections long before ``max_sessions``), and a stop waits at most ``STOP_GRACE_S`` for sessions to close."""
-    import resource
-
+def serve(server: EnvServer, *, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info",
+          sock: socket.socket | None = None) -> None:
+    """Run ``server`` with uvicorn until SIGINT or SIGTERM, on ``host:port`` or on the listening socket ``sock``
+    (a process of several: :func:`serve_processes`). WebSocket messages past 4x ``max_message_bytes`` close the
+    connection (code 1009) before they are read in full; a stop waits at most ``STOP_GRACE_S`` for sessions to
+    close."""
     import uvicorn
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = server.max_sessions + 1024  # a socket per session, and room for pipes, containers' sockets, files
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard),
-                                                    hard))
-    uvicorn.run(server.app, host=host, port=port, log_level=log_level, ws_max_size=4 * server.max_message_bytes,
-                backlog=min(max(2048, server.max_sessions), 65535), timeout_graceful_shutdown=STOP_GRACE_S,
-                # no per-message deflate: zlib was ~8% of the event loop's time per message in a profile of 64
-                # Math-v0 sessions, and clients sit on the same machine or network
-                ws_per_message_deflate=False)
+    raise_open_files_limit(server.max_sessions + 1024)  # a socket per session, and room for pipes, files
+    config = uvicorn.Config(server.app, host=host, port=port, log_level=log_level,
+                            ws_max_size=4 * server.max_message_bytes, backlog=backlog(server.max_sessions),
+                            timeout_graceful_shutdown=STOP_GRACE_S,
+                            # no per-message deflate: zlib was ~8% of the event loop's time per message in a
+                            # profile of 64 Math-v0 sessions, and clients sit on the same machine or network
+                            ws_per_message_deflate=False)
+    uvicorn.Server(config).run(sockets=[sock] if sock is not None else None)
+
+
+def backlog(max_sessions: int) -> int:
+    """Connections the kernel queues before they are accepted: all sessions may connect at once."""
+    return min(max(2048, max_sessions), 65535)
+
+
+def serve_processes(build: Callable[[ProcessPlace | None], EnvServer], *, processes: int, host: str = "127.0.0.1",
+                    port: int = 8000, max_sessions: int, log_level: str = "info",
+                    on_ready: Callable[[], None] = lambda: None) -> None:
+    """Serve on ``host:port`` from ``processes`` processes, each running ``build(place)`` (see :mod:`.processes`)
+    until SIGINT or SIGTERM; ``processes=1`` is one process, ``build(None)``, as :func:`serve`.
+
+    ``build`` runs in each child (after the fork), so every child has its own envs, sandboxes and threads; it must
+    honour ``place`` (pass it to :class:`EnvServer`, with its share of the sandboxes: ``place.share(pool_size)``).
+    """
+    if processes == 1:
+        server = build(None)
+        on_ready()
+        serve(server, host=host, port=port, log_level=log_level)
+        return
+
+    def run_child(place: ProcessPlace, ready: Callable[[], None]) -> None:
+        server = build(place)
+        ready()  # at the start: returns once every process is built
+        serve(server, host=host, port=port, log_level=log_level,
+              sock=port_socket(host, port, backlog=backlog(max_sessions)))
+
+    supervise(run_child, processes=processes, host=host, port=port, open_files=max_sessions + 1024 * processes,
+              on_ready=on_ready)

@@ -30,9 +30,14 @@ stays so: ``$$`` and other process ids, ``$RANDOM``, clocks.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from collections.abc import Mapping
 
-from ...sandbox import ExecResult, Sandbox
+from ...sandbox import ExecResult
+
+if TYPE_CHECKING:
+    from ...sandbox import Sandbox
 
 STATE_DIR = "/tmp/.selfgym-shell"
 

@@ -19,10 +19,9 @@ import io
 import re
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
-import docker
 import numpy as np
 from playwright.async_api import BrowserContext, CDPSession, Error as PlaywrightError, Page
 
@@ -30,6 +29,9 @@ from .actions import Action
 from .axtree import TreeText, Viewport, format_tree, layout_boxes
 from .hub import PlaywrightHub
 from .tunnel import ExecTunnel
+
+if TYPE_CHECKING:  # Docker's SDK loads with the first sandbox, not with the env
+    import docker
 
 # Runs on the node an id names (its element, for a text node): reports what the element is and, by mode, brings it
 # into view and returns the point to click ("point"), focuses it and selects its text ("focus"), or picks the option

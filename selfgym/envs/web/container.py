@@ -17,6 +17,8 @@ open a connection per request, so the next request sees the seed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import importlib
 import sqlite3
 from collections.abc import Iterable
@@ -24,7 +26,10 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from ...sandbox import Limits, Sandbox, SandboxError
+from ...sandbox import Limits, SandboxError
+
+if TYPE_CHECKING:
+    from ...sandbox import Sandbox
 
 # Chromium with ~6 processes and their threads needs more than the Python sandbox's defaults. Two CPUs: during a
 # navigation its browser, renderer and GPU processes work at once, and a one-CPU quota throttled the container in

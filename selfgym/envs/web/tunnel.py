@@ -9,15 +9,19 @@ such a channel; the container itself can reach nothing.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncio
 import socket
 import struct
 from contextlib import suppress
 
-import docker
 
 from ...sandbox.errors import SandboxError
 from ...sandbox.sandbox import AGENT_UID
+
+if TYPE_CHECKING:  # Docker's SDK loads with the first sandbox, not with the env
+    import docker
 
 _FRAME = struct.Struct(">BxxxI")  # docker's multiplexed stream: stream id, 3 pad bytes, payload length
 _STDOUT = 1
@@ -60,6 +64,8 @@ class ExecTunnel:
         self._taken = True
         self._server.close()
         loop = asyncio.get_running_loop()
+        import docker.errors
+
         try:
             sock = await loop.run_in_executor(None, self._start_exec)
         except docker.errors.DockerException:
