@@ -11,7 +11,7 @@ import gymnasium as gym
 import pytest
 
 import selfgym  # noqa: F401 - registers the envs
-from experiment_runs import experiment, killed_resumed_and_straight
+from experiment_runs import experiment
 from selfgym.agents import tree_learning
 from selfgym.agents.hf import HFPolicy
 from selfgym.agents.policy import ScriptedPolicy
@@ -159,22 +159,47 @@ def test_star_on_best_branches_learns_only_the_successes(tiny_path, torch_one_th
     assert learned[2]["prompt"][-1] == {"role": "user", "content": "Go on."}
 
 
-@pytest.mark.docker
-def test_tree_search_experiment_runs_and_resumes(tmp_path, tiny_path):
-    path = experiment(tmp_path, tiny_path, name="trees", budget={"episodes": 8}, eval={"tasks": 2},
+class Killed(BaseException):
+    """Stands for a SIGKILL: nothing after it runs."""
+
+
+def test_tree_search_experiment_runs_and_resumes(tmp_path, tiny_path, monkeypatch):
+    from rich.console import Console
+
+    from selfgym.experiments import ExperimentRunner, load_experiment
+    from selfgym.experiments.methods.tree_search import TreeSearch
+
+    def run(path, run_dir=None):
+        return ExperimentRunner(load_experiment(path), run_dir, console=Console(quiet=True)).run()
+
+    path = experiment(tmp_path, tiny_path, name="trees", budget={"episodes": 6}, eval={"tasks": 1},
                       env={"id": "selfgym/Math-v0", "kwargs": {"max_steps": 2, "tools": False},
                            "families": [{"name": "basic_arithmetic", "levels": 1}], "parallel": 2},
                       method={"name": "tree-search", "objective": "both", "k": 2, "train_every": 4})
     run_dir = tmp_path / "runs" / "trees"
-    killed_at, after_resume, uninterrupted = killed_resumed_and_straight(path, run_dir, tmp_path / "straight",
-                                                                         kill_at=2)
-    assert 2 <= killed_at < 8
-    assert [e["episode"] for e in after_resume] == list(range(8)) == [e["episode"] for e in uninterrupted]
+    steps = []
+    end_step = TreeSearch.end_step
+
+    def killed_in_the_second_step(self, result):  # its trees are written, the state not yet committed
+        steps.append(result.first)
+        if len(steps) == 2:
+            raise Killed
+        end_step(self, result)
+
+    monkeypatch.setattr(TreeSearch, "end_step", killed_in_the_second_step)
+    with pytest.raises(Killed):
+        run(path)
+    assert len(list(read_trees(run_dir / "trees.jsonl"))) == 4  # two steps' trees, one step committed
+    monkeypatch.setattr(TreeSearch, "end_step", end_step)
+    assert ExperimentRunner.resume(run_dir, Console(quiet=True)).run()["episodes"] == 6
+    run(path, tmp_path / "straight")
     trees = list(read_trees(run_dir / "trees.jsonl"))
     straight = list(read_trees(tmp_path / "straight" / "trees.jsonl"))
-    assert [t.task.id for t in trees] == [e["task"]["id"] for e in after_resume] == [t.task.id for t in straight]
+    episodes = [json.loads(line) for line in (run_dir / "episodes.jsonl").read_text().splitlines()]
+    assert [e["episode"] for e in episodes] == list(range(6))
+    assert [t.task.id for t in trees] == [e["task"]["id"] for e in episodes] == [t.task.id for t in straight]
     assert [[n.action for n in t.nodes] for t in trees] == [[n.action for n in t.nodes] for t in straight]
-    assert all(len(t.root.children) == 2 for t in trees)
-    assert all(e["meta"]["tree"]["nodes"] == len(t.nodes) for e, t in zip(after_resume, trees, strict=True))
+    assert all(len(t.root.children) == 2 and t.meta["env"] == "selfgym/Math-v0" for t in trees)
+    assert all(e["meta"]["tree"]["nodes"] == len(t.nodes) for e, t in zip(episodes, trees, strict=True))
     state = json.loads((run_dir / "state.json").read_text())
-    assert (state["episodes"], state["method"]["trees"], state["method"]["round_start"]) == (8, 8, 8)
+    assert (state["episodes"], state["method"]["trees"], state["method"]["round_start"]) == (6, 6, 6)
