@@ -135,7 +135,6 @@ def finetune(policy: HFPolicy, examples: Sequence[dict], config: SelfTrainConfig
     ``on_log(step, steps, logs)`` with the trainer's logs (``loss``, ``learning_rate``, ...) every tenth of the steps."""
     import datasets
     from datasets import Dataset
-    from transformers import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
     if not examples:
@@ -161,14 +160,24 @@ def finetune(policy: HFPolicy, examples: Sequence[dict], config: SelfTrainConfig
         trainer = SFTTrainer(model=policy.model, args=args, train_dataset=Dataset.from_list(list(examples)),
                              processing_class=policy.tokenizer, peft_config=lora_config(config),
                              callbacks=[progress_callback(progress, on_log)])
-        trainer.remove_callback(PrinterCallback)  # it prints every log as a raw dict
-        result = trainer.train()
+        result = train_and_merge(policy, trainer, save_to)
+    return {"train_loss": float(result.training_loss), "examples": len(examples)}
+
+
+def train_and_merge(policy: HFPolicy, trainer: Any, save_to: str | Path | None = None) -> Any:
+    """Train ``trainer`` (a TRL trainer of ``policy.model`` with a LoRA adapter), merge the adapter into the
+    policy's weights, remove the trainer's output folder and save the policy to ``save_to`` (atomically) when
+    given. Returns ``trainer.train()``'s output."""
+    from transformers import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # it prints every log as a raw dict
+    result = trainer.train()
     policy.model = trainer.model.merge_and_unload()
     policy.model.eval()
-    shutil.rmtree(args.output_dir, ignore_errors=True)
+    shutil.rmtree(trainer.args.output_dir, ignore_errors=True)
     if save_to is not None:
         save_checkpoint(policy, save_to)
-    return {"train_loss": float(result.training_loss), "examples": len(examples)}
+    return result
 
 
 def lora_config(config: Any) -> Any:

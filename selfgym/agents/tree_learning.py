@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import shutil
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -44,7 +43,8 @@ from .hf import HFPolicy
 from .policy import Completion, ContextLengthError, Policy, Sampling
 from .rollout import DEFAULT_SYSTEM_PROMPT, env_class_of
 from .search_tree import SearchTree, TreeNode, append_trees
-from .self_training import finetune, lora_config, progress_callback, save_checkpoint, sft_examples
+from .self_training import (finetune, lora_config, progress_callback, save_checkpoint, sft_examples,
+                            train_and_merge)
 from .trajectory import Trajectory
 from .tree_learning_config import TreeLearningConfig
 
@@ -293,7 +293,6 @@ def dpo_finetune(policy: HFPolicy, pairs: Sequence[PreferencePair], config: Tree
     :func:`~selfgym.agents.self_training.finetune`."""
     import datasets
     from datasets import Dataset
-    from transformers import PrinterCallback
     from trl import DPOConfig, DPOTrainer
 
     if not pairs:
@@ -318,13 +317,7 @@ def dpo_finetune(policy: HFPolicy, pairs: Sequence[PreferencePair], config: Tree
                              train_dataset=Dataset.from_list([pair.example() for pair in pairs]),
                              processing_class=policy.tokenizer, peft_config=lora_config(config),
                              callbacks=[progress_callback(progress, on_log)])
-        trainer.remove_callback(PrinterCallback)
-        result = trainer.train()
-    policy.model = trainer.model.merge_and_unload()
-    policy.model.eval()
-    shutil.rmtree(args.output_dir, ignore_errors=True)
-    if save_to is not None:
-        save_checkpoint(policy, save_to)
+        result = train_and_merge(policy, trainer, save_to)
     return {"train_loss": float(result.training_loss), "pairs": len(pairs)}
 
 
