@@ -203,3 +203,15 @@ def test_tree_search_experiment_runs_and_resumes(tmp_path, tiny_path, monkeypatc
     assert all(e["meta"]["tree"]["nodes"] == len(t.nodes) for e, t in zip(episodes, trees, strict=True))
     state = json.loads((run_dir / "state.json").read_text())
     assert (state["episodes"], state["method"]["trees"], state["method"]["round_start"]) == (6, 6, 6)
+
+
+def test_a_greedy_tree_search_is_refused_when_the_file_is_read(tmp_path):
+    from selfgym.experiments.config import ConfigError, load_experiment
+
+    path = tmp_path / "x.yaml"
+    path.write_text("name: x\nagent: {temperature: 0}\nmethod: {name: tree-search, k: 4, min_margn: 1}\n")
+    with pytest.raises(ConfigError, match=r"method.min_margn: unknown key \(did you mean 'min_margin'\?\)"):
+        load_experiment(path)
+    path.write_text("name: x\nagent: {temperature: 0}\nmethod: {name: tree-search, k: 4}\n")
+    with pytest.raises(ConfigError, match="agent.temperature: must be > 0 for method tree-search with k > 1"):
+        load_experiment(path)
