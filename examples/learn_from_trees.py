@@ -2,7 +2,7 @@
 (ReST-MCTS*) vs DPO on their sibling preference pairs (Agent Q), trained on the same trees, judged on held-out
 Math-v0 tasks.
 
-    .venv/bin/python examples/learn_from_trees.py [--train 48] [--k 4] [--max-steps 2] [--eval 64]
+    .venv/bin/python examples/learn_from_trees.py [--train 32] [--k 4] [--max-steps 2] [--eval 64] [--threads 1]
     .venv/bin/python examples/learn_from_trees.py --smoke       # a minute or two: checks it all runs
 
 CPU only and no download (``--model`` takes any Hugging Face name or path; a GPU is used when present). Tasks are
@@ -60,12 +60,12 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--family", default="basic_arithmetic", help="reasoning-gym generator, level 0")
     parser.add_argument("--extraction", choices=["strict", "flexible"], default="flexible")
-    parser.add_argument("--train", type=int, default=48, help="training tasks (one tree each)")
+    parser.add_argument("--train", type=int, default=32, help="training tasks (one tree each)")
     parser.add_argument("--eval", type=int, default=64, help="held-out tasks")
     parser.add_argument("--k", type=int, default=4, help="replies sampled per node")
     parser.add_argument("--max-steps", type=int, default=2, help="replies per episode (the trees' depth)")
     parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--min-margin", type=float, default=0.5)
     parser.add_argument("--beta", type=float, default=0.1)
     parser.add_argument("--dpo-lr", type=float, default=1e-4)

@@ -130,18 +130,27 @@ def test_branches_lost_to_the_infrastructure_have_no_value():
         (0, RIGHT, WRONG), (0, RIGHT, "what?"), (4, RIGHT, WRONG), (4, RIGHT, "what?")}
 
 
-def test_dpo_round_raises_the_chosen_over_rejected_margin(tiny_path, torch_one_thread):
-    search = ScriptedPolicy([RIGHT, WRONG], cycle=True)
-    trees = expand_tree(search, [SumEnv(), SumEnv()], list(SumEnv().source), k=2, seed=0)
-    policy = HFPolicy(tiny_path)
-    pairs = [p for tree in trees for p in preference_pairs(tree)]
+def test_dpo_rounds_raise_the_chosen_over_rejected_margin(tiny_path, torch_one_thread, tmp_path):
+    script = ScriptedPolicy([RIGHT, WRONG], cycle=True)  # the search's replies; the tiny model is trained
+
+    def search(policy, envs, tasks, seed):
+        return expand_tree(script, envs, tasks, k=2, seed=seed)
+
+    envs, tasks = [SumEnv(), SumEnv()], list(SumEnv().source)
+    pairs = [p for tree in search(None, envs, tasks, 0) for p in preference_pairs(tree)]
     assert len(pairs) == 2 and all((p.chosen, p.rejected) == (RIGHT, WRONG) for p in pairs)
+    policy = HFPolicy(tiny_path)
     before = preference_margin(policy, pairs)
-    report = TreeLearner(policy, TreeLearningConfig(objective="dpo", dpo_learning_rate=1e-3, dpo_epochs=3,
-                                                    batch_size=2)).learn(trees, seed=0)
-    assert report.pairs == 2 and report.dpo_loss > 0 and report.sft_examples == 0
+    config = TreeLearningConfig(objective="dpo", rounds=2, dpo_learning_rate=1e-3, dpo_epochs=2, batch_size=2,
+                                output_dir=str(tmp_path))
+    reports = TreeLearner(policy, config, search=search).run(envs, tasks)
+    assert [(r.round, r.pairs, r.sft_examples) for r in reports] == [(1, 2, 0), (2, 2, 0)]
+    assert all(r.dpo_loss > 0 for r in reports)
     assert preference_margin(policy, pairs) > before + 5.0
     assert not hasattr(policy.model, "peft_config")  # the adapter was merged into the policy's weights
+    assert len(list(read_trees(tmp_path / "trees.jsonl"))) == 4  # each round's trees
+    reloaded = HFPolicy(tmp_path / "round-2")
+    assert preference_margin(reloaded, pairs) == pytest.approx(preference_margin(policy, pairs), abs=1e-3)
 
 
 def test_star_on_best_branches_learns_only_the_successes(tiny_path, torch_one_thread, monkeypatch):
