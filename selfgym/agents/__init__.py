@@ -12,7 +12,8 @@ Episodes: :func:`rollout` / :func:`rollout_batch` play envs with a policy and re
 (JSONL via ``append_jsonl``/``read_jsonl``); the envs may live in this process or, made by a
 :class:`~selfgym.runtime.RayExecutor`, in env workers on a Ray cluster (:mod:`selfgym.runtime`). Improvement:
 :class:`Reflexion` (verbal memory across trials) and
-:class:`SelfTrainer` (STaR and Re-ReST self-training with LoRA), :class:`GRPOTrainer` (multi-turn GRPO; TRL users:
+:class:`SelfTrainer` (STaR and Re-ReST self-training with LoRA), :class:`TreeLearner` (DPO on sibling pairs of
+search trees, Agent Q, and SFT on their successful branches, ReST-MCTS*), :class:`GRPOTrainer` (multi-turn GRPO; TRL users:
 :func:`tool_environment` for ``environment_factory``, or :class:`SelfgymRollout`), and Stable-Baselines3 wrappers (:class:`CandidateChoiceWrapper`,
 :class:`CurriculumTeacherEnv`).
 
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from .self_training import SelfTrainer
     from .self_training_config import SelfTrainConfig
     from .trl_env import SelfgymRollout, env_reward, tool_dataset, tool_environment
+    from .tree_learning import TreeLearner, expand_tree, preference_pairs
+    from .tree_learning_config import TreeLearningConfig
     from .serve import create_app
     from .smollm2 import smollm2_path
 
@@ -60,6 +63,10 @@ _LAZY = {
     "env_reward": ".trl_env",
     "tool_environment": ".trl_env",
     "tool_dataset": ".trl_env",
+    "TreeLearningConfig": ".tree_learning_config",
+    "TreeLearner": ".tree_learning",
+    "expand_tree": ".tree_learning",
+    "preference_pairs": ".tree_learning",
 }
 
 __all__ = [
@@ -67,8 +74,8 @@ __all__ = [
     "CurriculumTeacherEnv", "EmptyPolicy", "GRPOConfig", "GRPOTrainer", "HFPolicy", "HashingFeaturizer",
     "LockedPolicy", "OpenAIPolicy", "OraclePolicy", "Policy", "PolicyError",
     "Reflexion", "ReflexionConfig", "ReflexionResult", "Sampling", "ScriptedPolicy", "SelfTrainConfig", "SelfTrainer",
-    "SelfgymRollout", "Step", "TokenLogprob", "Trajectory", "append_jsonl", "build_policy", "check_messages",
-    "create_app", "env_reward", "parse_agent", "read_jsonl", "rollout", "rollout_batch",
+    "SelfgymRollout", "Step", "TokenLogprob", "Trajectory", "TreeLearner", "TreeLearningConfig", "append_jsonl", "build_policy", "check_messages",
+    "create_app", "env_reward", "expand_tree", "parse_agent", "preference_pairs", "read_jsonl", "rollout", "rollout_batch",
     "rollout_many", "smollm2_path", "tool_call", "tool_dataset", "tool_environment"
 ]
 

@@ -135,18 +135,7 @@ def finetune(policy: HFPolicy, examples: Sequence[dict], config: SelfTrainConfig
     ``on_log(step, steps, logs)`` with the trainer's logs (``loss``, ``learning_rate``, ...) every tenth of the steps."""
     import datasets
     from datasets import Dataset
-    from peft import LoraConfig
-    from transformers import PrinterCallback, TrainerCallback
     from trl import SFTConfig, SFTTrainer
-
-    class Progress(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
-            if progress is not None:
-                progress(state.global_step, state.max_steps)
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if on_log is not None and logs:
-                on_log(state.global_step, state.max_steps, dict(logs))
 
     if not examples:
         return {"train_loss": float("nan"), "examples": 0}
@@ -165,21 +154,56 @@ def finetune(policy: HFPolicy, examples: Sequence[dict], config: SelfTrainConfig
             save_strategy="no", report_to="none", logging_steps=0.1, disable_tqdm=True,
             lr_scheduler_type="constant", gradient_checkpointing=checkpointing,
         )
-    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules="all-linear", task_type="CAUSAL_LM")
     policy.model.train()
     with warnings.catch_warnings():  # transformers' deprecation notices about TRL's own arguments, not ours
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\..*")
         trainer = SFTTrainer(model=policy.model, args=args, train_dataset=Dataset.from_list(list(examples)),
-                             processing_class=policy.tokenizer, peft_config=lora, callbacks=[Progress()])
-        trainer.remove_callback(PrinterCallback)  # it prints every log as a raw dict
-        result = trainer.train()
+                             processing_class=policy.tokenizer, peft_config=lora_config(config),
+                             callbacks=[progress_callback(progress, on_log)])
+        result = train_and_merge(policy, trainer, save_to)
+    return {"train_loss": float(result.training_loss), "examples": len(examples)}
+
+
+def train_and_merge(policy: HFPolicy, trainer: Any, save_to: str | Path | None = None) -> Any:
+    """Train ``trainer`` (a TRL trainer of ``policy.model`` with a LoRA adapter), merge the adapter into the
+    policy's weights, remove the trainer's output folder and save the policy to ``save_to`` (atomically) when
+    given. Returns ``trainer.train()``'s output."""
+    from transformers import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # it prints every log as a raw dict
+    result = trainer.train()
     policy.model = trainer.model.merge_and_unload()
     policy.model.eval()
-    shutil.rmtree(args.output_dir, ignore_errors=True)
+    shutil.rmtree(trainer.args.output_dir, ignore_errors=True)
     if save_to is not None:
         save_checkpoint(policy, save_to)
-    return {"train_loss": float(result.training_loss), "examples": len(examples)}
+    return result
+
+
+def lora_config(config: Any) -> Any:
+    """peft's ``LoraConfig`` on every linear layer, from a config's ``lora_r``, ``lora_alpha``, ``lora_dropout``."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules="all-linear", task_type="CAUSAL_LM")
+
+
+def progress_callback(progress: Callable[[int, int], None] | None,
+                      on_log: Callable[[int, int, dict[str, float]], None] | None) -> Any:
+    """A transformers ``TrainerCallback`` calling ``progress(step, steps)`` after every optimizer step and
+    ``on_log(step, steps, logs)`` with the trainer's logs."""
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if progress is not None:
+                progress(state.global_step, state.max_steps)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if on_log is not None and logs:
+                on_log(state.global_step, state.max_steps, dict(logs))
+
+    return Progress()
 
 
 def save_checkpoint(policy: HFPolicy, path: str | Path) -> Path:

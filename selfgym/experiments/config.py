@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from ..agents.policy import Sampling
 from ..agents.grpo_config import GRPOConfig
 from ..agents.self_training_config import SelfTrainConfig
+from ..agents.tree_learning_config import TreeLearningConfig
 from ..agents.spec import AgentSpec
 from ..envs.pools import env_class
 from ..params import Problem, check_arguments, missing_arguments
@@ -97,8 +98,20 @@ GRPOSpec = spec_of(GRPOConfig, ("grpo",), {
        "tasks a step, ``group_size`` episodes each, compared within their group.")
 
 
+TreeSearchSpec = spec_of(TreeLearningConfig, ("tree-search",), {
+    "rounds": "one every train_every tasks searched", "sampling": "agent: (max_new_tokens, temperature, top_p)",
+    "system_prompt": "agent.system_prompt", "seed": "seed",
+    "output_dir": "the run folder (trees.jsonl, checkpoints/round-N)",
+}, doc="Learning from search trees (:class:`selfgym.agents.TreeLearningConfig`'s fields but those the run sets): "
+       "each step searches a tree per task with the current policy (best-of-``k`` expansion over forks of the "
+       "env, logged to ``trees.jsonl``); every ``train_every`` tasks a round learns from the trees since the last "
+       "one: DPO on sibling preference pairs (Agent Q), SFT on the successful branches (ReST-MCTS*), or both.",
+    extra={"train_every": (int, Field(default=32, ge=1, description="tasks searched per learning round"))})
+
+
 # Each method lists only its own fields; ``name`` picks the member (a typo in one is a file:line error).
-MethodSpec = Annotated[EvalOnlySpec | ReflexionSpec | SelfTrainingSpec | GRPOSpec, Field(discriminator="name")]
+MethodSpec = Annotated[EvalOnlySpec | ReflexionSpec | SelfTrainingSpec | GRPOSpec | TreeSearchSpec,
+                       Field(discriminator="name")]
 
 
 class CurriculumSpec(_Strict):
@@ -222,6 +235,9 @@ class ExperimentConfig(_Strict):
         if self.method.name == "grpo" and self.agent.temperature <= 0:
             found.append((("agent", "temperature"), "must be > 0 for method grpo: it compares sampled episodes of "
                                                     "a task, and greedy ones would all be the same"))
+        if self.method.name == "tree-search" and self.agent.temperature <= 0 and self.method.k > 1:
+            found.append((("agent", "temperature"), "must be > 0 for method tree-search with k > 1: the k replies "
+                                                    "of a node would all be the same greedy one"))
         try:
             cls = env_class(self.env.id)
         except ValueError as exc:

@@ -12,6 +12,7 @@ from .eval_only import EvalOnly
 from .grpo import GRPOMethod
 from .reflexion import ReflexionMethod
 from .self_training import SelfTraining
+from .tree_search import TreeSearch
 
 METHODS: dict[str, type[Method]] = {
     "eval-only": EvalOnly,
@@ -19,6 +20,7 @@ METHODS: dict[str, type[Method]] = {
     "self-training": SelfTraining,
     "re-rest": SelfTraining,
     "grpo": GRPOMethod,
+    "tree-search": TreeSearch,
 }
 
-__all__ = ["METHODS", "Context", "EvalOnly", "GRPOMethod", "Method", "ReflexionMethod", "SelfTraining", "StepResult"]
+__all__ = ["METHODS", "Context", "EvalOnly", "GRPOMethod", "Method", "ReflexionMethod", "SelfTraining", "StepResult", "TreeSearch"]
