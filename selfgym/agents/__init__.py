@@ -12,7 +12,8 @@ Episodes: :func:`rollout` / :func:`rollout_batch` play envs with a policy and re
 (JSONL via ``append_jsonl``/``read_jsonl``); the envs may live in this process or, made by a
 :class:`~selfgym.runtime.RayExecutor`, in env workers on a Ray cluster (:mod:`selfgym.runtime`). Improvement:
 :class:`Reflexion` (verbal memory across trials) and
-:class:`SelfTrainer` (STaR and Re-ReST self-training with LoRA), :class:`GRPOTrainer` (multi-turn GRPO; TRL users:
+:class:`SelfTrainer` (STaR and Re-ReST self-training with LoRA), :class:`GRPOTrainer` (multi-turn GRPO;
+:class:`SCoReTrainer` trains self-correction on it; TRL users:
 :func:`tool_environment` for ``environment_factory``, or :class:`SelfgymRollout`), and Stable-Baselines3 wrappers (:class:`CandidateChoiceWrapper`,
 :class:`CurriculumTeacherEnv`).
 
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from .openai_policy import OpenAIPolicy
     from .grpo import GRPOTrainer
     from .grpo_config import GRPOConfig
+    from .score import SCoReTrainer, evaluate_self_correction
+    from .score_config import SCoReConfig
     from .sb3 import CandidateChoiceWrapper, CurriculumTeacherEnv, HashingFeaturizer
     from .self_training import SelfTrainer
     from .self_training_config import SelfTrainConfig
@@ -53,6 +56,9 @@ _LAZY = {
     "SelfTrainer": ".self_training",
     "GRPOConfig": ".grpo_config",
     "GRPOTrainer": ".grpo",
+    "SCoReConfig": ".score_config",
+    "SCoReTrainer": ".score",
+    "evaluate_self_correction": ".score",
     "CandidateChoiceWrapper": ".sb3",
     "CurriculumTeacherEnv": ".sb3",
     "HashingFeaturizer": ".sb3",
@@ -66,9 +72,9 @@ __all__ = [
     "AgentSpec", "AgentSpecError", "CandidateChoiceWrapper", "Completion", "ContextLengthError",
     "CurriculumTeacherEnv", "EmptyPolicy", "GRPOConfig", "GRPOTrainer", "HFPolicy", "HashingFeaturizer",
     "LockedPolicy", "OpenAIPolicy", "OraclePolicy", "Policy", "PolicyError",
-    "Reflexion", "ReflexionConfig", "ReflexionResult", "Sampling", "ScriptedPolicy", "SelfTrainConfig", "SelfTrainer",
+    "Reflexion", "ReflexionConfig", "ReflexionResult", "SCoReConfig", "SCoReTrainer", "Sampling", "ScriptedPolicy", "SelfTrainConfig", "SelfTrainer",
     "SelfgymRollout", "Step", "TokenLogprob", "Trajectory", "append_jsonl", "build_policy", "check_messages",
-    "create_app", "env_reward", "parse_agent", "read_jsonl", "rollout", "rollout_batch",
+    "create_app", "env_reward", "evaluate_self_correction", "parse_agent", "read_jsonl", "rollout", "rollout_batch",
     "rollout_many", "smollm2_path", "tool_call", "tool_dataset", "tool_environment"
 ]
 
