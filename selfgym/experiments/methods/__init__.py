@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .base import Context, Method, StepResult
 from .eval_only import EvalOnly
-from .grpo import GRPOMethod
+from .grpo import GRPOMethod, SCoReMethod
 from .reflexion import ReflexionMethod
 from .self_training import SelfTraining
 
@@ -19,6 +19,7 @@ METHODS: dict[str, type[Method]] = {
     "self-training": SelfTraining,
     "re-rest": SelfTraining,
     "grpo": GRPOMethod,
+    "score": SCoReMethod,
 }
 
-__all__ = ["METHODS", "Context", "EvalOnly", "GRPOMethod", "Method", "ReflexionMethod", "SelfTraining", "StepResult"]
+__all__ = ["METHODS", "Context", "EvalOnly", "GRPOMethod", "Method", "ReflexionMethod", "SCoReMethod", "SelfTraining", "StepResult"]
