@@ -4,7 +4,6 @@ off mid stage I and mid stage II resumes exactly; the YAML method runs."""
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -227,22 +226,45 @@ def test_score_experiment_file_is_checked(tmp_path):
         load_experiment(path)
 
 
+class Killed(Exception):
+    """Stands for a kill: the run stops between a step's logs and its checkpoint."""
+
+
 @pytest.mark.docker
-def test_score_experiment_runs_and_resumes(tmp_path):
-    from experiment_runs import episodes_of, experiment, killed_resumed_and_straight
+def test_score_experiment_runs_and_resumes(tmp_path, monkeypatch):
+    from experiment_runs import episodes_of, experiment
     from selfgym.experiments.config import load_experiment
+    from selfgym.experiments.methods import SCoReMethod
+    from selfgym.experiments.runner import ExperimentRunner
 
     model = build_tiny_chat_model(tmp_path / "model")
-    path = experiment(tmp_path, model, name="score", budget={"episodes": 12}, eval={"tasks": 2, "every": 0},
-                      method={"name": "score", "stage1_steps": 2, "stage2_steps": 1, "group_size": 2,
-                              "tasks_per_step": 2, "feedback": "instruction"})
-    run_dir = load_experiment(path).run_dir
-    killed_at, resumed, straight = killed_resumed_and_straight(path, run_dir, tmp_path / "straight", kill_at=4)
-    assert 4 <= killed_at < 12
-    assert [e["episode"] for e in resumed] == [e["episode"] for e in straight] == list(range(12))
-    for mine, theirs in zip(resumed, straight, strict=True):
+    method = {"name": "score", "stage1_steps": 2, "stage2_steps": 2, "group_size": 2, "tasks_per_step": 1,
+              "feedback": "instruction"}
+    path = experiment(tmp_path, model, name="score", budget={"episodes": 8}, eval={"tasks": 2, "every": 0},
+                      method=method, env={"id": "selfgym/Math-v0", "kwargs": {"max_steps": 1, "tools": False},
+                                          "families": [{"name": "basic_arithmetic", "levels": 1}], "parallel": 2})
+    config = load_experiment(path)
+    end_step, ended = SCoReMethod.end_step, []
+
+    def killed_in_stage_two(self, result):
+        if self.trainer.step == 3:  # step 3 (stage II) is played and logged, its checkpoint never written
+            raise Killed
+        ended.append(self.trainer.step)
+        end_step(self, result)
+
+    monkeypatch.setattr(SCoReMethod, "end_step", killed_in_stage_two)
+    with pytest.raises(Killed):
+        ExperimentRunner(config).run()
+    assert ended == [1, 2]
+    monkeypatch.setattr(SCoReMethod, "end_step", end_step)
+    assert ExperimentRunner.resume(config.run_dir).run()["episodes"] == 8
+    straight = load_experiment(path).model_copy(update={"output_dir": str(tmp_path / "straight")})
+    ExperimentRunner(straight).run()
+    resumed, uninterrupted = episodes_of(config.run_dir), episodes_of(straight.run_dir)
+    assert [e["episode"] for e in resumed] == [e["episode"] for e in uninterrupted] == list(range(8))
+    for mine, theirs in zip(resumed, uninterrupted, strict=True):
         assert mine["messages"] == theirs["messages"] and mine["meta"]["step"] == theirs["meta"]["step"]
-    assert all(len(e["steps"]) == 2 and e["messages"][3]["content"] == CORRECTION_INSTRUCTION
-               for e in episodes_of(run_dir))
-    steps = [json.loads(line) for line in (run_dir / "score" / "metrics.jsonl").read_text().splitlines()]
-    assert [s["stage"] for s in steps] == [1, 1, 2] and all("accuracy_t2" in s for s in steps)
+    assert all(len(e["steps"]) == 2 and e["messages"][3]["content"] == CORRECTION_INSTRUCTION for e in resumed)
+    logged = list(read_metrics(config.run_dir / "score" / "metrics.jsonl"))
+    assert [s["step"] for s in logged] == [1, 2, 3, 4] and [s["stage"] for s in logged] == [1, 1, 2, 2]
+    assert all("accuracy_t2" in s and "incorrect_to_correct" in s for s in logged)
