@@ -12,7 +12,8 @@ One training step:
    was sampled, in the context it was sampled in (replies are never decoded and re-tokenised).
 3. **Advantages.** An episode's return ``r`` is the sum of its rewards; ``A = (r - mean) / (std + 1e-4)``
    within its group (``scale_rewards=False``: ``r - mean``). A group whose episodes all scored the same
-   teaches nothing.
+   teaches nothing. (:meth:`GRPOTrainer.loss_weights` decides this; a subclass may weigh an episode's tokens
+   apart, with their own KL weights: :class:`~selfgym.agents.score.SCoReTrainer`.)
 4. **Update.** Over the mask-1 tokens only: the PPO-clipped ratio ``min(ρA, clip(ρ, 1-ε, 1+ε_high)A)`` with
    ``ρ = π/π_old``, plus ``β`` times the k3 estimate of KL(π || π_ref), ``exp(q) - q - 1`` with
    ``q = log π_ref - log π``. The reference is the base model (LoRA adapters switched off, or a frozen copy
@@ -369,6 +370,8 @@ class GRPOTrainer:
     base model) ends in the state an uninterrupted run reaches.
     """
 
+    log_name = "GRPO"  # in the log's step lines
+
     def __init__(self, policy: HFPolicy, envs: Sequence[gym.Env], config: GRPOConfig | None = None, *,
                  tasks: TaskSource | Sequence[Task] | TaskChooser | None = None) -> None:
         self.config = config = config or GRPOConfig()
@@ -511,11 +514,9 @@ class GRPOTrainer:
         self.history.append({"step": self.step, **metrics})
         if self.metrics is not None:
             self.metrics.log(self.step, metrics)
-        log.info("%s step %d: reward %.3f success %.3f kl %.4f (%.1fs)", self.log_name, self.step, metrics["reward"],
-                 metrics["success"], metrics["kl"], elapsed)
+        log.info("%s step %d: reward %.3f success %.3f kl %.4f (%.1fs)", self.log_name, self.step,
+                 metrics["reward"], metrics["success"], metrics["kl"], elapsed)
         return metrics
-
-    log_name = "GRPO"
 
     def loss_weights(self, episodes: Sequence[TokenEpisode]
                      ) -> tuple[list[TokenValues], list[TokenValues] | None, dict[str, float]]:
