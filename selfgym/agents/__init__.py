@@ -72,7 +72,8 @@ __all__ = [
     "AgentSpec", "AgentSpecError", "CandidateChoiceWrapper", "Completion", "ContextLengthError",
     "CurriculumTeacherEnv", "EmptyPolicy", "GRPOConfig", "GRPOTrainer", "HFPolicy", "HashingFeaturizer",
     "LockedPolicy", "OpenAIPolicy", "OraclePolicy", "Policy", "PolicyError",
-    "Reflexion", "ReflexionConfig", "ReflexionResult", "SCoReConfig", "SCoReTrainer", "Sampling", "ScriptedPolicy", "SelfTrainConfig", "SelfTrainer",
+    "Reflexion", "ReflexionConfig", "ReflexionResult", "SCoReConfig", "SCoReTrainer", "Sampling", "ScriptedPolicy",
+    "SelfTrainConfig", "SelfTrainer",
     "SelfgymRollout", "Step", "TokenLogprob", "Trajectory", "append_jsonl", "build_policy", "check_messages",
     "create_app", "env_reward", "evaluate_self_correction", "parse_agent", "read_jsonl", "rollout", "rollout_batch",
     "rollout_many", "smollm2_path", "tool_call", "tool_dataset", "tool_environment"
