@@ -47,9 +47,9 @@ SYSTEM_PROMPT = "Reply with only the final answer, in the form \\boxed{ANSWER}."
 METHODS = {"base": "base model", "score": "after SCoRe", "grpo": "after GRPO (attempt 1)"}
 
 
-def evaluate(policy, envs, tasks, max_new_tokens: int) -> dict:
+def evaluate(policy, envs, tasks, max_new_tokens: int, feedback: str) -> dict:
     """Greedy two-attempt episodes of the held-out tasks: per task whether each attempt was right."""
-    outcomes, _ = evaluate_self_correction(policy, envs, tasks, system_prompt=SYSTEM_PROMPT,
+    outcomes, _ = evaluate_self_correction(policy, envs, tasks, system_prompt=SYSTEM_PROMPT, feedback=feedback,
                                            sampling=Sampling(max_new_tokens=max_new_tokens, temperature=0.0))
     return {"t1": [bool(x) for x in outcomes.first], "t2": [bool(x) for x in outcomes.second],
             **outcomes.metrics()}
@@ -125,7 +125,10 @@ def plot(png: Path, out: Path, results: dict, title: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--method", choices=["score", "grpo", "report"], default="score")
+    parser.add_argument("--method", choices=["score", "grpo", "base", "report"], default="score",
+                        help="base: only evaluate the base model")
+    parser.add_argument("--feedback", choices=["instruction", "env"], default="instruction",
+                        help="between the attempts: SCoRe's instruction, or Math-v0's 'Incorrect.'/'Correct.'")
     parser.add_argument("--family", default="basic_arithmetic", help="reasoning-gym generator, level 0")
     parser.add_argument("--stage1", type=int, default=3, help="stage I steps")
     parser.add_argument("--stage2", type=int, default=6, help="stage II steps")
@@ -155,7 +158,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     steps, batch = args.stage1 + args.stage2, args.tasks_per_step * args.group
     title = (f"SmolLM2-135M on {args.family} L0 (flexible extraction), {steps} steps x {batch} episodes, "
-             f"alpha {args.alpha:g}, beta1 {args.beta1:g}, beta2 {args.beta2:g}")
+             f"alpha {args.alpha:g}, beta1 {args.beta1:g}, beta2 {args.beta2:g}, feedback {args.feedback}")
     if args.method == "report":
         report(console, out, png, title)
         return
@@ -173,7 +176,10 @@ def main() -> None:
     base_file = out / "base.json"  # kept, so that neither a resumed run nor the control evaluates the base again
     if not base_file.exists():
         with console.status(f"two-attempt evaluation of the base model on {len(held_out)} tasks..."):
-            base_file.write_text(json.dumps(evaluate(policy, envs, held_out, args.max_new_tokens)))
+            base_file.write_text(json.dumps(evaluate(policy, envs, held_out, args.max_new_tokens, args.feedback)))
+    if args.method == "base":
+        report(console, out, png, title)
+        return
 
     common = dict(tasks_per_step=args.tasks_per_step, group_size=args.group, max_new_tokens=args.max_new_tokens,
                   max_episode_tokens=768, temperature=1.0, learning_rate=args.lr, micro_batch_size=8,
@@ -181,7 +187,7 @@ def main() -> None:
     if args.method == "score":
         trainer = SCoReTrainer(policy, envs, SCoReConfig(stage1_steps=args.stage1, stage2_steps=args.stage2,
                                                          alpha=args.alpha, beta_1=args.beta1, beta_2=args.beta2,
-                                                         **common))
+                                                         feedback=args.feedback, **common))
     else:  # the control: one attempt per episode, as many steps and episodes
         trainer = GRPOTrainer(policy, envs, GRPOConfig(steps=steps, **common))
     if trainer.step:
@@ -190,7 +196,7 @@ def main() -> None:
     trainer.close()
     train_seconds = sum(m["step_s"] for m in read_metrics(out / args.method / "metrics.jsonl"))
     with console.status(f"two-attempt evaluation after {args.method}..."):
-        after = evaluate(policy, [env.unwrapped for env in envs], held_out, args.max_new_tokens)
+        after = evaluate(policy, [env.unwrapped for env in envs], held_out, args.max_new_tokens, args.feedback)
     for env in envs:
         env.close()
     (out / args.method / "after.json").write_text(json.dumps({**after, "train_seconds": train_seconds,
