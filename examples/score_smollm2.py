@@ -103,8 +103,8 @@ def plot(png: Path, out: Path, results: dict, title: str) -> None:
         stage2 = [m["step"] for m in metrics if m.get("stage") == 2]
         if stage2:
             curve.axvline(stage2[0] - 0.5, color="gray", linestyle="--", label="stage II starts")
+        curve.legend(loc="upper left", fontsize=8)
     curve.set(xlabel="SCoRe step", ylabel="training accuracy", ylim=(0, 1), title="SCoRe training episodes")
-    curve.legend(loc="upper left", fontsize=8)
     names = list(results)
     x = np.arange(len(names))
     for offset, attempt, color in ((-0.18, "t1", "tab:blue"), (0.18, "t2", "tab:orange")):
