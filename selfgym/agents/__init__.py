@@ -13,7 +13,8 @@ Episodes: :func:`rollout` / :func:`rollout_batch` play envs with a policy and re
 :class:`~selfgym.runtime.RayExecutor`, in env workers on a Ray cluster (:mod:`selfgym.runtime`). Improvement:
 :class:`Reflexion` (verbal memory across trials) and
 :class:`SelfTrainer` (STaR and Re-ReST self-training with LoRA), :class:`TreeLearner` (DPO on sibling pairs of
-search trees, Agent Q, and SFT on their successful branches, ReST-MCTS*), :class:`GRPOTrainer` (multi-turn GRPO; TRL users:
+search trees, Agent Q, and SFT on their successful branches, ReST-MCTS*), :class:`GRPOTrainer` (multi-turn GRPO;
+:class:`SCoReTrainer` trains self-correction on it; TRL users:
 :func:`tool_environment` for ``environment_factory``, or :class:`SelfgymRollout`), and Stable-Baselines3 wrappers (:class:`CandidateChoiceWrapper`,
 :class:`CurriculumTeacherEnv`).
 
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from .openai_policy import OpenAIPolicy
     from .grpo import GRPOTrainer
     from .grpo_config import GRPOConfig
+    from .score import SCoReTrainer, evaluate_self_correction
+    from .score_config import SCoReConfig
     from .sb3 import CandidateChoiceWrapper, CurriculumTeacherEnv, HashingFeaturizer
     from .self_training import SelfTrainer
     from .self_training_config import SelfTrainConfig
@@ -56,6 +59,9 @@ _LAZY = {
     "SelfTrainer": ".self_training",
     "GRPOConfig": ".grpo_config",
     "GRPOTrainer": ".grpo",
+    "SCoReConfig": ".score_config",
+    "SCoReTrainer": ".score",
+    "evaluate_self_correction": ".score",
     "CandidateChoiceWrapper": ".sb3",
     "CurriculumTeacherEnv": ".sb3",
     "HashingFeaturizer": ".sb3",
@@ -73,9 +79,10 @@ __all__ = [
     "AgentSpec", "AgentSpecError", "CandidateChoiceWrapper", "Completion", "ContextLengthError",
     "CurriculumTeacherEnv", "EmptyPolicy", "GRPOConfig", "GRPOTrainer", "HFPolicy", "HashingFeaturizer",
     "LockedPolicy", "OpenAIPolicy", "OraclePolicy", "Policy", "PolicyError",
-    "Reflexion", "ReflexionConfig", "ReflexionResult", "Sampling", "ScriptedPolicy", "SelfTrainConfig", "SelfTrainer",
-    "SelfgymRollout", "Step", "TokenLogprob", "Trajectory", "TreeLearner", "TreeLearningConfig", "append_jsonl", "build_policy", "check_messages",
-    "create_app", "env_reward", "expand_tree", "parse_agent", "preference_pairs", "read_jsonl", "rollout", "rollout_batch",
+    "Reflexion", "ReflexionConfig", "ReflexionResult", "SCoReConfig", "SCoReTrainer", "Sampling", "ScriptedPolicy",
+    "SelfTrainConfig", "SelfTrainer", "SelfgymRollout", "Step", "TokenLogprob", "Trajectory", "TreeLearner",
+    "TreeLearningConfig", "append_jsonl", "build_policy", "check_messages", "create_app", "env_reward",
+    "evaluate_self_correction", "expand_tree", "parse_agent", "preference_pairs", "read_jsonl", "rollout", "rollout_batch",
     "rollout_many", "smollm2_path", "tool_call", "tool_dataset", "tool_environment"
 ]
 

@@ -12,7 +12,8 @@ One training step:
    was sampled, in the context it was sampled in (replies are never decoded and re-tokenised).
 3. **Advantages.** An episode's return ``r`` is the sum of its rewards; ``A = (r - mean) / (std + 1e-4)``
    within its group (``scale_rewards=False``: ``r - mean``). A group whose episodes all scored the same
-   teaches nothing.
+   teaches nothing. (:meth:`GRPOTrainer.loss_weights` decides this; a subclass may weigh an episode's tokens
+   apart, with their own KL weights: :class:`~selfgym.agents.score.SCoReTrainer`.)
 4. **Update.** Over the mask-1 tokens only: the PPO-clipped ratio ``min(ρA, clip(ρ, 1-ε, 1+ε_high)A)`` with
    ``ρ = π/π_old``, plus ``β`` times the k3 estimate of KL(π || π_ref), ``exp(q) - q - 1`` with
    ``q = log π_ref - log π``. The reference is the base model (LoRA adapters switched off, or a frozen copy
@@ -57,7 +58,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,6 +87,8 @@ class TokenEpisode:
     ``ids`` is the whole episode as the model read and wrote it; ``mask[i]`` is 1 where the model sampled
     token ``i`` (replies and their end-of-turn tokens) and 0 for the prompt and the env's observations.
     ``length_capped``: the episode was ended because another reply would not fit in ``max_episode_tokens``.
+    ``reply_spans[k]``: ``(start, end)`` of the ``k``-th reply in ``ids``, the one ``trajectory.steps[k]`` played
+    (for losses that weigh replies differently, e.g. SCoRe's two attempts).
     """
 
     trajectory: Trajectory
@@ -93,6 +96,7 @@ class TokenEpisode:
     mask: list[int]
     prompt_length: int
     length_capped: bool = False
+    reply_spans: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def reward(self) -> float:
@@ -131,10 +135,12 @@ class TokenEpisodeState(EpisodeState):
         self.mask = [0] * len(self.ids)
         self.prompt_length = len(self.ids)
         self.length_capped = False
+        self.reply_spans: list[tuple[int, int]] = []
 
     def play(self, completion: Completion) -> None:
         """Step the env with the decoded reply; extend ids and mask with the reply and the observation's turn."""
         reply_ids, history = completion.token_ids, list(self.messages)
+        self.reply_spans.append((len(self.ids), len(self.ids) + len(reply_ids)))
         self.ids += reply_ids
         self.mask += [1] * len(reply_ids)
         super().play(completion)
@@ -146,7 +152,8 @@ class TokenEpisodeState(EpisodeState):
             self.mask += [0] * len(observation_ids)
 
     def token_episode(self, meta: dict[str, Any]) -> TokenEpisode:
-        return TokenEpisode(self.trajectory(meta), self.ids, self.mask, self.prompt_length, self.length_capped)
+        return TokenEpisode(self.trajectory(meta), self.ids, self.mask, self.prompt_length, self.length_capped,
+                            self.reply_spans)
 
 
 def observation_turn_ids(policy: HFPolicy, history: Sequence[dict[str, str]], observation: str,
@@ -251,10 +258,16 @@ def group_advantages(rewards: Sequence[float], group_size: int, *, scale: bool =
     return advantages.reshape(-1)
 
 
+# Per episode: one value for all its tokens, or one per token of its ``ids`` (an array of ``len(ids)``).
+TokenValues = float | np.ndarray
+
+
 @dataclass
 class MicroBatch:
     """Padded episodes: ``ids``/``attention`` of shape (B, L); ``mask`` over the predicted tokens
-    ``ids[:, start + 1:]`` (all before ``start + 1`` is prompt in every row: its logits are skipped)."""
+    ``ids[:, start + 1:]`` (all before ``start + 1`` is prompt in every row: its logits are skipped).
+    ``advantages`` is (B,) when every episode has one advantage, else (B, L - start - 1) like ``mask``;
+    ``kl_weights`` (the same shape as ``mask``) is given when the KL weight varies by token."""
 
     ids: torch.Tensor
     attention: torch.Tensor
@@ -262,10 +275,11 @@ class MicroBatch:
     advantages: torch.Tensor
     start: int
     model_tokens: torch.Tensor  # per row: its episode's count of model tokens (for per-episode averaging)
+    kl_weights: torch.Tensor | None = None
 
     @classmethod
-    def of(cls, episodes: Sequence[TokenEpisode], advantages: Sequence[float], pad_id: int,
-           device: torch.device) -> MicroBatch:
+    def of(cls, episodes: Sequence[TokenEpisode], advantages: Sequence[TokenValues], pad_id: int,
+           device: torch.device, kl_weights: Sequence[TokenValues] | None = None) -> MicroBatch:
         width = max(len(e.ids) for e in episodes)
         ids = torch.full((len(episodes), width), pad_id, dtype=torch.long)
         attention = torch.zeros((len(episodes), width), dtype=torch.long)
@@ -275,10 +289,21 @@ class MicroBatch:
             attention[row, :len(episode.ids)] = 1
             mask[row, :len(episode.ids)] = torch.tensor(episode.mask, dtype=torch.float32)
         start = min(e.prompt_length for e in episodes) - 1
-        return cls(ids.to(device), attention.to(device), mask[:, start + 1:].to(device),
-                   torch.tensor(list(advantages), dtype=torch.float32, device=device), start,
+
+        def per_token(values: Sequence[TokenValues]) -> torch.Tensor:
+            table = torch.zeros((len(episodes), width), dtype=torch.float32)
+            for row, (episode, value) in enumerate(zip(episodes, values, strict=True)):
+                table[row, :len(episode.ids)] = torch.as_tensor(value, dtype=torch.float32)
+            return table[:, start + 1:].to(device)
+
+        if any(np.ndim(value) for value in advantages):
+            advantage_tensor = per_token(advantages)
+        else:
+            advantage_tensor = torch.tensor([float(a) for a in advantages], dtype=torch.float32, device=device)
+        return cls(ids.to(device), attention.to(device), mask[:, start + 1:].to(device), advantage_tensor, start,
                    torch.tensor([max(1, e.model_tokens) for e in episodes], dtype=torch.float32,
-                                device=device))
+                                device=device),
+                   per_token(kl_weights) if kl_weights is not None else None)
 
 
 def token_logprobs(model: torch.nn.Module, batch: MicroBatch, temperature: float, *,
@@ -306,10 +331,12 @@ def _accepts_logits_to_keep(model: torch.nn.Module) -> bool:
 
 def clipped_token_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
                        reference_logprobs: torch.Tensor | None, *, clip_low: float, clip_high: float,
-                       kl_beta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Per-token loss ``-min(ρA, clip(ρ)A) + β·KL_k3``, whether each token's ratio was clipped, and the KL."""
+                       kl_beta: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Per-token loss ``-min(ρA, clip(ρ)A) + β·KL_k3``, whether each token's ratio was clipped, and the KL.
+
+    ``advantages``: (B,), one per episode, or (B, T), one per token; ``kl_beta``: a number, or (B, T) weights."""
     ratio = torch.exp(logprobs - old_logprobs)
-    advantage = advantages.unsqueeze(1)
+    advantage = advantages if advantages.dim() == 2 else advantages.unsqueeze(1)
     unclipped = ratio * advantage
     clipped = ratio.clamp(1 - clip_low, 1 + clip_high) * advantage
     loss = -torch.minimum(unclipped, clipped)
@@ -317,7 +344,7 @@ def clipped_token_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advan
     if reference_logprobs is not None:
         log_ratio = reference_logprobs - logprobs
         kl = torch.exp(log_ratio) - log_ratio - 1
-        if kl_beta:
+        if isinstance(kl_beta, torch.Tensor) or kl_beta:
             loss = loss + kl_beta * kl
     return loss, (clipped < unclipped).float(), kl
 
@@ -343,6 +370,8 @@ class GRPOTrainer:
     base model) ends in the state an uninterrupted run reaches.
     """
 
+    log_name = "GRPO"  # in the log's step lines
+
     def __init__(self, policy: HFPolicy, envs: Sequence[gym.Env], config: GRPOConfig | None = None, *,
                  tasks: TaskSource | Sequence[Task] | TaskChooser | None = None) -> None:
         self.config = config = config or GRPOConfig()
@@ -358,7 +387,7 @@ class GRPOTrainer:
         self.autocast_bf16 = config.bf16 if config.bf16 is not None else self.device.type == "cuda"
         self.model = self._prepare_model()
         self.reference = None
-        if not config.lora and config.kl_beta > 0:
+        if not config.lora and self.needs_reference():
             self.reference = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad],
                                            lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -378,6 +407,10 @@ class GRPOTrainer:
                                          resume_step=self.step if latest is not None else None)
 
     # -- setup -----------------------------------------------------------------------------------------------
+    def needs_reference(self) -> bool:
+        """Whether the loss has a KL term (full fine-tuning then keeps a frozen copy of the base model)."""
+        return self.config.kl_beta > 0
+
     def _task_chooser(self, tasks: TaskSource | Sequence[Task] | TaskChooser | None) -> TaskChooser:
         if isinstance(tasks, TaskChooser):
             return tasks
@@ -452,12 +485,13 @@ class GRPOTrainer:
             if episode.trajectory.error is None:  # an episode lost to the infrastructure is no outcome
                 self.tasks.update(episode.trajectory.task, float(episode.trajectory.success))
         rewards = [episode.reward for episode in episodes]
-        advantages = group_advantages(rewards, config.group_size, scale=config.scale_rewards)
+        advantages, kl_weights, own_metrics = self.loss_weights(episodes)
         # a group with an episode still lost after its replays is incomplete: it teaches nothing this step
-        advantages = advantages * np.repeat(~lost.reshape(-1, config.group_size).any(axis=1), config.group_size)
+        complete = np.repeat(~lost.reshape(-1, config.group_size).any(axis=1), config.group_size)
+        advantages = [advantage * keep for advantage, keep in zip(advantages, complete, strict=True)]
         for param_group in self.optimizer.param_groups:
             param_group["lr"] = config.learning_rate * min(1.0, (self.step + 1) / max(1, config.warmup_steps))
-        update = self._update(episodes, advantages)
+        update = self._update(episodes, advantages, kl_weights)
         self.step += 1
         elapsed = time.perf_counter() - started
         groups = np.asarray(rewards).reshape(-1, config.group_size)
@@ -475,13 +509,24 @@ class GRPOTrainer:
             "tokens_per_s": timing.generated_tokens / elapsed, "episodes_per_s": len(episodes) / elapsed,
             "generation_tokens_per_s": timing.generated_tokens / max(timing.generation_s, 1e-9),
             "lr": self.optimizer.param_groups[0]["lr"],
+            **own_metrics,
         }
         self.history.append({"step": self.step, **metrics})
         if self.metrics is not None:
             self.metrics.log(self.step, metrics)
-        log.info("GRPO step %d: reward %.3f success %.3f kl %.4f (%.1fs)", self.step, metrics["reward"],
-                 metrics["success"], metrics["kl"], elapsed)
+        log.info("%s step %d: reward %.3f success %.3f kl %.4f (%.1fs)", self.log_name, self.step,
+                 metrics["reward"], metrics["success"], metrics["kl"], elapsed)
         return metrics
+
+    def loss_weights(self, episodes: Sequence[TokenEpisode]
+                     ) -> tuple[list[TokenValues], list[TokenValues] | None, dict[str, float]]:
+        """What the loss weighs each episode's tokens by: advantages (per episode, one number or one per token of
+        its ``ids``), KL weights (None: ``config.kl_beta`` on every token) and metrics of this step's own. GRPO:
+        the group advantage of the episode's return on all its tokens. Subclasses weigh parts of an episode
+        apart (:class:`~selfgym.agents.score.SCoReTrainer`: the two attempts)."""
+        rewards = [episode.reward for episode in episodes]
+        advantages = group_advantages(rewards, self.config.group_size, scale=self.config.scale_rewards)
+        return list(advantages), None, {}
 
     def _rollouts(self, tasks: Sequence[Task]) -> tuple[list[TokenEpisode], RolloutTiming]:
         config = self.config
@@ -506,18 +551,22 @@ class GRPOTrainer:
         episodes = play_batched(self.envs, len(jobs), play, trajectory_of=lambda episode: episode.trajectory)
         return episodes, timing
 
-    def _update(self, episodes: list[TokenEpisode], advantages: np.ndarray) -> dict[str, float]:
+    def _update(self, episodes: list[TokenEpisode], advantages: Sequence[TokenValues],
+                kl_weights: Sequence[TokenValues] | None = None) -> dict[str, float]:
         """``epochs_per_step`` optimizer steps on the batch; returns loss, KL, entropy, clip fraction, grad
-        norm and times."""
+        norm and times. ``advantages`` and ``kl_weights``: see :meth:`loss_weights`."""
         config = self.config
         clip_high = config.clip_epsilon_high if config.clip_epsilon_high is not None else config.clip_epsilon
+
+        def kl_term(i: int) -> bool:
+            return bool(np.any(kl_weights[i])) if kl_weights is not None else bool(config.kl_beta)
+
         total_tokens = max(1, sum(e.model_tokens for e in episodes))
         # Episodes with advantage 0 add nothing to the clipped term: without a KL term, they are skipped.
-        chosen = [i for i, e in enumerate(episodes)
-                  if e.model_tokens and (advantages[i] != 0 or config.kl_beta)]
+        chosen = [i for i, e in enumerate(episodes) if e.model_tokens and (np.any(advantages[i]) or kl_term(i))]
         pad_id, size = self.policy.tokenizer.pad_token_id, config.micro_batch_size
-        batches = [MicroBatch.of([episodes[i] for i in part], [advantages[i] for i in part], pad_id,
-                                 self.device)
+        batches = [MicroBatch.of([episodes[i] for i in part], [advantages[i] for i in part], pad_id, self.device,
+                                 None if kl_weights is None else [kl_weights[i] for i in part])
                    for part in (chosen[k:k + size] for k in range(0, len(chosen), size))]
         started = time.perf_counter()
         with torch.no_grad(), self._autocast(), self._reference_model() as reference:
@@ -540,7 +589,8 @@ class GRPOTrainer:
                 old_logprobs = old[index] if old is not None else logprobs.detach()
                 token_loss, clipped, kl = clipped_token_loss(
                     logprobs, old_logprobs, batch.advantages, references[index], clip_low=config.clip_epsilon,
-                    clip_high=clip_high, kl_beta=config.kl_beta)
+                    clip_high=clip_high,
+                    kl_beta=batch.kl_weights if batch.kl_weights is not None else config.kl_beta)
                 if config.loss_aggregation == "token":
                     loss = (token_loss * batch.mask).sum() / total_tokens
                 else:

@@ -63,9 +63,11 @@ class GRPOConfig:
 
     def __post_init__(self) -> None:
         # the declared types and ranges above, checked as an experiment file's are (one message per field)
-        problems = check_arguments(GRPOConfig, dataclasses.asdict(self))
+        # (a subclass's derived fields, ``init=False``, are not arguments)
+        given = {field.name: getattr(self, field.name) for field in dataclasses.fields(self) if field.init}
+        problems = check_arguments(type(self), given)
         if problems:
-            raise ValueError("; ".join(f"GRPOConfig.{'.'.join(map(str, loc))}: {message}"
+            raise ValueError("; ".join(f"{type(self).__name__}.{'.'.join(map(str, loc))}: {message}"
                                        for loc, message in problems))
         if self.save_every and not self.output_dir:
             raise ValueError("save_every needs an output_dir to save checkpoints in")

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..agents.policy import Sampling
 from ..agents.grpo_config import GRPOConfig
+from ..agents.score_config import SCoReConfig
 from ..agents.self_training_config import SelfTrainConfig
 from ..agents.tree_learning_config import TreeLearningConfig
 from ..agents.spec import AgentSpec
@@ -89,13 +90,22 @@ SelfTrainingSpec = spec_of(SelfTrainConfig, ("self-training", "re-rest"), {
 })
 
 
-GRPOSpec = spec_of(GRPOConfig, ("grpo",), {
+_GRPO_RUN_SETS = {
     "steps": "budget.episodes // (tasks_per_step x group_size)", "seed": "seed", "output_dir": "the run folder's grpo/",
     "save_every": "1 (after every step)", "keep_checkpoints": "1", "resume": "selfgym run --resume",
     "max_new_tokens": "agent.max_new_tokens", "temperature": "agent.temperature", "top_p": "agent.top_p",
     "system_prompt": "agent.system_prompt (none given: the rollout's default)",
-}, doc="GRPO (:class:`selfgym.agents.grpo.GRPOConfig`, every field but those the run sets): ``tasks_per_step`` "
-       "tasks a step, ``group_size`` episodes each, compared within their group.")
+}
+GRPOSpec = spec_of(GRPOConfig, ("grpo",), _GRPO_RUN_SETS,
+                   doc="GRPO (:class:`selfgym.agents.grpo.GRPOConfig`, every field but those the run sets): "
+                       "``tasks_per_step`` tasks a step, ``group_size`` episodes each, compared within their group.")
+
+SCoReSpec = spec_of(SCoReConfig, ("score",), {
+    **_GRPO_RUN_SETS, "steps": "stage1_steps + stage2_steps (budget.episodes must be that x tasks_per_step x "
+                               "group_size)", "output_dir": "the run folder's score/", "kl_beta": "beta_1, beta_2",
+}, doc="SCoRe (:class:`selfgym.agents.SCoReConfig`, every field but those the run sets): GRPO on two-attempt "
+       "episodes of the env (an attempt, ``feedback``, a second attempt; the env's episode is one attempt, e.g. "
+       "Math-v0 with ``max_steps: 1``), ``stage1_steps`` of stage I then ``stage2_steps`` of stage II.")
 
 
 TreeSearchSpec = spec_of(TreeLearningConfig, ("tree-search",), {
@@ -110,7 +120,7 @@ TreeSearchSpec = spec_of(TreeLearningConfig, ("tree-search",), {
 
 
 # Each method lists only its own fields; ``name`` picks the member (a typo in one is a file:line error).
-MethodSpec = Annotated[EvalOnlySpec | ReflexionSpec | SelfTrainingSpec | GRPOSpec | TreeSearchSpec,
+MethodSpec = Annotated[EvalOnlySpec | ReflexionSpec | SelfTrainingSpec | GRPOSpec | TreeSearchSpec | SCoReSpec,
                        Field(discriminator="name")]
 
 
@@ -232,9 +242,16 @@ class ExperimentConfig(_Strict):
         held-out settings over them) against the env class's signature, ``curriculum.params`` against the
         curriculum's. Each is ``(key path in the file, message)``."""
         found = [(("curriculum", *loc), message) for loc, message in self.curriculum.problems()]
-        if self.method.name == "grpo" and self.agent.temperature <= 0:
-            found.append((("agent", "temperature"), "must be > 0 for method grpo: it compares sampled episodes of "
-                                                    "a task, and greedy ones would all be the same"))
+        if self.method.name in ("grpo", "score") and self.agent.temperature <= 0:
+            found.append((("agent", "temperature"), f"must be > 0 for method {self.method.name}: it compares sampled "
+                                                    "episodes of a task, and greedy ones would all be the same"))
+        if self.method.name == "score":
+            method = self.method
+            episodes = (method.stage1_steps + method.stage2_steps) * method.tasks_per_step * method.group_size
+            if self.budget.episodes != episodes:
+                found.append((("budget", "episodes"), f"must be {episodes} for method score: (stage1_steps + "
+                                                      "stage2_steps) x tasks_per_step x group_size two-attempt "
+                                                      "episodes"))
         if self.method.name == "tree-search" and self.agent.temperature <= 0 and self.method.k > 1:
             found.append((("agent", "temperature"), "must be > 0 for method tree-search with k > 1: the k replies "
                                                     "of a node would all be the same greedy one"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .base import Context, Method, StepResult
 from .eval_only import EvalOnly
-from .grpo import GRPOMethod
+from .grpo import GRPOMethod, SCoReMethod
 from .reflexion import ReflexionMethod
 from .self_training import SelfTraining
 from .tree_search import TreeSearch
@@ -21,6 +21,8 @@ METHODS: dict[str, type[Method]] = {
     "re-rest": SelfTraining,
     "grpo": GRPOMethod,
     "tree-search": TreeSearch,
+    "score": SCoReMethod,
 }
 
-__all__ = ["METHODS", "Context", "EvalOnly", "GRPOMethod", "Method", "ReflexionMethod", "SelfTraining", "StepResult", "TreeSearch"]
+__all__ = ["METHODS", "Context", "EvalOnly", "GRPOMethod", "Method", "ReflexionMethod", "SCoReMethod", "SelfTraining",
+           "StepResult", "TreeSearch"]

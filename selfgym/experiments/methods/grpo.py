@@ -1,4 +1,5 @@
-"""``method: {name: grpo}``: GRPO steps on curriculum tasks, checkpointed after each step."""
+"""``method: {name: grpo}``: GRPO steps on curriculum tasks, checkpointed after each step; ``method: {name:
+score}``: SCoRe's, on two-attempt episodes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Any
 
 from ...agents.grpo import GRPOTrainer
 from ...agents.grpo_config import GRPOConfig
+from ...agents.score import SCoReTrainer
+from ...agents.score_config import SCoReConfig
 from ...agents.metrics import metric_value
 from .base import Context, Method, StepResult
 
@@ -17,19 +20,25 @@ class GRPOMethod(Method):
     its own ``metrics.jsonl`` and TensorBoard logs are in the same folder."""
 
     name = "grpo"
+    trainer_class: type[GRPOTrainer] = GRPOTrainer
+    config_class: type[GRPOConfig] = GRPOConfig
 
     def __init__(self, context: Context, policy, state: dict[str, Any]) -> None:
         super().__init__(context, policy, state)
         config, method, agent = context.config, context.config.method, context.config.agent
         self.per_step = method.tasks_per_step * method.group_size
-        # the spec is GRPOConfig less what the run sets: those fields come from the budget, agent and run folder
+        # the spec is the config less what the run sets: those fields come from the budget, agent and run folder
         # as they are (agent.temperature > 0 is checked when the file is read: a GRPO group must vary)
         prompt = {"system_prompt": agent.system_prompt} if agent.system_prompt is not None else {}
-        self.trainer = GRPOTrainer(policy, context.envs, GRPOConfig(
-            **method.model_dump(exclude={"name"}), **prompt, steps=max(1, config.budget.episodes // self.per_step),
+        self.trainer = self.trainer_class(policy, context.envs, self.config_class(
+            **method.model_dump(exclude={"name"}), **prompt, **self.steps_argument(),
             max_new_tokens=agent.max_new_tokens, temperature=agent.temperature, top_p=agent.top_p,
-            seed=config.seed, output_dir=str(context.run_dir / "grpo"), save_every=1, keep_checkpoints=1),
+            seed=config.seed, output_dir=str(context.run_dir / self.name), save_every=1, keep_checkpoints=1),
             tasks=context.curriculum)
+
+    def steps_argument(self) -> dict[str, int]:
+        """GRPO: as many steps as the budget holds."""
+        return {"steps": max(1, self.config.budget.episodes // self.per_step)}
 
     def first_episode(self, committed: int) -> int:
         # The trainer's checkpoint, not the run's state, says which step comes next: a kill between the two
@@ -46,3 +55,18 @@ class GRPOMethod(Method):
 
     def end_step(self, result: StepResult) -> None:
         self.trainer.save_checkpoint()  # after the logs, before the run's state: see first_episode
+
+
+class SCoReMethod(GRPOMethod):
+    """``method: {name: score}``: each step is one :class:`~selfgym.agents.SCoReTrainer` step of two-attempt
+    episodes (the run's envs wrapped in :class:`~selfgym.envs.SelfCorrection`), stage I then stage II; the budget
+    is exactly the stages' episodes (checked when the file is read). Checkpoints, resumption and logs as GRPO's,
+    in ``score/``; each step's metrics add the stage, ``accuracy_t1``, ``accuracy_t2``, ``delta``,
+    ``incorrect_to_correct`` and ``correct_to_incorrect``. The run's evaluations play one attempt."""
+
+    name = "score"
+    trainer_class = SCoReTrainer
+    config_class = SCoReConfig
+
+    def steps_argument(self) -> dict[str, int]:
+        return {}  # stage1_steps + stage2_steps
