@@ -485,3 +485,40 @@ def success_rate(results: Sequence[SearchResult], *, committed: bool = True) -> 
     if not scored:
         return float("nan")
     return float(np.mean([r.success if committed else r.any_success for r in scored]))
+
+
+def tree_view(tree: SearchTree, *, width: int = 60) -> Any:
+    """A :class:`rich.tree.Tree` of ``tree`` for the console (``selfgym tree show``): each node's action (cut to
+    ``width`` characters), the env's answer, reward, visits, value and prior; the committed path (``meta
+    ["committed"]``) in bold green, successes marked."""
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    committed = tree.meta.get("committed")
+    on_path = {n.id for n in tree.path(committed)} if isinstance(committed, int) and committed < len(tree.nodes) \
+        else set()
+
+    def cut(text: str | None) -> str:
+        flat = " ".join((text or "").split())
+        return escape(flat if len(flat) <= width else flat[:width - 3] + "...")
+
+    def label(node: TreeNode) -> str:
+        stats = f"N={node.visits} V={node.value:.2f} P={node.prior:.2f}"
+        if node.parent is None:
+            text = f"[bold]root[/] {cut(node.observation)}  [dim]{stats}[/]"
+        else:
+            mark = " [green]✓[/]" if node.success else (" [red]✗[/]" if node.terminal else "")
+            kind = " [dim](rollout)[/]" if node.meta.get("rollout") else ""
+            text = (f"#{node.id} {cut(node.action)!s} → {cut(node.observation)} [dim]r={node.reward:g} {stats}[/]"
+                    f"{mark}{kind}")
+        return f"[bold green]{text}[/]" if node.id in on_path else text
+
+    spent = ", ".join(f"{key} {tree.meta[key]}" for key in ("env_steps", "tokens", "error") if key in tree.meta)
+    root = Tree(f"[bold]{escape(tree.task.family)}/{escape(tree.task.id)}[/] ({len(tree.nodes)} nodes; {spent})")
+
+    def add(branch: Any, node: TreeNode) -> None:
+        for child in node.children:
+            add(branch.add(label(tree.nodes[child])), tree.nodes[child])
+
+    add(root.add(label(tree.root)), tree.root)
+    return root
