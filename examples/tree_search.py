@@ -1,6 +1,6 @@
 """Test-time search on the embedded SmolLM2-135M-Instruct: greedy vs best-of-n vs tree search, same env-step budget.
 
-    nice -n 10 .venv/bin/python examples/tree_search.py            # 64 held-out tasks, 8 env steps each
+    nice -n 10 .venv/bin/python examples/tree_search.py            # 64 held-out tasks, 4 env steps each
     .venv/bin/python examples/tree_search.py --smoke               # 4 tasks: checks it all runs
 
 Math-v0 on reasoning-gym ``basic_arithmetic`` level 0 (flexible extraction: a reply's last number is its answer),
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -114,23 +115,25 @@ def plot(results: dict, labels: dict, title: str, paths: list[Path]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=64, help="held-out tasks")
-    parser.add_argument("--budget", type=int, default=8, help="env steps per task")
-    parser.add_argument("--attempts", type=int, default=4, help="answers per episode (greedy + feedback, tree)")
-    parser.add_argument("--k", type=int, default=4, help="tree search: proposals per expansion")
+    parser.add_argument("--budget", type=int, default=4, help="env steps per task")
+    parser.add_argument("--attempts", type=int, default=2, help="answers per episode (greedy + feedback, tree)")
+    parser.add_argument("--k", type=int, default=2, help="tree search: proposals per expansion")
     parser.add_argument("--c-puct", type=float, default=1.0)
-    parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=16, help="conversations per generate call")
+    parser.add_argument("--max-new-tokens", type=int, default=16, help="answers are short")
+    parser.add_argument("--critique-tokens", type=int, default=8, help="length of the critique's ranking")
+    parser.add_argument("--batch-size", type=int, default=32, help="conversations per generate call")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--smoke", action="store_true", help="4 tasks, budget 4")
+    parser.add_argument("--smoke", action="store_true", help="4 tasks, 12-token replies")
     parser.add_argument("--out", default="runs/tree-search")
     args = parser.parse_args()
     if args.smoke:
-        args.tasks, args.budget, args.attempts, args.k, args.max_new_tokens = 4, 4, 2, 2, 24
+        args.tasks, args.max_new_tokens = 4, 12
         args.out = args.out + "-smoke" if args.out == parser.get_default("out") else args.out
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     console, out = Console(), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     # the held-out problems of examples/grpo_smollm2.py: distinct level-0 problems, shuffled with seed 0
@@ -155,15 +158,16 @@ def main() -> None:
                       f"{value['mean_steps']:.2f} steps/task, {value['seconds']:.0f} s, load {load[name]}")
 
     trees = out / "trees.jsonl"
-    sample = dict(temperature=1.0, max_new_tokens=args.max_new_tokens, system_prompt=SYSTEM_PROMPT)
+    sample = dict(temperature=1.0, max_new_tokens=args.max_new_tokens, system_prompt=SYSTEM_PROMPT,
+                  critique_max_new_tokens=args.critique_tokens)
     plan = {  # method -> the rows it makes
         ("greedy",): lambda: [greedy(policy, tasks, 1, args.max_new_tokens)],
-        ("greedy_feedback",): lambda: [greedy(policy, tasks, args.attempts, args.max_new_tokens)],
+        ("tree", "tree_critique_pick"): lambda: search(policy, tasks, args.attempts, TreeSearchConfig(
+            k=args.k, env_steps=args.budget, max_depth=args.attempts, c_puct=args.c_puct, **sample), trees),
         ("best_of_n_critique_pick",): lambda: search(policy, tasks, 1, TreeSearchConfig(
             k=args.budget, env_steps=args.budget, max_depth=1, commit="prior", stop_on_success=False, **sample),
             None)[:1],
-        ("tree", "tree_critique_pick"): lambda: search(policy, tasks, args.attempts, TreeSearchConfig(
-            k=args.k, env_steps=args.budget, max_depth=args.attempts, c_puct=args.c_puct, **sample), trees),
+        ("greedy_feedback",): lambda: [greedy(policy, tasks, args.attempts, args.max_new_tokens)],
     }
     for names, run in plan.items():
         if all(name in results for name in names):

@@ -14,7 +14,8 @@ Episodes: :func:`rollout` / :func:`rollout_batch` play envs with a policy and re
 :class:`Reflexion` (verbal memory across trials) and
 :class:`SelfTrainer` (STaR and Re-ReST self-training with LoRA), :class:`GRPOTrainer` (multi-turn GRPO; TRL users:
 :func:`tool_environment` for ``environment_factory``, or :class:`SelfgymRollout`), and Stable-Baselines3 wrappers (:class:`CandidateChoiceWrapper`,
-:class:`CurriculumTeacherEnv`).
+:class:`CurriculumTeacherEnv`). Test-time search: :class:`TreeSearch` (MCTS over forks of env states, guided by
+the model's self-critique, scored by the env's reward; trees in :mod:`selfgym.agents.search_tree`).
 
 The torch/transformers and openai backends are imported on first use, so ``import selfgym.agents`` stays fast.
 """
@@ -31,6 +32,7 @@ from .rollout import rollout, rollout_batch, rollout_many
 from .scripted import EmptyPolicy, OraclePolicy
 from .spec import AgentSpec, AgentSpecError, build_policy, parse_agent
 from .trajectory import Step, Trajectory, append_jsonl, read_jsonl
+from .tree_search import SearchResult, TreeSearch, TreeSearchConfig
 
 if TYPE_CHECKING:
     from .hf import HFPolicy
@@ -69,7 +71,8 @@ __all__ = [
     "Reflexion", "ReflexionConfig", "ReflexionResult", "Sampling", "ScriptedPolicy", "SelfTrainConfig", "SelfTrainer",
     "SelfgymRollout", "Step", "TokenLogprob", "Trajectory", "append_jsonl", "build_policy", "check_messages",
     "create_app", "env_reward", "parse_agent", "read_jsonl", "rollout", "rollout_batch",
-    "rollout_many", "smollm2_path", "tool_call", "tool_dataset", "tool_environment"
+    "rollout_many", "smollm2_path", "tool_call", "tool_dataset", "tool_environment",
+    "SearchResult", "TreeSearch", "TreeSearchConfig",
 ]
 
 

@@ -10,7 +10,9 @@ One search per task, many tasks at once (the policy's generation, the cost on a 
    their priors (a ranking it does not give, in any form we can read, leaves them uniform). Each proposal is played
    from the node's saved state (:meth:`~selfgym.envs.base.TextEnv.restore_state` into the task's env, one
    ``step``, :meth:`~selfgym.envs.base.TextEnv.clone_state`): a child with the env's real observation and reward.
-   A proposal equal to a sibling's action is not played again (the env is deterministic given its state).
+   A proposal equal to a sibling's action is not played again (the env is deterministic given its state), so a
+   widened node gathers distinct replies; a round whose proposals all repeat closes the node. The critique ranks
+   each round's proposals among themselves.
 3. **Evaluate**: an ended child is worth the env's reward; an open one (``value``) its step's reward (``"reward"``),
    the share the critique gave it (``"critique"``), or the return of playing on from it with the policy to the
    episode's end (``"rollout"``; its steps become nodes of the tree and count against the budget).
@@ -38,6 +40,7 @@ result of the agent's, never a reward of 0.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -56,6 +59,7 @@ from .policy import Completion, ContextLengthError, Policy, Sampling
 from .rollout import DEFAULT_SYSTEM_PROMPT, env_class_of
 from .search_tree import SearchTree, TreeNode
 
+log = logging.getLogger(__name__)
 CRITIQUE_PROMPT = (
     "Here are {k} candidate replies to the last message above:\n\n{candidates}\n\nWhich one is most likely to be "
     "right? Rank them from best to worst by their numbers, for example: {example}. Reply with the ranking only."
@@ -227,6 +231,8 @@ class TreeSearch:
                     if not active:
                         break
                     self._round(active, threads, seed=seed * 1_000_003 + start * 1009 + number)
+                    log.info("tree search, tasks %d-%d, round %d: %d searching, %d env steps spent", start,
+                             start + len(chunk) - 1, number + 1, len(active), sum(s.steps for s in searches))
                 results += [self._result(s) for s in searches]
         return results
 
