@@ -152,20 +152,16 @@ def test_the_same_seed_gives_the_same_tree(tmp_path):
     from selfgym.agents import HFPolicy
 
     policy = HFPolicy(str(build_tiny_chat_model(tmp_path / "tiny")), device="cpu")
-    config = TreeSearchConfig(k=2, env_steps=3, max_new_tokens=6, critique_max_new_tokens=4, max_depth=3)
+    config = TreeSearchConfig(k=2, env_steps=3, max_new_tokens=4, critique_max_new_tokens=3, max_depth=3)
 
     def search(seed):
-        return [r.tree.to_dict()["nodes"] for r in TreeSearch(policy, config).run(math_envs(attempts=3), TASKS,
-                                                                                  seed=seed)]
-
-    def strip(trees):  # timings differ from run to run
-        return [[{**n, "meta": {k: v for k, v in n["meta"].items() if not k.endswith("_s")}} for n in t]
-                for t in trees]
+        [result] = TreeSearch(policy, config).run(math_envs(1, attempts=3), TASKS[:1], seed=seed)
+        return [{**n, "meta": {k: v for k, v in n["meta"].items() if not k.endswith("_s")}}  # timings differ
+                for n in result.tree.to_dict()["nodes"]]
 
     first = search(0)
-    assert strip(search(0)) == strip(first)
-    assert strip(search(1)) != strip(first)
-    assert all(len(nodes) > 1 for nodes in first)
+    assert len(first) > 1 and search(0) == first
+    assert search(1) != first
 
 
 class Flaky(gym.Wrapper):
