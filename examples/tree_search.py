@@ -124,6 +124,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="conversations per generate call")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--smoke", action="store_true", help="4 tasks, 12-token replies")
+    parser.add_argument("--methods", default="greedy,tree,best_of_n,greedy_feedback",
+                        help="which to run (comma-separated; those in results.json are kept, not run again)")
     parser.add_argument("--out", default="runs/tree-search")
     args = parser.parse_args()
     if args.smoke:
@@ -169,8 +171,9 @@ def main() -> None:
             None)[:1],
         ("greedy_feedback",): lambda: [greedy(policy, tasks, args.attempts, args.max_new_tokens)],
     }
+    chosen = set(args.methods.split(","))
     for names, run in plan.items():
-        if all(name in results for name in names):
+        if all(name in results for name in names) or not chosen & {names[0], names[0].removesuffix("_critique_pick")}:
             continue
         started_load = os.getloadavg()[0]
         for name, value in zip(names, run(), strict=True):
@@ -180,6 +183,8 @@ def main() -> None:
               "best_of_n_critique_pick": f"best-of-{args.budget}, critique's pick",
               "tree_critique_pick": "tree search, critique's pick (no verdict seen)",
               "tree": "tree search, committed on a seen \"Correct.\""}
+    if "greedy" not in results:
+        return
     base = results["greedy"]["committed"]
     title = (f"SmolLM2-135M, Math-v0 basic_arithmetic L0 (flexible), {args.tasks} held-out tasks, "
              f"budget {args.budget} env steps/task")
