@@ -93,7 +93,7 @@ def plot(results: dict, labels: dict, title: str, paths: list[Path]) -> None:
     import matplotlib.pyplot as plt
 
     names = [name for name in labels if name in results]
-    fig, ax = plt.subplots(figsize=(10, 4.2))
+    fig, ax = plt.subplots(figsize=(10, 4.8))
     x = np.arange(len(names))
     for offset, key, color, label in ((-0.2, "success", "tab:blue", "committed answer"),
                                       (0.2, "pass", "tab:gray", "any branch right (pass@budget)")):
@@ -103,7 +103,8 @@ def plot(results: dict, labels: dict, title: str, paths: list[Path]) -> None:
         ax.errorbar(x + offset, values, yerr=[[v - results[n][low] for n, v in zip(names, values)],
                                               [results[n][high] - v for n, v in zip(names, values)]],
                     fmt="none", color="black", capsize=4)
-    ax.set_xticks(x, [f"{labels[n]}\n{results[n]['mean_steps']:.1f} steps/task" for n in names], fontsize=8)
+    ax.set_xticks(x, [f"{labels[n].replace(', ', chr(10))}\n{results[n]['mean_steps']:.1f} steps/task" for n in names],
+                  fontsize=8)
     ax.set(ylabel="held-out success (95% Wilson)", ylim=(0, 1), title=title)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
