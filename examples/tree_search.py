@@ -115,6 +115,7 @@ def plot(results: dict, labels: dict, title: str, paths: list[Path]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="smollm2", help="any Hugging Face name or path (a GPU makes it quick)")
     parser.add_argument("--tasks", type=int, default=64, help="held-out tasks")
     parser.add_argument("--budget", type=int, default=4, help="env steps per task")
     parser.add_argument("--attempts", type=int, default=2, help="answers per episode (greedy + feedback, tree)")
@@ -144,7 +145,7 @@ def main() -> None:
     distinct = list({task.prompt: task for task in pool}.values())
     np.random.default_rng(0).shuffle(distinct)
     tasks = distinct[:args.tasks]
-    policy = HFPolicy("smollm2", batch_size=args.batch_size)
+    policy = HFPolicy(args.model, batch_size=args.batch_size)
 
     results_file = out / "results.json"
     saved = json.loads(results_file.read_text()) if results_file.exists() else {}
