@@ -475,6 +475,30 @@ def curriculum_show(database: str, run_name: str | None, html_path: str | None) 
         console.print(f"dashboard of {runs[-1].name!r} written to {html_path}")
 
 
+@main.group()
+def tree() -> None:
+    """Search trees (``TreeSearch``'s JSONL records)."""
+
+
+@tree.command("show")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--index", default=None, type=click.IntRange(min=0), help="Only the tree on this line (from 0).")
+@click.option("--width", default=60, show_default=True, type=click.IntRange(min=10), help="Characters per action.")
+def tree_show(file: str, index: int | None, width: int) -> None:
+    """Print the trees of FILE: actions, the env's answers, rewards, visits, values; the committed path in green."""
+    from .agents.search_tree import read_trees
+    from .agents.tree_search import tree_view
+
+    try:
+        trees = list(read_trees(file))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if index is not None and index >= len(trees):
+        raise click.UsageError(f"{file} holds {len(trees)} trees; --index must be below that")
+    for tree in trees if index is None else [trees[index]]:
+        Console(soft_wrap=False).print(tree_view(tree, width=width))
+
+
 @main.command("eval")
 @click.argument("suite")
 @click.option("--agent", "agent_spec", required=True,

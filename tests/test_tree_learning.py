@@ -176,7 +176,7 @@ def test_tree_search_experiment_runs_and_resumes(tmp_path, tiny_path, monkeypatc
     from rich.console import Console
 
     from selfgym.experiments import ExperimentRunner, load_experiment
-    from selfgym.experiments.methods.tree_search import TreeSearch
+    from selfgym.experiments.methods.tree_search import TreeSearchMethod as TreeSearch
 
     def run(path, run_dir=None):
         return ExperimentRunner(load_experiment(path), run_dir, console=Console(quiet=True)).run()

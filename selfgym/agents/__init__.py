@@ -16,7 +16,8 @@ Episodes: :func:`rollout` / :func:`rollout_batch` play envs with a policy and re
 search trees, Agent Q, and SFT on their successful branches, ReST-MCTS*), :class:`GRPOTrainer` (multi-turn GRPO;
 :class:`SCoReTrainer` trains self-correction on it; TRL users:
 :func:`tool_environment` for ``environment_factory``, or :class:`SelfgymRollout`), and Stable-Baselines3 wrappers (:class:`CandidateChoiceWrapper`,
-:class:`CurriculumTeacherEnv`).
+:class:`CurriculumTeacherEnv`). Test-time search: :class:`TreeSearch` (MCTS over forks of env states, guided by
+the model's self-critique, scored by the env's reward; trees in :mod:`selfgym.agents.search_tree`).
 
 The torch/transformers and openai backends are imported on first use, so ``import selfgym.agents`` stays fast.
 """
@@ -33,6 +34,7 @@ from .rollout import rollout, rollout_batch, rollout_many
 from .scripted import EmptyPolicy, OraclePolicy
 from .spec import AgentSpec, AgentSpecError, build_policy, parse_agent
 from .trajectory import Step, Trajectory, append_jsonl, read_jsonl
+from .tree_search import SearchResult, TreeSearch, TreeSearchConfig
 
 if TYPE_CHECKING:
     from .hf import HFPolicy
@@ -80,10 +82,11 @@ __all__ = [
     "CurriculumTeacherEnv", "EmptyPolicy", "GRPOConfig", "GRPOTrainer", "HFPolicy", "HashingFeaturizer",
     "LockedPolicy", "OpenAIPolicy", "OraclePolicy", "Policy", "PolicyError",
     "Reflexion", "ReflexionConfig", "ReflexionResult", "SCoReConfig", "SCoReTrainer", "Sampling", "ScriptedPolicy",
-    "SelfTrainConfig", "SelfTrainer", "SelfgymRollout", "Step", "TokenLogprob", "Trajectory", "TreeLearner",
-    "TreeLearningConfig", "append_jsonl", "build_policy", "check_messages", "create_app", "env_reward",
-    "evaluate_self_correction", "expand_tree", "parse_agent", "preference_pairs", "read_jsonl", "rollout", "rollout_batch",
-    "rollout_many", "smollm2_path", "tool_call", "tool_dataset", "tool_environment"
+    "SearchResult", "SelfTrainConfig", "SelfTrainer", "SelfgymRollout", "Step", "TokenLogprob", "Trajectory",
+    "TreeLearner", "TreeLearningConfig", "TreeSearch", "TreeSearchConfig", "append_jsonl", "build_policy",
+    "check_messages", "create_app", "env_reward", "evaluate_self_correction", "expand_tree", "parse_agent",
+    "preference_pairs", "read_jsonl", "rollout", "rollout_batch", "rollout_many", "smollm2_path", "tool_call",
+    "tool_dataset", "tool_environment",
 ]
 
 

@@ -32,7 +32,9 @@ class MathEnv(TextEnv):
     to the gold answer (math-verify: ``1/2`` = ``0.5`` = ``\\frac{1}{2}``), or, for reasoning-gym tasks, what the
     generator's own scorer accepts. With ``tools=True`` a reply whose last part is a ``<python>`` block (no
     answer after it) runs that code in the sandbox and the output is the next observation; the episode goes on.
-    A reply with neither is answered with what was expected (reward 0) and uses a step.
+    A reply with neither is answered with what was expected (reward 0) and uses a step. With ``attempts`` above 1
+    a wrong answer is answered "Incorrect." and the episode goes on, until a right answer, ``attempts`` answers or
+    ``max_steps`` replies (the agent sees each answer's verdict: a search may act on it).
 
     The sandbox is taken only when a reply runs Python, so envs whose agents never do start no container. Answers
     that need math-verify are judged by the process-wide verifier pool (one worker process per CPU at most, started
@@ -50,6 +52,8 @@ class MathEnv(TextEnv):
         extraction: ``"strict"`` judges only marked answers; ``"flexible"`` falls back to the last number of a
             reply without a marker (lm-evaluation-harness's flexible-extract), for small models that state the
             result without the asked-for format (``info["extraction"]`` says which was used).
+        attempts: final answers judged per episode; a wrong one before the last is answered "Incorrect." with
+            the number left, and the episode goes on (reward 0 for it, 1 for the right answer that ends it).
 
     Tools: ``python(code)`` (with ``tools=True``), the same as a ``<python>`` block, and ``answer(answer)``, the
     same as ``<answer>...</answer>``.
@@ -59,6 +63,7 @@ class MathEnv(TextEnv):
     could not be judged. On a malformed reply: ``malformed=True`` and ``error``.
     """
 
+    fork_fields = ("answers_judged",)
     uses_sandbox = False  # taken lazily in _act when a reply runs Python
     # Solutions, tests and tool programs never need a network, not even loopback: no socket but a Unix one, so no
     # episode needs a network namespace of its own (see Limits.episode_network)
@@ -72,11 +77,14 @@ class MathEnv(TextEnv):
                  python_timeout_s: Positive = 10.0, verify_timeout_s: Positive = DEFAULT_TIMEOUT_S,
                  pool: SandboxPool | None = None, image: str | None = None, limits: Limits | None = None,
                  render_mode: str | None = None, max_action_chars: AtLeastOne = 64_000,
-                 extraction: Literal["strict", "flexible"] = "strict", source: TaskSource | None = None) -> None:
+                 extraction: Literal["strict", "flexible"] = "strict", attempts: AtLeastOne = 1,
+                 source: TaskSource | None = None) -> None:
         tasks = renamed("source", "tasks", source, tasks)
         if extraction not in ("strict", "flexible"):
             raise ValueError(f"extraction must be 'strict' or 'flexible', got {extraction!r}")
         self.extraction = extraction
+        self.attempts = attempts
+        self.answers_judged = 0
         super().__init__(tasks if tasks is not None else default_source(), max_steps=max_steps, pool=pool,
                          image=image, limits=limits, render_mode=render_mode, max_action_chars=max_action_chars)
         self.tools = tools
@@ -121,6 +129,7 @@ class MathEnv(TextEnv):
     def _begin(self, task: Task) -> tuple[str, dict[str, Any]]:
         self.release_sandbox()  # the last episode's sandbox goes back clean; this one takes one only if it runs code
         prepare_task(task.data)
+        self.answers_judged = 0
         instructions = f"{ANSWER_FORMAT} {TOOL_HELP if self.tools else ''}".strip()
         return f"{task.prompt}\n\n{instructions} You have {self.max_steps} replies.", {"difficulty": task.difficulty}
 
@@ -142,7 +151,11 @@ class MathEnv(TextEnv):
         observation = "Correct." if verdict.correct else "Incorrect."
         if verdict.error:
             observation += f" ({verdict.error})"
-        return Turn(observation, float(verdict.correct), True, info)
+        self.answers_judged += 1
+        left = min(self.attempts - self.answers_judged, self.max_steps - self.steps)
+        if not verdict.correct and left > 0:
+            observation += f" {left} more attempt{'s' if left > 1 else ''}. {ANSWER_FORMAT}"
+        return Turn(observation, float(verdict.correct), verdict.correct or left <= 0, info)
 
     def _run_python(self, code: str) -> Turn:
         try:

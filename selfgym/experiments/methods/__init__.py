@@ -12,7 +12,7 @@ from .eval_only import EvalOnly
 from .grpo import GRPOMethod, SCoReMethod
 from .reflexion import ReflexionMethod
 from .self_training import SelfTraining
-from .tree_search import TreeSearch
+from .tree_search import TreeSearchMethod
 
 METHODS: dict[str, type[Method]] = {
     "eval-only": EvalOnly,
@@ -20,9 +20,9 @@ METHODS: dict[str, type[Method]] = {
     "self-training": SelfTraining,
     "re-rest": SelfTraining,
     "grpo": GRPOMethod,
-    "tree-search": TreeSearch,
+    "tree-search": TreeSearchMethod,
     "score": SCoReMethod,
 }
 
 __all__ = ["METHODS", "Context", "EvalOnly", "GRPOMethod", "Method", "ReflexionMethod", "SCoReMethod", "SelfTraining",
-           "StepResult", "TreeSearch"]
+           "StepResult", "TreeSearchMethod"]

@@ -16,7 +16,7 @@ from .base import Method, StepResult
 TREES = "trees.jsonl"
 
 
-class TreeSearch(Method):
+class TreeSearchMethod(Method):
     """Each step draws ``env.parallel`` tasks from the curriculum and searches one tree per task with the current
     policy (:func:`~selfgym.agents.tree_learning.expand_tree`: ``k`` sampled replies at every open node, played
     from forks of the env), appended to ``trees.jsonl``. A task is one episode of the budget; ``episodes.jsonl``
