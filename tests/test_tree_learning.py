@@ -130,6 +130,19 @@ def test_branches_lost_to_the_infrastructure_have_no_value():
         (0, RIGHT, WRONG), (0, RIGHT, "what?"), (4, RIGHT, WRONG), (4, RIGHT, "what?")}
 
 
+def test_the_mcts_search_gives_trees_pairs_are_made_from(tiny_path):
+    # search: mcts plays TreeSearch within env_steps a task; its trees are what DPO and STaR learn from
+    script = ScriptedPolicy([RIGHT, WRONG], cycle=True)  # proposals and critiques alike
+    learner = TreeLearner(HFPolicy(tiny_path), TreeLearningConfig(search="mcts", k=2, env_steps=3))
+    envs, tasks = [SumEnv(), SumEnv()], list(SumEnv().source)
+    trees = learner.default_search(script, envs, tasks, seed=0)
+    assert [tree.task.id for tree in trees] == ["sum0", "sum1"]
+    for tree in trees:
+        assert tree.meta["config"]["env_steps"] == 3 and 1 <= len(tree.nodes) - 1 <= 3
+        assert {(p.chosen, p.rejected) for p in preference_pairs(tree, 0.5)} == {(RIGHT, WRONG)}
+        assert [len(b.steps) for b in best_branches(tree)] == [1]
+
+
 def test_dpo_rounds_raise_the_chosen_over_rejected_margin(tiny_path, torch_one_thread, tmp_path):
     script = ScriptedPolicy([RIGHT, WRONG], cycle=True)  # the search's replies; the tiny model is trained
 

@@ -351,16 +351,27 @@ class TreeLearner:
     def __init__(self, policy: HFPolicy, config: TreeLearningConfig | None = None, search: Search | None = None):
         self.policy = policy
         self.config = config or TreeLearningConfig()
-        self.search = search or self.expand
+        self.search = search or self.default_search
         self.reports: list[RoundReport] = []
         torch.manual_seed(self.config.seed)
         np.random.seed(self.config.seed)  # noqa: NPY002 - peft/trl draw from the global generators
 
-    def expand(self, policy: Policy, envs: Sequence[gym.Env], tasks: Sequence[Task], seed: int) -> list[SearchTree]:
-        """The default search, :func:`expand_tree` with this config's settings."""
+    def default_search(self, policy: Policy, envs: Sequence[gym.Env], tasks: Sequence[Task], seed: int, *,
+                       sampling: Sampling | None = None) -> list[SearchTree]:
+        """The search ``config.search`` names with this config's settings: :func:`expand_tree`, or the MCTS of
+        :class:`~selfgym.agents.tree_search.TreeSearch` (``k`` proposals an expansion, ``env_steps`` a task)."""
         config = self.config
-        return expand_tree(policy, envs, tasks, k=config.k, seed=seed, sampling=config.sampling,
-                           max_depth=config.max_depth, system_prompt=config.system_prompt)
+        sampling = sampling or config.sampling
+        if config.search == "expand":
+            return expand_tree(policy, envs, tasks, k=config.k, seed=seed, sampling=sampling,
+                               max_depth=config.max_depth, system_prompt=config.system_prompt)
+        from .tree_search import TreeSearch, TreeSearchConfig
+
+        mcts = TreeSearchConfig(k=config.k, env_steps=config.env_steps, temperature=sampling.temperature,
+                                top_p=sampling.top_p, max_new_tokens=sampling.max_new_tokens,
+                                max_depth=config.max_depth or TreeSearchConfig.max_depth,
+                                system_prompt=config.system_prompt)
+        return [result.tree for result in TreeSearch(policy, mcts).run(envs, tasks, seed=seed)]
 
     def learn(self, trees: Sequence[SearchTree], *, seed: int, save_to: str | Path | None = None,
               progress: Callable[[str, int], AbstractContextManager[tuple[Any, Any]]] | None = None) -> RoundReport:

@@ -31,7 +31,11 @@ class TreeLearningConfig:
                                                          "on successful branches (ReST-MCTS*); both: SFT then DPO")
     rounds: AtLeastOne = _f(1, "rounds of search with the current policy, then learning (Agent Q's iterated "
                                "off-policy DPO)")
-    k: AtLeastOne = _f(4, "replies sampled at each node of the default search (best-of-k tree expansion)")
+    search: Literal["expand", "mcts"] = _f("expand", "expand: best-of-k tree expansion (k replies at every open "
+                                                    "node until every branch ends); mcts: TreeSearch (PUCT over "
+                                                    "forks, the model's self-critique as priors) within env_steps")
+    k: AtLeastOne = _f(4, "replies sampled at each node the search expands")
+    env_steps: AtLeastOne = _f(16, "env steps the mcts search may take on one task, every branch counted")
     max_depth: AtLeastOne | None = _f(None, "env steps from the root the default search expands (None: until "
                                             "every branch ends, at the env's max_steps at the latest)")
     sampling: Sampling = _f(None, "how the search samples replies",

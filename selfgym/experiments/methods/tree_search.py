@@ -7,7 +7,7 @@ from itertools import islice
 from typing import Any
 
 from ...agents.search_tree import SearchTree, append_trees, read_trees
-from ...agents.tree_learning import TreeLearner, expand_tree
+from ...agents.tree_learning import TreeLearner
 from ...agents.tree_learning_config import TreeLearningConfig
 from ...io import atomic_write_text
 from ..progress import training_progress
@@ -18,8 +18,8 @@ TREES = "trees.jsonl"
 
 class TreeSearchMethod(Method):
     """Each step draws ``env.parallel`` tasks from the curriculum and searches one tree per task with the current
-    policy (:func:`~selfgym.agents.tree_learning.expand_tree`: ``k`` sampled replies at every open node, played
-    from forks of the env), appended to ``trees.jsonl``. A task is one episode of the budget; ``episodes.jsonl``
+    policy (``search: expand``, :func:`~selfgym.agents.tree_learning.expand_tree`: ``k`` sampled replies at every
+    open node, played from forks of the env; ``search: mcts``, :class:`~selfgym.agents.TreeSearch`), appended to ``trees.jsonl``. A task is one episode of the budget; ``episodes.jsonl``
     logs each tree's best branch (its ``meta["tree"]`` counts the tree's nodes, leaves and successful leaves),
     and the curriculum hears the root's value (the share of the tree's leaves that succeeded). Once the trees
     since the last round cover ``train_every`` tasks, a round learns from them
@@ -53,9 +53,9 @@ class TreeSearchMethod(Method):
         config = self.learner.config
         n = min(len(self.context.envs), self.config.budget.episodes - first)
         tasks = [self.context.curriculum.next_task() for _ in range(n)]
-        trees = expand_tree(self.policy, self.context.envs, tasks, k=config.k, max_depth=config.max_depth,
-                            seed=self.config.seed * 1_000_003 + first, sampling=self.sampling_for(first),
-                            system_prompt=config.system_prompt)
+        trees = self.learner.default_search(self.policy, self.context.envs, tasks,
+                                            seed=self.config.seed * 1_000_003 + first,
+                                            sampling=self.sampling_for(first))
         append_trees(self.context.run_dir / TREES, trees)
         self.trees += len(trees)
         for tree in trees:
