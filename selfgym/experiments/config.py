@@ -4,6 +4,7 @@ what was expected, never a stack trace."""
 from __future__ import annotations
 
 import difflib
+import inspect
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -12,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..agents.policy import Sampling
 from ..agents.grpo_config import GRPOConfig
+from ..agents.self_debugging import SelfDebuggingConfig
 from ..agents.self_training_config import SelfTrainConfig
 from ..agents.spec import AgentSpec
 from ..envs.pools import env_class
@@ -97,8 +99,18 @@ GRPOSpec = spec_of(GRPOConfig, ("grpo",), {
        "tasks a step, ``group_size`` episodes each, compared within their group.")
 
 
+SelfDebuggingSpec = spec_of(SelfDebuggingConfig, ("self-debugging",), {
+    "sampling": "agent: (evaluations and the README's table are greedy: temperature 0)",
+    "system_prompt": "agent.system_prompt",
+}, doc="Self-Debugging (:class:`selfgym.agents.self_debugging.SelfDebuggingConfig`): each task is one episode of "
+       "up to ``turns`` attempts (env.kwargs.max_steps must allow them); after a failed attempt the model reads "
+       "``feedback`` (simple, unit-test, explanation, trace) and, in the explanation modes, explains its code in "
+       "a turn of its own before the fix. Nothing is learned.")
+
+
 # Each method lists only its own fields; ``name`` picks the member (a typo in one is a file:line error).
-MethodSpec = Annotated[EvalOnlySpec | ReflexionSpec | SelfTrainingSpec | GRPOSpec, Field(discriminator="name")]
+MethodSpec = Annotated[EvalOnlySpec | ReflexionSpec | SelfTrainingSpec | GRPOSpec | SelfDebuggingSpec,
+                       Field(discriminator="name")]
 
 
 class CurriculumSpec(_Strict):
@@ -234,7 +246,19 @@ class ExperimentConfig(_Strict):
             found += [((*where, *loc), message) for loc, message in check_arguments(cls.__init__, kwargs, ENV_SKIP)]
         found += [(("env", "kwargs", *loc), message)
                   for loc, message in missing_arguments(cls.__init__, self.env.kwargs, ENV_SKIP)]
+        if self.method.name == "self-debugging":
+            max_steps = self.env.kwargs.get("max_steps", _default_of(cls.__init__, "max_steps"))
+            if isinstance(max_steps, int) and max_steps < self.method.turns:
+                found.append((("method", "turns"), f"is {self.method.turns}, but the env allows {max_steps} "
+                                                   f"attempt(s) per episode: set env.kwargs.max_steps to "
+                                                   f"{self.method.turns} (or lower turns)"))
         return found
+
+
+def _default_of(function: Any, name: str) -> Any:
+    """The default of ``function``'s parameter ``name`` (None: no such parameter, or no default)."""
+    parameter = inspect.signature(function).parameters.get(name)
+    return None if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
 
 
 def load_experiment(path: str | Path) -> ExperimentConfig:

@@ -11,6 +11,7 @@ from .base import Context, Method, StepResult
 from .eval_only import EvalOnly
 from .grpo import GRPOMethod
 from .reflexion import ReflexionMethod
+from .self_debugging import SelfDebuggingMethod
 from .self_training import SelfTraining
 
 METHODS: dict[str, type[Method]] = {
@@ -19,6 +20,8 @@ METHODS: dict[str, type[Method]] = {
     "self-training": SelfTraining,
     "re-rest": SelfTraining,
     "grpo": GRPOMethod,
+    "self-debugging": SelfDebuggingMethod,
 }
 
-__all__ = ["METHODS", "Context", "EvalOnly", "GRPOMethod", "Method", "ReflexionMethod", "SelfTraining", "StepResult"]
+__all__ = ["METHODS", "Context", "EvalOnly", "GRPOMethod", "Method", "ReflexionMethod", "SelfDebuggingMethod",
+           "SelfTraining", "StepResult"]
