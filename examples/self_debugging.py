@@ -93,9 +93,20 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=8)
     parser.add_argument("--out", default="runs/self-debugging")
     parser.add_argument("--plot", default="docs/img/self_debugging.png")
+    parser.add_argument("--combine", nargs="+", metavar="DIR", help="report the conditions of earlier runs (their "
+                        "--out folders, run on the same tasks, e.g. in parallel) together; runs nothing")
     args = parser.parse_args()
-    console, out = Console(), Path(args.out)
+    console, out = Console(width=150), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.combine:
+        runs = [json.loads((Path(folder) / "partial.json").read_text()) for folder in args.combine]
+        if any(run["tasks"] != runs[0]["tasks"] for run in runs):
+            raise SystemExit("--combine: the runs were played on different tasks")
+        merged = {key: {name: value for run in runs for name, value in run[key].items()}
+                  for key in ("by_attempt", "cost")}
+        report(merged["by_attempt"], merged["cost"], runs[0]["tasks"], runs[0]["args"], args.plot, out, console,
+               seconds=max(run["seconds"] for run in runs))
+        return
     started = time.perf_counter()
 
     pool = pool_for("selfgym/Code-v0", args.parallel)  # one pool for every env of every condition
@@ -106,6 +117,7 @@ def main() -> None:
     policy = GreedyCache(HFPolicy(args.model, sampling=greedy))
     by_attempt: dict[str, list[list[bool]]] = {}  # condition -> per task, solved at or before attempt 1..turns
     cost: dict[str, dict[str, float]] = {}
+    explanations: dict[str, list[dict]] = {}  # mode -> per task: its attempts and explanations
 
     def measure(name: str, play) -> None:
         tokens, clock = policy.generated_tokens, time.perf_counter()
@@ -114,9 +126,11 @@ def main() -> None:
         cost[name] = {"generated_tokens": policy.generated_tokens - tokens, "seconds": time.perf_counter() - clock}
         console.print(f"{name}: by attempt {np.mean(by_attempt[name], axis=0).round(3).tolist()} "
                       f"({cost[name]['seconds']:.0f} s)")
-        (out / "partial.json").write_text(json.dumps({"by_attempt": by_attempt, "cost": cost}))  # if cut short
+        (out / "partial.json").write_text(json.dumps({  # what --combine reads; kept if the run is cut short
+            "by_attempt": by_attempt, "cost": cost, "tasks": [t.id for t in tasks], "args": vars(args),
+            "seconds": time.perf_counter() - started}))
+        (out / "explanations.json").write_text(json.dumps(explanations, indent=1))
 
-    explanations = {}
     for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
         def debug(mode=mode):
             config = SelfDebuggingConfig(feedback=mode, turns=args.turns, sampling=greedy,
@@ -147,10 +161,20 @@ def main() -> None:
         env.close()
     pool.close()
 
-    title = (f"{args.model} on {len(tasks)} HumanEval tasks ({args.select}), greedy, {args.turns} env attempts each")
-    table = Table("condition", *[f"by attempt {k + 1}" for k in range(args.turns)], "gained / lost vs 1",
+    report(by_attempt, cost, [t.id for t in tasks], vars(args), args.plot, out, console,
+           seconds=time.perf_counter() - started)
+
+
+def report(by_attempt: dict[str, list[list[bool]]], cost: dict[str, dict[str, float]], task_ids: list[str],
+           settings: dict, plot: str, out: Path, console: Console, seconds: float) -> None:
+    """The table (success by attempt, Wilson intervals, McNemar of the last attempt against the first), the
+    plot and ``results.json`` of the conditions played."""
+    turns = settings["turns"]
+    title = (f"{settings['model']} on {len(task_ids)} HumanEval tasks ({settings['select']}), greedy, {turns} env "
+             f"attempts each")
+    table = Table("condition", *[f"by attempt {k + 1}" for k in range(turns)], "gained / lost vs 1",
                   "McNemar p", "tokens", "seconds", title=title)
-    rows = [{"condition": name, "by_attempt": [[s[k] for s in solved] for k in range(args.turns)]}
+    rows = [{"condition": name, "by_attempt": [[s[k] for s in solved] for k in range(turns)]}
             for name, solved in by_attempt.items()]
     for row in rows:
         cells, stats = [], []
@@ -163,11 +187,9 @@ def main() -> None:
         table.add_row(row["condition"], *cells, f"{row['mcnemar']['gains']} / {row['mcnemar']['losses']}",
                       f"{row['mcnemar']['p_value']:.2g}", str(row["generated_tokens"]), f"{row['seconds']:.0f}")
     console.print(table)
-    elapsed = time.perf_counter() - started
-    console.print(f"{elapsed:.0f} s in all; tasks: {', '.join(t.id for t in tasks)}")
-    (out / "results.json").write_text(json.dumps({"rows": rows, "args": vars(args), "seconds": elapsed,
-                                                  "tasks": [t.id for t in tasks]}, indent=2))
-    (out / "explanations.json").write_text(json.dumps(explanations, indent=1))
+    console.print(f"{seconds:.0f} s in all; tasks: {', '.join(task_ids)}")
+    (out / "results.json").write_text(json.dumps({"rows": rows, "settings": settings, "seconds": seconds,
+                                                  "tasks": task_ids}, indent=2))
 
     import matplotlib
 
@@ -175,7 +197,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    attempts = np.arange(1, args.turns + 1)
+    attempts = np.arange(1, turns + 1)
     for i, row in enumerate(rows):
         success = np.array([s["success"] for s in row["stats"]])
         errors = [success - [s["low"] for s in row["stats"]], [s["high"] for s in row["stats"]] - success]
@@ -183,12 +205,12 @@ def main() -> None:
                     label=row["condition"])
     ax.set_xticks(attempts)
     ax.set(xlabel="env attempts used", ylabel="solved (95% Wilson interval)",
-           title=f"{args.model}: {len(tasks)} HumanEval tasks ({args.select}), greedy", ylim=(0, None))
+           title=f"{settings['model']}: {len(task_ids)} HumanEval tasks ({settings['select']}), greedy", ylim=(0, None))
     ax.legend(fontsize=8)
     fig.tight_layout()
-    Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.plot, dpi=110)
-    console.print(f"plot: {args.plot}")
+    Path(plot).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(plot, dpi=110)
+    console.print(f"plot: {plot}")
 
 
 if __name__ == "__main__":
