@@ -84,6 +84,9 @@ def main() -> None:
     parser.add_argument("--select", choices=["spread", "shortest"], default="spread",
                         help="spread: every (164/tasks)-th task; shortest: the shortest canonical solutions")
     parser.add_argument("--turns", type=int, default=3, help="env attempts per task, in every condition")
+    parser.add_argument("--env-attempts", type=int, help="the attempts the task statement announces (Code-v0's "
+                        "max_steps; default --turns): with more than --turns, a run plays the first --turns "
+                        "attempts of a longer run's episodes, its columns comparable with that run's")
     parser.add_argument("--modes", default="unit-test,explanation,simple",
                         help="Self-Debugging feedback modes to run (of simple, unit-test, explanation, trace)")
     parser.add_argument("--no-reflexion", action="store_true")
@@ -110,7 +113,8 @@ def main() -> None:
     started = time.perf_counter()
 
     pool = pool_for("selfgym/Code-v0", args.parallel)  # one pool for every env of every condition
-    envs = [gym.make("selfgym/Code-v0", max_steps=args.turns, pool=pool).unwrapped for _ in range(args.parallel)]
+    envs = [gym.make("selfgym/Code-v0", max_steps=args.env_attempts or args.turns, pool=pool).unwrapped
+            for _ in range(args.parallel)]
     single = [gym.make("selfgym/Code-v0", max_steps=1, pool=pool).unwrapped for _ in range(args.parallel)]
     tasks = select_tasks(envs[0].source, args.tasks, args.select)
     greedy = Sampling(max_new_tokens=args.max_new_tokens)
@@ -169,12 +173,12 @@ def report(by_attempt: dict[str, list[list[bool]]], cost: dict[str, dict[str, fl
            settings: dict, plot: str, out: Path, console: Console, seconds: float) -> None:
     """The table (success by attempt, Wilson intervals, McNemar of the last attempt against the first), the
     plot and ``results.json`` of the conditions played."""
-    turns = settings["turns"]
+    turns = max(len(solved[0]) for solved in by_attempt.values())  # a run cut to fewer attempts has fewer
     title = (f"{settings['model']} on {len(task_ids)} HumanEval tasks ({settings['select']}), greedy, {turns} env "
              f"attempts each")
     table = Table("condition", *[f"by attempt {k + 1}" for k in range(turns)], "gained / lost vs 1",
                   "McNemar p", "tokens", "seconds", title=title)
-    rows = [{"condition": name, "by_attempt": [[s[k] for s in solved] for k in range(turns)]}
+    rows = [{"condition": name, "by_attempt": [[s[k] for s in solved] for k in range(len(solved[0]))]}
             for name, solved in by_attempt.items()]
     for row in rows:
         cells, stats = [], []
@@ -184,6 +188,7 @@ def report(by_attempt: dict[str, list[list[bool]]], cost: dict[str, dict[str, fl
             cells.append(f"{np.mean(solved):.1%} [{low:.0%}, {high:.0%}]")
         row.update(stats=stats, mcnemar=mcnemar_test(row["by_attempt"][0], row["by_attempt"][-1]),
                    **cost[row["condition"]])
+        cells += ["-"] * (turns - len(cells))
         table.add_row(row["condition"], *cells, f"{row['mcnemar']['gains']} / {row['mcnemar']['losses']}",
                       f"{row['mcnemar']['p_value']:.2g}", str(row["generated_tokens"]), f"{row['seconds']:.0f}")
     console.print(table)
@@ -197,13 +202,13 @@ def report(by_attempt: dict[str, list[list[bool]]], cost: dict[str, dict[str, fl
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    attempts = np.arange(1, turns + 1)
     for i, row in enumerate(rows):
+        attempts = np.arange(1, len(row["stats"]) + 1)
         success = np.array([s["success"] for s in row["stats"]])
         errors = [success - [s["low"] for s in row["stats"]], [s["high"] for s in row["stats"]] - success]
         ax.errorbar(attempts + (i - len(rows) / 2) * 0.03, success, yerr=errors, marker="o", capsize=3,
                     label=row["condition"])
-    ax.set_xticks(attempts)
+    ax.set_xticks(np.arange(1, turns + 1))
     ax.set(xlabel="env attempts used", ylabel="solved (95% Wilson interval)",
            title=f"{settings['model']}: {len(task_ids)} HumanEval tasks ({settings['select']}), greedy", ylim=(0, None))
     ax.legend(fontsize=8)
