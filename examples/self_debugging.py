@@ -97,17 +97,21 @@ def main() -> None:
     parser.add_argument("--out", default="runs/self-debugging")
     parser.add_argument("--plot", default="docs/img/self_debugging.png")
     parser.add_argument("--combine", nargs="+", metavar="DIR", help="report the conditions of earlier runs (their "
-                        "--out folders, run on the same tasks, e.g. in parallel) together; runs nothing")
+                        "--out folders, run in parallel) together, on the tasks they all played; runs nothing")
     args = parser.parse_args()
     console, out = Console(width=150), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if args.combine:
+    if args.combine:  # each run's rows on the tasks every run played (a smaller run's tasks, when nested)
         runs = [json.loads((Path(folder) / "partial.json").read_text()) for folder in args.combine]
-        if any(run["tasks"] != runs[0]["tasks"] for run in runs):
-            raise SystemExit("--combine: the runs were played on different tasks")
-        merged = {key: {name: value for run in runs for name, value in run[key].items()}
-                  for key in ("by_attempt", "cost")}
-        report(merged["by_attempt"], merged["cost"], runs[0]["tasks"], runs[0]["args"], args.plot, out, console,
+        common = [task for task in runs[0]["tasks"] if all(task in run["tasks"] for run in runs)]
+        if not common:
+            raise SystemExit("--combine: the runs share no task")
+        by_attempt, cost = {}, {}
+        for run in runs:
+            keep = [run["tasks"].index(task) for task in common]
+            by_attempt.update({name: [solved[i] for i in keep] for name, solved in run["by_attempt"].items()})
+            cost.update(run["cost"])
+        report(by_attempt, cost, common, runs[0]["args"], args.plot, out, console,
                seconds=max(run["seconds"] for run in runs))
         return
     started = time.perf_counter()
