@@ -100,7 +100,7 @@ GRPOSpec = spec_of(GRPOConfig, ("grpo",), {
 
 
 SelfDebuggingSpec = spec_of(SelfDebuggingConfig, ("self-debugging",), {
-    "sampling": "agent: (evaluations and the README's table are greedy: temperature 0)",
+    "sampling": "agent: (max_new_tokens, temperature, top_p; temperature 0 is greedy)",
     "system_prompt": "agent.system_prompt",
 }, doc="Self-Debugging (:class:`selfgym.agents.self_debugging.SelfDebuggingConfig`): each task is one episode of "
        "up to ``turns`` attempts (env.kwargs.max_steps must allow them); after a failed attempt the model reads "
