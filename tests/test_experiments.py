@@ -27,7 +27,7 @@ def tiny_model(tmp_path_factory):
 @pytest.mark.parametrize("text, message", [
     ("name: x\nagent:\n  temprature: 0.5\n", ":3: agent.temprature: unknown key (did you mean 'temperature'?)"),
     ("name: x\nbudget:\n  episodes: lots\n", ":3: budget.episodes: Input should be a valid integer"),
-    ("name: x\nmethod: {name: grpoo}\n", ":2: method.name: 'grpoo' is not one of eval-only, reflexion, self-training, re-rest, grpo, tree-search, score (did you mean 'grpo'?)"),
+    ("name: x\nmethod: {name: grpoo}\n", ":2: method.name: 'grpoo' is not one of eval-only, reflexion, self-training, re-rest, grpo, tree-search, score, self-debugging (did you mean 'grpo'?)"),
     ("name: x\nmethod: {name: grpo, trials: 3}\n", ":2: method.trials: unknown key; expected one of: bf16, clip_epsilon, clip_epsilon_high, epochs_per_step"),
     ("name: x\nexecutor: {name: ray, workerz: 2}\n", ":2: executor.workerz: unknown key (did you mean 'workers'?)"),
     ("name: x\nexecutor: {name: local, address: 'h:6379'}\n", ":2: executor: Value error, address only applies to the ray"),

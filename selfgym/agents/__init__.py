@@ -11,7 +11,8 @@ policy). Policies may call an env's tools (``act_batch_with_info(tools=...)``; `
 Episodes: :func:`rollout` / :func:`rollout_batch` play envs with a policy and return :class:`Trajectory` objects
 (JSONL via ``append_jsonl``/``read_jsonl``); the envs may live in this process or, made by a
 :class:`~selfgym.runtime.RayExecutor`, in env workers on a Ray cluster (:mod:`selfgym.runtime`). Improvement:
-:class:`Reflexion` (verbal memory across trials) and
+:class:`Reflexion` (verbal memory across trials), :class:`SelfDebugging` (explain, read execution feedback, fix:
+within one Code-v0 episode) and
 :class:`SelfTrainer` (STaR and Re-ReST self-training with LoRA), :class:`TreeLearner` (DPO on sibling pairs of
 search trees, Agent Q, and SFT on their successful branches, ReST-MCTS*), :class:`GRPOTrainer` (multi-turn GRPO;
 :class:`SCoReTrainer` trains self-correction on it; TRL users:
@@ -32,6 +33,7 @@ from .policy import (Completion, ContextLengthError, LockedPolicy, Policy, Polic
 from .reflexion import Reflexion, ReflexionConfig, ReflexionResult
 from .rollout import rollout, rollout_batch, rollout_many
 from .scripted import EmptyPolicy, OraclePolicy
+from .self_debugging import SelfDebugging, SelfDebuggingConfig
 from .spec import AgentSpec, AgentSpecError, build_policy, parse_agent
 from .trajectory import Step, Trajectory, append_jsonl, read_jsonl
 from .tree_search import SearchResult, TreeSearch, TreeSearchConfig
@@ -82,11 +84,11 @@ __all__ = [
     "CurriculumTeacherEnv", "EmptyPolicy", "GRPOConfig", "GRPOTrainer", "HFPolicy", "HashingFeaturizer",
     "LockedPolicy", "OpenAIPolicy", "OraclePolicy", "Policy", "PolicyError",
     "Reflexion", "ReflexionConfig", "ReflexionResult", "SCoReConfig", "SCoReTrainer", "Sampling", "ScriptedPolicy",
-    "SearchResult", "SelfTrainConfig", "SelfTrainer", "SelfgymRollout", "Step", "TokenLogprob", "Trajectory",
-    "TreeLearner", "TreeLearningConfig", "TreeSearch", "TreeSearchConfig", "append_jsonl", "build_policy",
-    "check_messages", "create_app", "env_reward", "evaluate_self_correction", "expand_tree", "parse_agent",
-    "preference_pairs", "read_jsonl", "rollout", "rollout_batch", "rollout_many", "smollm2_path", "tool_call",
-    "tool_dataset", "tool_environment",
+    "SearchResult", "SelfDebugging", "SelfDebuggingConfig", "SelfTrainConfig", "SelfTrainer", "SelfgymRollout", "Step",
+    "TokenLogprob", "Trajectory", "TreeLearner", "TreeLearningConfig", "TreeSearch", "TreeSearchConfig",
+    "append_jsonl", "build_policy", "check_messages", "create_app", "env_reward", "evaluate_self_correction",
+    "expand_tree", "parse_agent", "preference_pairs", "read_jsonl", "rollout", "rollout_batch", "rollout_many",
+    "smollm2_path", "tool_call", "tool_dataset", "tool_environment",
 ]
 
 

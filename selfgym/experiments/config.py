@@ -4,6 +4,7 @@ what was expected, never a stack trace."""
 from __future__ import annotations
 
 import difflib
+import inspect
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -13,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from ..agents.policy import Sampling
 from ..agents.grpo_config import GRPOConfig
 from ..agents.score_config import SCoReConfig
+from ..agents.self_debugging import SelfDebuggingConfig
 from ..agents.self_training_config import SelfTrainConfig
 from ..agents.tree_learning_config import TreeLearningConfig
 from ..agents.spec import AgentSpec
@@ -119,8 +121,18 @@ TreeSearchSpec = spec_of(TreeLearningConfig, ("tree-search",), {
     extra={"train_every": (int, Field(default=32, ge=1, description="tasks searched per learning round"))})
 
 
+SelfDebuggingSpec = spec_of(SelfDebuggingConfig, ("self-debugging",), {
+    "sampling": "agent: (max_new_tokens, temperature, top_p; temperature 0 is greedy)",
+    "system_prompt": "agent.system_prompt",
+}, doc="Self-Debugging (:class:`selfgym.agents.self_debugging.SelfDebuggingConfig`): each task is one episode of "
+       "up to ``turns`` attempts (env.kwargs.max_steps must allow them); after a failed attempt the model reads "
+       "``feedback`` (simple, unit-test, explanation, trace) and, in the explanation modes, explains its code in "
+       "a turn of its own before the fix. Nothing is learned.")
+
+
 # Each method lists only its own fields; ``name`` picks the member (a typo in one is a file:line error).
-MethodSpec = Annotated[EvalOnlySpec | ReflexionSpec | SelfTrainingSpec | GRPOSpec | TreeSearchSpec | SCoReSpec,
+MethodSpec = Annotated[EvalOnlySpec | ReflexionSpec | SelfTrainingSpec | GRPOSpec | TreeSearchSpec | SCoReSpec
+                       | SelfDebuggingSpec,
                        Field(discriminator="name")]
 
 
@@ -267,7 +279,19 @@ class ExperimentConfig(_Strict):
             found += [((*where, *loc), message) for loc, message in check_arguments(cls.__init__, kwargs, ENV_SKIP)]
         found += [(("env", "kwargs", *loc), message)
                   for loc, message in missing_arguments(cls.__init__, self.env.kwargs, ENV_SKIP)]
+        if self.method.name == "self-debugging":
+            max_steps = self.env.kwargs.get("max_steps", _default_of(cls.__init__, "max_steps"))
+            if isinstance(max_steps, int) and max_steps < self.method.turns:
+                found.append((("method", "turns"), f"is {self.method.turns}, but the env allows {max_steps} "
+                                                   f"attempt(s) per episode: set env.kwargs.max_steps to "
+                                                   f"{self.method.turns} (or lower turns)"))
         return found
+
+
+def _default_of(function: Any, name: str) -> Any:
+    """The default of ``function``'s parameter ``name`` (None: no such parameter, or no default)."""
+    parameter = inspect.signature(function).parameters.get(name)
+    return None if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
 
 
 def load_experiment(path: str | Path) -> ExperimentConfig:

@@ -11,6 +11,7 @@ from .base import Context, Method, StepResult
 from .eval_only import EvalOnly
 from .grpo import GRPOMethod, SCoReMethod
 from .reflexion import ReflexionMethod
+from .self_debugging import SelfDebuggingMethod
 from .self_training import SelfTraining
 from .tree_search import TreeSearchMethod
 
@@ -22,7 +23,8 @@ METHODS: dict[str, type[Method]] = {
     "grpo": GRPOMethod,
     "tree-search": TreeSearchMethod,
     "score": SCoReMethod,
+    "self-debugging": SelfDebuggingMethod,
 }
 
-__all__ = ["METHODS", "Context", "EvalOnly", "GRPOMethod", "Method", "ReflexionMethod", "SCoReMethod", "SelfTraining",
-           "StepResult", "TreeSearchMethod"]
+__all__ = ["METHODS", "Context", "EvalOnly", "GRPOMethod", "Method", "ReflexionMethod", "SCoReMethod",
+           "SelfDebuggingMethod", "SelfTraining", "StepResult", "TreeSearchMethod"]
