@@ -54,6 +54,7 @@ def test_permission_denied_on_the_socket(client):
     # Import everything as root (the interpreter lives under /root), then become `nobody` and run the CLI.
     as_nobody = (
         "import os, sys, selfgym.cli, selfgym.sandbox, selfgym.sandbox.reaper, rich.table\n"
+        "import docker, selfgym.sandbox.engine  # loaded on first use since the SDK is lazy: load it while root\n"
         "os.setgroups([]); os.setgid(65534); os.setuid(65534)\n"
         "sys.argv = ['selfgym', 'sandbox', 'ls']; selfgym.cli.main()\n"
     )
