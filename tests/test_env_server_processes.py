@@ -135,7 +135,8 @@ def test_sessions_spread_over_processes_share_one_limit_and_snapshots_survive_a_
         assert gone(tree, timeout_s=10)
     with sqlite3.connect(store) as db:  # both processes chose tasks and recorded outcomes in the one run
         rows = db.execute("SELECT COUNT(*), COUNT(DISTINCT server), COUNT(DISTINCT run_id) FROM outcomes").fetchone()
-    assert rows[0] >= 24 and rows[1:] == (2, 1)  # 16 + the fork's + 8 episodes, from both processes
+    # 16 + the fork's + 8 episodes, from both processes (and the replaced child's, when the kernel gave it some)
+    assert rows[0] >= 24 and rows[1] in (2, 3) and rows[2] == 1
 
 
 def test_session_counts_hold_one_limit_over_processes_and_a_place_splits_sandboxes():

@@ -736,7 +736,10 @@ def serve(server: EnvServer, *, host: str = "127.0.0.1", port: int = 8000, log_l
                             # no per-message deflate: zlib was ~8% of the event loop's time per message in a
                             # profile of 64 Math-v0 sessions, and clients sit on the same machine or network
                             ws_per_message_deflate=False)
-    uvicorn.Server(config).run(sockets=[sock] if sock is not None else None)
+    try:
+        uvicorn.Server(config).run(sockets=[sock] if sock is not None else None)
+    except KeyboardInterrupt:  # uvicorn raises the SIGINT it stopped on again once stopped; the stop is clean
+        pass
 
 
 def backlog(max_sessions: int) -> int:
