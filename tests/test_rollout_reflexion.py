@@ -5,7 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import pytest
 
-from selfgym.agents.policy import ScriptedPolicy
+from selfgym.agents.policy import Completion, ContextLengthError, Policy, ScriptedPolicy
 from selfgym.agents.reflexion import Reflexion, ReflexionConfig
 from selfgym.agents.rollout import rollout, rollout_batch
 from selfgym.agents.trajectory import append_jsonl, read_jsonl
@@ -92,3 +92,31 @@ def test_rollout_single_env_max_turns(pool):
         env.close()
     assert len(trajectory.steps) == 2 and trajectory.messages[0]["role"] == "user"
     assert "/work" in trajectory.steps[0].observation
+
+
+class TooLongAtOnce(Policy):
+    """Answers "ok" to every conversation shorter than 3 messages; refuses a batch with a longer one, naming its
+    positions (``says_which``) or not, as a server or a local model does."""
+
+    def __init__(self, says_which: bool) -> None:
+        super().__init__()
+        self.says_which, self.batches = says_which, []
+
+    def _complete(self, conversations, sampling):
+        self.batches.append(len(conversations))
+        long = [i for i, c in enumerate(conversations) if len(c) >= 3]
+        if long:
+            raise ContextLengthError("too long", indices=long if self.says_which else None)
+        return [Completion("ok") for _ in conversations]
+
+
+@pytest.mark.parametrize("says_which", [True, False])
+def test_a_conversation_too_long_gets_no_reply_and_the_others_are_answered(says_which):
+    from selfgym.agents.rollout import fitting_replies
+
+    short, long = [{"role": "user", "content": "hi"}], [{"role": "user", "content": "hi"}] * 3
+    policy, told = TooLongAtOnce(says_which), []
+    replies = fitting_replies(policy, [short, long, short], None, on_too_long=lambda i, e: told.append(i))
+    assert [r.text if r else None for r in replies] == ["ok", None, "ok"] and told == [1]
+    assert policy.batches == ([3, 2] if says_which else [3, 1, 1, 1])
+    assert fitting_replies(policy, [], None) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -176,6 +176,34 @@ def rollout_batch(envs: Sequence[gym.Env], policy: Policy, tasks: Sequence[Task 
     return [episode.trajectory(base_meta) for episode in episodes]
 
 
+def fitting_replies(policy: Policy, conversations: Sequence[Sequence[Mapping[str, Any]]], sampling: Sampling | None,
+                    *, tools: Sequence[Mapping[str, Any]] | None = None,
+                    on_too_long: Callable[[int, ContextLengthError], None] | None = None) -> list[Completion | None]:
+    """One reply per conversation, in one batch; None for a conversation that does not fit the model's context
+    (``on_too_long(index, error)`` is told of each), the others answered all the same."""
+    if not conversations:
+        return []
+    try:
+        return policy.act_batch_with_info(conversations, sampling, tools=tools)
+    except ContextLengthError as error:
+        def told(positions: Sequence[int]) -> Callable[[int, ContextLengthError], None] | None:
+            return None if on_too_long is None else (lambda i, e: on_too_long(positions[i], e))
+
+        if error.indices is None and len(conversations) > 1:  # the backend cannot say which: ask one at a time
+            return [reply for i, conversation in enumerate(conversations)
+                    for reply in fitting_replies(policy, [conversation], sampling, tools=tools, on_too_long=told([i]))]
+        too_long = set(error.indices) if error.indices is not None else {0}
+        for i in sorted(too_long):
+            if on_too_long is not None:
+                on_too_long(i, error)
+        if error.completions is not None:  # the backend answered the others anyway
+            return error.completions
+        rest = [i for i in range(len(conversations)) if i not in too_long]
+        replies = iter(fitting_replies(policy, [conversations[i] for i in rest], sampling, tools=tools,
+                                       on_too_long=told(rest)) if rest else [])
+        return [None if i in too_long else next(replies) for i in range(len(conversations))]
+
+
 def generate_replies(policy: Policy, active: list[EpisodeState], sampling: Sampling | None
                      ) -> list[Completion | None]:
     """The next reply of each episode of ``active``, in one batch. An episode whose conversation does not fit
@@ -183,19 +211,11 @@ def generate_replies(policy: Policy, active: list[EpisodeState], sampling: Sampl
     offered = active[0].tools
     if any(e.tools != offered for e in active):  # envs offering different tools: a batch for each episode
         return [reply for episode in active for reply in generate_replies(policy, [episode], sampling)]
-    try:
-        return policy.act_batch_with_info([e.messages for e in active], sampling, tools=offered)
-    except ContextLengthError as error:
-        if error.indices is None and len(active) > 1:  # the backend cannot say which: ask one at a time
-            return [reply for episode in active for reply in generate_replies(policy, [episode], sampling)]
-        too_long = set(error.indices) if error.indices is not None else {0}
-        for i in sorted(too_long):
-            active[i].stop(f"context length: the conversation no longer fits the model ({error})")
-        if error.completions is not None:  # the backend answered the others anyway
-            return error.completions
-        rest = [e for i, e in enumerate(active) if i not in too_long]
-        replies = iter(generate_replies(policy, rest, sampling) if rest else [])
-        return [None if i in too_long else next(replies) for i in range(len(active))]
+
+    def stop(index: int, error: ContextLengthError) -> None:
+        active[index].stop(f"context length: the conversation no longer fits the model ({error})")
+
+    return fitting_replies(policy, [e.messages for e in active], sampling, tools=offered, on_too_long=stop)
 
 
 def play_batched(envs: Sequence[gym.Env], n: int, play: Callable[[Sequence[gym.Env], list[int], int], list[R]], *,

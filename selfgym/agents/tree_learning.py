@@ -40,8 +40,8 @@ from ..envs.forks import EnvState, restore_into
 from ..envs.task import Task
 from ..sandbox import InfrastructureError
 from .hf import HFPolicy
-from .policy import Completion, ContextLengthError, Policy, Sampling
-from .rollout import DEFAULT_SYSTEM_PROMPT, env_class_of
+from .policy import Completion, Policy, Sampling
+from .rollout import DEFAULT_SYSTEM_PROMPT, env_class_of, fitting_replies
 from .search_tree import SearchTree, TreeNode, append_trees
 from .self_training import (finetune, lora_config, progress_callback, save_checkpoint, sft_examples,
                             train_and_merge)
@@ -94,7 +94,7 @@ def expand_tree(policy: Policy, envs: Sequence[gym.Env], tasks: Sequence[Task], 
         depth = 0
         while frontier and (max_depth is None or depth < max_depth):
             conversations = [tree.messages(node) for tree, node, _ in frontier for _ in range(k)]
-            replies = _generate(policy, conversations, dataclasses.replace(sampling, seed=seed * 1_000 + depth))
+            replies = fitting_replies(policy, conversations, dataclasses.replace(sampling, seed=seed * 1_000 + depth))
             jobs = [(frontier[i // k], reply) for i, reply in enumerate(replies)]
             for (tree, node, _), reply in zip(frontier, replies[::k], strict=True):  # a node's k share one prompt
                 if reply is None:  # the conversation no longer fits the model: the branch ends here
@@ -132,24 +132,6 @@ def _root(env: gym.Env, task: Task, *, seed: int, system_prompt: str | None) -> 
         tree.root.meta["error"] = str(exc)
         return tree, None
     return SearchTree.start(task, prefix + [{"role": "user", "content": observation}], observation, seed=seed), state
-
-
-def _generate(policy: Policy, conversations: list[list[dict[str, str]]], sampling: Sampling
-              ) -> list[Completion | None]:
-    """One reply per conversation, in one batch; None for a conversation that does not fit the model."""
-    if not conversations:
-        return []
-    try:
-        return policy.act_batch_with_info(conversations, sampling)
-    except ContextLengthError as error:
-        too_long = set(error.indices) if error.indices is not None else set()
-        if error.indices is None and len(conversations) == 1:
-            return [None]
-        if error.indices is None:  # the backend cannot say which: ask one at a time
-            return [reply for conversation in conversations for reply in _generate(policy, [conversation], sampling)]
-        rest = [c for i, c in enumerate(conversations) if i not in too_long]
-        replies = iter(_generate(policy, rest, sampling))
-        return [None if i in too_long else next(replies) for i in range(len(conversations))]
 
 
 def _play(env: gym.Env, job: tuple[tuple[SearchTree, int, EnvState], Completion]

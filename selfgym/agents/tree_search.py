@@ -55,8 +55,8 @@ import numpy as np
 from ..envs.forks import EnvState, restore_into
 from ..envs.task import Task
 from ..sandbox import InfrastructureError
-from .policy import Completion, ContextLengthError, Policy, Sampling
-from .rollout import DEFAULT_SYSTEM_PROMPT, env_class_of
+from .policy import Completion, Policy, Sampling
+from .rollout import DEFAULT_SYSTEM_PROMPT, env_class_of, fitting_replies
 from .search_tree import SearchTree, TreeNode
 
 log = logging.getLogger(__name__)
@@ -270,7 +270,7 @@ class TreeSearch:
         conversations = [search.tree.messages(node) for search, node, n in leaves for _ in range(n)]
         sampling = Sampling(max_new_tokens=config.max_new_tokens, temperature=config.temperature,
                             top_p=config.top_p, seed=seed)
-        replies = iter(self._generate(conversations, sampling))
+        replies = iter(fitting_replies(self.policy, conversations, sampling))
         proposals = [[next(replies) for _ in range(n)] for _, _, n in leaves]
         priors = self._critique(leaves, proposals)
         played = list(threads.map(lambda job: self._expand(*job), [
@@ -284,19 +284,6 @@ class TreeSearch:
                 self._back_up(search, child, rollouts.get((search.index, child), ()))
             if config.commit == "reward" and config.stop_on_success and any(n.success for n in search.tree.nodes):
                 search.done = True
-
-    def _generate(self, conversations: list[list[dict[str, str]]], sampling: Sampling) -> list[Completion | None]:
-        """Replies in one batch; a conversation that no longer fits the model's context gets None."""
-        if not conversations:
-            return []
-        try:
-            return self.policy.act_batch_with_info(conversations, sampling)
-        except ContextLengthError as error:
-            if error.completions is not None:
-                return error.completions
-            if len(conversations) == 1:
-                return [None]
-            return [reply for c in conversations for reply in self._generate([c], sampling)]
 
     # --- the four steps of a round --------------------------------------------------------------------------------
     def _select(self, search: _TaskSearch) -> int | None:
@@ -326,7 +313,7 @@ class TreeSearch:
                                       self.config.max_candidate_chars))
                 for i, (search, node, _) in enumerate(leaves) if len(proposals[i]) > 1]
         sampling = Sampling(max_new_tokens=self.config.critique_max_new_tokens, temperature=0.0)
-        answers = self._generate([messages for _, messages in asks], sampling)
+        answers = fitting_replies(self.policy, [messages for _, messages in asks], sampling)
         priors = list(uniform)
         for (i, _), answer in zip(asks, answers, strict=True):
             search, node, _ = leaves[i]
@@ -412,7 +399,8 @@ class TreeSearch:
                 break
             sampling = Sampling(max_new_tokens=config.max_new_tokens, temperature=config.rollout_temperature,
                                 top_p=config.top_p, seed=seed + turn)
-            replies = self._generate([searches[key[0]].tree.messages(reached[key]) for key in live], sampling)
+            replies = fitting_replies(self.policy, [searches[key[0]].tree.messages(reached[key]) for key in live],
+                                      sampling)
             by_search: dict[int, list[tuple[tuple[int, int], Completion | None]]] = {}
             for key, reply in zip(live, replies, strict=True):
                 by_search.setdefault(key[0], []).append((key, reply))
