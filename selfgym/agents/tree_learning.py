@@ -36,7 +36,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from ..envs.forks import EnvState, restore_into
+from ..envs.forks import EnvState, step_from
 from ..envs.task import Task
 from ..sandbox import InfrastructureError
 from .hf import HFPolicy
@@ -140,10 +140,7 @@ def _play(env: gym.Env, job: tuple[tuple[SearchTree, int, EnvState], Completion]
     state after it or None when it ended, the infrastructure error or None)."""
     (_, _, state), reply = job
     try:
-        restore_into(env, state)
-        observation, reward, terminated, truncated, info = env.step(reply.text)
-        ended = bool(terminated or truncated)
-        return observation, float(reward), ended, info, None if ended else env.unwrapped.clone_state(), None
+        return (*step_from(env, state, reply.text), None)
     except InfrastructureError as exc:
         return "", 0.0, True, {}, None, str(exc)
 

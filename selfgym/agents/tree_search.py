@@ -52,7 +52,7 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
-from ..envs.forks import EnvState, restore_into
+from ..envs.forks import EnvState, step_from
 from ..envs.task import Task
 from ..sandbox import InfrastructureError
 from .policy import Completion, Policy, Sampling
@@ -359,16 +359,13 @@ class TreeSearch:
         for _ in range(self.config.infra_replays + 1):
             started = time.perf_counter()
             try:
-                restore_into(search.env, search.states[node_id])
-                observation, reward, terminated, truncated, info = search.env.step(completion.text)
-                ended = bool(terminated or truncated)
-                state = None if ended else search.env.unwrapped.clone_state()
+                observation, reward, ended, _, state = step_from(search.env, search.states[node_id], completion.text)
             except InfrastructureError as exc:
                 losses.append(str(exc))
                 continue
             search.steps += 1
-            success = ended and float(reward) >= 1.0
-            child = search.tree.add_child(node_id, completion.text, observation, float(reward), ended, success,
+            success = ended and reward >= 1.0
+            child = search.tree.add_child(node_id, completion.text, observation, reward, ended, success,
                                           prior=prior, meta={
                                               "prompt_tokens": completion.prompt_tokens,
                                               "completion_tokens": completion.completion_tokens,

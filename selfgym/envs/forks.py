@@ -77,6 +77,16 @@ def restore_into(env: gym.Env, state: EnvState) -> None:
         layer = layer.env
 
 
+def step_from(env: gym.Env, state: EnvState, action: Any) -> tuple[str, float, bool, dict[str, Any], EnvState | None]:
+    """``action`` played from ``state`` in ``env`` (a branch of a search): the observation, the reward, whether the
+    episode ended there, the info, and the state after it (None once ended). An
+    :class:`~selfgym.sandbox.InfrastructureError` is the caller's to replay."""
+    restore_into(env, state)
+    observation, reward, terminated, truncated, info = env.step(action)
+    ended = bool(terminated or truncated)
+    return observation, float(reward), ended, info, None if ended else env.unwrapped.clone_state()
+
+
 def fork(env: gym.Env) -> gym.Env:
     """``env.unwrapped.fork()``: an independent unwrapped env in the state ``env`` has reached."""
     return env.unwrapped.fork()
