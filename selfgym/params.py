@@ -30,6 +30,15 @@ Fraction = Annotated[float, Interval(ge=0, le=1)]
 Problem = tuple[tuple[str | int, ...], str]
 
 
+def documented(default: Any, help: str, factory: Callable[[], Any] | None = None) -> Any:  # noqa: A002
+    """A config dataclass field with its documentation in ``metadata["help"]`` (as TRL's configs have it): what
+    ``--help``-style tools and the YAML specs generated from a config (:func:`selfgym.yaml_config.spec_of`) read.
+    ``factory`` makes a mutable default."""
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata={"help": help})
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 def declared_parameters(function: Callable[..., Any], skip: tuple[str, ...] = ()) -> dict[str, inspect.Parameter]:
     """The parameters ``function`` takes by keyword, less ``skip`` (those its caller passes itself)."""
     return {name: p for name, p in inspect.signature(function).parameters.items()

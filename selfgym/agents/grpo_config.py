@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from annotated_types import Ge, Interval
 
 from ..params import AtLeastOne, Fraction, NonNegative, NonNegativeInt, Positive, check_arguments
+from ..params import documented as _f
 from .rollout import DEFAULT_SYSTEM_PROMPT
-
-
-def _f(default: Any, help: str) -> Any:  # noqa: A002 - the name TRL's configs use
-    """A config field with its documentation (read by ``--help``-style tools and the YAML spec generated from
-    this class, :class:`selfgym.experiments.config.GRPOSpec`)."""
-    return dataclasses.field(default=default, metadata={"help": help})
 
 
 @dataclass

@@ -9,7 +9,8 @@ from typing import Literal
 
 from ..envs.self_correction import CORRECTION_INSTRUCTION
 from ..params import NonNegative, NonNegativeInt
-from .grpo_config import GRPOConfig, _f
+from ..params import documented as _f
+from .grpo_config import GRPOConfig
 
 
 @dataclass

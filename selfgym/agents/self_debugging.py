@@ -39,7 +39,7 @@ import gymnasium as gym
 import numpy as np
 
 from ..envs.task import Task
-from ..params import AtLeastOne
+from ..params import AtLeastOne, documented as _f
 from .policy import Completion, Policy, Sampling
 from .rollout import (DEFAULT_SYSTEM_PROMPT, EpisodeState, env_class_of, generate_replies, play_batched,
                       play_lockstep)
@@ -61,10 +61,6 @@ EXPLAIN_REQUESTS = {
 FIX_REQUEST = "Now fix the code: reply with the complete corrected function in a ```python code block."
 # Code-v0's ``info["error"]`` for a reply it could not run: there is no execution to explain or withhold
 NOT_RUN = frozenset({"empty", "no_code", "syntax_error", "missing_entry_point"})
-
-
-def _f(default: Any, help: str) -> Any:  # noqa: A002 - the name TRL's configs use
-    return dataclasses.field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)

@@ -6,17 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from ..params import AtLeastOne, Fraction, Positive, check_arguments
+from ..params import AtLeastOne, Fraction, Positive, check_arguments, documented as _f
 from .policy import Sampling
 from .rollout import DEFAULT_SYSTEM_PROMPT
-
-
-def _f(default: Any, help: str, factory: Any = None) -> Any:  # noqa: A002 - the name TRL's configs use
-    if factory is not None:
-        return dataclasses.field(default_factory=factory, metadata={"help": help})
-    return dataclasses.field(default=default, metadata={"help": help})
 
 
 @dataclass
