@@ -15,6 +15,8 @@ the held-out problems of ``examples/grpo_smollm2.py``. Each task may cost at mos
   proposals per expansion ranked by the model's self-critique (its priors), the env's verdict at each answer.
   Committed: the path to a "Correct." the search saw. Math-v0 shows the agent its verdict after every answer, so
   that choice is an honest agent's; the table gives beside it the path the critique alone would pick.
+* **tree search + greedy proposal**: the same, with one of the ``k`` proposals of a node's first expansion the
+  greedy reply (``TreeSearchConfig(greedy=True)``).
 
 Every number comes from the env's verifier. Prints the table (95% Wilson intervals, exact McNemar against greedy
 on the same tasks), writes ``results.json``, the trees (``trees.jsonl``: ``selfgym tree show``) and the plot into
@@ -126,7 +128,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="conversations per generate call")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--smoke", action="store_true", help="4 tasks, 12-token replies")
-    parser.add_argument("--methods", default="greedy,tree,best_of_n,greedy_feedback",
+    parser.add_argument("--methods", default="greedy,tree,tree_greedy,best_of_n,greedy_feedback",
                         help="which to run (comma-separated; those in results.json are kept, not run again)")
     parser.add_argument("--out", default="runs/tree-search")
     args = parser.parse_args()
@@ -168,6 +170,9 @@ def main() -> None:
         ("greedy",): lambda: [greedy(policy, tasks, 1, args.max_new_tokens)],
         ("tree", "tree_critique_pick"): lambda: search(policy, tasks, args.attempts, TreeSearchConfig(
             k=args.k, env_steps=args.budget, max_depth=args.attempts, c_puct=args.c_puct, **sample), trees),
+        ("tree_greedy", "tree_greedy_critique_pick"): lambda: search(policy, tasks, args.attempts, TreeSearchConfig(
+            k=args.k, greedy=True, env_steps=args.budget, max_depth=args.attempts, c_puct=args.c_puct, **sample),
+            trees),
         ("best_of_n_critique_pick",): lambda: search(policy, tasks, 1, TreeSearchConfig(
             k=args.budget, env_steps=args.budget, max_depth=1, commit="prior", stop_on_success=False, **sample),
             None)[:1],
@@ -184,7 +189,9 @@ def main() -> None:
     labels = {"greedy": "greedy, 1 answer", "greedy_feedback": f"greedy + feedback, {args.attempts} answers",
               "best_of_n_critique_pick": f"best-of-{args.budget}, critique's pick",
               "tree_critique_pick": "tree search, critique's pick (no verdict seen)",
-              "tree": "tree search, committed on a seen \"Correct.\""}
+              "tree": "tree search, committed on a seen \"Correct.\"",
+              "tree_greedy_critique_pick": "tree search + greedy proposal, critique's pick",
+              "tree_greedy": "tree search + greedy proposal, committed on a seen \"Correct.\""}
     if "greedy" not in results:
         return
     base = results["greedy"]["committed"]

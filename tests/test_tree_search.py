@@ -119,6 +119,46 @@ def test_the_env_step_budget_is_exact_and_the_token_budget_stops_the_search():
     assert result.tokens == 40 and result.env_steps == 4
 
 
+class GreedyKnows(ScriptedPolicy):
+    """Right at temperature 0, wrong (each sample differently) when sampling; the critique always says "1"."""
+
+    def __init__(self, greedy_right: bool = True) -> None:
+        super().__init__(["unused: _complete answers"])
+        self.greedy_right, self.greedy_calls, self.samples = greedy_right, 0, 0
+
+    def _complete(self, conversations, sampling):
+        replies = []
+        for messages in conversations:
+            if "Rank them" in messages[-1]["content"]:
+                replies.append(Completion("1"))
+            elif sampling.temperature == 0:
+                self.greedy_calls += 1
+                replies.append(Completion(f"\\boxed{{{product(messages) + (0 if self.greedy_right else 1)}}}"))
+            else:
+                self.samples += 1
+                replies.append(Completion(f"\\boxed{{{product(messages) + 100 + self.samples}}}"))
+        return replies
+
+
+def test_a_greedy_proposal_keeps_the_greedy_answer_in_the_tree_and_a_widening_samples_all_k():
+    plain = TreeSearch(GreedyKnows(), TreeSearchConfig(k=2, env_steps=2)).run(math_envs(), TASKS, seed=0)
+    assert not any(r.any_success for r in plain)  # sampled replies only: the greedy answer is never tried
+    policy = GreedyKnows()
+    results = TreeSearch(policy, TreeSearchConfig(k=2, greedy=True, env_steps=2)).run(math_envs(), TASKS, seed=0)
+    for result, task in zip(results, TASKS):
+        first, second = (result.tree.nodes[c] for c in result.tree.root.children)
+        assert first.success and first.action == f"\\boxed{{{task.data['answer']}}}" and not second.success
+        assert result.success and result.actions == [first.action]
+    assert policy.greedy_calls == 2 and policy.samples == 2  # one greedy and one sample per task, in two batches
+    # greedy wrong too: the root's branches end, it is widened with k sampled proposals (no greedy reply again)
+    wrong = GreedyKnows(greedy_right=False)
+    [result] = TreeSearch(wrong, TreeSearchConfig(k=2, greedy=True, env_steps=4)).run(math_envs(1), TASKS[:1], seed=0)
+    assert result.env_steps == 4 and len(result.tree.root.children) == 4 and not result.any_success
+    assert wrong.greedy_calls == 1 and wrong.samples == 3
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        TreeSearchConfig(k=2, greedy=True, temperature=0.0)  # the sampled proposal would be the greedy one
+
+
 def test_trees_round_trip_through_jsonl_and_show_in_the_cli(tmp_path):
     results = TreeSearch(ScriptedPolicy(answers(lambda n: n == 1)), TreeSearchConfig(k=2, env_steps=4)).run(
         math_envs(), TASKS, seed=3)

@@ -72,6 +72,9 @@ class TreeSearchConfig:
 
     Args:
         k: proposals per expansion (sampled in one batched call, at ``temperature``).
+        greedy: the first expansion of a node has the model's greedy reply (temperature 0) as one of its ``k``
+            proposals, the other ``k - 1`` sampled: at ``temperature`` 1 a small model's samples are often much
+            worse than its greedy reply, which the search then keeps in reach (a widening samples all ``k``).
         c_puct: PUCT's exploration constant (larger: more weight on the priors and on less visited children).
         critique: the model ranks its own ``k`` proposals (greedy, Agent Q's self-critique); the ranking sets
             their priors (the best ``k`` shares, the next ``k - 1``, ...; an unranked one 1/2). Without it, or
@@ -96,6 +99,7 @@ class TreeSearchConfig:
     """
 
     k: int = 4
+    greedy: bool = False
     c_puct: float = 1.0
     critique: bool = True
     value: Literal["reward", "critique", "rollout"] = "reward"
@@ -266,12 +270,18 @@ class TreeSearch:
             leaves.append((search, node, min(config.k, room)))
         if not leaves:
             return
-        # expand: the proposals of every task's node in one batch, sampled
-        conversations = [search.tree.messages(node) for search, node, n in leaves for _ in range(n)]
+        # expand: the proposals of every task's node in one batch, sampled (and one greedy batch for the greedy
+        # proposals of nodes expanded for the first time)
+        greedy = [int(config.greedy and not search.tree.nodes[node].children) for search, node, _ in leaves]
+        sampled = [search.tree.messages(node) for (search, node, n), g in zip(leaves, greedy) for _ in range(n - g)]
         sampling = Sampling(max_new_tokens=config.max_new_tokens, temperature=config.temperature,
                             top_p=config.top_p, seed=seed)
-        replies = iter(fitting_replies(self.policy, conversations, sampling))
-        proposals = [[next(replies) for _ in range(n)] for _, _, n in leaves]
+        replies = iter(fitting_replies(self.policy, sampled, sampling))
+        firsts = iter(fitting_replies(self.policy, [search.tree.messages(node) for (search, node, _), g
+                                                    in zip(leaves, greedy) if g],
+                                      Sampling(max_new_tokens=config.max_new_tokens, temperature=0.0)))
+        proposals = [[next(firsts) for _ in range(g)] + [next(replies) for _ in range(n - g)]
+                     for (_, _, n), g in zip(leaves, greedy)]
         priors = self._critique(leaves, proposals)
         played = list(threads.map(lambda job: self._expand(*job), [
             (search, node, props, prior) for (search, node, _), props, prior in zip(leaves, proposals, priors)]))

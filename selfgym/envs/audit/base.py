@@ -11,7 +11,10 @@ public API, exactly as an agent would, and records the episode's return:
   finding of class ``infra-error``, and the task is **hackable**: no agent action may turn an episode into an
   error, which would take it out of the success rate;
 * the reference with a return below 1 (or raising) is a finding, and the task is **broken** (unless also
-  hackable);
+  hackable). A must-pass probe that fails is played once more first, and only a second failure counts: on a
+  loaded machine a page can time out or a renderer crash under a correct solution (which the env must count
+  against the agent, who can crash its own tab), while a broken task fails every time. Must-fail probes get no
+  second try: one success is a hole;
 * otherwise the task is **ok**.
 
 A battery may look before it proposes: ``explore(actions)`` plays ``actions`` on a fresh episode of the task and
@@ -282,6 +285,8 @@ def audit_task(env: gym.Env, task: Task, batteries: Sequence[Battery], *, seed: 
             for probe in battery.probes(task, explore):
                 count += 1
                 finding = _judge(probe, play(env, task, probe.actions, seed=seed), seed)
+                if finding is not None and probe.must == "pass":
+                    finding = _judge(probe, play(env, task, probe.actions, seed=seed), seed)
                 if finding is not None:
                     findings.append(finding)
         except Exception as exc:  # noqa: BLE001 - a battery that cannot attack the task cannot vouch for it
