@@ -37,7 +37,10 @@ if TYPE_CHECKING:
 # The host reaches Chromium through `docker exec` (see tunnel.py), which enters the container's namespaces: the
 # services run in the container's network namespace, and the sandbox (never reset: the agent runs no code in it)
 # would be replaced, not reset, between episodes.
-WEB_LIMITS = Limits(cpus=2.0, memory_mb=1536, pids=1024, timeout_s=30.0, disk_mb=256, episode_network="container")
+# /tmp is a tmpfs of disk_mb, and Chromium (--disable-dev-shm-usage) keeps its shared memory there as unlinked files:
+# 90-165 MB of them during the web audit, moving with the pages drawn. A renderer that cannot get shared memory
+# crashes, which the env must count against the agent; 512 MB leaves room (the memory limit still bounds it all).
+WEB_LIMITS = Limits(cpus=2.0, memory_mb=1536, pids=1024, timeout_s=30.0, disk_mb=512, episode_network="container")
 ROOT = "/work/web"
 DEVTOOLS_PORT = 9222
 PROFILE_DIR = "/tmp/chromium-profile"
