@@ -141,6 +141,9 @@ def test_the_mcts_search_gives_trees_pairs_are_made_from(tiny_path):
         assert tree.meta["config"]["env_steps"] == 3 and 1 <= len(tree.nodes) - 1 <= 3
         assert {(p.chosen, p.rejected) for p in preference_pairs(tree, 0.5)} == {(RIGHT, WRONG)}
         assert [len(b.steps) for b in best_branches(tree)] == [1]
+        assert tree.meta["config"]["greedy"] is False
+    greedy = TreeLearner(HFPolicy(tiny_path), TreeLearningConfig(search="mcts", k=2, env_steps=3, greedy=True))
+    assert all(tree.meta["config"]["greedy"] for tree in greedy.default_search(script, envs, tasks, seed=0))
 
 
 def test_dpo_rounds_raise_the_chosen_over_rejected_margin(tiny_path, torch_one_thread, tmp_path):

@@ -346,8 +346,9 @@ class TreeLearner:
                                max_depth=config.max_depth, system_prompt=config.system_prompt)
         from .tree_search import TreeSearch, TreeSearchConfig
 
-        mcts = TreeSearchConfig(k=config.k, env_steps=config.env_steps, temperature=sampling.temperature,
-                                top_p=sampling.top_p, max_new_tokens=sampling.max_new_tokens,
+        mcts = TreeSearchConfig(k=config.k, greedy=config.greedy, env_steps=config.env_steps,
+                                temperature=sampling.temperature, top_p=sampling.top_p,
+                                max_new_tokens=sampling.max_new_tokens,
                                 max_depth=config.max_depth or TreeSearchConfig.max_depth,
                                 system_prompt=config.system_prompt)
         return [result.tree for result in TreeSearch(policy, mcts).run(envs, tasks, seed=seed)]

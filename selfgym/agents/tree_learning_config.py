@@ -29,6 +29,8 @@ class TreeLearningConfig:
                                                     "node until every branch ends); mcts: TreeSearch (PUCT over "
                                                     "forks, the model's self-critique as priors) within env_steps")
     k: AtLeastOne = _f(4, "replies sampled at each node the search expands")
+    greedy: bool = _f(False, "mcts: one of a node's first k proposals is the greedy reply (the tree then holds the "
+                             "policy's own answer, a small model's best; the others are sampled)")
     env_steps: AtLeastOne = _f(16, "env steps the mcts search may take on one task, every branch counted")
     max_depth: AtLeastOne | None = _f(None, "env steps from the root the default search expands (None: until "
                                             "every branch ends, at the env's max_steps at the latest)")
