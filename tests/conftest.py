@@ -63,6 +63,14 @@ def env_factory(pool):
         env.close()
 
 
+@pytest.fixture(scope="module")
+def tiny_path(tmp_path_factory):
+    """A tiny chat model (Llama-shaped, a 512-token context) built on disk, once per test module."""
+    from tiny_models import build_tiny_chat_model
+
+    return build_tiny_chat_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
 @pytest.fixture
 def torch_one_thread():
     """One torch thread: on a contended 2-core machine two threads spin against each other (10x slower)."""

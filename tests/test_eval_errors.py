@@ -20,7 +20,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gymnasium as gym
 import pytest
 from click.testing import CliRunner
-from tiny_models import build_tiny_chat_model
 
 from selfgym import Task
 from selfgym.agents import create_app
@@ -139,11 +138,6 @@ def test_outcomes_leave_errors_out_of_success_and_pass_at_k():
 
 
 # --- prompts longer than the model's context ---------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory):
-    return build_tiny_chat_model(tmp_path_factory.mktemp("tiny-chat"))  # a context of 512 tokens
-
 
 def long_question_suite(folder):
     questions = [("Sam has 2 apples and buys 3 more. How many now?", 5),

@@ -16,7 +16,6 @@ from selfgym.agents.metrics import read_metrics
 from selfgym.agents.policy import Sampling
 from selfgym.curricula import FixedFamily, UniformCurriculum
 from selfgym.envs import Task, TaskList, TextEnv, Turn
-from tiny_models import build_tiny_chat_model
 
 
 class DigitEnv(TextEnv):
@@ -35,11 +34,6 @@ class DigitEnv(TextEnv):
     def _act(self, action):
         right = action[:1].isdigit()
         return Turn("Right." if right else "Wrong: start your reply with a digit.", float(right), right)
-
-
-@pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory):
-    return build_tiny_chat_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
 @pytest.fixture(autouse=True)

@@ -31,7 +31,6 @@ from selfgym.agents import (
 from selfgym.agents.hf import default_dtype
 from selfgym.agents.openai_policy import RateLimiter
 from selfgym.agents.serve import serve_in_thread
-from tiny_models import build_tiny_chat_model
 
 QUESTION = [{"role": "user", "content": "What is 2+3?"}]
 CONVERSATIONS = [
@@ -45,17 +44,12 @@ CONVERSATIONS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def tiny_path(tmp_path_factory):
-    return build_tiny_chat_model(tmp_path_factory.mktemp("tiny-chat"))
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def tiny(tiny_path) -> HFPolicy:
     return HFPolicy(tiny_path, name="tiny", batch_size=2)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(tiny):
     with serve_in_thread(create_app(tiny, "tiny")) as url:
         yield url

@@ -24,11 +24,6 @@ from tiny_models import build_tiny_chat_model
 SUMS = [Task(f"sum{i}", "sums", f"What is {i} + {i}?", data={"answer": str(2 * i)}) for i in range(1, 9)]
 
 
-@pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory):
-    return build_tiny_chat_model(tmp_path_factory.mktemp("tiny") / "model")
-
-
 @pytest.fixture(autouse=True)
 def one_thread(torch_one_thread):
     """Every test here runs with one torch thread (see conftest)."""

@@ -10,7 +10,6 @@ from selfgym.agents.policy import Sampling, ScriptedPolicy
 from selfgym.agents.rollout import rollout_batch
 from selfgym.agents.self_training import SelfTrainConfig, SelfTrainer, sft_examples, strip_reflection
 from selfgym.envs import Task, TaskList, TextEnv, Turn
-from tiny_models import build_tiny_chat_model
 
 ANSWER = "The answer is 5."
 
@@ -31,11 +30,6 @@ class SumEnv(TextEnv):
         right = action.strip().splitlines()[-1:] == [ANSWER] if action.strip() else False
         return Turn("correct" if right else f"wrong: expected a sentence giving the sum, got {action[:40]!r}",
                     float(right), True)
-
-
-@pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory):
-    return build_tiny_chat_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
 def success_rate(policy, envs, tasks):

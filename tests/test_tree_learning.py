@@ -20,7 +20,6 @@ from selfgym.agents.tree_learning import (TreeLearner, TreeLearningConfig, back_
                                           preference_margin, preference_pairs)
 from selfgym.envs import Task, TaskList, TextEnv, Turn
 from selfgym.sandbox import InfrastructureError
-from tiny_models import build_tiny_chat_model
 
 RIGHT, WRONG = "The answer is 5.", "cat notes"
 
@@ -44,11 +43,6 @@ class SumEnv(TextEnv):
             return Turn("Go on.", 0.0, False)
         right = action.strip() == RIGHT
         return Turn("Correct." if right else "Incorrect.", float(right), True)
-
-
-@pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory):
-    return build_tiny_chat_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
 def hand_built_tree() -> SearchTree:

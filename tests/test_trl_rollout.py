@@ -7,7 +7,6 @@ with ``IndexError`` (it reads each completion's last token).
 from __future__ import annotations
 
 import pytest
-from tiny_models import build_tiny_chat_model
 
 from selfgym.envs import Task, TaskList, TextEnv, Turn
 
@@ -29,11 +28,6 @@ class NumberEnv(TextEnv):
     def _act(self, action):
         right = action[:1].isdigit()
         return Turn("Right." if right else "Wrong.", float(right), True)
-
-
-@pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory):
-    return build_tiny_chat_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
 def test_trl_trains_through_a_prompt_longer_than_the_episode_budget(tiny_path, tmp_path, monkeypatch,
